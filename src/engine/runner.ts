@@ -1,0 +1,62 @@
+import type { ErrorInfo, JobEvent, JobKind, JobResult, Json } from './types.js';
+
+/** A job as a runner sees it. */
+export interface RunnerJob {
+  id: string;
+  kind: JobKind;
+  model: string;
+  userId: string;
+  payload: Json;
+}
+
+/** What one job got from one step. */
+export interface StepOutput {
+  jobId: string;
+  /** Set when the job has finished: its result. */
+  done?: JobResult;
+  /** Set when the job failed in this step (bad input found late, runner error). */
+  failed?: ErrorInfo;
+  /**
+   * This job's share of the step's work, e.g. tokens decoded in a batched step. The measured
+   * GPU-seconds of a batched step are split between its jobs in proportion. Default 1.
+   */
+  share?: number;
+}
+
+export interface StepOptions {
+  /** Aborted when the step must stop early (cancel of a running job, shutdown). */
+  signal?: AbortSignal;
+  /** Streams events (tokens, progress, previews) as they happen inside the step. */
+  emit: (jobId: string, event: JobEvent) => void;
+}
+
+/**
+ * A model runner in the GPU worker. One instance serves one configured model. A job is a sequence of
+ * steps; the engine decides which step runs next, so another user's work can go between two steps.
+ *
+ * Lifecycle: `load` → (`begin` → `step`… → `end`)… → `unload`; `dispose` is safe to call twice.
+ */
+export interface Runner {
+  readonly model: string;
+  readonly kind: JobKind;
+  /** How many jobs one `step` call may advance together (chat decode); 1 for unbatched runners. */
+  readonly maxBatch: number;
+  /** Estimated VRAM (bytes) the loaded model takes. Used by the residency manager. */
+  vramBytes(): Promise<number>;
+  /** Loads the model. Throws HearthError (MODEL_MISSING, MODEL_INVALID, …) with the facts. */
+  load(opts?: { signal?: AbortSignal }): Promise<void>;
+  unload(): Promise<void>;
+  /** Prepares a job (validate input, allocate state). Returns the number of steps expected. */
+  begin(job: RunnerJob, opts?: { signal?: AbortSignal }): Promise<{ steps: number }>;
+  /**
+   * Advances the given jobs by one step (several only when `maxBatch` > 1). Returns one output per job.
+   * On abort, returns promptly; jobs not done are left resumable or ended by `end`.
+   */
+  step(jobIds: string[], opts: StepOptions): Promise<StepOutput[]>;
+  /** Frees a job's state (finished, cancelled, or failed). Safe for an unknown id. */
+  end(jobId: string): Promise<void>;
+  dispose(): Promise<void>;
+}
+
+/** Creates the runners of a worker from its settings (the worker imports this from a module path). */
+export type RunnerFactory = (settings: Json) => Promise<Runner[]> | Runner[];

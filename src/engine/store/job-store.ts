@@ -1,0 +1,177 @@
+/**
+ * The durable store as the engine sees it. The engine knows only this interface; `SqliteStore` is
+ * the implementation (better-sqlite3). Every method is synchronous and each one is a single
+ * transaction: when a method returns, what it wrote is committed (and, with `synchronous=FULL`, on disk).
+ *
+ * Times are epoch milliseconds passed in by the caller (the engine injects its clock), so tests and
+ * replays control time. The store never reads the wall clock.
+ *
+ * Errors: an unknown job id throws `HearthError('NOT_FOUND')`; a state change the job's current state
+ * does not allow (e.g. starting a cancelled job) throws `HearthError('INVALID_INPUT')` with
+ * `facts: { jobId, state, expected }`. Both mean a bug in the caller, not a user mistake.
+ */
+import type { ErrorInfo, JobRecord, JobResult, JobSpec, JobState, Json } from '../types.js';
+
+/** A job to insert: the command's spec plus the engine's id and estimate. */
+export type NewJob = JobSpec & { id: string; estimateSeconds: number };
+
+/** The states a job ends in. Once in one of these, a job never changes again. */
+export type FinalState = 'done' | 'failed' | 'cancelled';
+
+export interface JobFilter {
+  /** Only jobs in one of these states (all states when absent or empty). */
+  states?: readonly JobState[];
+  userId?: string;
+  /** At most this many jobs (a positive integer); all when absent. */
+  limit?: number;
+  /** `seq` (default): FIFO, oldest first. `recent`: newest first. */
+  order?: 'seq' | 'recent';
+}
+
+export interface JobOutcome {
+  state: FinalState;
+  /** What the job produced; for `cancelled`, the partial result if any. */
+  result?: JobResult | null;
+  error?: ErrorInfo | null;
+}
+
+/** One recorded state change of a job. `from` is null for the insert. */
+export interface JobTransition {
+  jobId: string;
+  from: JobState | null;
+  to: JobState;
+  at: number;
+  note: string | null;
+}
+
+export interface RecoveryReport {
+  /** Jobs that were running when the process died and are queued again (crashes counted). */
+  requeued: JobRecord[];
+  /** Jobs that had now crashed `maxCrashes` times and were failed with `WORKER_CRASHED`. */
+  failed: JobRecord[];
+}
+
+export interface UserSeconds {
+  userId: string;
+  seconds: number;
+}
+
+export interface UsageBucket {
+  userId: string;
+  /** Start of the bucket, epoch ms, a multiple of the bucket size (so hours and UTC days line up). */
+  bucketStart: number;
+  seconds: number;
+}
+
+export interface VirtualTime {
+  userId: string;
+  vtime: number;
+}
+
+export type TurnRole = 'system' | 'user' | 'assistant' | 'context';
+
+export interface NewTurn {
+  role: TurnRole;
+  content: string;
+  meta?: Record<string, Json>;
+}
+
+export interface Turn {
+  id: number;
+  conversationId: string;
+  /** 1, 2, 3, … within the conversation, in the order the turns were appended. */
+  seq: number;
+  role: TurnRole;
+  content: string;
+  meta: Record<string, Json> | null;
+  at: number;
+}
+
+export interface JobStore extends Disposable {
+  /**
+   * Inserts a job as `queued`, counts it in its user's pending jobs (creating the user if new) and
+   * records the transition, in one transaction. Returns after the commit: the job is durable before
+   * its owner is told it is queued. Throws `INVALID_INPUT` for a duplicate id, a weight that is not
+   * positive or an estimate that is negative.
+   */
+  insertJob(job: NewJob, now: number): JobRecord;
+
+  getJob(id: string): JobRecord | undefined;
+
+  /** Jobs matching the filter; FIFO by default (the order a restart resumes queued jobs in). */
+  listJobs(filter?: JobFilter): JobRecord[];
+
+  /** The user's queued + running jobs (for the per-user queue limit). */
+  countActive(userId: string): number;
+
+  /** `queued` → `running`: counts an attempt and sets `startedAt`. */
+  markRunning(id: string, now: number): JobRecord;
+
+  /**
+   * `running` → `queued`, to be tried again; `startedAt` is cleared. With `crashed`, the job's crash
+   * count goes up (the worker died under it); the caller decides, from `crashes`, when to fail it instead.
+   */
+  markQueued(id: string, now: number, note: string, opts?: { crashed?: boolean }): JobRecord;
+
+  /**
+   * `queued` or `running` → a final state: sets `finishedAt`, result and error, and takes the job out
+   * of its user's pending count. Finishing a job that has already finished changes nothing and returns
+   * it as it is: the first outcome wins, so a job is never completed twice.
+   */
+  finish(id: string, outcome: JobOutcome, now: number, note?: string): JobRecord;
+
+  /**
+   * Charges GPU-seconds: one ledger row for the user, and the job's `usedSeconds` grows by the same
+   * amount, in one transaction. Finished jobs may still be charged (a last step measured after the end).
+   * Throws `INVALID_INPUT` for a negative or non-finite amount.
+   */
+  addUsage(userId: string, jobId: string, gpuSeconds: number, now: number): void;
+
+  /** The user's GPU-seconds charged at or after `sinceMs` (e.g. the start of the UTC day for a daily limit). */
+  usageSince(userId: string, sinceMs: number): number;
+
+  /** GPU-seconds per user charged at or after `sinceMs`, most used first. */
+  usageByUser(sinceMs: number): UserSeconds[];
+
+  /**
+   * GPU-seconds per user and time bucket charged at or after `sinceMs`, for a chart. Buckets are
+   * aligned to multiples of `bucketMs` since the epoch (the first may start before `sinceMs`);
+   * empty buckets are absent. Ordered by bucket, then user.
+   */
+  usageBuckets(sinceMs: number, bucketMs: number): UsageBucket[];
+
+  /** Saves the fair scheduler's virtual times (creating users that are new), in one transaction. */
+  saveVirtualTimes(entries: readonly VirtualTime[]): void;
+
+  /** Every known user's saved virtual time. */
+  loadVirtualTimes(): Map<string, number>;
+
+  /**
+   * Call once at start, before running anything. Every job still `running` was running when the
+   * process died: its crash count goes up; it is queued again, or failed with `WORKER_CRASHED` once it
+   * reaches `maxCrashes` (default 2: retried once). Users' pending counts are then recomputed from the
+   * jobs. One transaction. Jobs that were `queued` stay as they are (find them with `listJobs`).
+   */
+  recoverAfterRestart(now: number, maxCrashes?: number): RecoveryReport;
+
+  /** Appends a turn (creating the conversation if new) and returns it with its `seq`. */
+  appendTurn(conversationId: string, turn: NewTurn, now: number): Turn;
+
+  /** The conversation's turns, oldest first; with `limit`, only the latest `limit` of them (still oldest first). */
+  getTurns(conversationId: string, limit?: number): Turn[];
+
+  /** Deletes the conversation's turns and returns how many there were. Its meta is kept. */
+  clearConversation(conversationId: string): number;
+
+  /** The conversation's meta: `undefined` if the conversation is unknown, `null` if it has none. */
+  getConversationMeta(conversationId: string): Json | undefined;
+
+  /** Replaces the conversation's meta, creating the conversation if new. */
+  setConversationMeta(conversationId: string, meta: Json, now: number): void;
+
+  /** The job's recorded state changes, oldest first (debugging, tests, the console). */
+  recentTransitions(jobId: string, limit?: number): JobTransition[];
+
+  /** Closes the database. Safe to call twice; any other call afterwards throws. */
+  close(): void;
+}

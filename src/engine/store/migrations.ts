@@ -1,0 +1,132 @@
+/**
+ * hearth's SQLite schema as forward migrations. `PRAGMA user_version` holds the number of the last
+ * migration applied; each migration runs in its own transaction together with the version bump, so a
+ * crash mid-upgrade leaves the database at the previous version, never in between.
+ *
+ * Append new migrations at the end; never edit one that has shipped (a user's database already ran it).
+ */
+import type Database from 'better-sqlite3';
+import { HearthError } from '../types.js';
+
+export interface Migration {
+  /** 1, 2, 3, … with no gaps: the `user_version` the database has once this migration ran. */
+  version: number;
+  description: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    description: 'jobs, transitions, users, usage ledger, conversations',
+    sql: `
+      CREATE TABLE users (
+        id      TEXT PRIMARY KEY,
+        -- The fair scheduler's virtual time, saved so that a restart keeps fairness.
+        vtime   REAL NOT NULL DEFAULT 0,
+        -- Queued + running jobs: lets a claim find backlogged users without scanning jobs.
+        pending INTEGER NOT NULL DEFAULT 0 CHECK (pending >= 0)
+      );
+      CREATE INDEX users_backlogged_vtime ON users (vtime) WHERE pending > 0;
+
+      -- seq is the rowid, so FIFO order is the table's own order and AUTOINCREMENT never reuses a number.
+      CREATE TABLE jobs (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        id              TEXT NOT NULL UNIQUE,
+        kind            TEXT NOT NULL CHECK (kind IN ('chat', 'image', 'caption')),
+        model           TEXT NOT NULL,
+        user_id         TEXT NOT NULL REFERENCES users (id),
+        payload         TEXT NOT NULL,
+        origin          TEXT,
+        conversation_id TEXT,
+        weight          REAL NOT NULL DEFAULT 1 CHECK (weight > 0),
+        state           TEXT NOT NULL
+                        CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        crashes         INTEGER NOT NULL DEFAULT 0,
+        estimate_s      REAL NOT NULL DEFAULT 0,
+        used_s          REAL NOT NULL DEFAULT 0,
+        created_at      INTEGER NOT NULL,
+        started_at      INTEGER,
+        finished_at     INTEGER,
+        -- JobResult without image.png, which lives in result_png (no base64 blow-up).
+        result          TEXT,
+        result_png      BLOB,
+        error           TEXT
+      );
+      CREATE INDEX jobs_state_seq ON jobs (state, seq);
+      CREATE INDEX jobs_user_state_seq ON jobs (user_id, state, seq);
+
+      CREATE TABLE job_transitions (
+        id         INTEGER PRIMARY KEY,
+        job_id     TEXT NOT NULL REFERENCES jobs (id),
+        from_state TEXT,
+        to_state   TEXT NOT NULL,
+        at         INTEGER NOT NULL,
+        note       TEXT
+      );
+      CREATE INDEX job_transitions_job ON job_transitions (job_id, id);
+
+      -- No foreign key to jobs: the ledger is what was spent and must outlive any pruning of old jobs.
+      CREATE TABLE usage (
+        id          INTEGER PRIMARY KEY,
+        user_id     TEXT NOT NULL,
+        job_id      TEXT,
+        day         TEXT NOT NULL,
+        at          INTEGER NOT NULL,
+        gpu_seconds REAL NOT NULL CHECK (gpu_seconds >= 0)
+      );
+      CREATE INDEX usage_user_at ON usage (user_id, at);
+      CREATE INDEX usage_at ON usage (at);
+
+      CREATE TABLE conversations (
+        id         TEXT PRIMARY KEY,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        meta       TEXT
+      );
+
+      CREATE TABLE turns (
+        id              INTEGER PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+        seq             INTEGER NOT NULL,
+        role            TEXT NOT NULL CHECK (role IN ('system', 'user', 'assistant', 'context')),
+        content         TEXT NOT NULL,
+        meta            TEXT,
+        at              INTEGER NOT NULL,
+        UNIQUE (conversation_id, seq)
+      );
+    `,
+  },
+];
+
+/** The schema version this code writes and reads. */
+export const SCHEMA_VERSION: number = MIGRATIONS.length;
+
+/**
+ * Brings the database up to {@link SCHEMA_VERSION}. Refuses a database written by a newer hearth
+ * (its tables may mean things this code does not know) instead of reading it wrongly.
+ */
+export function migrate(db: Database.Database): { from: number; to: number } {
+  const from = db.pragma('user_version', { simple: true });
+  if (typeof from !== 'number') throw new Error(`PRAGMA user_version returned ${String(from)}`);
+  if (from > SCHEMA_VERSION) {
+    throw new HearthError(
+      'INVALID_INPUT',
+      `database ${db.name} has schema version ${from}, newer than this hearth knows (up to ${SCHEMA_VERSION}); ` +
+        'run a newer hearth or point dataDir at another folder',
+      { path: db.name, schemaVersion: from, supported: SCHEMA_VERSION },
+    );
+  }
+  MIGRATIONS.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migration ${i} has version ${m.version}; expected ${i + 1}`);
+  });
+  for (const m of MIGRATIONS.slice(from)) {
+    db.transaction(() => {
+      db.exec(m.sql);
+      // user_version takes no bound parameter; m.version is a checked integer.
+      db.pragma(`user_version = ${m.version}`);
+    }).immediate();
+  }
+  return { from, to: SCHEMA_VERSION };
+}

@@ -1,0 +1,137 @@
+/**
+ * The engine's vocabulary: jobs, their states and events, and expected failures as values.
+ * Nothing here imports a platform library or a model library.
+ */
+
+export type JobKind = 'chat' | 'image' | 'caption';
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+/** A JSON value: what payloads, origins and facts are made of (they cross a process boundary and SQLite). */
+export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
+
+/** Codes of the expected failures. Adapters turn them into words; `facts` carries what was given and allowed. */
+export type ErrorCode =
+  | 'QUEUE_FULL'
+  | 'DAILY_LIMIT'
+  | 'INVALID_INPUT'
+  | 'MODEL_MISSING'
+  | 'MODEL_INVALID'
+  | 'MODEL_TOO_LARGE'
+  | 'WORKER_CRASHED'
+  | 'RUNNER_FAILED'
+  | 'NOT_FOUND'
+  | 'FORBIDDEN'
+  | 'SHUTTING_DOWN'
+  | 'IMAGE_INVALID'
+  | 'IMAGE_TOO_LARGE'
+  | 'DOWNLOAD_FAILED'
+  | 'HOST_NOT_ALLOWED'
+  | 'PROMPT_TOO_LONG';
+
+export interface ErrorInfo {
+  code: ErrorCode;
+  /** Plain words for logs and as a fallback; adapters may word it their own way from code + facts. */
+  message: string;
+  facts?: Record<string, Json>;
+}
+
+export type Result<T, E = ErrorInfo> = { ok: true; value: T } | { ok: false; error: E };
+export const ok = <T>(value: T): Result<T, never> => ({ ok: true, value });
+export const err = <E = ErrorInfo>(error: E): Result<never, E> => ({ ok: false, error });
+
+/** An error that carries an {@link ErrorInfo}; thrown across async seams, turned back into a value at the edges. */
+export class HearthError extends Error {
+  readonly code: ErrorCode;
+  readonly facts: Record<string, Json>;
+  constructor(code: ErrorCode, message: string, facts: Record<string, Json> = {}) {
+    super(message);
+    this.name = 'HearthError';
+    this.code = code;
+    this.facts = facts;
+  }
+  toInfo(): ErrorInfo {
+    return { code: this.code, message: this.message, facts: this.facts };
+  }
+  static from(info: ErrorInfo): HearthError {
+    return new HearthError(info.code, info.message, info.facts ?? {});
+  }
+}
+
+/** What a command asks the engine to run. */
+export interface JobSpec {
+  kind: JobKind;
+  /** Model id as named in config (`chat`, `image`, `caption`, or a test runner's id). */
+  model: string;
+  /** Platform-qualified user id, e.g. `discord:1234`. Fairness is per user. */
+  userId: string;
+  /** Kind-specific input; validated by the command before it gets here, and by the runner again. */
+  payload: Json;
+  /** Opaque to the engine: where the adapter must answer (channel, interaction token, …). Survives restarts. */
+  origin?: Json;
+  /** Fair-share weight (roles); default 1. */
+  weight?: number;
+  /** Conversation this job belongs to, if any. */
+  conversationId?: string;
+  /** The command's guess of how many steps the job takes (for the cost estimate before it starts). */
+  estimatedSteps?: number;
+}
+
+/** An image result. */
+export interface ImageOutput {
+  png: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/** What a finished (or cancelled, partially finished) job produced. */
+export interface JobResult {
+  text?: string;
+  /** True when generation was stopped before its natural end (cancel, token limit). */
+  stopped?: boolean;
+  stopReason?: 'cancelled' | 'maxTokens' | 'endOfTurn' | 'done';
+  image?: ImageOutput;
+  meta?: Record<string, Json>;
+}
+
+/** A job as the store keeps it. */
+export interface JobRecord {
+  id: string;
+  seq: number;
+  kind: JobKind;
+  model: string;
+  userId: string;
+  payload: Json;
+  origin: Json | null;
+  conversationId: string | null;
+  weight: number;
+  state: JobState;
+  /** Times the job was begun on a worker. */
+  attempts: number;
+  /** Times the job was running when the worker or the main process went down. */
+  crashes: number;
+  estimateSeconds: number;
+  usedSeconds: number;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  result: JobResult | null;
+  error: ErrorInfo | null;
+}
+
+/** One typed event stream per job, for the adapters. */
+export type JobEvent =
+  | { type: 'queued'; position: number; etaSeconds: number }
+  | { type: 'started'; attempt: number }
+  | { type: 'progress'; step: number; of: number }
+  | { type: 'token'; text: string }
+  | { type: 'preview'; png: Uint8Array; step: number }
+  | { type: 'result'; result: JobResult }
+  | { type: 'failed'; error: ErrorInfo }
+  | { type: 'cancelled'; partial: JobResult | null; by: string };
+
+/** An event with the job it belongs to, as the engine publishes it. */
+export interface EngineEvent {
+  jobId: string;
+  userId: string;
+  event: JobEvent;
+}
