@@ -1,0 +1,368 @@
+/**
+ * hearth's configuration: one zod schema, defaults applied on parse.
+ *
+ * Each field carries its own "expected" wording (the `error` of its checks), so a config error can
+ * say what a key takes without a second table of descriptions drifting away from the schema.
+ * Cross-field rules (a platform's credentials, web.token off loopback) are refinements that name
+ * the key the user has to add.
+ */
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/** The system prompt used when `models.chat.systemPrompt` is not set; short, because tiny contexts overflow. */
+export const DEFAULT_SYSTEM_PROMPT =
+  'You are a helpful assistant in a chat server. Answer clearly and concisely.';
+
+/** File hosts attachments may come from when `files.allowedHosts` is not set: the platforms' own CDNs. */
+export const DEFAULT_ALLOWED_HOSTS = ['cdn.discordapp.com', 'media.discordapp.net', 'files.slack.com'];
+
+// ---------------------------------------------------------------------------------------------
+// Field helpers
+// ---------------------------------------------------------------------------------------------
+
+const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
+
+/** Values that came through `${VAR}` are strings; a plain number written as text is taken as that number. */
+function numeric<T extends z.ZodType>(schema: T) {
+  return z.preprocess((v) => (typeof v === 'string' && NUMERIC.test(v.trim()) ? Number(v) : v), schema);
+}
+
+function rangeWords(kind: 'an integer' | 'a number', min: number, max: number | undefined): string {
+  return max === undefined ? `${kind} of ${min} or more` : `${kind} from ${min} to ${max}`;
+}
+
+function intIn(min: number, max?: number, expected = rangeWords('an integer', min, max)) {
+  let s = z.number({ error: expected }).int({ error: expected }).min(min, { error: expected });
+  if (max !== undefined) s = s.max(max, { error: expected });
+  return numeric(s);
+}
+
+function numIn(min: number, max?: number, expected = rangeWords('a number', min, max)) {
+  let s = z.number({ error: expected }).min(min, { error: expected });
+  if (max !== undefined) s = s.max(max, { error: expected });
+  return numeric(s);
+}
+
+function positive(expected = 'a number greater than 0') {
+  return numeric(z.number({ error: expected }).positive({ error: expected }));
+}
+
+/** `auto` or a number; both branches carry the same wording so the error reads the same whichever failed. */
+function autoOr<T extends z.ZodType>(make: (expected: string) => T, what: string) {
+  const expected = `${what}, or "auto"`;
+  return z.union([z.literal('auto', { error: expected }), make(expected)], { error: expected });
+}
+
+const bool = z.preprocess(
+  (v) => (v === 'true' ? true : v === 'false' ? false : v),
+  z.boolean({ error: 'true or false' }),
+);
+
+/**
+ * An optional credential. `${VAR:-}` yields '' when VAR is unset, which must read as "not configured";
+ * pasted tokens often carry a trailing newline, which no platform accepts.
+ */
+const secret = z.preprocess(
+  (v) => (typeof v === 'string' ? (v.trim() === '' ? undefined : v.trim()) : v),
+  z.string({ error: 'a string' }).optional(),
+);
+
+/**
+ * A platform id. Discord ids are larger than a JavaScript number holds exactly, so the loader turns
+ * such YAML integers into digit strings; small ones arrive as numbers and are taken as their digits.
+ */
+const id = z.preprocess(
+  (v) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? String(v) : v),
+  z.string({ error: 'an id (a string of letters or digits; quote long numbers)' }).min(1, { error: 'a non-empty id' }),
+);
+const optionalId = z.preprocess(
+  (v) => (v === '' ? undefined : v),
+  id.optional(),
+);
+const idList = z.array(id, { error: 'a list of ids' }).default([]);
+
+function httpUrl(def: string, normalize: (u: string) => string) {
+  const expected = 'an http:// or https:// URL';
+  return z.url({ protocol: /^https?$/, error: expected }).transform(normalize).default(def);
+}
+
+const nonEmpty = (expected: string) => z.string({ error: expected }).trim().min(1, { error: expected });
+
+// ---------------------------------------------------------------------------------------------
+// Sections
+// ---------------------------------------------------------------------------------------------
+
+const logSchema = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
+});
+
+const discordSchema = z
+  .strictObject({
+    token: secret,
+    applicationId: optionalId,
+    guildIds: idList,
+    // discord.js appends `/v10/...` itself, so a trailing slash would double up.
+    apiBaseUrl: httpUrl('https://discord.com/api', (u) => u.replace(/\/+$/, '')),
+    threadPerAsk: bool.default(false),
+    allowedGuilds: idList,
+    allowedChannels: idList,
+    allowedRoles: idList,
+    adminRoles: idList,
+    adminUsers: idList,
+    editIntervalMs: intIn(250, 60_000).default(1000),
+  })
+  .superRefine((d, ctx) => {
+    if (d.token !== undefined && d.applicationId === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['applicationId'],
+        input: undefined,
+        message: "the bot's application id whenever discord.token is set",
+        params: { hint: 'Copy it from the Discord Developer Portal: your application → General Information → Application ID.' },
+      });
+    }
+  });
+
+const slackSchema = z
+  .strictObject({
+    botToken: secret,
+    appToken: secret,
+    signingSecret: secret,
+    mode: z.enum(['socket', 'http']).default('socket'),
+    port: intIn(0, 65_535).default(3000),
+    // The Slack Web API client joins `apiUrl + method`, so the slash must be there.
+    apiUrl: httpUrl('https://slack.com/api/', (u) => (u.endsWith('/') ? u : `${u}/`)),
+    allowedTeams: idList,
+    allowedChannels: idList,
+    adminUsers: idList,
+    updateIntervalMs: intIn(250, 60_000).default(1200),
+  })
+  .superRefine((s, ctx) => {
+    const hidden = { hidden: true };
+    if (s.botToken?.startsWith('xapp-')) {
+      ctx.addIssue({
+        code: 'custom', path: ['botToken'], input: s.botToken, params: { ...hidden, hint: 'That is the app-level token (xapp-); it belongs in slack.appToken. The bot token (xoxb-) is under OAuth & Permissions → Bot User OAuth Token.' },
+        message: 'the bot token (it starts with xoxb-)',
+      });
+    }
+    if (s.appToken?.startsWith('xox')) {
+      ctx.addIssue({
+        code: 'custom', path: ['appToken'], input: s.appToken, params: { ...hidden, hint: 'That is a bot or user token (xox…); the app-level token starts with xapp-: Slack app settings → Basic Information → App-Level Tokens.' },
+        message: 'the app-level token (it starts with xapp-)',
+      });
+    }
+    if (s.botToken === undefined) return;
+    if (s.mode === 'socket' && s.appToken === undefined) {
+      ctx.addIssue({
+        code: 'custom', path: ['appToken'], input: undefined,
+        message: 'the app-level token (it starts with xapp-) when slack.mode is socket',
+        params: { hint: 'Create it in your Slack app settings → Basic Information → App-Level Tokens, with the connections:write scope (and enable Socket Mode). Or set slack.mode: http with slack.signingSecret.' },
+      });
+    }
+    if (s.mode === 'http' && s.signingSecret === undefined) {
+      ctx.addIssue({
+        code: 'custom', path: ['signingSecret'], input: undefined,
+        message: 'the signing secret when slack.mode is http',
+        params: { hint: 'Copy it from your Slack app settings → Basic Information → App Credentials → Signing Secret.' },
+      });
+    }
+  });
+
+const HF_URI = /^hf:[\w.-]+\/[\w.-]+(?::[\w.-]+|\/[^\s#]+\.gguf)?(?:#[\w./-]+)?$/i;
+const CHAT_PATH_EXPECTED =
+  'a .gguf file path or an hf: URI (hf:user/repo:Q4_K_M or hf:user/repo/file.gguf)';
+
+/** True for the model references node-llama-cpp can load: a local `.gguf` file or a Hugging Face URI. */
+export function isChatModelPath(p: string): boolean {
+  return p.startsWith('hf:') ? HF_URI.test(p) : /\.gguf$/i.test(p.trim());
+}
+
+const providers = z
+  .array(z.enum(['cuda', 'cpu']), { error: 'a list of execution providers: cuda, cpu' })
+  .min(1, { error: 'a list with at least one provider (cuda, cpu)' })
+  .default(['cuda', 'cpu']);
+
+const vramMB = positive('a number of megabytes greater than 0').optional();
+
+const chatSchema = z
+  .strictObject({
+    path: z
+      .string({ error: CHAT_PATH_EXPECTED })
+      .trim()
+      .refine(isChatModelPath, { error: CHAT_PATH_EXPECTED }),
+    threads: autoOr((e) => intIn(1, 1024, e), 'an integer from 1 to 1024').default('auto'),
+    parallel: intIn(1, 64).default(4),
+    contextSize: intIn(256, 131_072).default(4096),
+    maxTokens: intIn(1, 32_768).default(512),
+    systemPrompt: z.string().default(DEFAULT_SYSTEM_PROMPT),
+    channelSystemPrompts: z.record(z.string(), z.string(), { error: 'a mapping of channel id to prompt' }).default({}),
+    temperature: numIn(0, 2).default(0.7),
+    topP: numIn(0, 1).default(0.9),
+    repeatPenalty: numIn(1, 2).default(1.1),
+    gpu: z.enum(['auto', 'cuda', 'vulkan', 'cpu']).default('auto'),
+    gpuLayers: autoOr((e) => intIn(0, undefined, e), 'an integer of 0 or more').default('auto'),
+    tokensPerStep: intIn(1, 256).default(8),
+    vramMB,
+  })
+  .superRefine((c, ctx) => {
+    if (c.maxTokens >= c.contextSize) {
+      ctx.addIssue({
+        code: 'custom', path: ['maxTokens'], input: c.maxTokens,
+        message: `fewer tokens than models.chat.contextSize (${c.contextSize})`,
+        params: { hint: 'The answer shares the context with the prompt; raise contextSize or lower maxTokens.' },
+      });
+    }
+  });
+
+const imageSchema = z
+  .strictObject({
+    dir: nonEmpty('the folder of a diffusers/optimum ONNX export (text_encoder/, unet/, vae_decoder/, tokenizer/)'),
+    providers,
+    defaults: z
+      .strictObject({
+        width: intIn(64, 4096).default(512),
+        height: intIn(64, 4096).default(512),
+        steps: intIn(1, 1000).default(25),
+        guidance: numIn(0, 30).default(7.5),
+        scheduler: z.enum(['euler', 'euler_a', 'dpmpp_2m_karras', 'ddim', 'lcm', 'default']).default('euler'),
+        negativePrompt: z.string().default(''),
+      })
+      .prefault({}),
+    limits: z
+      .strictObject({
+        minSize: intIn(64, 4096).default(256),
+        maxSize: intIn(64, 4096).default(1024),
+        maxSteps: intIn(1, 1000).default(60),
+        maxPromptChars: intIn(1, 100_000).default(1000),
+      })
+      .prefault({}),
+    previewEvery: intIn(0, 1000).default(0),
+    vramMB,
+  })
+  .superRefine((img, ctx) => {
+    const { defaults: d, limits: l } = img;
+    const add = (path: (string | number)[], input: number, message: string) =>
+      ctx.addIssue({ code: 'custom', path, input, message });
+    if (l.minSize > l.maxSize) {
+      add(['limits', 'minSize'], l.minSize, `at most models.image.limits.maxSize (${l.maxSize})`);
+      return;
+    }
+    for (const side of ['width', 'height'] as const) {
+      const v = d[side];
+      // Stable Diffusion works on latents an eighth of the image size.
+      if (v % 8 !== 0) add(['defaults', side], v, 'a multiple of 8');
+      else if (v < l.minSize || v > l.maxSize) add(['defaults', side], v, `a size within limits.minSize..limits.maxSize (${l.minSize}..${l.maxSize})`);
+    }
+    if (d.steps > l.maxSteps) add(['defaults', 'steps'], d.steps, `at most limits.maxSteps (${l.maxSteps})`);
+  });
+
+const captionSchema = z.strictObject({
+  dir: nonEmpty('the folder of a transformers.js image-to-text model (config.json, onnx/)'),
+  providers,
+  maxNewTokens: intIn(1, 1024).default(40),
+  detailedMaxNewTokens: intIn(1, 4096).default(120),
+  vramMB,
+});
+
+const modelsSchema = z.strictObject({
+  vramBudgetMB: autoOr((e) => positive(e), 'a number of megabytes greater than 0').default('auto'),
+  fairnessLagSeconds: numIn(0).default(30),
+  chat: chatSchema.optional(),
+  image: imageSchema.optional(),
+  caption: captionSchema.optional(),
+});
+
+const HOST_EXPECTED = 'a bare host name like cdn.discordapp.com (no scheme, port, path or wildcard)';
+const HOST_NAME = /^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i;
+
+/** Why a host entry is not a bare host name, with the fix when one can be guessed; null when it is fine. */
+function hostProblem(v: string): string | null {
+  if (HOST_NAME.test(v) || isIP(v) === 6) return null;
+  try {
+    const u = new URL(v.includes('://') ? v : `http://${v}`);
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    if (host && (HOST_NAME.test(host) || isIP(host) === 6)) return `Write just "${host}" (any port of a listed host is allowed).`;
+  } catch {
+    // Not URL-shaped either: the generic wording says what is expected.
+  }
+  return 'List each host by name, e.g. cdn.discordapp.com.';
+}
+
+const hostName = z
+  .string({ error: HOST_EXPECTED })
+  .trim()
+  .superRefine((v, ctx) => {
+    const hint = hostProblem(v);
+    if (hint !== null) ctx.addIssue({ code: 'custom', input: v, message: HOST_EXPECTED, params: { hint } });
+  })
+  .transform((v) => v.toLowerCase());
+
+const filesSchema = z.strictObject({
+  allowedHosts: z.array(hostName, { error: 'a list of host names' }).default(DEFAULT_ALLOWED_HOSTS),
+  maxBytes: intIn(1, 1024 * 1024 * 1024).default(10 * 1024 * 1024),
+  maxPixels: intIn(1, 1_000_000_000).default(40_000_000),
+});
+
+/** True for hosts that only this machine can reach: 127.0.0.0/8, ::1 and localhost. */
+export function isLoopbackHost(host: string): boolean {
+  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'));
+}
+
+const webSchema = z
+  .strictObject({
+    host: nonEmpty('a host name or IP address to listen on').default('127.0.0.1'),
+    port: intIn(0, 65_535).default(8080),
+    token: secret,
+  })
+  .superRefine((w, ctx) => {
+    if (!isLoopbackHost(w.host) && w.token === undefined) {
+      ctx.addIssue({
+        code: 'custom', path: ['token'], input: undefined,
+        message: `an access token, because web.host (${w.host}) is not a loopback address`,
+        params: { hint: 'Set web.token (e.g. web.token: ${HEARTH_WEB_TOKEN}) to a long random string, or set web.host: 127.0.0.1.' },
+      });
+    }
+  });
+
+const limitsSchema = z.strictObject({
+  maxQueuedPerUser: intIn(1, 1000).default(5),
+  dailyGpuSeconds: positive('a number of seconds greater than 0, or null for no limit').nullable().default(null),
+  roleWeights: z.record(z.string(), positive('a weight greater than 0'), { error: 'a mapping of role id to weight' }).default({}),
+  adminWeight: positive().default(1),
+});
+
+/** The whole configuration file. Every section may be left out; unknown keys are errors. */
+export const configSchema = z.strictObject({
+  dataDir: nonEmpty('a folder path').default('./data'),
+  log: logSchema.prefault({}),
+  discord: discordSchema.prefault({}),
+  slack: slackSchema.prefault({}),
+  models: modelsSchema.prefault({}),
+  files: filesSchema.prefault({}),
+  web: webSchema.prefault({}),
+  limits: limitsSchema.prefault({}),
+});
+
+/** The configuration with defaults applied. */
+export type HearthConfig = z.infer<typeof configSchema>;
+export type DiscordConfig = HearthConfig['discord'];
+export type SlackConfig = HearthConfig['slack'];
+export type ChatModelConfig = NonNullable<HearthConfig['models']['chat']>;
+export type ImageModelConfig = NonNullable<HearthConfig['models']['image']>;
+export type CaptionModelConfig = NonNullable<HearthConfig['models']['caption']>;
+
+/** The configuration hearth runs with when there is no file (web console only). */
+export function defaultConfig(): HearthConfig {
+  return configSchema.parse({});
+}
+
+/** Discord is started only when it has credentials; a token without an application id fails validation. */
+export function discordEnabled(cfg: HearthConfig): boolean {
+  return Boolean(cfg.discord.token && cfg.discord.applicationId);
+}
+
+/** Slack is started only when it has a bot token; the token its mode needs is checked by validation. */
+export function slackEnabled(cfg: HearthConfig): boolean {
+  return Boolean(cfg.slack.botToken);
+}

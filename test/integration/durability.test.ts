@@ -1,0 +1,138 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/engine/engine.js';
+import { ChildProcessExecutor } from '../../src/engine/executor/child-process-executor.js';
+import { SqliteStore } from '../../src/engine/store/sqlite-store.js';
+import type { EngineEvent, JobSpec } from '../../src/engine/types.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'hearth-durability-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const SETTINGS = {
+  sim: {
+    models: [
+      { model: 'image', kind: 'image', stepMs: 40 },
+      { model: 'chat', kind: 'chat', stepMs: 20, maxBatch: 4 },
+    ],
+  },
+};
+const HOST = fileURLToPath(new URL('../fixtures/engine-host.ts', import.meta.url));
+
+interface HostLine {
+  jobId?: string;
+  event?: { type: string };
+  workerPid?: number;
+  submitted?: string;
+  final?: Array<{ id: string; userId: string; state: string; attempts: number; crashes: number; transitions: string[]; error: { code: string; message: string } | null }>;
+}
+
+function runHost(db: string, jobs: JobSpec[], exitWhenIdle: boolean): { child: ChildProcess; lines: AsyncIterable<HostLine> } {
+  const args = ['--import', 'tsx', HOST, db, JSON.stringify(SETTINGS), JSON.stringify(jobs)];
+  if (exitWhenIdle) args.push('--exit-when-idle');
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const rl = createInterface({ input: child.stdout! });
+  async function* lines(): AsyncGenerator<HostLine> {
+    for await (const l of rl) {
+      if (l.startsWith('{')) yield JSON.parse(l) as HostLine;
+    }
+  }
+  return { child, lines: lines() };
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('durability with real processes', () => {
+  it('after kill -9 of the main process, every job completes exactly once on restart', async () => {
+    const db = join(dir, 'kill9.db');
+    const jobs: JobSpec[] = [
+      { kind: 'image', model: 'image', userId: 'ann', payload: { steps: 30 } },
+      { kind: 'image', model: 'image', userId: 'ann', payload: { steps: 3 } },
+      { kind: 'chat', model: 'chat', userId: 'ben', payload: { steps: 4 } },
+      { kind: 'image', model: 'image', userId: 'cat', payload: { steps: 3 } },
+    ];
+    const first = runHost(db, jobs, false);
+    let workerPid = 0;
+    let submitted = 0;
+    let progress = 0;
+    for await (const line of first.lines) {
+      if (line.workerPid) workerPid = line.workerPid;
+      if (line.submitted) submitted++;
+      if (line.event?.type === 'progress') progress++;
+      // Kill once all are queued and a job is mid-run.
+      if (submitted === 4 && progress >= 3) break;
+    }
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+    expect(workerPid).toBeGreaterThan(0);
+    // The GPU worker notices its parent is gone and leaves too.
+    await waitFor(() => !alive(workerPid), 'the orphaned worker to exit');
+
+    const second = runHost(db, [], true);
+    let final: HostLine['final'];
+    for await (const line of second.lines) if (line.final) final = line.final;
+    await new Promise((r) => second.child.once('exit', r));
+
+    expect(final).toHaveLength(4);
+    for (const job of final!) {
+      expect(job.state, `job of ${job.userId}`).toBe('done');
+      // Completed once, never twice.
+      expect(job.transitions.filter((t) => t === 'done')).toHaveLength(1);
+    }
+    const interrupted = final!.filter((j) => j.crashes === 1);
+    expect(interrupted.length).toBeGreaterThanOrEqual(1);
+    for (const j of interrupted) expect(j.attempts).toBe(2);
+  });
+
+  it('restarts a worker that aborts mid-job, retries the job, and fails it after a second abort', async () => {
+    const store = SqliteStore.open(join(dir, 'abort.db'));
+    const executor = new ChildProcessExecutor({
+      runnerModules: [new URL('../fixtures/sim-runner-module.ts', import.meta.url).href],
+      settings: SETTINGS,
+    });
+    const engine = new Engine({ store, executor, vramBudgetBytes: 100e9, limits: { maxQueuedPerUser: 10 } });
+    const events: EngineEvent[] = [];
+    engine.on((e) => events.push(e));
+    await engine.start();
+    const marker = join(dir, 'crashed-once');
+    const once = engine.submit({ kind: 'image', model: 'image', userId: 'once', payload: { steps: 4, crashAtStep: 2, crashOnceMarker: marker } });
+    const always = engine.submit({ kind: 'image', model: 'image', userId: 'always', payload: { steps: 4, crashAtStep: 2 } });
+    const fine = engine.submit({ kind: 'chat', model: 'chat', userId: 'fine', payload: { steps: 3 } });
+    if (!once.ok || !always.ok || !fine.ok) throw new Error('refused');
+    await engine.whenIdle();
+
+    // It also restarts (without blame) when the other job takes the worker down while it is begun.
+    expect(store.getJob(once.value.id)).toMatchObject({ state: 'done', crashes: 1 });
+    expect(store.getJob(once.value.id)!.attempts).toBeGreaterThanOrEqual(2);
+    const failed = store.getJob(always.value.id)!;
+    expect(failed.state).toBe('failed');
+    expect(failed.error?.code).toBe('WORKER_CRASHED');
+    expect(failed.error?.facts?.crashes).toBe(2);
+    expect(failed.error?.message).toMatch(/stopped the GPU worker twice/);
+    expect(events.some((e) => e.jobId === always.value.id && e.event.type === 'failed')).toBe(true);
+    expect(store.getJob(fine.value.id)?.state).toBe('done');
+    // One start, plus one restart per abort (three aborts in all).
+    expect(executor.starts).toBe(4);
+    await engine.close();
+    store.close();
+  });
+});
