@@ -1,0 +1,28 @@
+/**
+ * `npm run bench`: every benchmark, one after another, each printing a markdown table. Each figure is
+ * a ratio or a comparison measured in one run (see docs/performance.md).
+ */
+import { existsSync } from 'node:fs';
+
+interface Bench {
+  name: string;
+  file: string;
+  fn: string;
+}
+
+const benches: Bench[] = [
+  { name: 'Scheduler: hearth vs FIFO', file: './scheduler.ts', fn: 'runSchedulerBench' },
+  { name: 'LLM: tokens/s through hearth vs node-llama-cpp, and batching', file: './llm.ts', fn: 'runLlmBench' },
+  { name: 'Image: steps/s through hearth vs a bare ONNX loop', file: './image.ts', fn: 'runImageBench' },
+];
+
+const only = process.argv[2];
+for (const b of benches) {
+  if (only && !b.file.includes(only)) continue;
+  if (!existsSync(new URL(b.file, import.meta.url))) continue;
+  const mod = (await import(b.file)) as Record<string, () => Promise<string>>;
+  const run = mod[b.fn];
+  if (!run) throw new Error(`${b.file} does not export ${b.fn}`);
+  console.log(`\n## ${b.name}\n`);
+  console.log(await run());
+}

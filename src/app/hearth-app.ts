@@ -1,0 +1,130 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AdapterContext, AdapterFactory, PlatformAdapter } from '../bots/adapter.js';
+import { ConversationRecorder } from '../commands/conversation-recorder.js';
+import { HearthCommands, type HearthCommandsOptions } from '../commands/hearth-commands.js';
+import type { HearthConfig } from '../config/schema.js';
+import { systemClock, type Clock } from '../engine/clock.js';
+import { Engine } from '../engine/engine.js';
+import type { Executor } from '../engine/executor/executor.js';
+import { VirtualTimeScheduler } from '../engine/scheduler/virtual-time-scheduler.js';
+import { SqliteStore } from '../engine/store/sqlite-store.js';
+import type { JobStore } from '../engine/store/job-store.js';
+import { scrubSecrets, type Logger } from '../util/log.js';
+
+export interface HearthAppOptions {
+  config: HearthConfig;
+  log: Logger;
+  /** Where GPU work runs (default: the supervised GPU worker process with the built-in runners). */
+  executor: Executor;
+  vramBudgetBytes: number;
+  adapters: AdapterFactory[];
+  clock?: Clock;
+  /** A store to use instead of `dataDir/hearth.db` (tests). */
+  store?: JobStore;
+  fetch?: typeof fetch;
+  headersForHost?: HearthCommandsOptions['headersForHost'];
+}
+
+/**
+ * The composition root: store, engine, commands and the platform adapters, started in the order that
+ * loses nothing (adapters listen before the engine recovers jobs, so owners hear about them) and
+ * closed in the reverse order, every step attempted even when one fails.
+ */
+export class HearthApp {
+  readonly engine: Engine;
+  readonly store: JobStore;
+  readonly commands: HearthCommands;
+  readonly adapters: PlatformAdapter[];
+  readonly #recorder: ConversationRecorder;
+  readonly #log: Logger;
+  readonly #ownsStore: boolean;
+  #closing: Promise<void> | undefined;
+
+  constructor(options: HearthAppOptions) {
+    const { config, log } = options;
+    const clock = options.clock ?? systemClock;
+    this.#log = log;
+    this.#ownsStore = !options.store;
+    if (options.store) this.store = options.store;
+    else {
+      mkdirSync(config.dataDir, { recursive: true });
+      this.store = SqliteStore.open(join(config.dataDir, 'hearth.db'));
+    }
+    this.engine = new Engine({
+      store: this.store,
+      executor: options.executor,
+      clock,
+      vramBudgetBytes: options.vramBudgetBytes,
+      policy: new VirtualTimeScheduler({ fairnessLagSeconds: config.models.fairnessLagSeconds }),
+      limits: {
+        maxQueuedPerUser: config.limits.maxQueuedPerUser,
+        dailyGpuSeconds: config.limits.dailyGpuSeconds ?? null,
+      },
+      log: {
+        info: (m) => log.info(m),
+        warn: (m) => log.warn(m),
+        error: (m) => log.error(m),
+      },
+      onListenerError: (e, event) => this.reportError(e, `event listener (${event.event.type})`),
+    });
+    this.#recorder = new ConversationRecorder(this.engine, this.store, clock);
+    const commandOptions: HearthCommandsOptions = { engine: this.engine, store: this.store, config, clock };
+    if (options.fetch) commandOptions.fetch = options.fetch;
+    if (options.headersForHost) commandOptions.headersForHost = options.headersForHost;
+    this.commands = new HearthCommands(commandOptions);
+    const ctx: AdapterContext = {
+      commands: this.commands,
+      engine: this.engine,
+      config,
+      clock,
+      log,
+      reportError: (e, where) => this.reportError(e, where),
+    };
+    this.adapters = options.adapters.map((make) => make(ctx));
+  }
+
+  /** Every handler error comes here: logged once with where it happened, secrets scrubbed. */
+  reportError(error: unknown, where: string): void {
+    const message = error instanceof Error ? error.message : String(error);
+    const stack = error instanceof Error && error.stack ? scrubSecrets(error.stack) : undefined;
+    this.#log.error({ where, err: { message: scrubSecrets(message), stack } }, `error in ${where}: ${scrubSecrets(message)}`);
+  }
+
+  async start(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    for (const a of this.adapters) await a.start(opts);
+    await this.engine.start(opts);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      const errors: unknown[] = [];
+      for (const a of [...this.adapters].reverse()) {
+        try {
+          await a.close();
+        } catch (e) {
+          errors.push(e);
+        }
+      }
+      try {
+        await this.engine.close();
+      } catch (e) {
+        errors.push(e);
+      }
+      this.#recorder.dispose();
+      if (this.#ownsStore) {
+        try {
+          this.store.close();
+        } catch (e) {
+          errors.push(e);
+        }
+      }
+      if (errors.length > 0) throw new AggregateError(errors, 'hearth did not close cleanly');
+    })();
+    return this.#closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,63 @@
+import type { ErrorInfo, Json } from '../engine/types.js';
+
+/**
+ * Plain words for an expected failure. Adapters may word things their own way from the code and facts;
+ * this is the shared default, so Discord, Slack and the console say the same thing. Never a stack trace.
+ */
+export function errorText(error: ErrorInfo): string {
+  const f = error.facts ?? {};
+  switch (error.code) {
+    case 'QUEUE_FULL':
+      return `You already have ${num(f.given, 1) - 1} jobs waiting or running (the limit is ${str(f.allowed)}). Wait for one to finish, or cancel one with /cancel.`;
+    case 'DAILY_LIMIT':
+      return `You have used your GPU time for today (${str(f.given)} of ${str(f.allowed)} GPU-seconds). It resets at midnight UTC.`;
+    case 'MODEL_MISSING':
+      return `That model is not set up on this hearth yet. ${error.message}. An admin can add it to the config and run \`hearth models pull\`.`;
+    case 'MODEL_INVALID':
+    case 'MODEL_TOO_LARGE':
+      return `The model could not be loaded: ${error.message}. An admin should check it with \`hearth doctor\`.`;
+    case 'WORKER_CRASHED':
+      return `Sorry, this job failed: ${error.message}.`;
+    case 'SHUTTING_DOWN':
+      return 'hearth is restarting. Please try again in a minute.';
+    case 'FORBIDDEN':
+      return `You can't do that: ${error.message}.`;
+    case 'NOT_FOUND':
+      return capital(error.message) + '.';
+    case 'RUNNER_FAILED':
+      return 'Sorry, something went wrong while running this job. The admin can find the details in the log.';
+    default:
+      // INVALID_INPUT, PROMPT_TOO_LONG, IMAGE_*, DOWNLOAD_FAILED, HOST_NOT_ALLOWED: the message already
+      // says what was given and what is allowed.
+      return capital(error.message) + (error.message.endsWith('.') ? '' : '.');
+  }
+}
+
+/** "about 40 s", "about 3 min" — for queue positions. */
+export function etaText(seconds: number): string {
+  if (seconds < 1) return 'any moment now';
+  if (seconds < 60) return `about ${Math.max(1, Math.round(seconds))} s`;
+  if (seconds < 3600) return `about ${Math.round(seconds / 60)} min`;
+  return `about ${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** "You're next" / "3rd in line" with the ETA. */
+export function queuedText(position: number, etaSeconds: number): string {
+  const where = position === 0 ? "You're next" : `${ordinal(position + 1)} in line`;
+  return `${where} — starts in ${etaText(etaSeconds)}.`;
+}
+
+export function ordinal(n: number): string {
+  const s = n % 100 >= 11 && n % 100 <= 13 ? 'th' : (['th', 'st', 'nd', 'rd'][n % 10] ?? 'th');
+  return `${n}${s}`;
+}
+
+function capital(s: string): string {
+  return s.length > 0 ? s[0]!.toUpperCase() + s.slice(1) : s;
+}
+function str(v: Json | undefined): string {
+  return v === undefined || v === null ? '?' : String(v);
+}
+function num(v: Json | undefined, fallback: number): number {
+  return typeof v === 'number' ? v : fallback;
+}

@@ -1,0 +1,125 @@
+import { rmSync } from 'node:fs';
+import sharp from 'sharp';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { HearthApp } from '../../src/app/hearth-app.js';
+import type { Invocation } from '../../src/commands/invocation.js';
+import { errorText } from '../../src/commands/wording.js';
+import type { JobEvent } from '../../src/engine/types.js';
+import { simApp } from '../helpers/sim-app.js';
+
+const inv = (user: string, extra: Partial<Invocation> = {}): Invocation => ({
+  platform: 'web',
+  userId: `web:${user}`,
+  admin: false,
+  weight: 1,
+  origin: { test: true },
+  ...extra,
+});
+
+let running: { app: HearthApp; dataDir: string } | undefined;
+afterEach(async () => {
+  if (!running) return;
+  await running.app.close();
+  rmSync(running.dataDir, { recursive: true, force: true });
+  running = undefined;
+});
+
+async function events(app: HearthApp, jobId: string): Promise<JobEvent[]> {
+  const out: JobEvent[] = [];
+  for await (const e of app.engine.watch(jobId)) out.push(e);
+  return out;
+}
+
+describe('commands over the engine', () => {
+  it('/ask streams an answer and the conversation remembers it for the next question', async () => {
+    const { app, dataDir } = await simApp({ adapters: [] });
+    running = { app, dataDir };
+    await app.start();
+    const who = inv('ann', { conversationId: 'web:conv1' });
+    const first = await app.commands.ask({ prompt: 'what is hearth' }, who);
+    if (!first.ok) throw new Error(first.error.message);
+    const evs = await events(app, first.value.id);
+    const tokens = evs.filter((e) => e.type === 'token').map((e) => (e.type === 'token' ? e.text : ''));
+    expect(tokens.length).toBeGreaterThan(2);
+    expect(tokens.join('')).toContain('hearth');
+
+    const second = await app.commands.ask({ prompt: 'and then?' }, who);
+    if (!second.ok) throw new Error(second.error.message);
+    const messages = (second.value.payload as { messages: Array<{ role: string; content: string }> }).messages;
+    expect(messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user']);
+    expect(messages[1]!.content).toBe('what is hearth');
+    await events(app, second.value.id);
+
+    expect(app.commands.forget(who)).toEqual({ ok: true, value: { turns: 4 } });
+    const third = await app.commands.ask({ prompt: 'fresh start' }, who);
+    if (!third.ok) throw new Error(third.error.message);
+    expect((third.value.payload as { messages: unknown[] }).messages).toHaveLength(2);
+  });
+
+  it('/imagine refuses each bad option with the range, and queues a good one that ends in a PNG', async () => {
+    const { app, dataDir } = await simApp({ adapters: [] });
+    running = { app, dataDir };
+    await app.start();
+    const cases: Array<[Parameters<typeof app.commands.imagine>[0], RegExp]> = [
+      [{ prompt: '   ' }, /prompt is empty/],
+      [{ prompt: 'x'.repeat(1001) }, /1001 characters; the limit is 1000/],
+      [{ prompt: 'cat', steps: 80 }, /steps must be a whole number from 1 to 60; got 80/],
+      [{ prompt: 'cat', width: 500 }, /width must be a multiple of 8 from 256 to 1024; got 500/],
+      [{ prompt: 'cat', height: 2048 }, /height must be a multiple of 8 from 256 to 1024; got 2048/],
+      [{ prompt: 'cat', guidance: 31 }, /guidance must be from 0 to 30; got 31/],
+      [{ prompt: 'cat', seed: -1 }, /seed must be a whole number/],
+      [{ prompt: 'cat', scheduler: 'magic' }, /unknown scheduler "magic"/],
+    ];
+    for (const [input, message] of cases) {
+      const r = app.commands.imagine(input, inv('bob'));
+      expect(r.ok).toBe(false);
+      if (!r.ok) {
+        expect(r.error.message).toMatch(message);
+        expect(errorText(r.error)).not.toMatch(/at .*\.ts/); // no stack in what users read
+      }
+    }
+    const ok = app.commands.imagine({ prompt: 'a cat', steps: 3, width: 256, height: 320, seed: 42 }, inv('bob'));
+    if (!ok.ok) throw new Error(ok.error.message);
+    const evs = await events(app, ok.value.id);
+    const result = evs.find((e) => e.type === 'result');
+    if (result?.type !== 'result' || !result.result.image) throw new Error('no image');
+    const meta = await sharp(result.result.image.png).metadata();
+    expect([meta.width, meta.height]).toEqual([256, 320]);
+    expect(evs.filter((e) => e.type === 'progress')).toHaveLength(3);
+  });
+
+  it('/caption takes image bytes under the cap, and refuses bigger ones with the sizes', async () => {
+    const { app, dataDir } = await simApp({ adapters: [], config: { files: { maxBytes: 1000 } } });
+    running = { app, dataDir };
+    await app.start();
+    const big = await app.commands.caption({ imageBytes: new Uint8Array(5000) }, inv('cy'));
+    expect(big.ok).toBe(false);
+    if (!big.ok) expect(big.error).toMatchObject({ code: 'IMAGE_TOO_LARGE', facts: { given: 5000, allowed: 1000 } });
+    const none = await app.commands.caption({}, inv('cy'));
+    expect(none.ok).toBe(false);
+    const ok = await app.commands.caption({ imageBytes: new Uint8Array(10), question: 'what is it?' }, inv('cy'));
+    if (!ok.ok) throw new Error(ok.error.message);
+    const evs = await events(app, ok.value.id);
+    expect(evs.at(-1)).toMatchObject({ type: 'result', result: { text: 'a simulated caption' } });
+  });
+
+  it('/cancel without a job id cancels your newest job; /queue and /hearth status show the queue', async () => {
+    const { app, dataDir } = await simApp({ adapters: [], imageStepMs: 50 });
+    running = { app, dataDir };
+    await app.start();
+    const a = app.commands.imagine({ prompt: 'one', steps: 20 }, inv('dee'));
+    const b = app.commands.imagine({ prompt: 'two', steps: 20 }, inv('dee'));
+    if (!a.ok || !b.ok) throw new Error('refused');
+    const view = app.commands.queue(inv('dee'));
+    expect(view.mine.map((j) => j.jobId).sort()).toEqual([a.value.id, b.value.id].sort());
+    const denied = app.commands.status(inv('dee'));
+    expect(denied.ok).toBe(false);
+    const status = app.commands.status(inv('root', { admin: true }));
+    expect(status.ok && status.value.queue.length + status.value.running.length).toBe(2);
+    const c = app.commands.cancel(undefined, inv('dee'));
+    expect(c.ok && c.value.id).toBe(b.value.id);
+    app.commands.cancel(a.value.id, inv('dee'));
+    await app.engine.whenIdle();
+    expect(app.engine.getJob(b.value.id)?.state).toBe('cancelled');
+  });
+});
