@@ -1,5 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { RunnerJob, StepOutput } from '../runner.js';
 import { HearthError, type Json } from '../types.js';
 import type { FromWorker, Request, ResponseValue, ToWorker } from '../../worker/protocol.js';
@@ -22,12 +24,17 @@ interface Pending {
   onEvent?: ExecStepOptions['emit'];
 }
 
-/** The worker entry next to this build: `.ts` under tests (run through tsx), `.js` once compiled. */
+/**
+ * The worker entry next to this build: `.ts` under tests (run through tsx's loader, found from here
+ * so the worker starts whatever the current directory), `.js` once compiled.
+ */
 function workerEntry(): { path: string; execArgv: string[] } {
   const here = import.meta.url;
   const ts = here.endsWith('.ts');
   const url = new URL(`../../worker/main.${ts ? 'ts' : 'js'}`, here);
-  return { path: fileURLToPath(url), execArgv: ts ? ['--import', 'tsx'] : [] };
+  if (!ts) return { path: fileURLToPath(url), execArgv: [] };
+  const tsxLoader = join(dirname(createRequire(here).resolve('tsx/package.json')), 'dist', 'loader.mjs');
+  return { path: fileURLToPath(url), execArgv: ['--import', pathToFileURL(tsxLoader).href] };
 }
 
 /**
