@@ -10,7 +10,6 @@ import { pathToFileURL } from 'node:url';
 import { FifoScheduler } from '../src/engine/scheduler/fifo-scheduler.js';
 import type { PickContext, SchedulerPolicy } from '../src/engine/scheduler/policy.js';
 import { VirtualTimeScheduler } from '../src/engine/scheduler/virtual-time-scheduler.js';
-import type { JobSpec } from '../src/engine/types.js';
 import { simEngine } from '../test/helpers/sim-engine.js';
 
 type PolicyName = 'hearth' | 'fifo';
