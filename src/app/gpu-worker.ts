@@ -14,11 +14,20 @@ export interface BuiltinRunnerSettings {
   dataDir: string;
   vramBudgetBytes: number;
   models: HearthConfig['models'];
+  /** files.maxBytes and files.maxPixels: the caption runner checks images against them again. */
+  maxBytes: number;
+  maxPixels: number;
 }
 
 /** The supervised GPU worker process with the built-in runners for the configured models. */
 export function createGpuWorker(config: HearthConfig, vramBudgetBytes: number, log: Logger): ChildProcessExecutor {
-  const settings: BuiltinRunnerSettings = { dataDir: config.dataDir, vramBudgetBytes, models: config.models };
+  const settings: BuiltinRunnerSettings = {
+    dataDir: config.dataDir,
+    vramBudgetBytes,
+    models: config.models,
+    maxBytes: config.files.maxBytes,
+    maxPixels: config.files.maxPixels,
+  };
   return new ChildProcessExecutor({
     runnerModules: [builtinRunnerModule()],
     settings: JSON.parse(JSON.stringify(settings)) as Json,

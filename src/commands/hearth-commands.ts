@@ -34,6 +34,8 @@ export interface CaptionInput {
   /** Either a URL (downloaded under files.allowedHosts and the byte cap) or the bytes themselves. */
   imageUrl?: string;
   imageBytes?: Uint8Array;
+  /** What the uploader said the file is (content type or file name), checked against its bytes. */
+  contentType?: string;
   question?: string;
   detail?: 'short' | 'detailed';
 }
@@ -215,7 +217,9 @@ export class HearthCommands {
     const bytes = await this.#imageBytes(input, opts);
     if (!bytes.ok) return bytes;
     const payload: Json = {
-      imageBase64: Buffer.from(bytes.value).toString('base64'),
+      imageBase64: Buffer.from(bytes.value.bytes).toString('base64'),
+      // The runner compares what the bytes are with what the host said they are (a lying type is refused).
+      ...(bytes.value.contentType ? { declaredType: bytes.value.contentType } : {}),
       detail: input.detail ?? 'short',
       ...(question ? { question } : {}),
     };
@@ -263,13 +267,13 @@ export class HearthCommands {
     });
   }
 
-  async #imageBytes(input: CaptionInput, opts: { signal?: AbortSignal }): Promise<Result<Uint8Array>> {
+  async #imageBytes(input: CaptionInput, opts: { signal?: AbortSignal }): Promise<Result<{ bytes: Uint8Array; contentType: string | null }>> {
     const maxBytes = this.#config.files.maxBytes;
     if (input.imageBytes) {
       if (input.imageBytes.byteLength > maxBytes) {
         return err({ code: 'IMAGE_TOO_LARGE', message: `the image is ${input.imageBytes.byteLength} bytes; the limit is ${maxBytes}`, facts: { given: input.imageBytes.byteLength, allowed: maxBytes } });
       }
-      return ok(input.imageBytes);
+      return ok({ bytes: input.imageBytes, contentType: input.contentType ?? null });
     }
     if (!input.imageUrl) return invalid('attach an image to describe', { given: 'none' });
     const fetchOpts: FetchImageOptions = { allowedHosts: this.#config.files.allowedHosts, maxBytes };
@@ -277,7 +281,7 @@ export class HearthCommands {
     if (this.#headersForHost) fetchOpts.headersForHost = this.#headersForHost;
     if (opts.signal) fetchOpts.signal = opts.signal;
     const got = await fetchImage(input.imageUrl, fetchOpts);
-    return got.ok ? ok(got.value.bytes) : got;
+    return got.ok ? ok({ bytes: got.value.bytes, contentType: got.value.contentType }) : got;
   }
 
   /**
