@@ -1,4 +1,6 @@
 import { rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HearthApp } from '../../src/app/hearth-app.js';
@@ -121,5 +123,41 @@ describe('commands over the engine', () => {
     app.commands.cancel(a.value.id, inv('dee'));
     await app.engine.whenIdle();
     expect(app.engine.getJob(b.value.id)?.state).toBe('cancelled');
+  });
+
+  it('/ask with an image: its description enters the conversation, and the model is given it', async () => {
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#f00' } }).png().toBuffer();
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'image/png', 'content-length': png.length });
+      res.end(png);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/cat.png`;
+    try {
+      const { app, dataDir } = await simApp({ adapters: [], config: { files: { allowedHosts: ['127.0.0.1'] } } });
+      running = { app, dataDir };
+      await app.start();
+      const who = inv('eve', { conversationId: 'web:vision' });
+      const withImage = await app.commands.ask({ prompt: 'what is in it?', imageUrls: [url] }, who);
+      if (!withImage.ok) throw new Error(withImage.error.message);
+      const given = (withImage.value.payload as { messages: Array<{ content: string }> }).messages.map((m) => m.content).join('\n');
+      expect(given).toContain('a simulated caption');
+      await events(app, withImage.value.id);
+      // The description stays in the conversation: a later question without an image still sees it.
+      const later = await app.commands.ask({ prompt: 'and its colour?' }, who);
+      if (!later.ok) throw new Error(later.error.message);
+      const laterGiven = (later.value.payload as { messages: Array<{ content: string }> }).messages.map((m) => m.content).join('\n');
+      expect(laterGiven).toContain('a simulated caption');
+      // Without an image in another conversation, the model is not given one.
+      const plain = await app.commands.ask({ prompt: 'what is in it?' }, inv('eve', { conversationId: 'web:other' }));
+      if (!plain.ok) throw new Error(plain.error.message);
+      expect(JSON.stringify(plain.value.payload)).not.toContain('simulated caption');
+      // An image from a host that is not allowed is refused before any download.
+      const refused = await app.commands.ask({ prompt: 'x', imageUrls: ['http://example.invalid/a.png'] }, who);
+      expect(refused.ok).toBe(false);
+      if (!refused.ok) expect(refused.error.code).toBe('HOST_NOT_ALLOWED');
+    } finally {
+      server.close();
+    }
   });
 });
