@@ -258,6 +258,11 @@ const imageSchema = z
 
 const captionSchema = z.strictObject({
   dir: nonEmpty('the folder of a transformers.js image-to-text model (config.json, onnx/)'),
+  /** Where `hearth models pull` downloads the folder from when it is missing. */
+  source: z
+    .string({ error: 'an hf: model id such as hf:Xenova/vit-gpt2-image-captioning' })
+    .regex(/^hf:[\w.-]+\/[\w.-]+$/, { error: 'an hf: model id such as hf:Xenova/vit-gpt2-image-captioning' })
+    .default('hf:Xenova/vit-gpt2-image-captioning'),
   providers,
   maxNewTokens: intIn(1, 1024).default(40),
   detailedMaxNewTokens: intIn(1, 4096).default(120),

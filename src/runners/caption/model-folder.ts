@@ -34,7 +34,7 @@ const PREFERENCE: Record<'cpu' | 'cuda', OnnxDtype[]> = {
   cuda: ['fp16', 'fp32', 'q4f16', 'q8', 'q4', 'int8', 'uint8', 'bnb4'],
 };
 
-interface FamilySpec {
+export interface FamilySpec {
   /** Files besides the ONNX sessions, relative to the folder. */
   files: string[];
   optionalFiles: string[];
@@ -42,7 +42,7 @@ interface FamilySpec {
   sessions: string[];
 }
 
-const FAMILIES: Record<CaptionFamily, FamilySpec> = {
+export const FAMILIES: Record<CaptionFamily, FamilySpec> = {
   'vision-encoder-decoder': {
     files: ['config.json', 'preprocessor_config.json', 'tokenizer.json', 'tokenizer_config.json'],
     optionalFiles: ['generation_config.json'],
@@ -56,7 +56,7 @@ const FAMILIES: Record<CaptionFamily, FamilySpec> = {
 };
 
 /** config.json `model_type` → family. SmolVLM checkpoints say `idefics3` (older) or `smolvlm`. */
-const MODEL_TYPES: Record<string, CaptionFamily> = {
+export const MODEL_TYPES: Record<string, CaptionFamily> = {
   'vision-encoder-decoder': 'vision-encoder-decoder',
   idefics3: 'smolvlm',
   smolvlm: 'smolvlm',
