@@ -36,7 +36,15 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
     case 'describe': {
       const out = [];
       for (const r of runners.values()) {
-        out.push({ model: r.model, kind: r.kind, maxBatch: r.maxBatch, vramBytes: await r.vramBytes() });
+        let vramBytes = 0;
+        try {
+          vramBytes = await r.vramBytes();
+        } catch (e) {
+          // A missing or broken model must not keep the others from serving: its jobs fail at load
+          // with the runner's own error (MODEL_MISSING, MODEL_INVALID), which names the file.
+          send({ type: 'log', level: 'warn', message: `model "${r.model}" cannot be estimated: ${toInfo(e).message}` });
+        }
+        out.push({ model: r.model, kind: r.kind, maxBatch: r.maxBatch, vramBytes });
       }
       return out;
     }

@@ -1,0 +1,244 @@
+/**
+ * LLM benchmark: tokens/s through hearth's ChatRunner vs node-llama-cpp's LlamaChatSession called
+ * directly, and aggregate tokens/s with 1, 2, 4 and 8 concurrent chats stepped as batches vs the
+ * same prompts one after another. Runs on CPU with one thread, on a generated llama GGUF with
+ * embedding 512 and 8 layers (~110 MB, written to the OS temp folder once), so the model's work
+ * dominates. Every figure is a ratio of two runs on the same machine in one go.
+ *
+ * Run: npx tsx bench/llm.ts
+ */
+import { stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { getLlama, LlamaChatSession, resolveChatWrapper, type Llama } from 'node-llama-cpp';
+import type { Json } from '../src/engine/types.js';
+import { ChatRunner, type ChatRunnerSettings } from '../src/runners/llm/chat-runner.js';
+import { writeTinyGguf } from '../test/fixtures/tiny-gguf.js';
+
+const SYSTEM = 'Be brief.';
+/** Tokens per answer in the overhead comparison. */
+const SOLO_TOKENS = 96;
+/** Tokens per answer in the batching comparison. */
+const BATCH_TOKENS = 48;
+const REPEATS = 5;
+const BATCH_REPEATS = 3;
+const CONCURRENCY = [1, 2, 4, 8];
+const QUESTIONS = [
+  'what is a cat',
+  'why is the night dark',
+  'hello there model',
+  'how are you today',
+  'is the tree good',
+  'tell me about the house',
+  'what is the answer',
+  'how light is the day',
+];
+
+async function benchModel(): Promise<string> {
+  const path = join(tmpdir(), 'hearth-bench-llm-e512-l8-v1.gguf');
+  const existing = await stat(path).catch(() => undefined);
+  if (!existing || existing.size < 100 * 1024 * 1024) await writeTinyGguf(path, { size: 'bench', seed: 42 });
+  return path;
+}
+
+function settings(path: string, parallel: number, maxTokens: number): ChatRunnerSettings {
+  return {
+    model: 'chat',
+    path,
+    threads: 1,
+    parallel,
+    contextSize: 512,
+    maxTokens,
+    temperature: 0,
+    topP: 1,
+    repeatPenalty: 1.1,
+    gpu: 'cpu',
+    gpuLayers: 'auto',
+    tokensPerStep: 16,
+  };
+}
+
+function payload(question: string, maxTokens: number): Json {
+  return { messages: [{ role: 'system', content: SYSTEM }, { role: 'user', content: question }], maxTokens };
+}
+
+/** Begins the jobs and steps them together until all are done; returns the tokens produced. */
+async function runTogether(runner: ChatRunner, ids: string[], questions: string[], maxTokens: number): Promise<number> {
+  for (const [i, id] of ids.entries()) await runner.begin({ id, kind: 'chat', model: 'chat', userId: 'bench', payload: payload(questions[i] ?? '', maxTokens) });
+  let tokens = 0;
+  let active = [...ids];
+  while (active.length > 0) {
+    const outputs = await runner.step(active, { emit: () => undefined });
+    for (const out of outputs) {
+      if (out.failed) throw new Error(`${out.jobId}: ${out.failed.message}`);
+      if (out.done) {
+        tokens += Number(out.done.meta?.generatedTokens ?? 0);
+        await runner.end(out.jobId);
+        active = active.filter((id) => id !== out.jobId);
+      }
+    }
+  }
+  return tokens;
+}
+
+let jobCounter = 0;
+const nextId = (): string => `job${++jobCounter}`;
+
+/**
+ * Wall seconds, and CPU seconds of the whole process (main thread plus llama.cpp's worker). On a
+ * shared machine the wall clock also counts time the process was waiting for a core; CPU time
+ * counts the work only, so it is the steadier measure of overhead.
+ */
+async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; seconds: number; cpuSeconds: number }> {
+  const start = performance.now();
+  const cpu = process.cpuUsage();
+  const value = await fn();
+  const used = process.cpuUsage(cpu);
+  return { value, seconds: (performance.now() - start) / 1000, cpuSeconds: (used.user + used.system) / 1e6 };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? 0;
+};
+
+async function overhead(llama: Llama, path: string): Promise<string[]> {
+  const question = QUESTIONS[0] ?? '';
+  const viaRunner: number[] = [];
+  const direct: number[] = [];
+  const viaRunnerCpu: number[] = [];
+  const directCpu: number[] = [];
+  // Each path runs alone with its own model and context (two live contexts share the Llama's one
+  // thread and slow each other down); the phases alternate so drift on a noisy machine hits both.
+  // The first answer after a load pages the weights in, so each phase warms up once.
+  for (let i = 0; i < REPEATS; i++) {
+    const runner = new ChatRunner(settings(path, 1, SOLO_TOKENS), { llama });
+    await runner.load();
+    await runTogether(runner, [nextId()], [question], SOLO_TOKENS);
+    const a = await timed(() => runTogether(runner, [nextId()], [question], SOLO_TOKENS));
+    viaRunner.push(a.value / a.seconds);
+    viaRunnerCpu.push(a.value / a.cpuSeconds);
+    await runner.dispose();
+
+    const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
+    const context = await model.createContext({ contextSize: 512, sequences: 1, threads: 1 });
+    // Resolved once, as the runner does: resolving from the GGUF's Jinja template renders it
+    // several times, which would otherwise be timed with every session.
+    const chatWrapper = resolveChatWrapper(model);
+    const directOnce = async (): Promise<number> => {
+      const sequence = context.getSequence();
+      const session = new LlamaChatSession({ contextSequence: sequence, systemPrompt: SYSTEM, chatWrapper });
+      let tokens = 0;
+      await session.prompt(question, {
+        maxTokens: SOLO_TOKENS,
+        temperature: 0,
+        repeatPenalty: { penalty: 1.1 },
+        onToken: (t) => (tokens += t.length),
+      });
+      session.dispose();
+      await sequence.dispose();
+      return tokens;
+    };
+    await directOnce();
+    const b = await timed(directOnce);
+    direct.push(b.value / b.seconds);
+    directCpu.push(b.value / b.cpuSeconds);
+    await context.dispose();
+    await model.dispose();
+  }
+  const r = median(viaRunner);
+  const d = median(direct);
+  const rc = median(viaRunnerCpu);
+  const dc = median(directCpu);
+  return [
+    `| path | tokens per wall second (median of ${REPEATS}) | tokens per CPU second (median of ${REPEATS}) |`,
+    '| --- | --- | --- |',
+    `| node-llama-cpp LlamaChatSession, direct | ${d.toFixed(1)} | ${dc.toFixed(1)} |`,
+    `| hearth ChatRunner (1 job, 16 tokens per step) | ${r.toFixed(1)} | ${rc.toFixed(1)} |`,
+    `| **ratio hearth / direct** | **${(r / d).toFixed(3)}** | **${(rc / dc).toFixed(3)}** |`,
+  ];
+}
+
+async function batching(llama: Llama, path: string): Promise<string[]> {
+  const runner = new ChatRunner(settings(path, 8, BATCH_TOKENS), { llama });
+  await runner.load();
+  await runTogether(runner, [nextId()], [QUESTIONS[0] ?? ''], 4); // warm-up
+  const rows = [
+    '| concurrent chats | one after another (tokens/s) | stepped together (tokens/s) | speed-up (wall) | speed-up (CPU time) | sequences per decode |',
+    '| --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const k of CONCURRENCY) {
+    const questions = QUESTIONS.slice(0, k);
+    const seqRates: number[] = [];
+    const batchRates: number[] = [];
+    const cpuSpeedups: number[] = [];
+    let occupancy = 0;
+    // Median of BATCH_REPEATS pairs, alternating which goes first.
+    for (let rep = 0; rep < BATCH_REPEATS; rep++) {
+      const runSequential = () =>
+        timed(async () => {
+          let tokens = 0;
+          for (const q of questions) tokens += await runTogether(runner, [nextId()], [q], BATCH_TOKENS);
+          return tokens;
+        });
+      const runBatched = async () => {
+        const before = runner.stats();
+        const result = await timed(() => runTogether(runner, questions.map(() => nextId()), questions, BATCH_TOKENS));
+        const after = runner.stats();
+        occupancy = (after.items - before.items) / Math.max(1, after.batches - before.batches);
+        return result;
+      };
+      const first = rep % 2 === 0 ? await runSequential() : await runBatched();
+      const second = rep % 2 === 0 ? await runBatched() : await runSequential();
+      const [sequential, together] = rep % 2 === 0 ? [first, second] : [second, first];
+      seqRates.push(sequential.value / sequential.seconds);
+      batchRates.push(together.value / together.seconds);
+      cpuSpeedups.push(sequential.cpuSeconds / together.cpuSeconds);
+    }
+    const seqRate = median(seqRates);
+    const batchRate = median(batchRates);
+    rows.push(
+      `| ${k} | ${seqRate.toFixed(1)} | ${batchRate.toFixed(1)} | ${(batchRate / seqRate).toFixed(2)}× | ${median(cpuSpeedups).toFixed(2)}× | ${occupancy.toFixed(2)} |`,
+    );
+  }
+  await runner.dispose();
+  return rows;
+}
+
+/** Runs the LLM benchmark and returns its figures as markdown. */
+export async function runLlmBench(): Promise<string> {
+  const path = await benchModel();
+  const llama = await getLlama({ gpu: false, build: 'never', maxThreads: 1 });
+  try {
+    const started = performance.now();
+    const over = await overhead(llama, path);
+    const batch = await batching(llama, path);
+    const seconds = ((performance.now() - started) / 1000).toFixed(0);
+    return [
+      `Model: generated llama GGUF, F32, embedding 512, 8 layers, FFN 1536 (~110 MB); CPU, 1 thread; context 512 per sequence; temperature 0.`,
+      '',
+      `### Engine overhead (${SOLO_TOKENS} tokens, same prompt)`,
+      '',
+      ...over,
+      '',
+      `### Batching (${BATCH_TOKENS} tokens per chat; runner with 8 sequences; median of ${BATCH_REPEATS})`,
+      '',
+      ...batch,
+      '',
+      `Bench time: ${seconds} s.`,
+    ].join('\n');
+  } finally {
+    await llama.dispose();
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  runLlmBench().then(
+    (md) => console.log(md),
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,69 @@
+/**
+ * The `hearth` command: start, doctor, models pull. Exit codes in ./exit-codes.ts.
+ */
+import { Command, CommanderError } from 'commander';
+import { formatConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
+import { EXIT } from './exit-codes.js';
+import { runDoctor } from './doctor.js';
+import { runModelsPull } from './models-pull.js';
+import { runStart } from './start.js';
+
+async function config(path: string | undefined): Promise<LoadedConfig> {
+  const loaded = await loadConfig(path ? { path } : {});
+  if (!loaded.ok) {
+    process.stderr.write(`${formatConfigError(loaded.error)}\n`);
+    process.exit(EXIT.config);
+  }
+  return loaded.value;
+}
+
+const program = new Command()
+  .name('hearth')
+  .description('One home GPU for a Discord server and a Slack workspace: /ask, /imagine, /caption, shared fairly.')
+  .showHelpAfterError('(run `hearth --help` for usage)')
+  .addHelpText(
+    'after',
+    `
+Config: --config FILE, else $HEARTH_CONFIG, else config/hearth.yaml (start from config/hearth.example.yaml).
+Exit codes: 0 ok, 1 failure, 2 invalid config, 3 doctor found problems, 64 bad usage.`,
+  )
+  .exitOverride();
+
+program
+  .command('start')
+  .description('run the bot: the platforms that have credentials, and the web console')
+  .option('-c, --config <file>', 'config file (default: $HEARTH_CONFIG or config/hearth.yaml)')
+  .action(async (opts: { config?: string }) => {
+    process.exitCode = await runStart(await config(opts.config));
+  });
+
+program
+  .command('doctor')
+  .description('check the GPU (llama.cpp and ONNX Runtime), the configured models, and whether they fit in VRAM together')
+  .option('-c, --config <file>', 'config file (default: $HEARTH_CONFIG or config/hearth.yaml)')
+  .action(async (opts: { config?: string }) => {
+    process.exitCode = await runDoctor(await config(opts.config));
+  });
+
+program
+  .command('models')
+  .description('manage model files')
+  .command('pull')
+  .description('download the models the config names (hf: URIs) into dataDir/models, resumably, with progress')
+  .option('-c, --config <file>', 'config file (default: $HEARTH_CONFIG or config/hearth.yaml)')
+  .option('--endpoint <url>', 'a Hugging Face compatible endpoint to download from (default: huggingface.co)')
+  .action(async (opts: { config?: string; endpoint?: string }) => {
+    process.exitCode = await runModelsPull(await config(opts.config), opts.endpoint);
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    // --help and --version exit 0; unknown commands and options are usage errors.
+    process.exitCode = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  } else {
+    process.stderr.write(`hearth: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = EXIT.failure;
+  }
+}

@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createGpuWorker } from '../../src/app/gpu-worker.js';
+import { HearthApp } from '../../src/app/hearth-app.js';
+import { configSchema } from '../../src/config/schema.js';
+import type { JobEvent } from '../../src/engine/types.js';
+import { createLogger } from '../../src/util/log.js';
+import { pngImage } from '../fixtures/caption/images.js';
+import { writeTinyVitGpt2 } from '../fixtures/tiny-captioner.js';
+import { writeTinyGguf } from '../fixtures/tiny-gguf.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'hearth-gpu-worker-'));
+let app: HearthApp;
+
+beforeAll(async () => {
+  await writeTinyGguf(join(dir, 'tiny.gguf'));
+  await writeTinyVitGpt2(join(dir, 'captioner'));
+  const config = configSchema.parse({
+    dataDir: join(dir, 'data'),
+    models: {
+      chat: { path: join(dir, 'tiny.gguf'), threads: 1, gpu: 'cpu', contextSize: 512, maxTokens: 24, systemPrompt: 'Be brief.' },
+      caption: { dir: join(dir, 'captioner'), providers: ['cpu'], maxNewTokens: 6 },
+    },
+  });
+  const log = createLogger('silent');
+  app = new HearthApp({ config, log, executor: createGpuWorker(config, 8e9, log), vramBudgetBytes: 8e9, adapters: [] });
+  await app.start();
+});
+afterAll(async () => {
+  await app.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function run(jobId: string): Promise<JobEvent[]> {
+  const out: JobEvent[] = [];
+  for await (const e of app.engine.watch(jobId)) out.push(e);
+  return out;
+}
+
+const who = { platform: 'web' as const, userId: 'web:u', admin: false, weight: 1, origin: null, conversationId: 'web:c' };
+
+describe('the real GPU worker with the built-in runners', () => {
+  it('knows the configured models and their VRAM estimates', () => {
+    const models = app.engine.models();
+    expect(models.map((m) => m.model).sort()).toEqual(['caption', 'chat']);
+    // On the CPU the chat model takes no VRAM (no layers offloaded); the captioner's estimate is its files.
+    expect(models.find((m) => m.model === 'chat')!.vramBytes).toBe(0);
+    expect(models.find((m) => m.model === 'caption')!.vramBytes).toBeGreaterThan(0);
+  });
+
+  it('streams an /ask answer from the tiny GGUF through the worker process', async () => {
+    const r = await app.commands.ask({ prompt: 'hello there' }, who);
+    if (!r.ok) throw new Error(r.error.message);
+    const events = await run(r.value.id);
+    const tokens = events.filter((e) => e.type === 'token');
+    expect(tokens.length).toBeGreaterThan(1);
+    const result = events.at(-1);
+    expect(result?.type).toBe('result');
+    if (result?.type === 'result') expect(result.result.text).toBe(tokens.map((t) => (t.type === 'token' ? t.text : '')).join(''));
+  });
+
+  it('captions a PNG with the tiny captioner through the worker process', async () => {
+    const r = await app.commands.caption({ imageBytes: await pngImage(), contentType: 'image/png' }, who);
+    if (!r.ok) throw new Error(r.error.message);
+    const events = await run(r.value.id);
+    expect(events.at(-1)?.type).toBe('result');
+  });
+});
