@@ -1,7 +1,7 @@
 import type { HearthConfig } from '../config/schema.js';
 import type { Clock } from '../engine/clock.js';
 import type { Engine, EngineSnapshot } from '../engine/engine.js';
-import type { JobStore, UserSeconds } from '../engine/store/job-store.js';
+import type { JobStore, UsageBucket, UserSeconds } from '../engine/store/job-store.js';
 import { err, ok, type ErrorInfo, type JobRecord, type Json, type Result } from '../engine/types.js';
 import type { Invocation } from './invocation.js';
 import { fetchImage, type FetchImageOptions } from '../media/safe-fetch.js';
@@ -17,6 +17,8 @@ export interface AskInput {
   prompt: string;
   /** Images in the message: each is described by the captioner and the chat sees the description. */
   imageUrls?: string[];
+  /** Images uploaded as bytes (the web console), treated like `imageUrls`. */
+  images?: Array<{ bytes: Uint8Array; contentType?: string }>;
 }
 
 export interface ImagineInput {
@@ -50,6 +52,8 @@ export interface QueueView {
 export interface StatusView extends EngineSnapshot {
   usageToday: UserSeconds[];
   usageLastHour: UserSeconds[];
+  /** GPU-seconds per user per hour over the last 24 hours, for a chart. */
+  usageBuckets: UsageBucket[];
 }
 
 export interface HearthCommandsOptions {
@@ -122,8 +126,12 @@ export class HearthCommands {
     if (!chat) return err({ code: 'MODEL_MISSING', message: 'no chat model is configured (models.chat.path)', facts: { given: 'chat' } });
 
     const context: string[] = [];
-    for (const url of input.imageUrls ?? []) {
-      const described = await this.#describeForChat(url, prompt, inv, opts);
+    const sources: CaptionInput[] = [
+      ...(input.imageUrls ?? []).map((imageUrl) => ({ imageUrl })),
+      ...(input.images ?? []).map((i) => ({ imageBytes: i.bytes, ...(i.contentType ? { contentType: i.contentType } : {}) })),
+    ];
+    for (const source of sources) {
+      const described = await this.#describeForChat(source, prompt, inv, opts);
       if (!described.ok) return described;
       context.push(described.value);
     }
@@ -264,7 +272,14 @@ export class HearthCommands {
       ...this.#engine.snapshot(),
       usageToday: this.#store.usageByUser(now - (now % 86_400_000)),
       usageLastHour: this.#store.usageByUser(now - 3_600_000),
+      usageBuckets: this.#store.usageBuckets(now - 86_400_000, 3_600_000),
     });
+  }
+
+  /** Recently ended jobs, newest first: everyone's for an admin, else the caller's own. From the store, so they survive restarts. */
+  recentJobs(inv: Invocation, limit = 20): JobRecord[] {
+    const n = Math.max(1, Math.min(200, Math.floor(limit)));
+    return this.#store.listJobs({ states: ['done', 'failed', 'cancelled'], order: 'recent', limit: n, ...(inv.admin ? {} : { userId: inv.userId }) });
   }
 
   async #imageBytes(input: CaptionInput, opts: { signal?: AbortSignal }): Promise<Result<{ bytes: Uint8Array; contentType: string | null }>> {
@@ -288,11 +303,11 @@ export class HearthCommands {
    * An image attached to /ask: captioned first (as a job of the same user, under the same fair
    * scheduler), then handed to the chat as context and kept in the conversation's history.
    */
-  async #describeForChat(url: string, question: string, inv: Invocation, opts: { signal?: AbortSignal }): Promise<Result<string>> {
+  async #describeForChat(source: CaptionInput, question: string, inv: Invocation, opts: { signal?: AbortSignal }): Promise<Result<string>> {
     if (!this.#config.models.caption) {
       return err({ code: 'MODEL_MISSING', message: 'images in a chat need a caption model (models.caption.dir)', facts: { given: 'caption' } });
     }
-    const queued = await this.caption({ imageUrl: url, detail: 'detailed' }, { ...inv, admin: true }, opts);
+    const queued = await this.caption({ ...source, detail: 'detailed' }, { ...inv, admin: true }, opts);
     if (!queued.ok) return queued;
     for await (const event of this.#engine.watch(queued.value.id, opts)) {
       if (event.type === 'result') {

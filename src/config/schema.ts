@@ -130,6 +130,8 @@ const slackSchema = z
     signingSecret: secret,
     mode: z.enum(['socket', 'http']).default('socket'),
     port: intIn(0, 65_535).default(3000),
+    // HTTP mode only: Slack (or the tunnel in front of it) must reach this address.
+    host: nonEmpty('an address to listen on, e.g. 0.0.0.0 or 127.0.0.1').default('0.0.0.0'),
     // The Slack Web API client joins `apiUrl + method`, so the slash must be there.
     apiUrl: httpUrl('https://slack.com/api/', (u) => (u.endsWith('/') ? u : `${u}/`)),
     allowedTeams: idList,

@@ -24,6 +24,8 @@ export interface SimAppOptions {
   imageStepMs?: number;
   /** Reuse a data dir (restart tests). */
   dataDir?: string;
+  fetch?: typeof fetch;
+  headersForHost?: (host: string) => Record<string, string> | undefined;
 }
 
 async function png(p: SimPayload): Promise<{ png: Uint8Array; width: number; height: number }> {
@@ -61,6 +63,8 @@ export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; con
     vramBudgetBytes: 100e9,
     adapters: opts.adapters,
     store: SqliteStore.open(join(dataDir, 'hearth.db')),
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    ...(opts.headersForHost ? { headersForHost: opts.headersForHost } : {}),
   });
   return { app, config, dataDir };
 }

@@ -1,0 +1,56 @@
+/** The Cancel and Reroll buttons. */
+import type { App, BlockAction, ButtonAction, RespondFn } from '@slack/bolt';
+import { errorText } from '../../commands/wording.js';
+import { CANCEL_ACTION, REROLL_ACTION } from './blocks.js';
+import { fresh, guarded, startImage, type HandlerContext, type Tell } from './handler-context.js';
+import { parseOrigin, type SlackOrigin } from './origin.js';
+
+function ephemeral(respond: RespondFn): Tell {
+  return async (text) => {
+    await respond({ response_type: 'ephemeral', replace_original: false, text });
+  };
+}
+
+/** Who pressed the button and where, after checking it may be used there. */
+function presser(h: HandlerContext, body: BlockAction<ButtonAction>): { ok: true; origin: Omit<SlackOrigin, 'status'> } | { ok: false; text: string } {
+  const team = body.team?.id ?? body.user.team_id ?? '';
+  const channel = body.channel?.id ?? '';
+  const dm = channel.startsWith('D');
+  const allowed = h.access.check(team, channel, dm);
+  if (!allowed.ok) return allowed;
+  const message = body.message;
+  const thread = typeof message?.thread_ts === 'string' ? message.thread_ts : message?.ts;
+  return {
+    ok: true,
+    origin: { platform: 'slack', kind: 'reroll', team, channel, user: body.user.id, ...(thread ? { thread } : {}), ...(dm ? { dm: true } : {}) },
+  };
+}
+
+export function registerActions(app: App, h: HandlerContext): void {
+  app.action<BlockAction<ButtonAction>>(CANCEL_ACTION, async ({ ack, body, action, respond }) => {
+    await ack();
+    const tell = ephemeral(respond);
+    await guarded(h, 'Cancel button', tell, async () => {
+      const who = presser(h, body);
+      if (!who.ok) return tell(who.text);
+      const res = h.commands.cancel(action.value ?? '', h.access.invocation(who.origin, { conversation: false }));
+      // The job's own message shows the cancel; only a refusal needs words.
+      if (!res.ok) await tell(res.error.code === 'NOT_FOUND' ? 'That job has already finished.' : errorText(res.error));
+    });
+  });
+
+  app.action<BlockAction<ButtonAction>>(REROLL_ACTION, async ({ ack, body, action, respond }) => {
+    await ack();
+    const tell = ephemeral(respond);
+    await guarded(h, 'Reroll button', tell, async () => {
+      if (!fresh(h, `trigger:${body.trigger_id}`)) return;
+      const who = presser(h, body);
+      if (!who.ok) return tell(who.text);
+      const jobId = action.value ?? '';
+      // The new picture goes in the thread of the one it rerolls.
+      const before = parseOrigin(h.engine.getJob(jobId)?.origin ?? null);
+      const origin = { ...who.origin, ...(before?.thread ? { thread: before.thread } : {}) };
+      await startImage(h, origin, { reroll: jobId }, tell, body.user.username ? { userName: body.user.username } : {});
+    });
+  });
+}

@@ -1,0 +1,95 @@
+import type { AskInput, HearthCommands, ImagineInput } from '../../commands/hearth-commands.js';
+import { errorText } from '../../commands/wording.js';
+import type { HearthConfig } from '../../config/schema.js';
+import type { Engine } from '../../engine/engine.js';
+import type { SlackAccess } from './access.js';
+import { textMessage } from './blocks.js';
+import type { SlackOrigin } from './origin.js';
+import type { SeenEvents } from './seen-events.js';
+import type { SlackApi } from './slack-api.js';
+
+/** What the Slack handlers share. */
+export interface HandlerContext {
+  api: SlackApi;
+  commands: HearthCommands;
+  engine: Engine;
+  access: SlackAccess;
+  seen: SeenEvents;
+  config: HearthConfig;
+  report(error: unknown, where: string): void;
+  /** Status messages whose handler is still waiting on `commands.ask` (images being described). */
+  pending: Set<string>;
+  /** Deliveries dropped as repeats (Slack retries, a message seen twice). */
+  stats: { duplicates: number };
+}
+
+/** True when none of the keys was seen before (and marks them all seen); counts a repeat. */
+export function fresh(h: HandlerContext, ...keys: string[]): boolean {
+  let first = true;
+  for (const k of keys) if (!h.seen.firstTime(k)) first = false;
+  if (!first) h.stats.duplicates++;
+  return first;
+}
+
+export const SORRY = "Sorry, something went wrong on hearth's side. The admin can find the details in the log.";
+
+/** Tells someone what went wrong; a failure to tell is reported, never thrown. */
+export type Tell = (text: string) => Promise<void>;
+
+/**
+ * Runs a handler; anything it throws goes to reportError and the person gets a plain sentence
+ * instead of Slack's "the app did not respond".
+ */
+export async function guarded(h: HandlerContext, where: string, tell: Tell, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (e) {
+    h.report(e, `slack ${where}`);
+    await tell(SORRY).catch((e2: unknown) => h.report(e2, `slack ${where}: telling the user`));
+  }
+}
+
+type NewOrigin = Omit<SlackOrigin, 'status'>;
+
+async function withStatus(h: HandlerContext, origin: NewOrigin): Promise<SlackOrigin> {
+  const status = await h.api.post(origin.channel, textMessage('_Getting in line…_'), origin.thread);
+  return { ...origin, status };
+}
+
+async function removeQuietly(h: HandlerContext, channel: string, ts: string | undefined): Promise<void> {
+  if (!ts) return;
+  await h.api.remove(channel, ts).catch((e: unknown) => h.report(e, 'slack: removing a message'));
+}
+
+/**
+ * Posts the status message (its ts goes into the job's origin, so even after a restart the job
+ * finds it), then queues the chat. A refusal removes what was posted and is told to the person
+ * privately.
+ */
+export async function startChat(h: HandlerContext, origin: NewOrigin, input: AskInput, tell: Tell, opts: { userName?: string; root?: string } = {}): Promise<void> {
+  const full = await withStatus(h, origin);
+  const status = full.status!;
+  h.pending.add(status);
+  try {
+    const res = await h.commands.ask(input, h.access.invocation(full, opts.userName ? { userName: opts.userName } : {}));
+    if (!res.ok) {
+      await removeQuietly(h, origin.channel, status);
+      await removeQuietly(h, origin.channel, opts.root);
+      await tell(errorText(res.error));
+    }
+  } finally {
+    h.pending.delete(status);
+  }
+}
+
+/** Like {@link startChat} for an image; `reroll` names the job whose options are reused with a new seed. */
+export async function startImage(h: HandlerContext, origin: NewOrigin, what: { input: ImagineInput } | { reroll: string }, tell: Tell, opts: { userName?: string; root?: string } = {}): Promise<void> {
+  const full = await withStatus(h, origin);
+  const inv = h.access.invocation(full, { conversation: false, ...(opts.userName ? { userName: opts.userName } : {}) });
+  const res = 'reroll' in what ? h.commands.reroll(what.reroll, inv) : h.commands.imagine(what.input, inv);
+  if (!res.ok) {
+    await removeQuietly(h, origin.channel, full.status);
+    await removeQuietly(h, origin.channel, opts.root);
+    await tell(errorText(res.error));
+  }
+}

@@ -1,0 +1,97 @@
+import type { App, types } from '@slack/bolt';
+
+export type WebClient = App['client'];
+export type Block = types.KnownBlock;
+
+/** A message as hearth sends it: `text` is the notification and screen-reader fallback of `blocks`. */
+export interface SlackMessage {
+  text: string;
+  blocks?: Block[];
+}
+
+/**
+ * The few Web API calls hearth makes, over one bot-token client (so `slack.apiUrl` reaches them all).
+ * Methods throw the client's errors; callers decide what a failure means.
+ */
+export class SlackApi {
+  readonly client: WebClient;
+
+  constructor(client: WebClient) {
+    this.client = client;
+  }
+
+  /** Posts a message; returns its ts. */
+  async post(channel: string, msg: SlackMessage, thread?: string): Promise<string> {
+    const res = await this.client.chat.postMessage({
+      channel,
+      text: msg.text,
+      ...(msg.blocks ? { blocks: msg.blocks } : {}),
+      ...(thread ? { thread_ts: thread } : {}),
+      unfurl_links: false,
+      unfurl_media: false,
+    });
+    if (!res.ts) throw new Error('chat.postMessage returned no ts');
+    return res.ts;
+  }
+
+  async update(channel: string, ts: string, msg: SlackMessage): Promise<void> {
+    await this.client.chat.update({ channel, ts, text: msg.text, blocks: msg.blocks ?? [] });
+  }
+
+  async remove(channel: string, ts: string): Promise<void> {
+    await this.client.chat.delete({ channel, ts });
+  }
+
+  /** A message only `user` sees. */
+  async ephemeral(channel: string, user: string, text: string, thread?: string): Promise<void> {
+    await this.client.chat.postEphemeral({ channel, user, text, ...(thread ? { thread_ts: thread } : {}) });
+  }
+
+  /**
+   * Starts a streamed message in a thread (chat.startStream). Outside a DM, Slack needs the user and
+   * team the stream is for.
+   */
+  async startStream(channel: string, thread: string, markdown: string, recipient?: { team: string; user: string }): Promise<string> {
+    const res = await this.client.chat.startStream({
+      channel,
+      thread_ts: thread,
+      markdown_text: markdown,
+      ...(recipient ? { recipient_team_id: recipient.team, recipient_user_id: recipient.user } : {}),
+    });
+    if (!res.ts) throw new Error('chat.startStream returned no ts');
+    return res.ts;
+  }
+
+  async appendStream(channel: string, ts: string, markdown: string): Promise<void> {
+    await this.client.chat.appendStream({ channel, ts, markdown_text: markdown });
+  }
+
+  async stopStream(channel: string, ts: string, markdown?: string): Promise<void> {
+    await this.client.chat.stopStream({ channel, ts, ...(markdown ? { markdown_text: markdown } : {}) });
+  }
+
+  /**
+   * Uploads a file into a channel or thread: files.getUploadURLExternal, the upload, then
+   * files.completeUploadExternal (what `files.uploadV2` does).
+   */
+  async upload(args: { channel: string; thread?: string; bytes: Uint8Array; filename: string; title: string; comment: string; altText: string }): Promise<void> {
+    const common = {
+      file: Buffer.from(args.bytes),
+      filename: args.filename,
+      title: args.title,
+      initial_comment: args.comment,
+      alt_text: args.altText,
+    };
+    if (args.thread) await this.client.files.uploadV2({ ...common, channel_id: args.channel, thread_ts: args.thread });
+    else await this.client.files.uploadV2({ ...common, channel_id: args.channel });
+  }
+}
+
+/** The Slack error code of a failed Web API call (`not_in_channel`, …), if it was one. */
+export function slackErrorCode(e: unknown): string | undefined {
+  if (typeof e !== 'object' || e === null) return undefined;
+  const data = (e as { data?: unknown }).data;
+  if (typeof data !== 'object' || data === null) return undefined;
+  const code = (data as { error?: unknown }).error;
+  return typeof code === 'string' ? code : undefined;
+}

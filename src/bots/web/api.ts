@@ -1,0 +1,245 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { HearthCommands, ImagineInput } from '../../commands/hearth-commands.js';
+import type { Invocation } from '../../commands/invocation.js';
+import { etaText } from '../../commands/wording.js';
+import type { HearthConfig } from '../../config/schema.js';
+import type { Engine } from '../../engine/engine.js';
+import { err, ok, type ErrorInfo, type JobRecord, type Json, type Result } from '../../engine/types.js';
+import { isSupportedFormat, sniffImageType } from '../../media/image-type.js';
+import { mediaType, readBody, readJsonObject, sendBytes, sendError, sendJson } from './http.js';
+import type { JobTracker } from './job-tracker.js';
+import { isRef, toJson, type WebOrigin } from './origin.js';
+import type { UploadStore } from './uploads.js';
+
+export interface ApiDeps {
+  commands: HearthCommands;
+  engine: Engine;
+  config: HearthConfig;
+  tracker: JobTracker;
+  uploads: UploadStore;
+}
+
+/** The console's user id for a browser session. */
+export function webUserId(session: string): string {
+  return `web:${session}`;
+}
+
+/**
+ * A console user: one per browser session, with that session's conversation. Commands that queue
+ * work run as a regular user (the per-user queue cap and daily limit hold, as on Discord and Slack);
+ * cancel and status run as the machine's admin (see {@link ConsoleApi.cancel}).
+ */
+export function invocation(session: string, origin: Omit<WebOrigin, 'platform' | 'session'>, admin = false): Invocation {
+  return {
+    platform: 'web',
+    userId: webUserId(session),
+    userName: `console ${session.slice(0, 6)}`,
+    admin,
+    weight: 1,
+    conversationId: webUserId(session),
+    origin: toJson({ platform: 'web', session, ...origin }),
+  };
+}
+
+const JOB_PATH = /^\/api\/jobs\/([A-Za-z0-9_-]{1,64})\/(image|preview)\.png$/;
+
+/** The console's JSON API: the same commands, options, limits and error codes as the chat platforms. */
+export class ConsoleApi {
+  readonly #d: ApiDeps;
+
+  constructor(deps: ApiDeps) {
+    this.#d = deps;
+  }
+
+  /** Answers an /api/ request (but the event streams); false when no route matches. */
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL, session: string): Promise<boolean> {
+    const route = `${req.method ?? 'GET'} ${url.pathname}`;
+    switch (route) {
+      case 'GET /api/info':
+        sendJson(res, 200, this.#info(session));
+        return true;
+      case 'GET /api/queue':
+        sendJson(res, 200, this.#queue(session));
+        return true;
+      case 'POST /api/uploads':
+        await this.#upload(req, res, session);
+        return true;
+      case 'POST /api/ask':
+      case 'POST /api/imagine':
+      case 'POST /api/reroll':
+      case 'POST /api/caption':
+      case 'POST /api/cancel':
+      case 'POST /api/forget':
+        await this.#command(route.slice('POST /api/'.length), req, res, session);
+        return true;
+    }
+    const m = req.method === 'GET' ? JOB_PATH.exec(url.pathname) : null;
+    if (m) {
+      this.#image(res, m[1]!, m[2] as 'image' | 'preview', session);
+      return true;
+    }
+    return false;
+  }
+
+  #info(session: string): Record<string, Json> {
+    const { commands, config } = this.#d;
+    const image = config.models.image;
+    return {
+      userId: webUserId(session),
+      available: { ...commands.available() },
+      limits: JSON.parse(JSON.stringify(commands.limits)) as Json,
+      maxUploadBytes: config.files.maxBytes,
+      imageDefaults: image ? { ...image.defaults } : null,
+      maxQueuedPerUser: config.limits.maxQueuedPerUser,
+    };
+  }
+
+  #queue(session: string): Json {
+    const view = this.#d.commands.queue(invocation(session, { ref: 'queue' }));
+    const mine = view.mine.map((j) => ({
+      ...j,
+      text: j.state === 'running' ? `running${j.of ? ` (step ${j.step ?? 0} of ${j.of})` : ''}` : `waiting, starts in ${etaText(j.etaSeconds ?? 0)}`,
+    }));
+    return JSON.parse(JSON.stringify({ ...view, mine })) as Json;
+  }
+
+  async #upload(req: IncomingMessage, res: ServerResponse, session: string): Promise<void> {
+    const type = mediaType(req);
+    if (!type.startsWith('image/') && type !== 'application/octet-stream') {
+      sendError(res, { code: 'IMAGE_INVALID', message: `send the image itself (image/png, image/jpeg, image/gif or image/webp); got ${type || 'no content type'}`, facts: { given: type } });
+      return;
+    }
+    const body = await readBody(req, this.#d.config.files.maxBytes, 'image');
+    if (!body.ok) {
+      sendError(res, body.error, { Connection: 'close' });
+      return;
+    }
+    const sniffed = sniffImageType(body.value);
+    if (!isSupportedFormat(sniffed)) {
+      sendError(res, { code: 'IMAGE_INVALID', message: `the file is not a PNG, JPEG, GIF or WebP image (it looks like ${sniffed})`, facts: { given: sniffed, allowed: ['png', 'jpeg', 'gif', 'webp'] } });
+      return;
+    }
+    const uploadId = this.#d.uploads.put(session, new Uint8Array(body.value));
+    sendJson(res, 201, { uploadId, bytes: body.value.byteLength, format: sniffed });
+  }
+
+  async #command(name: string, req: IncomingMessage, res: ServerResponse, session: string): Promise<void> {
+    if (mediaType(req) !== 'application/json') {
+      sendError(res, { code: 'INVALID_INPUT', message: 'send the command as JSON (Content-Type: application/json)', facts: { given: mediaType(req) } });
+      return;
+    }
+    const body = await readJsonObject(req);
+    if (!body.ok) return sendError(res, body.error);
+    const b = body.value;
+    const ref = isRef(b.ref) ? b.ref : `r${Date.now().toString(36)}`;
+    let result: Result<Json>;
+    switch (name) {
+      case 'ask':
+        result = job(await this.#ask(b, session, ref));
+        break;
+      case 'imagine': {
+        const input = imagineInput(b);
+        result = input.ok ? job(this.#d.commands.imagine(input.value, invocation(session, { ref }))) : input;
+        break;
+      }
+      case 'reroll':
+        result = job(this.#reroll(b, session, ref));
+        break;
+      case 'caption':
+        result = job(await this.#caption(b, session, ref));
+        break;
+      case 'cancel':
+        result = job(this.cancel(b, session));
+        break;
+      default: {
+        const forgotten = this.#d.commands.forget(invocation(session, { ref }));
+        result = forgotten.ok ? ok({ turns: forgotten.value.turns }) : forgotten;
+      }
+    }
+    if (result.ok) sendJson(res, 200, result.value);
+    else sendError(res, result.error);
+  }
+
+  async #ask(b: Record<string, Json>, session: string, ref: string): Promise<Result<JobRecord>> {
+    const prompt = typeof b.prompt === 'string' ? b.prompt : '';
+    if (b.uploadId === undefined || b.uploadId === null || b.uploadId === '') {
+      return this.#d.commands.ask({ prompt }, invocation(session, { ref }));
+    }
+    // The commands take chat images as URLs only; the console has the bytes. So the image is captioned
+    // first, and the question follows with the description once the caption is done (JobTracker).
+    const bytes = this.#take(b.uploadId, session);
+    if (!bytes.ok) return bytes;
+    const trimmed = prompt.trim();
+    const max = this.#d.commands.limits.maxPromptChars;
+    if (trimmed.length === 0) return err({ code: 'INVALID_INPUT', message: 'your question is empty; type something to ask about the image', facts: { given: 0, allowed: `1–${max} characters` } });
+    if (trimmed.length > max) return err({ code: 'PROMPT_TOO_LONG', message: `your question is ${trimmed.length} characters; the limit is ${max}`, facts: { given: trimmed.length, allowed: max } });
+    if (!this.#d.config.models.chat) return err({ code: 'MODEL_MISSING', message: 'no chat model is configured (models.chat.path)', facts: { given: 'chat' } });
+    if (!this.#d.config.models.caption) return err({ code: 'MODEL_MISSING', message: 'images in a chat need a caption model (models.caption.dir)', facts: { given: 'caption' } });
+    return this.#d.commands.caption({ imageBytes: bytes.value, detail: 'detailed' }, invocation(session, { ref, then: 'ask', prompt: trimmed }));
+  }
+
+  #reroll(b: Record<string, Json>, session: string, ref: string): Result<JobRecord> {
+    const jobId = typeof b.jobId === 'string' ? b.jobId : '';
+    const job = jobId ? this.#d.engine.getJob(jobId) : undefined;
+    if (!job || job.userId !== webUserId(session)) return err({ code: 'NOT_FOUND', message: 'that image is not one of yours in this browser, so it cannot be rerolled', facts: { given: jobId } });
+    return this.#d.commands.reroll(jobId, invocation(session, { ref }));
+  }
+
+  async #caption(b: Record<string, Json>, session: string, ref: string): Promise<Result<JobRecord>> {
+    const bytes = this.#take(b.uploadId, session);
+    if (!bytes.ok) return bytes;
+    const detail = b.detail === 'detailed' ? 'detailed' : b.detail === undefined || b.detail === 'short' ? 'short' : null;
+    if (detail === null) return err({ code: 'INVALID_INPUT', message: `detail must be short or detailed; got ${JSON.stringify(b.detail)}`, facts: { option: 'detail', given: b.detail ?? null, allowed: ['short', 'detailed'] } });
+    const question = typeof b.question === 'string' && b.question.trim() !== '' ? b.question : undefined;
+    return this.#d.commands.caption({ imageBytes: bytes.value, detail, ...(question ? { question } : {}) }, invocation(session, { ref }));
+  }
+
+  /**
+   * Cancels a job: any job, whoever's, since the console's user is the admin of their own machine (the
+   * dashboard's cancel buttons); without a job id, the session's newest.
+   */
+  cancel(b: Record<string, Json>, session: string): Result<JobRecord> {
+    const jobId = typeof b.jobId === 'string' && b.jobId !== '' ? b.jobId : undefined;
+    return this.#d.commands.cancel(jobId, invocation(session, { ref: 'cancel' }, jobId !== undefined));
+  }
+
+  #take(uploadId: Json | undefined, session: string): Result<Uint8Array> {
+    if (typeof uploadId !== 'string' || uploadId === '') return err({ code: 'INVALID_INPUT', message: 'attach an image first', facts: { given: 'none' } });
+    const bytes = this.#d.uploads.take(session, uploadId);
+    if (!bytes) return err({ code: 'NOT_FOUND', message: 'that upload is gone (uploads are kept 15 minutes and used once); attach the image again', facts: { given: uploadId } });
+    return ok(bytes);
+  }
+
+  #image(res: ServerResponse, jobId: string, which: 'image' | 'preview', session: string): void {
+    if (which === 'preview') {
+      const png = this.#d.tracker.preview(jobId, session);
+      if (png) return sendBytes(res, png, 'image/png');
+    } else {
+      const job = this.#d.engine.getJob(jobId);
+      const png = job && job.userId === webUserId(session) ? job.result?.image?.png : undefined;
+      if (png) return sendBytes(res, png, 'image/png', 'private, max-age=86400, immutable');
+    }
+    sendError(res, { code: 'NOT_FOUND', message: `there is no ${which} for job ${jobId} in this browser session`, facts: { given: jobId } });
+  }
+}
+
+function job(r: Result<JobRecord>): Result<Json> {
+  return r.ok ? ok({ jobId: r.value.id, kind: r.value.kind, state: r.value.state }) : r;
+}
+
+const NUMBER_OPTIONS = ['width', 'height', 'steps', 'guidance', 'seed'] as const;
+
+/** The /imagine options from JSON; bounds are the commands' to check, types are checked here. */
+export function imagineInput(b: Record<string, Json>): Result<ImagineInput> {
+  const input: ImagineInput = { prompt: typeof b.prompt === 'string' ? b.prompt : '' };
+  for (const name of NUMBER_OPTIONS) {
+    const v = b[name];
+    if (v === undefined || v === null || v === '') continue;
+    const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+    if (!Number.isFinite(n)) return err<ErrorInfo>({ code: 'INVALID_INPUT', message: `${name} must be a number; got ${JSON.stringify(v)}`, facts: { option: name, given: v } });
+    input[name] = n;
+  }
+  if (typeof b.negativePrompt === 'string' && b.negativePrompt.trim() !== '') input.negativePrompt = b.negativePrompt;
+  if (typeof b.scheduler === 'string' && b.scheduler !== '') input.scheduler = b.scheduler;
+  return ok(input);
+}

@@ -1,0 +1,321 @@
+/* global document, window, crypto */
+// The console: one card per message (its ref), filled by the job events of this browser session.
+import { connect, getJson, h, post } from './common.js';
+
+const $ = (id) => document.getElementById(id);
+const log = $('log');
+const promptEl = $('prompt');
+const fileEl = $('file');
+const hint = $('hint');
+const cards = new Map();
+let info = null;
+let mode = 'ask';
+let attachment = null;
+
+const PLACEHOLDER = {
+  ask: 'Ask anything…',
+  imagine: 'Describe the image you want…',
+  caption: 'Optional: a question about the image',
+};
+
+// ---------------------------------------------------------------------------------------------
+// Following the conversation: stay at the bottom while the reader is there, not once they scroll up.
+
+let following = true;
+window.addEventListener('scroll', () => {
+  following = window.innerHeight + window.scrollY >= document.documentElement.scrollHeight - 80;
+});
+function follow() {
+  if (following) window.scrollTo({ top: document.documentElement.scrollHeight });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cards
+
+function cardKind(view) {
+  return view.kind === 'caption' && view.then !== 'ask' ? 'caption' : view.kind;
+}
+
+function ensureCard(ref, kind, prompt, thumb) {
+  let card = cards.get(ref);
+  if (card) return card;
+  const user = h('div', { class: 'bubble user' }, thumb ? h('img', { class: 'thumb', src: thumb, alt: 'your image' }) : null, h('p', { class: 'prompt' }, prompt));
+  const status = h('p', { class: 'status' });
+  const note = h('p', { class: 'note', hidden: true });
+  const text = h('div', { class: 'text' });
+  const progress = kind === 'image' ? h('progress', { max: 1, value: 0 }) : null;
+  const preview = kind === 'image' ? h('img', { class: 'preview', alt: 'preview', hidden: true }) : null;
+  const image = kind === 'image' ? h('img', { class: 'result', alt: prompt, hidden: true, onload: follow }) : null;
+  const actions = h('div', { class: 'actions' });
+  const reply = h('div', { class: `bubble reply ${kind}` }, status, note, progress, preview, image, text, actions);
+  const el = h('article', { class: 'card', dataset: { ref, kind } }, user, reply);
+  log.append(el);
+  card = { ref, kind, el, user, status, note, text, progress, preview, image, actions, jobs: new Map() };
+  cards.set(ref, card);
+  follow();
+  return card;
+}
+
+/** The job the card is about now: the chat question once it follows its image's caption. */
+function mainJob(card) {
+  let main = null;
+  for (const v of card.jobs.values()) if (!main || v.createdAt >= main.createdAt) main = v;
+  return main;
+}
+
+function render(card) {
+  const v = mainJob(card);
+  if (!v) return;
+  card.el.dataset.state = v.state;
+  card.el.dataset.jobId = v.jobId;
+  const caption = [...card.jobs.values()].find((j) => j.kind === 'caption' && j.then === 'ask');
+  if (caption && caption.state === 'done') {
+    card.note.hidden = false;
+    card.note.textContent = `The image, as the captioner sees it: ${caption.text}`;
+  }
+  card.status.textContent = statusText(v);
+  card.status.classList.toggle('error', v.state === 'failed' || v.state === 'cancelled');
+  if (v.kind !== 'image') {
+    if (!(v.kind === 'caption' && v.then === 'ask')) card.text.textContent = v.text;
+  } else {
+    if (v.of) {
+      card.progress.max = v.of;
+      card.progress.value = v.step ?? 0;
+    }
+    card.progress.hidden = v.state === 'done' || v.state === 'failed' || v.state === 'cancelled';
+    if (v.previewUrl && !v.image) {
+      card.preview.src = v.previewUrl;
+      card.preview.hidden = false;
+    }
+    if (v.image) {
+      card.preview.hidden = true;
+      card.image.src = v.image.url;
+      card.image.width = Math.min(v.image.width, 512);
+      card.image.hidden = false;
+    }
+  }
+  card.actions.replaceChildren();
+  if (v.state === 'queued' || v.state === 'running' || (v.kind === 'caption' && v.then === 'ask' && v.state === 'done' && !v.next)) {
+    card.actions.append(h('button', { type: 'button', class: 'quiet cancel', onclick: () => cancel(v.jobId) }, 'Cancel'));
+  }
+  if (v.kind === 'image' && v.state === 'done') {
+    card.actions.append(h('button', { type: 'button', class: 'quiet reroll', onclick: () => reroll(v.jobId, v.prompt) }, 'Reroll'));
+    card.actions.append(h('a', { href: v.image.url, download: `hearth-${v.jobId}.png` }, 'Download'));
+  }
+}
+
+function statusText(v) {
+  switch (v.state) {
+    case 'queued':
+      return v.waitText ?? 'Waiting for the GPU…';
+    case 'running':
+      if (v.kind === 'image') return v.of ? `Drawing — step ${v.step ?? 0} of ${v.of}` : 'Drawing…';
+      if (v.kind === 'caption') return 'Looking at the image…';
+      return v.text ? '' : 'Thinking…';
+    case 'done':
+      if (v.kind === 'caption' && v.then === 'ask') return v.next ? 'Asking…' : 'Looked at the image; asking…';
+      if (v.kind === 'image') return v.seed !== undefined ? `seed ${v.seed}` : '';
+      return '';
+    default:
+      return v.error?.message ?? v.state;
+  }
+}
+
+function onMessage(msg) {
+  if (msg.type === 'hello') {
+    for (const v of msg.jobs) update(v);
+    return;
+  }
+  if (msg.type === 'update') return update(msg.job);
+  if (msg.type === 'token') {
+    const card = cards.get(msg.ref);
+    const v = card?.jobs.get(msg.jobId);
+    if (!card || !v) return;
+    v.text += msg.text;
+    if (v.state !== 'running') {
+      v.state = 'running';
+      render(card);
+    }
+    card.status.textContent = '';
+    card.text.append(msg.text);
+    follow();
+  }
+}
+
+function update(v) {
+  const card = ensureCard(v.ref, cardKind(v), v.prompt);
+  card.jobs.set(v.jobId, v);
+  render(card);
+  follow();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands
+
+function newRef() {
+  return `r${crypto.getRandomValues(new Uint32Array(2)).join('')}`.slice(0, 24);
+}
+
+function notice(text, cls = '') {
+  const p = h('p', { class: `notice ${cls}` }, text);
+  log.append(p);
+  follow();
+}
+
+function failCard(card, error) {
+  card.el.dataset.state = 'failed';
+  card.status.textContent = error.message;
+  card.status.classList.add('error');
+}
+
+async function upload(file) {
+  if (info && file.size > info.maxUploadBytes) {
+    return { ok: false, error: { code: 'IMAGE_TOO_LARGE', message: `The image is ${file.size} bytes; the limit is ${info.maxUploadBytes}.` } };
+  }
+  return post('/api/uploads', file);
+}
+
+async function send(kind, prompt) {
+  const ref = newRef();
+  const file = attachment;
+  const thumb = file ? URL.createObjectURL(file) : null;
+  const card = ensureCard(ref, kind === 'imagine' ? 'image' : kind === 'caption' ? 'caption' : 'chat', prompt || (kind === 'caption' ? 'Describe this image.' : ''), thumb);
+  card.status.textContent = 'Sending…';
+  setAttachment(null);
+  let uploadId;
+  if (file && kind !== 'imagine') {
+    const up = await upload(file);
+    if (!up.ok) return failCard(card, up.error);
+    uploadId = up.data.uploadId;
+  }
+  let res;
+  if (kind === 'ask') res = await post('/api/ask', { ref, prompt, uploadId });
+  else if (kind === 'caption') res = await post('/api/caption', { ref, question: prompt, uploadId, detail: $('opt-detail').value });
+  else res = await post('/api/imagine', { ref, prompt, ...imageOptions() });
+  if (!res.ok) failCard(card, res.error);
+  else if (card.jobs.size === 0) card.status.textContent = 'Queued…';
+}
+
+function imageOptions() {
+  const num = (id) => ($(id).value === '' ? undefined : Number($(id).value));
+  return {
+    width: num('opt-width'),
+    height: num('opt-height'),
+    steps: num('opt-steps'),
+    guidance: num('opt-guidance'),
+    seed: num('opt-seed'),
+    scheduler: $('opt-scheduler').value || undefined,
+    negativePrompt: $('opt-negative').value || undefined,
+  };
+}
+
+async function cancel(jobId) {
+  const res = await post('/api/cancel', { jobId });
+  if (!res.ok) notice(res.error.message, 'error');
+}
+
+async function reroll(jobId, prompt) {
+  const ref = newRef();
+  const card = ensureCard(ref, 'image', `${prompt} (reroll)`);
+  const res = await post('/api/reroll', { ref, jobId });
+  if (!res.ok) failCard(card, res.error);
+}
+
+async function forget() {
+  const res = await post('/api/forget', {});
+  if (res.ok) notice(res.data.turns > 0 ? `Forgot this conversation (${res.data.turns} messages).` : 'There was nothing to forget.');
+  else notice(res.error.message, 'error');
+}
+
+async function showQueue() {
+  const res = await getJson('/api/queue');
+  if (!res.ok) return notice(res.error.message, 'error');
+  const q = res.data;
+  const mine = q.mine.map((j) => `${j.kind}: ${j.text}`).join('; ');
+  notice(`${mine || 'You have no jobs waiting or running.'} (${q.queued} waiting in all, ${q.running.length} running, ${q.users} people.)`);
+}
+
+const HELP = 'Commands: /ask <question>, /imagine <description>, /caption [question] (with an image attached), /forget, /cancel, /queue. Or pick a tab and type.';
+
+async function submit(e) {
+  e.preventDefault();
+  const raw = promptEl.value.trim();
+  const m = /^\/(\w+)\s*([\s\S]*)$/.exec(raw);
+  let kind = mode;
+  let prompt = raw;
+  if (m) {
+    const [, cmd, rest] = m;
+    promptEl.value = '';
+    if (cmd === 'forget') return forget();
+    if (cmd === 'cancel') return cancel(rest.trim() || undefined);
+    if (cmd === 'queue') return showQueue();
+    if (cmd === 'help') return notice(HELP);
+    if (cmd !== 'ask' && cmd !== 'imagine' && cmd !== 'caption') return notice(`There is no /${cmd}. ${HELP}`, 'error');
+    kind = cmd;
+    prompt = rest.trim();
+  }
+  if (kind === 'caption' && !attachment) return (hint.textContent = 'Attach an image to describe first.');
+  if (kind !== 'caption' && prompt === '') return (hint.textContent = 'Type something first.');
+  hint.textContent = '';
+  promptEl.value = '';
+  await send(kind, prompt);
+}
+
+function setMode(next) {
+  mode = next;
+  for (const b of document.querySelectorAll('[data-mode]')) b.setAttribute('aria-selected', String(b.dataset.mode === mode));
+  $('image-options').hidden = mode !== 'imagine';
+  $('caption-options').hidden = mode !== 'caption';
+  promptEl.placeholder = PLACEHOLDER[mode];
+  hint.textContent = '';
+}
+
+function setAttachment(file) {
+  attachment = file;
+  const box = $('attachment');
+  box.replaceChildren();
+  box.hidden = !file;
+  fileEl.value = '';
+  if (!file) return;
+  box.append(
+    h('img', { src: URL.createObjectURL(file), alt: file.name }),
+    h('button', { type: 'button', class: 'quiet', title: 'Remove the image', onclick: () => setAttachment(null) }, '×'),
+  );
+}
+
+function applyInfo() {
+  const lim = info.limits.image;
+  const d = info.imageDefaults;
+  for (const id of ['opt-width', 'opt-height']) {
+    $(id).min = lim.minSize;
+    $(id).max = lim.maxSize;
+  }
+  $('opt-steps').max = lim.maxSteps;
+  if (d) {
+    $('opt-width').value = d.width;
+    $('opt-height').value = d.height;
+    $('opt-steps').value = d.steps;
+    $('opt-guidance').value = d.guidance;
+  }
+  $('opt-scheduler').replaceChildren(...lim.schedulers.map((s) => h('option', { value: s, selected: d?.scheduler === s }, s)));
+  const off = Object.entries(info.available).filter(([, on]) => !on).map(([k]) => k);
+  if (off.length > 0) notice(`Not set up on this hearth yet: ${off.map((k) => `/${k}`).join(', ')} (no model configured).`, 'muted');
+}
+
+for (const b of document.querySelectorAll('[data-mode]')) b.addEventListener('click', () => setMode(b.dataset.mode));
+$('composer').addEventListener('submit', submit);
+$('forget').addEventListener('click', forget);
+fileEl.addEventListener('change', () => setAttachment(fileEl.files[0] ?? null));
+promptEl.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && !e.shiftKey) {
+    e.preventDefault();
+    $('composer').requestSubmit();
+  }
+});
+
+getJson('/api/info').then((res) => {
+  if (!res.ok) return notice(res.error.message, 'error');
+  info = res.data;
+  applyInfo();
+});
+connect('/api/events', onMessage);

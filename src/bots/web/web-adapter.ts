@@ -1,0 +1,204 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { errorText } from '../../commands/wording.js';
+import type { AdapterContext, PlatformAdapter } from '../adapter.js';
+import { ConsoleApi, invocation, webUserId } from './api.js';
+import { Gatekeeper } from './auth.js';
+import { DASHBOARD, DashboardFeed } from './dashboard-feed.js';
+import { SECURITY_HEADERS, sendError, sendJson, sendText } from './http.js';
+import { JobTracker } from './job-tracker.js';
+import type { WebOrigin } from './origin.js';
+import { SseHub } from './sse.js';
+import { loadStaticFiles, type StaticFile } from './static-files.js';
+import { UploadStore } from './uploads.js';
+
+/** The web console: a {@link PlatformAdapter} that also says where it listens. */
+export interface WebAdapter extends PlatformAdapter {
+  /** The full address it listens on, e.g. `http://127.0.0.1:8080/` (after `start`). */
+  url(): string;
+}
+
+const PAGES: Record<string, string> = { '/': 'index.html', '/dashboard': 'dashboard.html' };
+
+/**
+ * The local console and dashboard over node:http: pages from `public/`, a JSON API over the same
+ * commands as Discord and Slack, and server-sent event streams (one per browser session for its
+ * jobs, one for the dashboard). Every request passes the {@link Gatekeeper} first.
+ */
+export class WebConsole implements WebAdapter {
+  readonly platform = 'web' as const;
+  readonly #ctx: AdapterContext;
+  readonly #hub = new SseHub<string>();
+  readonly #tracker: JobTracker;
+  readonly #feed: DashboardFeed;
+  readonly #uploads: UploadStore;
+  readonly #api: ConsoleApi;
+  readonly #gate: Gatekeeper;
+  #server: Server | undefined;
+  #files = new Map<string, StaticFile>();
+  #off: (() => void) | undefined;
+  #closing: Promise<void> | undefined;
+  #port = 0;
+
+  constructor(ctx: AdapterContext) {
+    this.#ctx = ctx;
+    const web = ctx.config.web;
+    this.#gate = new Gatekeeper({ token: web.token, host: web.host, port: () => this.#port });
+    this.#tracker = new JobTracker(ctx.engine, {
+      send: (session, message) => this.#hub.send(session, message),
+      followUp: (caption) => void this.#askAfterCaption(caption),
+    });
+    this.#feed = new DashboardFeed({
+      commands: ctx.commands,
+      tracker: this.#tracker,
+      hub: this.#hub,
+      clock: ctx.clock,
+      onError: (e) => ctx.reportError(e, 'web dashboard feed'),
+    });
+    this.#uploads = new UploadStore(ctx.clock);
+    this.#api = new ConsoleApi({ commands: ctx.commands, engine: ctx.engine, config: ctx.config, tracker: this.#tracker, uploads: this.#uploads });
+  }
+
+  url(): string {
+    if (!this.#server) throw new Error('the web console is not started');
+    const host = this.#ctx.config.web.host;
+    return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${this.#port}/`;
+  }
+
+  async start(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#server) return;
+    opts.signal?.throwIfAborted();
+    this.#files = await loadStaticFiles();
+    this.#off = this.#ctx.engine.on((e) => {
+      this.#tracker.onEvent(e);
+      this.#feed.changed();
+    });
+    const server = createServer((req, res) => void this.#handle(req, res));
+    this.#server = server;
+    const { host, port } = this.#ctx.config.web;
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(opts.signal?.reason ?? new Error('aborted'));
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      server.once('error', (e) => {
+        opts.signal?.removeEventListener('abort', onAbort);
+        reject(e);
+      });
+      server.listen({ host, port }, () => {
+        opts.signal?.removeEventListener('abort', onAbort);
+        resolve();
+      });
+    }).catch(async (e: unknown) => {
+      await this.close();
+      throw listenError(e, host, port);
+    });
+    this.#port = (server.address() as AddressInfo).port;
+    server.on('error', (e) => this.#ctx.reportError(e, 'web console server'));
+    this.#ctx.log.info(`web console listening on ${this.url()}${this.#gate.requiresToken ? ' (web.token required)' : ''}`);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#off?.();
+      this.#feed.dispose();
+      this.#hub.closeAll();
+      this.#uploads.clear();
+      const server = this.#server;
+      if (!server) return;
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    })();
+    return this.#closing;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let path = '/';
+    try {
+      const url = new URL(req.url ?? '/', 'http://console.invalid');
+      path = url.pathname;
+      const isApi = path.startsWith('/api/');
+      const gate = this.#gate.check(req, url, { session: isApi || PAGES[path] !== undefined });
+      if (gate.kind === 'refuse') {
+        req.resume();
+        const headers: Record<string, string> = gate.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="hearth"' } : {};
+        return sendText(res, gate.status, gate.reason, headers);
+      }
+      if (gate.setCookies.length > 0) res.setHeader('Set-Cookie', gate.setCookies);
+      if (gate.kind === 'redirect') {
+        res.writeHead(303, { ...SECURITY_HEADERS, Location: gate.location, 'Cache-Control': 'no-store' });
+        return void res.end();
+      }
+      const session = gate.session;
+      if (isApi && session !== undefined) return await this.#route(req, res, url, session);
+      const file = req.method === 'GET' || req.method === 'HEAD' ? this.#fileFor(path) : undefined;
+      if (!file) {
+        req.resume();
+        return sendText(res, req.method === 'GET' || req.method === 'HEAD' ? 404 : 405, 'Not found.');
+      }
+      res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': file.type, 'Content-Length': String(file.body.byteLength), 'Cache-Control': 'no-cache' });
+      res.end(req.method === 'HEAD' ? undefined : file.body);
+    } catch (e) {
+      // Only the path is named: a query string may carry the token.
+      this.#ctx.reportError(e, `web console ${req.method ?? 'GET'} ${path}`);
+      if (res.headersSent) return void res.destroy();
+      sendJson(res, 500, { error: { code: 'RUNNER_FAILED', message: "Sorry, the console could not answer this request. The details are in hearth's log.", facts: {} } });
+    }
+  }
+
+  async #route(req: IncomingMessage, res: ServerResponse, url: URL, session: string): Promise<void> {
+    const path = url.pathname;
+    if (req.method === 'GET' && path === '/api/events') return this.#openSession(req, res, session);
+    if (req.method === 'GET' && path === '/api/dashboard/events') return this.#openDashboard(req, res);
+    if (req.method === 'GET' && path === '/api/status') return sendJson(res, 200, this.#feed.view());
+    if (await this.#api.handle(req, res, url, session)) return;
+    req.resume();
+    sendError(res, { code: 'NOT_FOUND', message: `there is no ${req.method ?? 'GET'} ${path} in the console's API`, facts: { given: path } });
+  }
+
+  #fileFor(path: string): StaticFile | undefined {
+    const page = PAGES[path];
+    if (page) return this.#files.get(page);
+    const m = /^\/static\/([A-Za-z0-9_-]+\.[a-z]+)$/.exec(path);
+    return m ? this.#files.get(m[1]!) : undefined;
+  }
+
+  #openSession(req: IncomingMessage, res: ServerResponse, session: string): void {
+    if (!this.#hub.open(session, req, res)) return;
+    this.#hub.sendTo(res, { type: 'hello', userId: webUserId(session), jobs: this.#tracker.jobsOf(session) });
+  }
+
+  #openDashboard(req: IncomingMessage, res: ServerResponse): void {
+    if (!this.#hub.open(DASHBOARD, req, res)) return;
+    this.#hub.sendTo(res, { type: 'status', view: this.#feed.view() });
+  }
+
+  /** The second half of a chat message with an image: the question, with the image's description. */
+  async #askAfterCaption(caption: { jobId: string; origin: WebOrigin; description: string }): Promise<void> {
+    const { origin } = caption;
+    const question = origin.prompt ?? '';
+    try {
+      const room = Math.max(0, this.#ctx.commands.limits.maxPromptChars - question.length - 80);
+      const prompt = `[The user shared an image. A description of it: ${caption.description.slice(0, room)}]\n\n${question}`;
+      const asked = await this.#ctx.commands.ask({ prompt }, invocation(origin.session, { ref: origin.ref, prompt: question }));
+      if (asked.ok) this.#tracker.chain(caption.jobId, asked.value.id);
+      else this.#tracker.fail(caption.jobId, { code: asked.error.code, message: errorText(asked.error) });
+    } catch (e) {
+      this.#ctx.reportError(e, 'web console chat after caption');
+      this.#tracker.fail(caption.jobId, { code: 'RUNNER_FAILED', message: 'Sorry, the question about the image could not be asked.' });
+    }
+  }
+}
+
+/** Why the console could not listen, in words that name the setting to change. */
+function listenError(e: unknown, host: string, port: number): unknown {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  const where = `${host}:${port}`;
+  const say: Record<string, string> = {
+    EADDRINUSE: `the web console cannot listen on ${where}: the port is already in use. Set web.port to another port (0 picks a free one).`,
+    EACCES: `the web console may not listen on ${where}: ports below 1024 need extra rights. Set web.port to 1024 or above.`,
+    EADDRNOTAVAIL: `the web console cannot listen on ${where}: this machine has no such address. Check web.host (127.0.0.1 keeps it on this machine).`,
+    ENOTFOUND: `the web console cannot listen on ${where}: the host name is unknown. Check web.host.`,
+  };
+  return code && say[code] ? new Error(say[code], { cause: e }) : e;
+}

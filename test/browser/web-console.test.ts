@@ -1,0 +1,232 @@
+/**
+ * The console and the dashboard in a real Chromium (Debian's `chromium`, driven by playwright-core)
+ * against a whole hearth with a simulated GPU. Everything stays on loopback: any other request is
+ * aborted. The run also takes the screenshots in docs/.
+ */
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConsoleClient } from './support/http-client.js';
+import { webApp, type WebApp } from './support/web-app.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
+const LOOPBACK = new Set(['127.0.0.1', '127.0.0.2', 'localhost', '[::1]']);
+
+let ctx: BrowserContext;
+let profile: string;
+let h: WebApp;
+let base: string;
+const pageErrors: string[] = [];
+
+async function open(path: string, baseUrl = base): Promise<Page> {
+  const page = await ctx.newPage();
+  page.on('pageerror', (e) => pageErrors.push(`${path}: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') pageErrors.push(`${path}: ${m.text()}`);
+  });
+  await page.goto(new URL(path, baseUrl).href);
+  await page.waitForSelector('#conn[data-state="live"]');
+  return page;
+}
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`the browser tests need Debian's Chromium at ${CHROMIUM}: apt-get update && apt-get install -y chromium`);
+  }
+  h = await webApp({ chatStepMs: 60, imageStepMs: 200 });
+  base = h.web.url();
+  profile = mkdtempSync(join(tmpdir(), 'hearth-chromium-'));
+  ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    args: ['--disable-gpu', '--disable-quic'],
+    viewport: { width: 1280, height: 860 },
+  });
+  await ctx.route((url) => !LOOPBACK.has(url.hostname), (route) => route.abort());
+  for (const p of ctx.pages()) await p.close();
+  mkdirSync(DOCS, { recursive: true });
+});
+
+afterAll(async () => {
+  await ctx?.close();
+  await h?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+describe('web console in Chromium', () => {
+  // One tab stays open through the console tests: closing a browser's last tab ends its session
+  // (and the session cookie with it), as it should.
+  let page: Page;
+
+  it('streams a chat answer into the page', async () => {
+    page = await open('/');
+    await page.evaluate(() => {
+      const seen: string[] = [];
+      (window as unknown as { seen: string[] }).seen = seen;
+      new MutationObserver(() => {
+        const t = document.querySelector('.card[data-kind="chat"] .text');
+        if (t?.textContent && seen[seen.length - 1] !== t.textContent) seen.push(t.textContent);
+      }).observe(document.getElementById('log')!, { subtree: true, childList: true, characterData: true });
+    });
+    await page.fill('#prompt', 'tell me how the old hearth kept the whole house warm');
+    await page.press('#prompt', 'Enter');
+    await page.waitForSelector('.card[data-kind="chat"][data-state="done"]');
+    const final = 'echo: tell me how the old hearth kept the whole house warm ';
+    expect(await page.textContent('.card[data-kind="chat"] .text')).toBe(final);
+    const seen = await page.evaluate(() => (window as unknown as { seen: string[] }).seen);
+    // The answer grew word by word in the page, each state a prefix of the next.
+    expect(seen.length).toBeGreaterThanOrEqual(5);
+    for (const s of seen) expect(final.startsWith(s)).toBe(true);
+    expect(await page.textContent('.card[data-kind="chat"] .prompt')).toBe('tell me how the old hearth kept the whole house warm');
+    // The conversation of this browser session comes back with a reload.
+    await page.reload();
+    await page.waitForSelector('.card[data-kind="chat"][data-state="done"]');
+    expect(await page.textContent('.card[data-kind="chat"] .text')).toBe(final);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('describes an uploaded image, and a chat message with an image lets the chat see it', async () => {
+    page ??= await open('/');
+    const photo = { name: 'photo.png', mimeType: 'image/png', buffer: await sharp({ create: { width: 60, height: 40, channels: 3, background: '#4a7' } }).png().toBuffer() };
+    await page.click('[data-mode="caption"]');
+    await page.setInputFiles('#file', photo);
+    await page.waitForSelector('#attachment img');
+    await page.click('#send');
+    await page.waitForSelector('.card[data-kind="caption"][data-state="done"]');
+    expect(await page.textContent('.card[data-kind="caption"] .text')).toBe('a simulated caption');
+    expect(await page.$eval('.card[data-kind="caption"] img.thumb', (img) => (img as HTMLImageElement).naturalWidth)).toBe(60);
+
+    await page.click('[data-mode="ask"]');
+    await page.setInputFiles('#file', photo);
+    await page.fill('#prompt', 'what is on this picture');
+    await page.press('#prompt', 'Enter');
+    const answered = await page.waitForFunction(() => {
+      const cards = document.querySelectorAll('.card[data-kind="chat"]');
+      const last = cards[cards.length - 1];
+      return last?.getAttribute('data-state') === 'done' && last.querySelector('.text')?.textContent?.includes('echo:') ? last.querySelector('.text')!.textContent : null;
+    });
+    // The simulated chat echoes what it was given: the image's description reached it.
+    expect(await answered.jsonValue()).toContain('a simulated caption');
+    expect(await page.locator('.card[data-kind="chat"] .note').last().textContent()).toBe('The image, as the captioner sees it: a simulated caption');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('shows an image job step by step with previews, and ends with an image that loads', async () => {
+    page ??= await open('/');
+    await page.click('[data-mode="imagine"]');
+    await page.fill('#opt-steps', '8');
+    await page.fill('#opt-seed', '31');
+    await page.fill('#prompt', 'a lighthouse on a cliff at dusk, warm light in the windows');
+    await page.click('#send');
+    const card = '.card[data-kind="image"]';
+    await page.waitForFunction((sel) => {
+      const p = document.querySelector<HTMLProgressElement>(`${sel} progress`);
+      return !!p && p.max === 8 && p.value >= 1 && p.value < 8;
+    }, card);
+    expect(await page.textContent(`${card} .status`)).toMatch(/^Drawing — step [1-7] of 8$/);
+    await page.waitForFunction((sel) => {
+      const img = document.querySelector<HTMLImageElement>(`${sel} img.preview`);
+      return !!img && !img.hidden && img.complete && img.naturalWidth > 0;
+    }, card);
+    await page.waitForFunction((sel) => {
+      const img = document.querySelector<HTMLImageElement>(`${sel} img.result`);
+      return !!img && !img.hidden && img.complete && img.naturalWidth === 256 && img.naturalHeight === 256;
+    }, card);
+    expect(await page.isHidden(`${card} progress`)).toBe(true);
+    expect(await page.textContent(`${card} .status`)).toBe('seed 31');
+    await page.screenshot({ path: join(DOCS, 'console.png') });
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("shows two users' jobs in the dashboard queue, and a cancel there ends one", async () => {
+    const other = await new ConsoleClient(base).visit();
+    const otherEvents = await other.events();
+    const otherUser = `web:${other.cookies.get('hearth_session')}`;
+    try {
+      // The other user has used the GPU before, so the chart has two people too.
+      const warm = await other.post('/api/ask', { prompt: 'good morning hearth', ref: 'o1' });
+      await otherEvents.job(warm.json.jobId as string);
+
+      // Two long images each: the fair scheduler interleaves the first of each user step by step,
+      // and each user's second one waits in the queue.
+      const consolePage = page ?? (await open('/'));
+      const mine: string[] = [];
+      for (const ref of ['long1', 'long2']) {
+        const r = await consolePage.evaluate(async (ref) => {
+          const res = await fetch('/api/imagine', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: `a long ${ref}`, steps: 40, ref }) });
+          return (await res.json()) as { jobId: string };
+        }, ref);
+        mine.push(r.jobId);
+      }
+      const theirs: string[] = [];
+      for (const ref of ['o2', 'o3']) {
+        const r = await other.post('/api/imagine', { prompt: `harbour at night ${ref}`, steps: 40, ref });
+        expect(r.status).toBe(200);
+        theirs.push(r.json.jobId as string);
+      }
+      const waiting = theirs[1]!;
+
+      const dash = await open('/dashboard');
+      await dash.waitForSelector(`#queue .user-queue[data-user="${otherUser}"] tr[data-job-id="${waiting}"]`);
+      await dash.waitForSelector(`#queue .user-queue tr[data-job-id="${mine[1]}"]`);
+      expect(await dash.locator('#queue .user-queue').count()).toBe(2);
+      expect(await dash.textContent('#queue')).toContain('(you)');
+      await dash.waitForFunction(() => document.querySelectorAll('#gpu .running progress').length === 2);
+      expect(await dash.textContent('#vram')).toContain('of 12.0 GB in use');
+      expect(await dash.locator('#usage svg rect.today').count()).toBeGreaterThanOrEqual(2);
+      await dash.screenshot({ path: join(DOCS, 'dashboard.png') });
+
+      await dash.click(`#queue tr[data-job-id="${waiting}"] button.cancel`);
+      const ended = await otherEvents.job(waiting);
+      expect(ended.state).toBe('cancelled');
+      expect(ended.error?.message).toBe('Cancelled from the dashboard.');
+      await dash.waitForSelector(`#recent tr[data-job-id="${waiting}"][data-state="cancelled"]`);
+      expect(await dash.locator(`#queue tr[data-job-id="${waiting}"]`).count()).toBe(0);
+      expect(h.app.engine.getJob(waiting)?.state).toBe('cancelled');
+      for (const id of [...mine, theirs[0]!]) expect(h.app.engine.getJob(id)?.state).toMatch(/^(queued|running)$/);
+
+      for (const id of [...mine, theirs[0]!]) await other.post('/api/cancel', { jobId: id });
+      await dash.close();
+      expect(pageErrors).toEqual([]);
+    } finally {
+      otherEvents.close();
+    }
+  });
+});
+
+describe('web console beyond loopback', () => {
+  const token = 'console-token-for-the-browser-test-0123456789';
+  let guarded: WebApp;
+
+  beforeAll(async () => {
+    guarded = await webApp({ config: { web: { host: '127.0.0.2', token } }, chatStepMs: 5 });
+  });
+  afterAll(async () => guarded?.close());
+
+  it('refuses a wrong token, and a right one opens the console with its live channel', async () => {
+    const url = guarded.web.url();
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.2:\d+\/$/);
+    const page = await ctx.newPage();
+    const wrong = await page.goto(`${url}?token=not-the-token`);
+    expect(wrong?.status()).toBe(401);
+    expect(await page.textContent('body')).toContain('needs its access token');
+    const none = await page.goto(url);
+    expect(none?.status()).toBe(401);
+    const events = await page.evaluate(async () => (await fetch('/api/events')).status);
+    expect(events).toBe(401);
+
+    const right = await page.goto(`${url}?token=${token}`);
+    expect(right?.status()).toBe(200);
+    expect(page.url()).toBe(url);
+    await page.waitForSelector('#conn[data-state="live"]');
+    await page.fill('#prompt', 'are you there');
+    await page.press('#prompt', 'Enter');
+    await page.waitForSelector('.card[data-kind="chat"][data-state="done"]');
+    expect(await page.textContent('.card[data-kind="chat"] .text')).toBe('echo: are you there ');
+    await page.close();
+  });
+});

@@ -1,0 +1,142 @@
+/**
+ * A whole hearth (simulated GPU, see test/helpers/sim-app.ts) with the real Slack adapter connected to
+ * the fake Slack, in Socket Mode or HTTP mode, and one way to send it commands, events and button
+ * presses whichever the mode.
+ */
+import type { HearthApp } from '../../../src/app/hearth-app.js';
+import { createSlackAdapter, type SlackAdapter } from '../../../src/bots/slack/index.js';
+import { simApp } from '../../helpers/sim-app.js';
+import type { Delivery } from './deliveries.js';
+import { FakeSlack } from './fake-slack.js';
+import { buttonPress, eventCallback, slashCommand, type Who } from './payloads.js';
+
+type Json = Record<string, unknown>;
+
+export interface HarnessOptions {
+  mode: 'socket' | 'http';
+  /** Reuse a fake (restart tests); otherwise a new one is started. */
+  fake?: FakeSlack;
+  /** Reuse a data dir (restart tests). */
+  dataDir?: string;
+  slack?: Record<string, unknown>;
+  config?: Record<string, unknown>;
+  chatStepMs?: number;
+  imageStepMs?: number;
+}
+
+/** What a delivery came back with: the Socket Mode acknowledgement, or the HTTP status. */
+export interface Sent {
+  status: number;
+  delivery?: Delivery;
+}
+
+export class SlackHarness {
+  readonly fake: FakeSlack;
+  readonly app: HearthApp;
+  readonly adapter: SlackAdapter;
+  readonly dataDir: string;
+  readonly mode: 'socket' | 'http';
+  /** Everything hearth reported through reportError, as "where: message". */
+  readonly errors: string[] = [];
+
+  /** Wraps a hearth built some other way (e.g. with the real GPU worker) whose Slack adapter talks to `fake`. */
+  static wrap(fake: FakeSlack, app: HearthApp, adapter: SlackAdapter, dataDir: string, mode: 'socket' | 'http'): SlackHarness {
+    return new SlackHarness(fake, app, adapter, dataDir, mode);
+  }
+
+  /** The `slack` config section that points hearth at `fake`. */
+  static slackConfig(fake: FakeSlack, mode: 'socket' | 'http'): Record<string, unknown> {
+    return { botToken: fake.botToken, appToken: fake.appToken, signingSecret: fake.signingSecret, mode, port: 0, apiUrl: fake.apiUrl, updateIntervalMs: 250 };
+  }
+
+  private constructor(fake: FakeSlack, app: HearthApp, adapter: SlackAdapter, dataDir: string, mode: 'socket' | 'http') {
+    this.fake = fake;
+    this.app = app;
+    this.adapter = adapter;
+    this.dataDir = dataDir;
+    this.mode = mode;
+    const report = app.reportError.bind(app);
+    app.reportError = (e: unknown, where: string) => {
+      this.errors.push(`${where}: ${e instanceof Error ? e.message : String(e)}`);
+      report(e, where);
+    };
+  }
+
+  static async start(opts: HarnessOptions): Promise<SlackHarness> {
+    const fake = opts.fake ?? new FakeSlack();
+    if (!opts.fake) await fake.start();
+    let adapter: SlackAdapter | undefined;
+    const { app, dataDir } = await simApp({
+      config: {
+        slack: { ...SlackHarness.slackConfig(fake, opts.mode), ...opts.slack },
+        files: { allowedHosts: ['127.0.0.1'] },
+        ...opts.config,
+      },
+      adapters: [(ctx) => (adapter = createSlackAdapter(ctx, { host: '127.0.0.1', clientOptions: { retryConfig: { retries: 0 } } }))],
+      ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+      ...(opts.chatStepMs ? { chatStepMs: opts.chatStepMs } : {}),
+      ...(opts.imageStepMs ? { imageStepMs: opts.imageStepMs } : {}),
+    });
+    await app.start();
+    return new SlackHarness(fake, app, adapter!, dataDir, opts.mode);
+  }
+
+  get eventsUrl(): string {
+    const a = this.adapter.httpAddress();
+    if (!a) throw new Error('not in HTTP mode');
+    return `http://127.0.0.1:${a.port}/slack/events`;
+  }
+
+  /** Stops hearth; the fake goes on unless `fake` is set. */
+  async close(opts: { fake?: boolean } = {}): Promise<void> {
+    await this.app.close();
+    if (opts.fake) await this.fake.close();
+  }
+
+  async command(command: string, text: string, who: Who): Promise<Sent> {
+    const body = slashCommand(command, text, { ...who, responseUrl: this.fake.responseUrl() });
+    if (this.mode === 'socket') return this.#envelope('slash_commands', body);
+    const res = await this.fake.postSigned(this.eventsUrl, 'form', body);
+    return { status: res.status };
+  }
+
+  async event(event: Json, opts: { eventId?: string; retryNum?: number; team?: string } = {}): Promise<Sent & { body: Json }> {
+    const body = eventCallback(event, opts.team ?? 'T0001', opts.eventId);
+    if (this.mode === 'socket') {
+      const delivery = opts.retryNum ? await this.fake.deliveries.redeliver('events_api', body) : await this.fake.sendEnvelope('events_api', body);
+      return { status: 200, delivery, body };
+    }
+    const res = await this.fake.postSigned(this.eventsUrl, 'events', body, opts.retryNum ? { retryNum: opts.retryNum } : {});
+    return { status: res.status, body };
+  }
+
+  /** The same event callback again, as Slack's retry of it. */
+  async retry(body: Json): Promise<Sent> {
+    if (this.mode === 'socket') return { status: 200, delivery: await this.fake.deliveries.redeliver('events_api', body) };
+    const res = await this.fake.postSigned(this.eventsUrl, 'events', body, { retryNum: 1 });
+    return { status: res.status };
+  }
+
+  async press(actionId: string, value: string, who: Who & { messageTs: string; thread?: string }): Promise<Sent> {
+    const body = buttonPress({ actionId, value }, { ...who, responseUrl: this.fake.responseUrl() });
+    if (this.mode === 'socket') return this.#envelope('interactive', body);
+    const res = await this.fake.postSigned(this.eventsUrl, 'form', { payload: JSON.stringify(body) });
+    return { status: res.status };
+  }
+
+  async #envelope(type: 'slash_commands' | 'interactive', body: Json): Promise<Sent> {
+    const delivery = await this.fake.sendEnvelope(type, body);
+    return { status: 200, delivery };
+  }
+}
+
+/** Polls until `fn` returns something truthy; fails with `what` after `ms`. */
+export async function waitFor<T>(what: string, fn: () => T | undefined | null | false, ms = 10_000): Promise<T> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
