@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,5 +73,27 @@ describe('the hearth command', () => {
     expect(r.out).toMatch(/✗ chat model \(models\.chat\.path\): .*absent\.gguf: does not exist/);
     expect(r.out).toMatch(/llama\.cpp/);
     expect(r.out).toMatch(/ONNX Runtime/);
+  });
+
+  it('start with no platform credentials serves the web console, prints its URL on a line of its own, and stops on SIGTERM', async () => {
+    const path = config('console.yaml', `dataDir: ${join(dir, 'console-data')}\nweb:\n  port: 0\n`);
+    const child = spawn(process.execPath, ['--import', TSX, MAIN, 'start', '--config', path], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    let url = '';
+    const lines: string[] = [];
+    for await (const line of createInterface({ input: child.stdout })) {
+      lines.push(line);
+      if (/^http:\/\/127\.0\.0\.1:\d+\/$/.test(line)) {
+        url = line;
+        break;
+      }
+    }
+    expect(lines.join('\n')).toMatch(/Discord: not configured/);
+    expect(url).not.toBe('');
+    const page = await fetch(url);
+    expect(page.status).toBe(200);
+    expect(await page.text()).toMatch(/<html/i);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
   });
 });
