@@ -123,6 +123,7 @@ export class Engine {
   #lastProjection = 0;
   #queueChanged = true;
   readonly #loadCrashes = new Map<string, number>();
+  readonly #ending = new Map<string, Set<Promise<void>>>();
 
   constructor(options: EngineOptions) {
     this.#store = options.store;
@@ -428,6 +429,9 @@ export class Engine {
     const signal = controller.signal;
     try {
       if (!(await this.#ensureLoaded(model, jobIds, signal))) return;
+      // Runner slots (chat sequences) of jobs that just ended must be free before new jobs begin.
+      const ending = this.#ending.get(model);
+      if (ending && ending.size > 0) await Promise.all([...ending]);
       const stepIds: string[] = [];
       for (const id of jobIds) {
         const live = this.#jobs.get(id);
@@ -655,13 +659,21 @@ export class Engine {
     return record;
   }
 
-  async #end(model: string, jobId: string): Promise<void> {
-    try {
-      await this.#executor.end(model, jobId);
-    } catch (e) {
-      if (e instanceof HearthError && (e.code === 'WORKER_CRASHED' || e.code === 'SHUTTING_DOWN')) return;
-      this.#log.warn(`could not free job ${jobId} in the worker: ${e instanceof Error ? e.message : String(e)}`);
-    }
+  /** Frees a job's runner state. Tracked, so a new job of the model is begun only once the slot is free. */
+  #end(model: string, jobId: string): Promise<void> {
+    const ending = (async () => {
+      try {
+        await this.#executor.end(model, jobId);
+      } catch (e) {
+        if (e instanceof HearthError && (e.code === 'WORKER_CRASHED' || e.code === 'SHUTTING_DOWN')) return;
+        this.#log.warn(`could not free job ${jobId} in the worker: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    })();
+    let set = this.#ending.get(model);
+    if (!set) this.#ending.set(model, (set = new Set()));
+    set.add(ending);
+    void ending.finally(() => set.delete(ending));
+    return ending;
   }
 
   #rate(model: string, kind: JobKind): number {

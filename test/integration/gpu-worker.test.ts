@@ -20,7 +20,7 @@ beforeAll(async () => {
   const config = configSchema.parse({
     dataDir: join(dir, 'data'),
     models: {
-      chat: { path: join(dir, 'tiny.gguf'), threads: 1, gpu: 'cpu', contextSize: 512, maxTokens: 24, systemPrompt: 'Be brief.' },
+      chat: { path: join(dir, 'tiny.gguf'), threads: 1, gpu: 'cpu', contextSize: 512, maxTokens: 24, systemPrompt: 'Be brief.', parallel: 1 },
       caption: { dir: join(dir, 'captioner'), providers: ['cpu'], maxNewTokens: 6 },
     },
   });
@@ -59,6 +59,23 @@ describe('the real GPU worker with the built-in runners', () => {
     const result = events.at(-1);
     expect(result?.type).toBe('result');
     if (result?.type === 'result') expect(result.result.text).toBe(tokens.map((t) => (t.type === 'token' ? t.text : '')).join(''));
+  });
+
+  it('frees the only chat slot of a cancelled answer before the next chat begins', async () => {
+    const first = await app.commands.ask({ prompt: 'tell me a long story' }, who);
+    if (!first.ok) throw new Error(first.error.message);
+    let second: Promise<JobEvent[]> | undefined;
+    for await (const e of app.engine.watch(first.value.id)) {
+      if (e.type === 'token' && !second) {
+        expect(app.engine.cancel(first.value.id, { userId: who.userId }).ok).toBe(true);
+        const next = await app.commands.ask({ prompt: 'and a short one' }, { ...who, conversationId: 'web:other' });
+        if (!next.ok) throw new Error(next.error.message);
+        second = run(next.value.id);
+      }
+    }
+    expect(app.engine.getJob(first.value.id)?.state).toBe('cancelled');
+    expect(app.engine.getJob(first.value.id)?.result?.stopped).toBe(true);
+    expect((await second!).at(-1)?.type).toBe('result');
   });
 
   it('captions a PNG with the tiny captioner through the worker process', async () => {
