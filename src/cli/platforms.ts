@@ -1,5 +1,5 @@
 import type { AdapterFactory } from '../bots/adapter.js';
-import { slackEnabled, type HearthConfig } from '../config/schema.js';
+import { discordEnabled, slackEnabled, type HearthConfig } from '../config/schema.js';
 
 /**
  * The platform adapters to start: the web console always (the embedded default, and the operator's
@@ -8,6 +8,10 @@ import { slackEnabled, type HearthConfig } from '../config/schema.js';
  */
 export async function platformAdapters(config: HearthConfig): Promise<Array<{ name: string; factory: AdapterFactory }>> {
   const out: Array<{ name: string; factory: AdapterFactory }> = [];
+  if (discordEnabled(config)) {
+    const { createDiscordAdapter } = await import('../bots/discord/index.js');
+    out.push({ name: 'discord', factory: (ctx) => createDiscordAdapter(ctx) });
+  }
   if (slackEnabled(config)) {
     const { createSlackAdapter } = await import('../bots/slack/index.js');
     out.push({ name: 'slack', factory: (ctx) => createSlackAdapter(ctx, { host: config.slack.host }) });

@@ -125,6 +125,16 @@ export class HearthCommands {
     const chat = this.#config.models.chat;
     if (!chat) return err({ code: 'MODEL_MISSING', message: 'no chat model is configured (models.chat.path)', facts: { given: 'chat' } });
 
+    const conversationId = inv.conversationId;
+    const system = (inv.channelId && chat.channelSystemPrompts[inv.channelId]) || chat.systemPrompt;
+    const messages: Array<{ role: string; content: string }> = [{ role: 'system', content: system }];
+    // History first: describing this message's images adds them to it, and they are added below once.
+    if (conversationId) {
+      for (const t of this.#store.getTurns(conversationId, 200)) {
+        if (t.role === 'user' || t.role === 'assistant') messages.push({ role: t.role, content: t.content });
+        else if (t.role === 'context') messages.push({ role: 'user', content: t.content });
+      }
+    }
     const context: string[] = [];
     const sources: CaptionInput[] = [
       ...(input.imageUrls ?? []).map((imageUrl) => ({ imageUrl })),
@@ -134,15 +144,6 @@ export class HearthCommands {
       const described = await this.#describeForChat(source, prompt, inv, opts);
       if (!described.ok) return described;
       context.push(described.value);
-    }
-    const conversationId = inv.conversationId;
-    const system = (inv.channelId && chat.channelSystemPrompts[inv.channelId]) || chat.systemPrompt;
-    const messages: Array<{ role: string; content: string }> = [{ role: 'system', content: system }];
-    if (conversationId) {
-      for (const t of this.#store.getTurns(conversationId, 200)) {
-        if (t.role === 'user' || t.role === 'assistant') messages.push({ role: t.role, content: t.content });
-        else if (t.role === 'context') messages.push({ role: 'user', content: t.content });
-      }
     }
     for (const c of context) messages.push({ role: 'user', content: c });
     messages.push({ role: 'user', content: prompt });
@@ -307,7 +308,8 @@ export class HearthCommands {
     if (!this.#config.models.caption) {
       return err({ code: 'MODEL_MISSING', message: 'images in a chat need a caption model (models.caption.dir)', facts: { given: 'caption' } });
     }
-    const queued = await this.caption({ ...source, detail: 'detailed' }, { ...inv, admin: true }, opts);
+    // Under the user's own caps and daily limit: the description is GPU time they spend.
+    const queued = await this.caption({ ...source, detail: 'detailed' }, inv, opts);
     if (!queued.ok) return queued;
     for await (const event of this.#engine.watch(queued.value.id, opts)) {
       if (event.type === 'result') {

@@ -109,9 +109,24 @@ describe('web console in Chromium', () => {
       const last = cards[cards.length - 1];
       return last?.getAttribute('data-state') === 'done' && last.querySelector('.text')?.textContent?.includes('echo:') ? last.querySelector('.text')!.textContent : null;
     });
-    // The simulated chat echoes what it was given: the image's description reached it.
-    expect(await answered.jsonValue()).toContain('a simulated caption');
-    expect(await page.locator('.card[data-kind="chat"] .note').last().textContent()).toBe('The image, as the captioner sees it: a simulated caption');
+    // The simulated chat echoes the new turn it was given: the image's description reached it.
+    const answer = await answered.jsonValue();
+    expect(answer).toContain('A description of it: a simulated caption');
+    const card = page.locator('.card[data-kind="chat"]').last();
+    const ref = await card.getAttribute('data-ref');
+    expect(await card.locator('.note').textContent()).toBe('The image, as the captioner sees it: a simulated caption');
+    expect(await card.locator('.prompt').textContent()).toBe('what is on this picture');
+
+    // After a reload the card is still one chat message: the question, the description, the answer.
+    await page.reload();
+    await page.waitForSelector('#conn[data-state="live"]');
+    const reloaded = page.locator(`.card[data-ref="${ref}"]`);
+    await reloaded.locator('.text').getByText('echo:').waitFor();
+    expect(await reloaded.getAttribute('data-kind')).toBe('chat');
+    expect(await reloaded.getAttribute('data-state')).toBe('done');
+    expect(await reloaded.locator('.prompt').textContent()).toBe('what is on this picture');
+    expect(await reloaded.locator('.note').textContent()).toBe('The image, as the captioner sees it: a simulated caption');
+    expect(await reloaded.locator('.text').textContent()).toBe(answer);
     expect(pageErrors).toEqual([]);
   });
 
@@ -149,7 +164,8 @@ describe('web console in Chromium', () => {
     try {
       // The other user has used the GPU before, so the chart has two people too.
       const warm = await other.post('/api/ask', { prompt: 'good morning hearth', ref: 'o1' });
-      await otherEvents.job(warm.json.jobId as string);
+      const warmId = warm.json.jobId as string;
+      await otherEvents.job(warmId);
 
       // Two long images each: the fair scheduler interleaves the first of each user step by step,
       // and each user's second one waits in the queue.
@@ -170,6 +186,16 @@ describe('web console in Chromium', () => {
       }
       const waiting = theirs[1]!;
 
+      // Earlier hours of the day: GPU time charged to these jobs (the store's own ledger) 3 and 7
+      // hours ago for the other user, 5 hours ago for this one, so the chart spans several hours.
+      const HOUR = 3_600_000;
+      const now = Date.now();
+      const me = await consolePage.evaluate(async () => ((await (await fetch('/api/info')).json()) as { userId: string }).userId);
+      h.app.store.addUsage(otherUser, warmId, 4.5, now - 3 * HOUR);
+      h.app.store.addUsage(otherUser, warmId, 2, now - 7 * HOUR);
+      h.app.store.addUsage(me, mine[0]!, 6, now - 5 * HOUR);
+      const hourOf = (t: number): number => Math.floor(t / HOUR) * HOUR;
+
       const dash = await open('/dashboard');
       await dash.waitForSelector(`#queue .user-queue[data-user="${otherUser}"] tr[data-job-id="${waiting}"]`);
       await dash.waitForSelector(`#queue .user-queue tr[data-job-id="${mine[1]}"]`);
@@ -177,8 +203,20 @@ describe('web console in Chromium', () => {
       expect(await dash.textContent('#queue')).toContain('(you)');
       await dash.waitForFunction(() => document.querySelectorAll('#gpu .running progress').length === 2);
       expect(await dash.textContent('#vram')).toContain('of 12.0 GB in use');
-      expect(await dash.locator('#usage svg rect.today').count()).toBeGreaterThanOrEqual(2);
-      await dash.screenshot({ path: join(DOCS, 'dashboard.png') });
+      // GPU time per user per hour: the earlier hours, and both users in the current one.
+      const bar = (user: string, hour: number): string => `#usage svg rect.bucket[data-user="${user}"][data-hour="${hourOf(hour)}"]`;
+      expect(Number(await dash.getAttribute(bar(otherUser, now - 3 * HOUR), 'data-seconds'))).toBeCloseTo(4.5, 6);
+      expect(Number(await dash.getAttribute(bar(otherUser, now - 7 * HOUR), 'data-seconds'))).toBeCloseTo(2, 6);
+      expect(Number(await dash.getAttribute(bar(me, now - 5 * HOUR), 'data-seconds'))).toBeCloseTo(6, 6);
+      await dash.waitForSelector(bar(me, Date.now()));
+      await dash.waitForSelector(bar(otherUser, Date.now()));
+      expect(await dash.locator(`#usage svg rect.bucket[data-hour="${hourOf(now - 4 * HOUR)}"]`).count()).toBe(0);
+      // Each user's totals beside their colour: the 24 hours include the earlier hours.
+      expect(await dash.textContent(`#usage tr[data-user="${me}"]`)).toContain('(you)');
+      expect(await dash.locator('#usage tbody tr').count()).toBe(2);
+      expect(await dash.textContent(`#usage tr[data-user="${otherUser}"] td.day`)).toMatch(/^6\.\d s$/);
+      await dash.waitForSelector(`#recent tr[data-job-id="${warmId}"][data-state="done"]`);
+      await dash.screenshot({ path: join(DOCS, 'dashboard.png'), fullPage: true });
 
       await dash.click(`#queue tr[data-job-id="${waiting}"] button.cancel`);
       const ended = await otherEvents.job(waiting);

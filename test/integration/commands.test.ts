@@ -142,6 +142,8 @@ describe('commands over the engine', () => {
       if (!withImage.ok) throw new Error(withImage.error.message);
       const given = (withImage.value.payload as { messages: Array<{ content: string }> }).messages.map((m) => m.content).join('\n');
       expect(given).toContain('a simulated caption');
+      // Given once, not twice (it is also stored in the history).
+      expect(given.split('a simulated caption')).toHaveLength(2);
       await events(app, withImage.value.id);
       // The description stays in the conversation: a later question without an image still sees it.
       const later = await app.commands.ask({ prompt: 'and its colour?' }, who);

@@ -182,17 +182,38 @@ describe('web console API (simulated GPU)', () => {
       // An upload is used once.
       expect((await c.post('/api/caption', { uploadId: up.json.uploadId })).json.error).toMatchObject({ code: 'NOT_FOUND' });
 
+      // A chat message with an image: the answer to the POST is the chat job, queued once the image
+      // was described (a caption job of the same user, in the same card).
       const up2 = await upload(c, await png(40, 40));
       const asked = await c.post('/api/ask', { prompt: 'what is in it', uploadId: up2.json.uploadId, ref: 'see1' });
-      expect(asked.json.kind).toBe('caption');
-      const captionDone = await events.next((m) => isMessage(m) && m.type === 'update' && m.job.jobId === asked.json.jobId && m.job.next !== undefined);
-      const chatId = (captionDone as { job: JobView }).job.next!;
-      const chat = await events.job(chatId);
-      expect(chat.ref).toBe('see1');
-      expect(chat.prompt).toBe('what is in it');
-      // The simulated chat echoes what it was given: the image's description reached it.
-      expect(chat.text).toContain('a simulated caption');
+      expect(asked.status).toBe(200);
+      expect(asked.json.kind).toBe('chat');
+      const chat = await events.job(asked.json.jobId as string);
+      expect(chat).toMatchObject({ ref: 'see1', prompt: 'what is in it', state: 'done' });
+      const described = events.messages.find((m) => isMessage(m) && m.type === 'update' && m.job.ref === 'see1' && m.job.kind === 'caption' && m.job.state === 'done');
+      expect((described as { job: JobView } | undefined)?.job).toMatchObject({ then: 'ask', text: 'a simulated caption', prompt: 'what is in it' });
+      // The simulated chat echoes the new turn it was given: the image's description reached it.
+      expect(chat.text).toContain('A description of it: a simulated caption');
       expect(chat.text).toContain('what is in it');
+      // The description stays in the conversation, before the question and its answer.
+      const turns = h.app.store.getTurns(`web:${c.cookies.get('hearth_session')}`);
+      expect(turns.map((t) => t.role)).toEqual(['context', 'user', 'assistant']);
+      expect(turns[0]!.content).toContain('a simulated caption');
+
+      // A reloaded page is greeted with both jobs of the card.
+      const again = await c.events();
+      try {
+        const hello = (await again.next((m) => isMessage(m) && (m as { type: string }).type === 'hello')) as { jobs: JobView[] };
+        const card = hello.jobs.filter((j) => j.ref === 'see1');
+        expect(card.map((j) => [j.kind, j.state, j.then])).toEqual([
+          ['caption', 'done', 'ask'],
+          ['chat', 'done', undefined],
+        ]);
+        expect(card[0]!.text).toBe('a simulated caption');
+        expect(card[1]!.text).toBe(chat.text);
+      } finally {
+        again.close();
+      }
     } finally {
       events.close();
     }
@@ -322,6 +343,134 @@ describe('web console across a restart', () => {
         expect(hello.jobs.some((j) => j.jobId === busy.json.jobId) || events.messages.some((m) => isMessage(m) && m.type === 'update' && m.job.jobId === busy.json.jobId)).toBe(true);
       } finally {
         events.close();
+      }
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+describe('web console: a question about an image across a restart', () => {
+  it('tells the card that the question was not asked when its image was described only after the restart', async () => {
+    const first = await webApp({ chatStepMs: 200 });
+    const c = await new ConsoleClient(first.web.url()).visit();
+    const events = await c.events();
+    // The user's own long chat runs first, so the image's description waits behind it.
+    await c.post('/api/ask', { prompt: 'one two three four five six seven eight', ref: 'x1' });
+    const up = await upload(c, await png());
+    const pending = c.post('/api/ask', { prompt: 'what about this one', uploadId: up.json.uploadId, ref: 'x2' }).catch((e: unknown) => e);
+    const queued = (await events.next((m) => isMessage(m) && m.type === 'update' && m.job.ref === 'x2' && m.job.state === 'queued')) as { job: JobView };
+    expect(queued.job).toMatchObject({ kind: 'caption', then: 'ask', prompt: 'what about this one' });
+    events.close();
+    await first.close({ keepData: true });
+    await pending;
+
+    const second = await webApp({ dataDir: first.dataDir, chatStepMs: 5 });
+    try {
+      const again = new ConsoleClient(second.web.url());
+      again.cookies = c.cookies;
+      const after = await again.events();
+      try {
+        const hello = (await after.next((m) => isMessage(m) && (m as { type: string }).type === 'hello')) as { jobs: JobView[] };
+        const seen = hello.jobs.find((j) => j.jobId === queued.job.jobId);
+        const ended = seen?.state === 'failed' ? seen : await after.job(queued.job.jobId);
+        expect(ended).toMatchObject({ ref: 'x2', state: 'failed', text: 'a simulated caption', error: { code: 'SHUTTING_DOWN', message: expect.stringContaining('restarted before your question about the image was asked') } });
+      } finally {
+        after.close();
+      }
+    } finally {
+      await second.close();
+    }
+  });
+});
+
+describe('web console with a daily GPU limit', () => {
+  it('refuses a question about an image past the daily limit before any GPU time is spent describing it', async () => {
+    const h = await webApp({ config: { limits: { dailyGpuSeconds: 0.001 } } });
+    try {
+      const c = await new ConsoleClient(h.web.url()).visit();
+      const events = await c.events();
+      try {
+        const first = await c.post('/api/ask', { prompt: 'use up the day', ref: 'd1' });
+        expect((await events.job(first.json.jobId as string)).state).toBe('done');
+        const user = `web:${c.cookies.get('hearth_session')}`;
+        const spent = h.app.store.usageSince(user, 0);
+        const up = await upload(c, await png());
+        const asked = await c.post('/api/ask', { prompt: 'and what is this', uploadId: up.json.uploadId, ref: 'd2' });
+        expect(asked.status).toBe(429);
+        expect(asked.json.error).toMatchObject({ code: 'DAILY_LIMIT', message: expect.stringMatching(/^You have used your GPU time for today/) });
+        // No description job ran for the refused question.
+        expect(h.app.store.listJobs({ userId: user, states: ['queued', 'running', 'done'] }).filter((j) => j.kind === 'caption')).toHaveLength(0);
+        expect(h.app.store.usageSince(user, 0)).toBe(spent);
+      } finally {
+        events.close();
+      }
+    } finally {
+      await h.close();
+    }
+  });
+});
+
+describe('web console dashboard across a restart', () => {
+  type Status = {
+    now: number;
+    recent: Array<Record<string, unknown> & { jobId: string; createdAt: number; startedAt: number; finishedAt: number; usedSeconds: number }>;
+    usageBuckets: Array<{ userId: string; bucketStart: number; seconds: number }>;
+  };
+
+  it('lists the jobs that ended before the restart, newest first with outcome and timing, and their GPU time by hour', async () => {
+    const first = await webApp({ chatStepMs: 5, imageStepMs: 40 });
+    const c = await new ConsoleClient(first.web.url()).visit();
+    const user = `web:${c.cookies.get('hearth_session')}`;
+    const events = await c.events();
+    let chatId: string;
+    let imageId: string;
+    try {
+      chatId = (await c.post('/api/ask', { prompt: 'a short question', ref: 'k1' })).json.jobId as string;
+      expect((await events.job(chatId)).state).toBe('done');
+      imageId = (await c.post('/api/imagine', { prompt: 'a slow one', steps: 60, ref: 'k2' })).json.jobId as string;
+      await events.next((m) => isMessage(m) && m.type === 'update' && m.job.jobId === imageId && (m.job.step ?? 0) >= 2);
+      expect((await c.post('/api/cancel', { jobId: imageId })).status).toBe(200);
+      expect((await events.job(imageId)).state).toBe('cancelled');
+    } finally {
+      events.close();
+    }
+    await first.close({ keepData: true });
+
+    const second = await webApp({ dataDir: first.dataDir });
+    try {
+      const viewer = await new ConsoleClient(second.web.url()).visit();
+      const status = (await (await viewer.fetch('/api/status')).json()) as Status;
+      expect(status.recent.map((r) => [r.jobId, r.kind, r.state])).toEqual([
+        [imageId, 'image', 'cancelled'],
+        [chatId, 'chat', 'done'],
+      ]);
+      for (const r of status.recent) {
+        // Only what the list shows: no payload, no result bytes.
+        expect(Object.keys(r).sort()).toEqual(['createdAt', 'finishedAt', 'jobId', 'kind', 'startedAt', 'state', 'usedSeconds', 'userId']);
+        expect(r.userId).toBe(user);
+        expect(r.createdAt).toBeLessThanOrEqual(r.startedAt);
+        expect(r.startedAt).toBeLessThanOrEqual(r.finishedAt);
+        expect(r.usedSeconds).toBeGreaterThan(0);
+      }
+      // The GPU time of both jobs, in hour buckets (two at most: the run may cross an hour).
+      expect(status.usageBuckets.length).toBeGreaterThanOrEqual(1);
+      expect(status.usageBuckets.length).toBeLessThanOrEqual(2);
+      for (const b of status.usageBuckets) {
+        expect(b.userId).toBe(user);
+        expect(b.bucketStart % 3_600_000).toBe(0);
+        expect(b.bucketStart).toBeGreaterThan(status.now - 2 * 3_600_000);
+      }
+      const charged = status.usageBuckets.reduce((sum, b) => sum + b.seconds, 0);
+      expect(charged).toBeCloseTo(status.recent.reduce((sum, r) => sum + r.usedSeconds, 0), 6);
+
+      // The dashboard's stream starts with the same list.
+      const dash = await viewer.events('/api/dashboard/events');
+      try {
+        const hello = (await dash.next((m) => (m as { type?: string }).type === 'status')) as { view: Status };
+        expect(hello.view.recent.map((r) => r.jobId)).toEqual([imageId, chatId]);
+      } finally {
+        dash.close();
       }
     } finally {
       await second.close();

@@ -74,9 +74,16 @@ describe('web console with the real tiny models', () => {
       const up2 = await c.fetch('/api/uploads', { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: photo });
       const second = (await up2.json()) as { uploadId: string };
       const seeing = await c.post('/api/ask', { prompt: 'what is this', uploadId: second.uploadId, ref: 'real3' });
-      const described = (await events.next((m) => isMessage(m) && m.type === 'update' && m.job.jobId === seeing.json.jobId && m.job.next !== undefined, 60_000)) as { job: JobView };
-      const answer = await events.job(described.job.next!, undefined, 60_000);
+      expect(seeing.json.kind).toBe('chat');
+      const answer = await events.job(seeing.json.jobId as string, undefined, 60_000);
       expect(answer).toMatchObject({ ref: 'real3', state: 'done', prompt: 'what is this', text: 'hi 🙂' });
+      const described = events.messages.find((m) => isMessage(m) && m.type === 'update' && m.job.ref === 'real3' && m.job.kind === 'caption' && m.job.state === 'done') as { job: JobView } | undefined;
+      expect(described?.job.then).toBe('ask');
+      // What the real chat model was given: the captioner's description, before the question.
+      const messages = (app.engine.getJob(answer.jobId)?.payload as { messages: Array<{ role: string; content: string }> }).messages;
+      expect(messages.slice(-2).map((m) => m.role)).toEqual(['user', 'user']);
+      expect(messages.at(-2)!.content).toContain(`A description of it: ${described!.job.text}`);
+      expect(messages.at(-1)!.content).toBe('what is this');
     } finally {
       events.close();
     }

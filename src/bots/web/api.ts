@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HearthCommands, ImagineInput } from '../../commands/hearth-commands.js';
 import type { Invocation } from '../../commands/invocation.js';
-import { etaText } from '../../commands/wording.js';
+import { errorText, etaText } from '../../commands/wording.js';
 import type { HearthConfig } from '../../config/schema.js';
 import type { Engine } from '../../engine/engine.js';
 import { err, ok, type ErrorInfo, type JobRecord, type Json, type Result } from '../../engine/types.js';
@@ -17,6 +17,8 @@ export interface ApiDeps {
   config: HearthConfig;
   tracker: JobTracker;
   uploads: UploadStore;
+  /** Aborted when the console closes: a chat message waiting for its image's description stops waiting. */
+  signal: AbortSignal;
 }
 
 /** The console's user id for a browser session. */
@@ -160,22 +162,23 @@ export class ConsoleApi {
     else sendError(res, result.error);
   }
 
+  /**
+   * A chat message, with or without an image. With one, the commands describe the image first (a
+   * caption job of this user, in the same card) and keep the description in the conversation; this
+   * answer waits for that and returns the chat job. The wait is not tied to the request: a page
+   * reloaded meanwhile still gets its answer through the session's event stream.
+   */
   async #ask(b: Record<string, Json>, session: string, ref: string): Promise<Result<JobRecord>> {
     const prompt = typeof b.prompt === 'string' ? b.prompt : '';
     if (b.uploadId === undefined || b.uploadId === null || b.uploadId === '') {
       return this.#d.commands.ask({ prompt }, invocation(session, { ref }));
     }
-    // The commands take chat images as URLs only; the console has the bytes. So the image is captioned
-    // first, and the question follows with the description once the caption is done (JobTracker).
     const bytes = this.#take(b.uploadId, session);
     if (!bytes.ok) return bytes;
-    const trimmed = prompt.trim();
-    const max = this.#d.commands.limits.maxPromptChars;
-    if (trimmed.length === 0) return err({ code: 'INVALID_INPUT', message: 'your question is empty; type something to ask about the image', facts: { given: 0, allowed: `1–${max} characters` } });
-    if (trimmed.length > max) return err({ code: 'PROMPT_TOO_LONG', message: `your question is ${trimmed.length} characters; the limit is ${max}`, facts: { given: trimmed.length, allowed: max } });
-    if (!this.#d.config.models.chat) return err({ code: 'MODEL_MISSING', message: 'no chat model is configured (models.chat.path)', facts: { given: 'chat' } });
-    if (!this.#d.config.models.caption) return err({ code: 'MODEL_MISSING', message: 'images in a chat need a caption model (models.caption.dir)', facts: { given: 'caption' } });
-    return this.#d.commands.caption({ imageBytes: bytes.value, detail: 'detailed' }, invocation(session, { ref, then: 'ask', prompt: trimmed }));
+    const inv = invocation(session, { ref, then: 'ask', prompt: prompt.trim() });
+    const asked = await this.#d.commands.ask({ prompt, images: [{ bytes: bytes.value }] }, inv, { signal: this.#d.signal });
+    if (!asked.ok) this.#d.tracker.askFailed(session, ref, { code: asked.error.code, message: errorText(asked.error) });
+    return asked;
   }
 
   #reroll(b: Record<string, Json>, session: string, ref: string): Result<JobRecord> {

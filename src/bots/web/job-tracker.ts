@@ -12,8 +12,6 @@ export interface JobView {
   prompt: string;
   /** A caption made for a chat message: the chat question follows in the same card. */
   then?: 'ask';
-  /** The chat job that followed this caption. */
-  next?: string;
   position?: number;
   etaSeconds?: number;
   waitText?: string;
@@ -33,62 +31,42 @@ export type SessionMessage =
   | { type: 'token'; jobId: string; ref: string; text: string }
   | { type: 'update'; job: JobView };
 
-/** A finished job of any platform, for the dashboard's list. */
-export interface RecentJob {
-  jobId: string;
-  userId: string;
-  kind: JobKind;
-  state: JobState;
-  error?: ErrorCode;
-  createdAt: number;
-  startedAt: number | null;
-  finishedAt: number | null;
-  usedSeconds: number;
-}
-
 interface Tracked {
   view: JobView;
   session: string;
-  origin?: WebOrigin;
   preview?: Uint8Array;
 }
 
 export interface TrackerHooks {
   /** Sends a change to the browsers of a session. */
   send(session: string, message: SessionMessage): void;
-  /**
-   * A caption made for a chat message is done: the chat question is to be asked now, with the
-   * image's description. Driven by the job's stored origin, so it happens after a restart too.
-   */
-  followUp(caption: { jobId: string; origin: WebOrigin; description: string }): void;
 }
 
 const HISTORY_PER_SESSION = 30;
 const MAX_SESSIONS = 500;
-const RECENT = 50;
 
 /**
  * Follows the engine's events: keeps the state of console jobs (so a reloaded page, or one that
- * reconnects after a restart, sees its jobs as they are), sends each change to the job's session, and
- * keeps the last finished jobs of every platform for the dashboard.
+ * reconnects after a restart, sees its jobs as they are) and sends each change to the job's session.
  */
 export class JobTracker {
   readonly #engine: Engine;
   readonly #hooks: TrackerHooks;
+  readonly #since: number;
   readonly #active = new Map<string, Tracked>();
   readonly #history = new Map<string, JobView[]>();
-  readonly #recent: RecentJob[] = [];
 
-  constructor(engine: Engine, hooks: TrackerHooks) {
+  /** `since`: when this process began taking console requests (jobs created before it were recovered from the store). */
+  constructor(engine: Engine, hooks: TrackerHooks, since: number) {
     this.#engine = engine;
     this.#hooks = hooks;
+    this.#since = since;
   }
 
   onEvent(e: EngineEvent): void {
     const ev = e.event;
     const final = ev.type === 'result' || ev.type === 'failed' || ev.type === 'cancelled';
     const record = final || !this.#active.has(e.jobId) ? this.#engine.getJob(e.jobId) : undefined;
-    if (final && record) this.#remember(record);
     const t = this.#active.get(e.jobId) ?? (record ? this.#adopt(record) : undefined);
     if (!t) return;
     const v = t.view;
@@ -126,6 +104,12 @@ export class JobTracker {
           v.image = { url: `/api/jobs/${encodeURIComponent(v.jobId)}/image.png`, width: ev.result.image.width, height: ev.result.image.height };
         }
         if (v.of !== undefined) v.step = v.of;
+        // The question waited for this description in the process that queued it; after a restart
+        // nothing waits any more, so the user is told rather than left with "asking…".
+        if (v.then === 'ask' && record && record.createdAt < this.#since) {
+          v.state = 'failed';
+          v.error = { code: 'SHUTTING_DOWN', message: 'hearth restarted before your question about the image was asked. Attach the image and ask again.' };
+        }
         break;
       case 'failed':
         v.state = 'failed';
@@ -142,26 +126,19 @@ export class JobTracker {
     }
     if (final) this.#finish(t, record);
     this.#hooks.send(t.session, { type: 'update', job: { ...v } });
-    if (ev.type === 'result' && t.origin?.then === 'ask') {
-      this.#hooks.followUp({ jobId: v.jobId, origin: t.origin, description: ev.result.text ?? '' });
-    }
   }
 
-  /** A job ended without the engine saying so to this session (e.g. a follow-up that could not be queued). */
-  fail(jobId: string, error: { code: ErrorCode; message: string }): void {
-    const t = this.#active.get(jobId) ?? this.#findFinished(jobId);
-    if (!t) return;
-    t.view.state = 'failed';
-    t.view.error = error;
-    this.#hooks.send(t.session, { type: 'update', job: { ...t.view } });
-  }
-
-  /** Links a caption to the chat question that followed it, so both end up in one card. */
-  chain(fromJobId: string, toJobId: string): void {
-    const t = this.#findFinished(fromJobId);
-    if (!t) return;
-    t.view.next = toJobId;
-    this.#hooks.send(t.session, { type: 'update', job: { ...t.view } });
+  /**
+   * A chat message with an image could not be queued after its image was described (e.g. the
+   * queue was full by then): the card's description job carries the reason, so a reloaded page
+   * says it too instead of "asking…".
+   */
+  askFailed(session: string, ref: string, error: { code: ErrorCode; message: string }): void {
+    const view = this.#history.get(session)?.find((v) => v.ref === ref && v.then === 'ask' && v.state === 'done');
+    if (!view) return;
+    view.state = 'failed';
+    view.error = error;
+    this.#hooks.send(session, { type: 'update', job: { ...view } });
   }
 
   /** The session's jobs, finished then active, oldest first: what a page shows when it (re)connects. */
@@ -176,15 +153,10 @@ export class JobTracker {
     return t && t.session === session ? t.preview : undefined;
   }
 
-  /** Finished jobs of every platform, newest first. */
-  recent(): RecentJob[] {
-    return [...this.#recent].reverse();
-  }
-
   #adopt(record: JobRecord): Tracked | undefined {
     const origin = parseOrigin(record.origin);
     if (!origin) return undefined;
-    const t: Tracked = { session: origin.session, origin, view: initialView(record, origin) };
+    const t: Tracked = { session: origin.session, view: initialView(record, origin) };
     this.#active.set(record.id, t);
     return t;
   }
@@ -203,30 +175,6 @@ export class JobTracker {
     list.push(t.view);
     if (list.length > HISTORY_PER_SESSION) list.splice(0, list.length - HISTORY_PER_SESSION);
   }
-
-  #findFinished(jobId: string): Tracked | undefined {
-    for (const [session, list] of this.#history) {
-      const view = list.find((v) => v.jobId === jobId);
-      if (view) return { session, view };
-    }
-    return undefined;
-  }
-
-  #remember(r: JobRecord): void {
-    const entry: RecentJob = {
-      jobId: r.id,
-      userId: r.userId,
-      kind: r.kind,
-      state: r.state,
-      createdAt: r.createdAt,
-      startedAt: r.startedAt,
-      finishedAt: r.finishedAt,
-      usedSeconds: r.usedSeconds,
-    };
-    if (r.error) entry.error = r.error.code;
-    this.#recent.push(entry);
-    if (this.#recent.length > RECENT) this.#recent.splice(0, this.#recent.length - RECENT);
-  }
 }
 
 function initialView(record: JobRecord, origin: WebOrigin): JobView {
@@ -241,7 +189,8 @@ function initialView(record: JobRecord, origin: WebOrigin): JobView {
     text: '',
     createdAt: record.createdAt,
   };
-  if (origin.then) view.then = origin.then;
+  // The chat question shares the description's origin (same card); only the description waits for it.
+  if (origin.then && record.kind === 'caption') view.then = origin.then;
   if (record.kind === 'image') {
     if (typeof p.seed === 'number') view.seed = p.seed;
     if (typeof p.steps === 'number') view.of = p.steps;

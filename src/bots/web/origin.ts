@@ -8,7 +8,7 @@ export interface WebOrigin {
   platform: 'web';
   session: string;
   ref: string;
-  /** A caption made for a chat message with an image: the chat question follows once it is done. */
+  /** A chat message with an image: its description (a caption job) and the chat question share the card. */
   then?: 'ask';
   /** The question as the user typed it, when the job's own prompt carries more (an image's description). */
   prompt?: string;

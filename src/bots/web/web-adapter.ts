@@ -1,13 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { errorText } from '../../commands/wording.js';
 import type { AdapterContext, PlatformAdapter } from '../adapter.js';
-import { ConsoleApi, invocation, webUserId } from './api.js';
+import { ConsoleApi, webUserId } from './api.js';
 import { Gatekeeper } from './auth.js';
 import { DASHBOARD, DashboardFeed } from './dashboard-feed.js';
 import { SECURITY_HEADERS, sendError, sendJson, sendText } from './http.js';
 import { JobTracker } from './job-tracker.js';
-import type { WebOrigin } from './origin.js';
 import { SseHub } from './sse.js';
 import { loadStaticFiles, type StaticFile } from './static-files.js';
 import { UploadStore } from './uploads.js';
@@ -34,6 +32,7 @@ export class WebConsole implements WebAdapter {
   readonly #uploads: UploadStore;
   readonly #api: ConsoleApi;
   readonly #gate: Gatekeeper;
+  readonly #stop = new AbortController();
   #server: Server | undefined;
   #files = new Map<string, StaticFile>();
   #off: (() => void) | undefined;
@@ -44,19 +43,22 @@ export class WebConsole implements WebAdapter {
     this.#ctx = ctx;
     const web = ctx.config.web;
     this.#gate = new Gatekeeper({ token: web.token, host: web.host, port: () => this.#port });
-    this.#tracker = new JobTracker(ctx.engine, {
-      send: (session, message) => this.#hub.send(session, message),
-      followUp: (caption) => void this.#askAfterCaption(caption),
-    });
+    this.#tracker = new JobTracker(ctx.engine, { send: (session, message) => this.#hub.send(session, message) }, ctx.clock.now());
     this.#feed = new DashboardFeed({
       commands: ctx.commands,
-      tracker: this.#tracker,
       hub: this.#hub,
       clock: ctx.clock,
       onError: (e) => ctx.reportError(e, 'web dashboard feed'),
     });
     this.#uploads = new UploadStore(ctx.clock);
-    this.#api = new ConsoleApi({ commands: ctx.commands, engine: ctx.engine, config: ctx.config, tracker: this.#tracker, uploads: this.#uploads });
+    this.#api = new ConsoleApi({
+      commands: ctx.commands,
+      engine: ctx.engine,
+      config: ctx.config,
+      tracker: this.#tracker,
+      uploads: this.#uploads,
+      signal: this.#stop.signal,
+    });
   }
 
   url(): string {
@@ -71,7 +73,8 @@ export class WebConsole implements WebAdapter {
     this.#files = await loadStaticFiles();
     this.#off = this.#ctx.engine.on((e) => {
       this.#tracker.onEvent(e);
-      this.#feed.changed();
+      const t = e.event.type;
+      this.#feed.changed(t === 'result' || t === 'failed' || t === 'cancelled');
     });
     const server = createServer((req, res) => void this.#handle(req, res));
     this.#server = server;
@@ -99,6 +102,7 @@ export class WebConsole implements WebAdapter {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#off?.();
+      this.#stop.abort();
       this.#feed.dispose();
       this.#hub.closeAll();
       this.#uploads.clear();
@@ -171,22 +175,6 @@ export class WebConsole implements WebAdapter {
   #openDashboard(req: IncomingMessage, res: ServerResponse): void {
     if (!this.#hub.open(DASHBOARD, req, res)) return;
     this.#hub.sendTo(res, { type: 'status', view: this.#feed.view() });
-  }
-
-  /** The second half of a chat message with an image: the question, with the image's description. */
-  async #askAfterCaption(caption: { jobId: string; origin: WebOrigin; description: string }): Promise<void> {
-    const { origin } = caption;
-    const question = origin.prompt ?? '';
-    try {
-      const room = Math.max(0, this.#ctx.commands.limits.maxPromptChars - question.length - 80);
-      const prompt = `[The user shared an image. A description of it: ${caption.description.slice(0, room)}]\n\n${question}`;
-      const asked = await this.#ctx.commands.ask({ prompt }, invocation(origin.session, { ref: origin.ref, prompt: question }));
-      if (asked.ok) this.#tracker.chain(caption.jobId, asked.value.id);
-      else this.#tracker.fail(caption.jobId, { code: asked.error.code, message: errorText(asked.error) });
-    } catch (e) {
-      this.#ctx.reportError(e, 'web console chat after caption');
-      this.#tracker.fail(caption.jobId, { code: 'RUNNER_FAILED', message: 'Sorry, the question about the image could not be asked.' });
-    }
   }
 }
 

@@ -2,7 +2,8 @@
  * A whole hearth with the web console and a simulated GPU, for the console's API and browser tests.
  * Like test/helpers/sim-app.ts, but the image runner also sends a preview after each step (as the
  * real one does with `models.image.previewEvery`), images are drawn (an SVG rendered by sharp) so a
- * screenshot shows something, and the models have sizes against a 12 GB budget.
+ * screenshot shows something, the chat echoes the whole new turn the model is given (an image's
+ * description included), and the models have sizes against a 12 GB budget.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { createWebAdapter, type WebAdapter } from '../../../src/bots/web/index.j
 import { configSchema } from '../../../src/config/schema.js';
 import { InProcessExecutor } from '../../../src/engine/executor/in-process-executor.js';
 import type { Runner, RunnerJob, StepOptions, StepOutput } from '../../../src/engine/runner.js';
+import type { Json } from '../../../src/engine/types.js';
 import { SqliteStore } from '../../../src/engine/store/sqlite-store.js';
 import { createLogger } from '../../../src/util/log.js';
 import { SimRunner, type SimPayload } from '../../fixtures/sim-runner.js';
@@ -51,17 +53,31 @@ async function drawn(p: SimPayload): Promise<{ png: Uint8Array; width: number; h
   return { png: new Uint8Array(buf), width, height };
 }
 
-/** Wraps the simulated image runner so that every step but the last also sends a preview. */
-class PreviewingRunner implements Runner {
+/**
+ * What the chat model hears as the new turn: every user message after the last answer (an image's
+ * description, then the question), so the simulated chat echoes all of it.
+ */
+function newTurn(payload: Json): Json {
+  if (typeof payload !== 'object' || payload === null || Array.isArray(payload) || !Array.isArray(payload.messages)) return payload;
+  const messages = payload.messages as Array<{ role?: Json; content?: Json }>;
+  let from = messages.length;
+  while (from > 0 && messages[from - 1]?.role === 'user') from--;
+  return { ...payload, question: messages.slice(from).map((m) => String(m.content)).join(' ') };
+}
+
+/** Wraps a simulated runner: the payload as a test wants it seen, and a preview after every step but the last. */
+class WrappedRunner implements Runner {
   readonly #inner: SimRunner;
-  readonly #preview: Uint8Array;
+  readonly #payload: ((p: Json) => Json) | undefined;
+  readonly #preview: Uint8Array | undefined;
   readonly model: string;
   readonly kind;
   readonly maxBatch: number;
 
-  constructor(inner: SimRunner, preview: Uint8Array) {
+  constructor(inner: SimRunner, opts: { payload?: (p: Json) => Json; preview?: Uint8Array }) {
     this.#inner = inner;
-    this.#preview = preview;
+    this.#payload = opts.payload;
+    this.#preview = opts.preview;
     this.model = inner.model;
     this.kind = inner.kind;
     this.maxBatch = inner.maxBatch;
@@ -77,14 +93,16 @@ class PreviewingRunner implements Runner {
     return this.#inner.unload();
   }
   begin(job: RunnerJob): Promise<{ steps: number }> {
-    return this.#inner.begin(job);
+    return this.#inner.begin(this.#payload ? { ...job, payload: this.#payload(job.payload) } : job);
   }
   step(jobIds: string[], opts: StepOptions): Promise<StepOutput[]> {
+    const preview = this.#preview;
+    if (!preview) return this.#inner.step(jobIds, opts);
     return this.#inner.step(jobIds, {
       ...opts,
       emit: (id, event) => {
         opts.emit(id, event);
-        if (event.type === 'progress' && event.step < event.of) opts.emit(id, { type: 'preview', png: this.#preview, step: event.step });
+        if (event.type === 'progress' && event.step < event.of) opts.emit(id, { type: 'preview', png: preview, step: event.step });
       },
     });
   }
@@ -115,8 +133,8 @@ export async function webApp(opts: WebAppOptions = {}): Promise<WebApp> {
   const hooks = { sleep, makePng: drawn };
   const preview = new Uint8Array(await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 90, g: 90, b: 120 } } }).png().toBuffer());
   const runners: Runner[] = [
-    new SimRunner({ model: 'chat', kind: 'chat', stepMs: opts.chatStepMs ?? 5, maxBatch: 4, vramBytes: 4.6e9 }, hooks),
-    new PreviewingRunner(new SimRunner({ model: 'image', kind: 'image', stepMs: opts.imageStepMs ?? 5, vramBytes: 2.6e9 }, hooks), preview),
+    new WrappedRunner(new SimRunner({ model: 'chat', kind: 'chat', stepMs: opts.chatStepMs ?? 5, maxBatch: 4, vramBytes: 4.6e9 }, hooks), { payload: newTurn }),
+    new WrappedRunner(new SimRunner({ model: 'image', kind: 'image', stepMs: opts.imageStepMs ?? 5, vramBytes: 2.6e9 }, hooks), { preview }),
     new SimRunner({ model: 'caption', kind: 'caption', stepMs: 5, vramBytes: 0.9e9 }, hooks),
   ];
   let web: WebAdapter | undefined;

@@ -32,8 +32,9 @@ function follow() {
 // ---------------------------------------------------------------------------------------------
 // Cards
 
+/** A chat message with an image is a chat card, though its first job is the image's description. */
 function cardKind(view) {
-  return view.kind === 'caption' && view.then !== 'ask' ? 'caption' : view.kind;
+  return view.then === 'ask' ? 'chat' : view.kind;
 }
 
 function ensureCard(ref, kind, prompt, thumb) {
@@ -69,7 +70,7 @@ function render(card) {
   card.el.dataset.state = v.state;
   card.el.dataset.jobId = v.jobId;
   const caption = [...card.jobs.values()].find((j) => j.kind === 'caption' && j.then === 'ask');
-  if (caption && caption.state === 'done') {
+  if (caption && caption.text) {
     card.note.hidden = false;
     card.note.textContent = `The image, as the captioner sees it: ${caption.text}`;
   }
@@ -95,7 +96,7 @@ function render(card) {
     }
   }
   card.actions.replaceChildren();
-  if (v.state === 'queued' || v.state === 'running' || (v.kind === 'caption' && v.then === 'ask' && v.state === 'done' && !v.next)) {
+  if (v.state === 'queued' || v.state === 'running') {
     card.actions.append(h('button', { type: 'button', class: 'quiet cancel', onclick: () => cancel(v.jobId) }, 'Cancel'));
   }
   if (v.kind === 'image' && v.state === 'done') {
@@ -113,7 +114,7 @@ function statusText(v) {
       if (v.kind === 'caption') return 'Looking at the image…';
       return v.text ? '' : 'Thinking…';
     case 'done':
-      if (v.kind === 'caption' && v.then === 'ask') return v.next ? 'Asking…' : 'Looked at the image; asking…';
+      if (v.kind === 'caption' && v.then === 'ask') return 'Looked at the image; asking…';
       if (v.kind === 'image') return v.seed !== undefined ? `seed ${v.seed}` : '';
       return '';
     default:

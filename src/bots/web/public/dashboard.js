@@ -92,48 +92,130 @@ function renderQueue(v) {
   );
 }
 
-/** Two bars per user, today and the last hour, on one scale. */
+const HOUR = 3_600_000;
+const HOURS = 24;
+/** One colour per user, most used first; the rest share grey. */
+const COLORS = ['#c2521b', '#2f6f9f', '#3f8f5a', '#8a5cc2', '#c29a1b', '#b83f73', '#4a9aa8'];
+const OTHERS = { key: 'others', color: '#b9b2aa' };
+
+function svgEl(parent, name, attrs, text) {
+  const n = document.createElementNS(SVG, name);
+  for (const [k, val] of Object.entries(attrs)) n.setAttribute(k, String(val));
+  if (text !== undefined) n.textContent = text;
+  parent.append(n);
+  return n;
+}
+
+function total(seconds) {
+  return seconds > 0 ? fmtSeconds(seconds) : '–';
+}
+
+function hourLabel(t) {
+  const d = new Date(t);
+  // Whole hours read best as "6 AM" or "18"; a time zone off the hour needs the minutes.
+  return d.toLocaleTimeString([], d.getMinutes() === 0 ? { hour: 'numeric' } : { hour: 'numeric', minute: '2-digit' });
+}
+
+/** A round scale top above `max` seconds (1, 2 or 5 times a power of ten). */
+function niceMax(max) {
+  const p = 10 ** Math.floor(Math.log10(Math.max(max, 1e-3)));
+  return [1, 2, 5, 10].map((m) => m * p).find((n) => n >= max) ?? 10 * p;
+}
+
+/**
+ * GPU-seconds per hour over the last 24 hours, stacked by user, and each user's totals (today, the
+ * last hour, the 24 hours) beside their colour.
+ */
 function renderUsage(v) {
-  const users = new Map();
-  for (const u of v.usageToday) users.set(u.userId, { today: u.seconds, hour: 0 });
-  for (const u of v.usageLastHour) {
-    const e = users.get(u.userId) ?? { today: u.seconds, hour: 0 };
-    e.hour = u.seconds;
-    users.set(u.userId, e);
-  }
-  if (users.size === 0) return $('usage').replaceChildren(empty('No GPU time used today.'));
-  const rows = [...users].sort((a, b) => b[1].today - a[1].today).slice(0, 12);
-  const max = Math.max(...rows.map(([, e]) => e.today), 1e-9);
-  const rowH = 34;
-  const labelW = 150;
-  const barW = 260;
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('viewBox', `0 0 ${labelW + barW + 80} ${rows.length * rowH + 8}`);
-  svg.setAttribute('role', 'img');
-  svg.setAttribute('aria-label', 'GPU-seconds per user, today and in the last hour');
-  svg.classList.add('chart');
-  const el = (name, attrs, text) => {
-    const n = document.createElementNS(SVG, name);
-    for (const [k, val] of Object.entries(attrs)) n.setAttribute(k, String(val));
-    if (text !== undefined) n.textContent = text;
-    svg.append(n);
+  const totals = new Map();
+  const entry = (id) => {
+    if (!totals.has(id)) totals.set(id, { today: 0, hour: 0, day: 0 });
+    return totals.get(id);
   };
-  rows.forEach(([userId, e], i) => {
-    const y = i * rowH + 4;
-    el('text', { x: 0, y: y + 17, class: 'label' }, userLabel(userId, you));
-    el('rect', { x: labelW, y, width: Math.max(1, (barW * e.today) / max), height: 13, class: 'today' });
-    el('rect', { x: labelW, y: y + 15, width: Math.max(e.hour > 0 ? 1 : 0, (barW * e.hour) / max), height: 13, class: 'hour' });
-    el('text', { x: labelW + barW + 6, y: y + 11, class: 'value' }, `${e.today.toFixed(1)} s`);
-    el('text', { x: labelW + barW + 6, y: y + 26, class: 'value muted' }, `${e.hour.toFixed(1)} s`);
+  for (const u of v.usageToday) entry(u.userId).today = u.seconds;
+  for (const u of v.usageLastHour) entry(u.userId).hour = u.seconds;
+  const last = Math.floor(v.now / HOUR) * HOUR;
+  const first = last - (HOURS - 1) * HOUR;
+  const buckets = v.usageBuckets.filter((b) => b.bucketStart >= first && b.bucketStart <= last);
+  for (const b of buckets) entry(b.userId).day += b.seconds;
+  if (totals.size === 0) return $('usage').replaceChildren(empty('No GPU time used in the last 24 hours.'));
+
+  const users = [...totals].sort((a, b) => b[1].day - a[1].day || b[1].today - a[1].today || (a[0] < b[0] ? -1 : 1));
+  const series = new Map(users.slice(0, COLORS.length).map(([id], i) => [id, { key: id, color: COLORS[i] }]));
+  const seriesOf = (id) => series.get(id) ?? OTHERS;
+
+  // stacks[i]: the seconds of each series in hour i, in the order of the legend.
+  const stacks = Array.from({ length: HOURS }, () => new Map());
+  for (const b of buckets) {
+    const stack = stacks[(b.bucketStart - first) / HOUR];
+    const s = seriesOf(b.userId);
+    stack.set(s, (stack.get(s) ?? 0) + b.seconds);
+  }
+  const top = niceMax(Math.max(...stacks.map((st) => [...st.values()].reduce((a, x) => a + x, 0)), 1e-3));
+
+  const left = 52;
+  const plotW = 500;
+  const plotH = 120;
+  const y0 = 10;
+  const colW = plotW / HOURS;
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${left + plotW + 8} ${y0 + plotH + 24}`);
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', 'GPU-seconds per hour over the last 24 hours, stacked by user');
+  svg.classList.add('chart', 'hours');
+  svgEl(svg, 'rect', { x: left + (HOURS - 1) * colW, y: y0, width: colW, height: plotH, class: 'now' });
+  for (const f of [0, 0.5, 1]) {
+    const y = y0 + plotH * (1 - f);
+    svgEl(svg, 'line', { x1: left, x2: left + plotW, y1: y, y2: y, class: f === 0 ? 'axis' : 'grid' });
+    svgEl(svg, 'text', { x: left - 6, y: y + 4, class: 'tick', 'text-anchor': 'end' }, f === 0 ? '0' : fmtSeconds(top * f));
+  }
+  const order = [...series.values(), OTHERS];
+  stacks.forEach((stack, i) => {
+    const hour = first + i * HOUR;
+    let y = y0 + plotH;
+    for (const s of order) {
+      const seconds = stack.get(s);
+      if (!seconds) continue;
+      const hgt = Math.max(1, (plotH * seconds) / top);
+      y -= hgt;
+      const who = s === OTHERS ? 'others' : userLabel(s.key, you);
+      const rect = svgEl(svg, 'rect', { x: left + i * colW + 2, y, width: colW - 4, height: hgt, fill: s.color, class: 'bucket', 'data-user': s.key, 'data-hour': hour, 'data-seconds': seconds });
+      svgEl(rect, 'title', {}, `${who}, ${hourLabel(hour)}–${hourLabel(hour + HOUR)}: ${fmtSeconds(seconds)}`);
+    }
+    if (i % 6 === 0 || i === HOURS - 1) {
+      svgEl(svg, 'text', { x: left + i * colW + colW / 2, y: y0 + plotH + 16, class: 'tick', 'text-anchor': 'middle' }, i === HOURS - 1 ? 'now' : hourLabel(hour));
+    }
   });
+
+  const swatch = (color) => {
+    const el = h('span', { class: 'swatch' });
+    el.style.background = color;
+    return el;
+  };
+  const rows = users.slice(0, 12).map(([id, e]) =>
+    h(
+      'tr',
+      { dataset: { user: id } },
+      h('td', {}, swatch(seriesOf(id).color), ' ', userLabel(id, you)),
+      h('td', { class: 'num today' }, total(e.today)),
+      h('td', { class: 'num hour' }, total(e.hour)),
+      h('td', { class: 'num day' }, total(e.day)),
+    ),
+  );
+  if (users.length > 12) rows.push(h('tr', {}, h('td', { class: 'muted', colspan: 4 }, `and ${users.length - 12} more`)));
   $('usage').replaceChildren(
-    h('p', { class: 'legend' }, h('span', { class: 'swatch today' }), ' today (UTC) ', h('span', { class: 'swatch hour' }), ' last hour'),
     svg,
+    h(
+      'table',
+      { class: 'usage-totals' },
+      h('thead', {}, h('tr', {}, h('th', {}, 'user'), h('th', { class: 'num' }, 'today (UTC)'), h('th', { class: 'num' }, 'last hour'), h('th', { class: 'num' }, '24 h'))),
+      h('tbody', {}, rows),
+    ),
   );
 }
 
 function renderRecent(v) {
-  if (v.recent.length === 0) return $('recent').replaceChildren(empty('No job has finished since hearth started.'));
+  if (v.recent.length === 0) return $('recent').replaceChildren(empty('No job has ended yet.'));
   $('recent').replaceChildren(
     h(
       'table',
@@ -178,7 +260,7 @@ function render(v) {
   panel('gpu', [v.running, v.current], () => renderGpu(v));
   panel('vram', [v.vramUsedBytes, v.vramBudgetBytes, v.loadedModels, v.models, v.steps, v.swaps], () => renderVram(v));
   panel('queue', v.queue, () => renderQueue(v));
-  panel('usage', [v.usageToday, v.usageLastHour], () => renderUsage(v));
+  panel('usage', [v.usageToday, v.usageLastHour, v.usageBuckets, Math.floor(v.now / HOUR)], () => renderUsage(v));
   panel('recent', v.recent, () => renderRecent(v));
 }
 

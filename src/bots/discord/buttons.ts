@@ -1,0 +1,81 @@
+import {
+  ComponentType,
+  InteractionResponseType,
+  type APIApplicationCommandAutocompleteInteraction,
+  type APIMessageComponentInteraction,
+} from 'discord.js';
+import { ordinal } from '../../commands/wording.js';
+import { problemText } from './words.js';
+import { checkAccess } from './access.js';
+import { discordFailure, isMessageGone } from './errors.js';
+import { defer, deferUpdate, interactionOrigin, invocation, replyEphemeral, type HandlerDeps } from './handler-deps.js';
+import { actorOf, CommandOptions } from './raw.js';
+import { parseButtonId } from './render.js';
+import { kindWord, shortId } from './text.js';
+
+/** Cancel (while a job runs), Reroll and Delete (on a finished image). */
+export async function handleButton(deps: HandlerDeps, i: APIMessageComponentInteraction): Promise<void> {
+  const parsed = i.data.component_type === ComponentType.Button ? parseButtonId(i.data.custom_id) : null;
+  if (!parsed) return replyEphemeral(deps, i, 'This button no longer does anything.');
+  const actor = actorOf(i);
+  const access = checkAccess(deps.ctx.config, actor);
+  if (!access.ok) return replyEphemeral(deps, i, access.reason);
+  const { action, jobId } = parsed;
+  const job = deps.ctx.engine.getJob(jobId);
+
+  if (action === 'delete') {
+    // The owner is the job's; for a job the store no longer has, the user who ran the command.
+    const owner = job ? job.userId === `discord:${actor.userId}` : i.message.interaction_metadata?.user.id === actor.userId;
+    if (!owner && !access.admin) return replyEphemeral(deps, i, 'Only the person who made this image, or a hearth admin, can delete it.');
+    if (!(await deferUpdate(deps, i))) return;
+    try {
+      await deps.rest.deleteOriginal(i.token);
+    } catch (e) {
+      if (!isMessageGone(e)) throw discordFailure(e, 'deleting an image');
+    }
+    return;
+  }
+
+  if (action === 'cancel') {
+    if (!(await deferUpdate(deps, i))) return;
+    const origin = interactionOrigin(i, 'imagine', actor, true);
+    const res = deps.ctx.commands.cancel(jobId, invocation(deps, actor, access, origin));
+    if (!res.ok) {
+      const words = res.error.code === 'NOT_FOUND' && job ? `That ${kindWord(job.kind)} has already ${job.state === 'done' ? 'finished' : 'ended'}.` : problemText(res.error);
+      await deps.rest.followup(i.token, { content: `⚠️ ${words}`, ephemeral: true });
+    }
+    return;
+  }
+
+  // Reroll: the same options with a new seed, as a new job of whoever pressed it, in a new message.
+  if (!(await defer(deps, i, false))) return;
+  const origin = interactionOrigin(i, 'imagine', actor, false);
+  await deps.engineReady();
+  const res = deps.ctx.commands.reroll(jobId, invocation(deps, actor, access, origin));
+  if (!res.ok) deps.views.fail(origin, res.error);
+}
+
+/** /cancel's job option: the jobs this user may cancel, newest first. */
+export async function handleAutocomplete(deps: HandlerDeps, i: APIApplicationCommandAutocompleteInteraction): Promise<void> {
+  const actor = actorOf(i);
+  const access = checkAccess(deps.ctx.config, actor);
+  const opts = new CommandOptions(i.data.options);
+  const typed = (opts.focused()?.value ?? '').trim().toLowerCase();
+  const userId = `discord:${actor.userId}`;
+  const choices: Array<{ name: string; value: string }> = [];
+  if (access.ok && i.data.name === 'cancel') {
+    const snap = deps.ctx.engine.snapshot();
+    const rows = [
+      ...snap.running.map((r) => ({ id: r.jobId, userId: r.userId, kind: r.kind, state: `running, step ${r.step} of ${r.of}` })),
+      ...snap.queue.map((q) => ({ id: q.jobId, userId: q.userId, kind: q.kind, state: `${ordinal(q.position + 1)} in line` })),
+    ];
+    for (const r of rows) {
+      if (r.userId !== userId && !access.admin) continue;
+      if (typed && !r.id.startsWith(typed) && !r.kind.startsWith(typed)) continue;
+      const mine = r.userId === userId ? '' : ` · ${r.userId}`;
+      choices.push({ name: `${kindWord(r.kind)} ${shortId(r.id)} · ${r.state}${mine}`.slice(0, 100), value: r.id });
+      if (choices.length === 25) break;
+    }
+  }
+  await deps.acks.ack(() => deps.rest.respond(i.id, i.token, { type: InteractionResponseType.ApplicationCommandAutocompleteResult, data: { choices } }));
+}

@@ -1,0 +1,389 @@
+import { queuedText } from '../../commands/wording.js';
+import type { ErrorInfo, JobEvent, JobKind, Json } from '../../engine/types.js';
+import { discordFailure, isMessageGone, isTokenGone } from './errors.js';
+import { mainKind, type DiscordOrigin } from './origin.js';
+import { render, type ImageOptions, type ViewState } from './render.js';
+import type { DiscordRest, OutMessage } from './rest-client.js';
+import { ThrottledEditor } from './throttled-editor.js';
+import { problemText } from './words.js';
+
+export interface ViewDeps {
+  rest: DiscordRest;
+  /** Least time between two edits of one message, ms (`discord.editIntervalMs`). */
+  intervalMs: number;
+  /** How long an interaction token is used before answering in the channel instead, ms. */
+  tokenLifetimeMs: number;
+  now: () => number;
+  report: (error: unknown, where: string) => void;
+  /** Waits while interactions are being acknowledged (they come first). */
+  beforeSend?: () => Promise<void>;
+}
+
+/** A job as the view needs it. */
+export interface ViewJob {
+  id: string;
+  kind: JobKind;
+  payload: Json;
+}
+
+type Address = { via: 'interaction'; id: string } | { via: 'channel'; channelId: string; id: string };
+
+interface Slot {
+  index: number;
+  address: Address | null;
+  editor: ThrottledEditor<OutMessage>;
+  /** Signature of the payload last handed to the editor, so unchanged messages are not edited. */
+  shown: string | null;
+  /** A mention put before the content of a message posted in the channel after the token ran out. */
+  prefix: string;
+}
+
+/**
+ * The messages that answer one command: the interaction's reply (or a message hearth posted) and the
+ * messages that continue it. Turns the job's events into throttled edits, and moves to the channel
+ * (or the user's DMs, for private answers) once the interaction token can no longer be used.
+ */
+export class JobView {
+  readonly origin: DiscordOrigin;
+  readonly #deps: ViewDeps;
+  readonly #state: ViewState;
+  readonly #slots: Slot[] = [];
+  #mode: 'interaction' | 'channel';
+  #fallback = false;
+  #mentioned = false;
+  #channelId: string | null = null;
+  #chain: Promise<unknown> = Promise.resolve();
+  #ended = false;
+  #gone = false;
+  #done: Promise<void> | undefined;
+  /** The preview step the message already shows: it is not uploaded again with every progress edit. */
+  #previewShown = -1;
+  readonly #previewOf = new WeakMap<OutMessage, number>();
+
+  constructor(origin: DiscordOrigin, deps: ViewDeps) {
+    this.origin = origin;
+    this.#deps = deps;
+    this.#mode = origin.interaction ? 'interaction' : 'channel';
+    this.#state = { command: origin.command, phase: 'waiting', text: '' };
+    if (origin.maxUploadBytes !== undefined) this.#state.maxUploadBytes = origin.maxUploadBytes;
+  }
+
+  /** True once the view has its final content (it may still be sending it). */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Resolves when the final content has been delivered. */
+  get done(): Promise<void> {
+    return this.#done ?? Promise.resolve();
+  }
+
+  onJobEvent(job: ViewJob, event: JobEvent): void {
+    if (this.#ended) return;
+    const s = this.#state;
+    if (job.kind !== mainKind(this.origin.command)) {
+      // A helper job (the description of an image attached to /ask): a status line until the answer starts.
+      if (event.type === 'queued') s.aux = `👀 Looking at your image first — ${lower(queuedText(event.position, event.etaSeconds))}`;
+      else if (event.type === 'started' || event.type === 'progress') s.aux = '👀 Looking at your image first…';
+      else if (event.type === 'result' || event.type === 'failed' || event.type === 'cancelled') delete s.aux;
+      if (s.phase === 'waiting') this.#render();
+      return;
+    }
+    if (s.jobId !== job.id) this.#adopt(job);
+    delete s.aux;
+    switch (event.type) {
+      case 'queued':
+        s.phase = 'queued';
+        s.queued = { position: event.position, etaSeconds: event.etaSeconds };
+        break;
+      case 'started':
+        // A retry after a crash starts over.
+        s.phase = 'running';
+        s.text = '';
+        delete s.progress;
+        delete s.preview;
+        break;
+      case 'progress':
+        s.phase = 'running';
+        s.progress = { step: event.step, of: event.of };
+        break;
+      case 'token':
+        s.phase = 'running';
+        s.text += event.text;
+        break;
+      case 'preview':
+        s.preview = { png: event.png, step: event.step };
+        break;
+      case 'result':
+        s.phase = 'done';
+        s.result = event.result;
+        this.#finish();
+        return;
+      case 'cancelled':
+        s.phase = 'cancelled';
+        if (event.partial) s.result = event.partial;
+        s.stoppedBy = event.by === `discord:${this.origin.userId}` ? 'owner' : 'other';
+        this.#finish();
+        return;
+      case 'failed':
+        this.fail(event.error);
+        return;
+    }
+    this.#render();
+  }
+
+  /** The command or its job failed: the user is told in plain words, privately where Discord allows it. */
+  fail(error: ErrorInfo): void {
+    if (this.#ended) return;
+    const s = this.#state;
+    s.phase = 'failed';
+    s.error = error;
+    const keepsText = s.command === 'ask' && s.text.trim() !== '';
+    if (this.#mode === 'interaction' && !this.origin.ephemeral && !keepsText) {
+      this.#ended = true;
+      this.#done = this.#failPrivately(problemText(error));
+      return;
+    }
+    this.#finish();
+  }
+
+  /** Waits (at most `timeoutMs`) for what is being sent, then stops. */
+  async close(timeoutMs: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all(this.#slots.map((sl) => sl.editor.idle())),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    for (const sl of this.#slots) sl.editor.dispose();
+  }
+
+  #adopt(job: ViewJob): void {
+    const s = this.#state;
+    s.jobId = job.id;
+    const p = job.payload;
+    if (typeof p !== 'object' || p === null || Array.isArray(p)) return;
+    if (job.kind === 'image') {
+      s.image = {
+        prompt: str(p.prompt),
+        negativePrompt: str(p.negativePrompt),
+        width: num(p.width),
+        height: num(p.height),
+        steps: num(p.steps),
+        guidance: num(p.guidance),
+        seed: num(p.seed),
+        scheduler: str(p.scheduler),
+      } satisfies ImageOptions;
+    } else if (job.kind === 'caption' && typeof p.question === 'string') {
+      s.question = p.question;
+    }
+  }
+
+  #render(): void {
+    this.#payloads().forEach((p, i) => this.#set(i, p));
+  }
+
+  #payloads(): OutMessage[] {
+    const payloads = render(this.#state);
+    const preview = this.#state.preview;
+    const first = payloads[0];
+    if (preview && first?.files?.[0]?.name === 'preview.png') {
+      if (preview.step === this.#previewShown) delete first.files;
+      else this.#previewOf.set(first, preview.step);
+    }
+    return payloads;
+  }
+
+  #finish(): void {
+    this.#ended = true;
+    const payloads = this.#payloads();
+    payloads.forEach((p, i) => this.#set(i, p));
+    const extra = this.#slots.slice(payloads.length);
+    this.#done = (async () => {
+      await Promise.all(this.#slots.map((sl) => sl.editor.idle()));
+      // A retried chat that came out shorter than its first attempt leaves messages to remove.
+      for (const sl of extra) await this.#serial(() => this.#remove(sl));
+      for (const sl of this.#slots) sl.editor.dispose();
+    })().catch((e: unknown) => this.#deps.report(e, 'discord: finishing a reply'));
+  }
+
+  #set(index: number, payload: OutMessage): void {
+    let slot = this.#slots[index];
+    if (!slot) {
+      slot = this.#newSlot(index);
+      this.#slots[index] = slot;
+    }
+    const sig = signature(payload);
+    if (sig === slot.shown) return;
+    slot.shown = sig;
+    slot.editor.set(payload);
+  }
+
+  #newSlot(index: number): Slot {
+    let address: Address | null = null;
+    if (index === 0 && this.#mode === 'interaction') address = { via: 'interaction', id: '@original' };
+    else if (index === 0 && this.origin.message) address = { via: 'channel', channelId: this.origin.message.channelId, id: this.origin.message.messageId };
+    const slot: Slot = {
+      index,
+      address,
+      shown: null,
+      prefix: '',
+      editor: new ThrottledEditor<OutMessage>({
+        intervalMs: this.#deps.intervalMs,
+        now: this.#deps.now,
+        deliver: (p) => this.#deliver(slot, p),
+        onError: (e) => this.#deps.report(e, `discord: ${this.origin.command} reply`),
+      }),
+    };
+    return slot;
+  }
+
+  /** One request at a time per view, so continuation messages are created in order. */
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#chain.then(task);
+    this.#chain = run.catch(() => {});
+    return run;
+  }
+
+  #deliver(slot: Slot, payload: OutMessage): Promise<void> {
+    return this.#serial(async () => {
+      await this.#deps.beforeSend?.();
+      if (this.#gone) return;
+      if (this.#mode === 'interaction' && this.#tokenExpired()) this.#toChannel();
+      try {
+        await this.#put(slot, payload);
+        const step = this.#previewOf.get(payload);
+        if (step !== undefined) this.#previewShown = step;
+      } catch (e) {
+        if (this.#mode === 'interaction' && isTokenGone(e)) {
+          this.#toChannel();
+          this.#previewShown = -1;
+          await this.#put(slot, payload);
+          return;
+        }
+        if (isMessageGone(e)) {
+          // Deleted or dismissed by the user: nothing left to update.
+          this.#gone = true;
+          return;
+        }
+        throw discordFailure(e, 'updating a reply');
+      }
+    });
+  }
+
+  async #put(slot: Slot, p: OutMessage): Promise<void> {
+    const rest = this.#deps.rest;
+    const token = this.origin.interaction?.token;
+    if (slot.address && slot.address.via !== this.#mode) slot.address = null;
+    const a = slot.address;
+    if (a?.via === 'interaction' && token) {
+      if (a.id === '@original') await rest.editOriginal(token, p);
+      else await rest.editFollowup(token, a.id, p);
+      return;
+    }
+    if (a?.via === 'channel') {
+      await rest.edit(a.channelId, a.id, withPrefix(slot, p));
+      return;
+    }
+    if (this.#mode === 'interaction' && token) {
+      if (slot.index === 0) {
+        slot.address = { via: 'interaction', id: '@original' };
+        await rest.editOriginal(token, p);
+      } else {
+        const m = await rest.followup(token, { ...p, ephemeral: this.origin.ephemeral });
+        slot.address = { via: 'interaction', id: m.id };
+      }
+      return;
+    }
+    const channelId = await this.#targetChannel();
+    if (this.#fallback && !this.origin.ephemeral && !this.#mentioned) {
+      // The answer now lands in the channel, away from the command: say whose it is.
+      this.#mentioned = true;
+      slot.prefix = `<@${this.origin.userId}> `;
+    }
+    const m = await rest.send(channelId, withPrefix(slot, p));
+    slot.address = { via: 'channel', channelId, id: m.id };
+  }
+
+  async #remove(slot: Slot): Promise<void> {
+    const a = slot.address;
+    const token = this.origin.interaction?.token;
+    try {
+      if (a?.via === 'interaction' && token && a.id !== '@original') await this.#deps.rest.deleteFollowup(token, a.id);
+      else if (a?.via === 'channel') await this.#deps.rest.deleteMessage(a.channelId, a.id);
+    } catch (e) {
+      if (!isMessageGone(e) && !isTokenGone(e)) throw discordFailure(e, 'removing a reply');
+    }
+  }
+
+  #tokenExpired(): boolean {
+    const i = this.origin.interaction;
+    return !i || this.#deps.now() >= i.createdAt + this.#deps.tokenLifetimeMs;
+  }
+
+  #toChannel(): void {
+    this.#mode = 'channel';
+    this.#fallback = true;
+  }
+
+  async #targetChannel(): Promise<string> {
+    if (this.#channelId) return this.#channelId;
+    if (this.origin.message && !this.#fallback) this.#channelId = this.origin.message.channelId;
+    else if (this.origin.ephemeral && this.origin.guildId !== null) this.#channelId = (await this.#deps.rest.openDm(this.origin.userId)).id;
+    else this.#channelId = this.origin.channelId;
+    return this.#channelId;
+  }
+
+  /**
+   * A public reply that failed is replaced by a note only its user sees. The reply is edited before the
+   * ephemeral follow-up: Discord turns the first follow-up of a still-deferred reply into that reply
+   * (public), whatever its flags say.
+   */
+  async #failPrivately(words: string): Promise<void> {
+    for (const sl of this.#slots) sl.editor.dropPending();
+    await Promise.all(this.#slots.map((sl) => sl.editor.idle()));
+    for (const sl of this.#slots) sl.editor.dispose();
+    const token = this.origin.interaction?.token;
+    const rest = this.#deps.rest;
+    await this.#serial(async () => {
+      if (this.#gone) return;
+      try {
+        if (this.#mode !== 'interaction' || !token || this.#tokenExpired()) throw new TokenGone();
+        if (!this.#slots[0] || this.#slots[0].editor.deliveries === 0) await rest.editOriginal(token, { content: '⚠️', components: [] });
+        await rest.followup(token, { content: `⚠️ ${words}`, ephemeral: true });
+        await rest.deleteOriginal(token);
+        for (const sl of this.#slots.slice(1)) await this.#remove(sl);
+      } catch (e) {
+        if (!(e instanceof TokenGone) && !isTokenGone(e)) throw discordFailure(e, 'reporting a failed job');
+        this.#toChannel();
+        const channelId = await this.#targetChannel();
+        const mention = this.origin.ephemeral ? '' : `<@${this.origin.userId}> `;
+        await rest.send(channelId, { content: `${mention}⚠️ ${words}`, mentionUsers: [this.origin.userId] });
+      }
+    }).catch((e: unknown) => this.#deps.report(e, 'discord: reporting a failed job'));
+  }
+}
+
+class TokenGone extends Error {}
+
+function withPrefix(slot: Slot, p: OutMessage): OutMessage {
+  if (!slot.prefix) return p;
+  return { ...p, content: slot.prefix + p.content, mentionUsers: [slot.prefix.replace(/\D/g, '')] };
+}
+
+function signature(p: OutMessage): string {
+  const files = p.files?.map((f) => `${f.name}:${f.data.byteLength}:${f.description ?? ''}`).join(',') ?? '';
+  return `${p.content}\u0000${JSON.stringify(p.components ?? null)}\u0000${files}\u0000${p.clearAttachments ? 1 : 0}`;
+}
+
+function lower(s: string): string {
+  return s.length > 0 ? s[0]!.toLowerCase() + s.slice(1) : s;
+}
+
+function str(v: Json | undefined): string {
+  return typeof v === 'string' ? v : '';
+}
+
+function num(v: Json | undefined): number {
+  return typeof v === 'number' ? v : 0;
+}

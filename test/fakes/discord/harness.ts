@@ -1,0 +1,59 @@
+/** A whole hearth (simulated GPU) with the Discord adapter logged into a fake Discord. */
+import type { HearthApp } from '../../../src/app/hearth-app.js';
+import type { AdapterFactory } from '../../../src/bots/adapter.js';
+import { DiscordAdapter, type DiscordAdapterOptions } from '../../../src/bots/discord/index.js';
+import type { HearthConfig } from '../../../src/config/schema.js';
+import { simApp } from '../../helpers/sim-app.js';
+import { FakeDiscord } from './fake-discord.js';
+
+export interface DiscordHearthOptions {
+  fake?: FakeDiscord;
+  /** `discord` keys over the test defaults. */
+  discord?: Record<string, unknown>;
+  /** Other top-level config sections. */
+  config?: Record<string, unknown>;
+  adapter?: DiscordAdapterOptions;
+  dataDir?: string;
+  chatStepMs?: number;
+  imageStepMs?: number;
+}
+
+export interface DiscordHearth {
+  fake: FakeDiscord;
+  app: HearthApp;
+  config: HearthConfig;
+  dataDir: string;
+  /** Everything the adapter handed to reportError. */
+  reported: Array<{ where: string; message: string }>;
+  /** Closes the app (the fake stays up for a restart). */
+  stop(): Promise<void>;
+}
+
+export async function discordHearth(opts: DiscordHearthOptions = {}): Promise<DiscordHearth> {
+  const fake = opts.fake ?? (await FakeDiscord.start());
+  const reported: DiscordHearth['reported'] = [];
+  const factory: AdapterFactory = (ctx) =>
+    new DiscordAdapter(
+      {
+        ...ctx,
+        reportError: (e, where) => {
+          reported.push({ where, message: e instanceof Error ? e.message : String(e) });
+          ctx.reportError(e, where);
+        },
+      },
+      { rest: { globalRequestsPerSecond: 10_000 }, closeTimeoutMs: 2000, ...opts.adapter },
+    );
+  const { app, config, dataDir } = await simApp({
+    config: {
+      discord: { token: fake.token, applicationId: fake.applicationId, apiBaseUrl: fake.apiBaseUrl, editIntervalMs: 250, ...opts.discord },
+      files: { allowedHosts: ['127.0.0.1'] },
+      ...opts.config,
+    },
+    adapters: [factory],
+    ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
+    ...(opts.chatStepMs !== undefined ? { chatStepMs: opts.chatStepMs } : {}),
+    ...(opts.imageStepMs !== undefined ? { imageStepMs: opts.imageStepMs } : {}),
+  });
+  await app.start();
+  return { fake, app, config, dataDir, reported, stop: () => app.close() };
+}

@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { JobView, type ViewDeps } from '../../src/bots/discord/job-view.js';
+import type { DiscordOrigin } from '../../src/bots/discord/origin.js';
+import type { DiscordRest, OutMessage } from '../../src/bots/discord/rest-client.js';
+import type { JobEvent, Json } from '../../src/engine/types.js';
+
+type Call = { op: string; target: string; m?: OutMessage };
+
+/** Records the REST calls a view makes; `failWith` makes interaction-token calls fail like an expired token. */
+function recorder(opts: { tokenGone?: boolean } = {}) {
+  const calls: Call[] = [];
+  let n = 0;
+  const gone = async () => {
+    const { DiscordAPIError } = await import('discord.js');
+    throw new DiscordAPIError({ code: 50027, message: 'Invalid Webhook Token' }, 50027, 401, 'PATCH', 'http://x/webhooks/1/t', { body: undefined, files: undefined });
+  };
+  const rest = {
+    async editOriginal(_t: string, m: OutMessage) {
+      if (opts.tokenGone) return gone();
+      calls.push({ op: 'editOriginal', target: '@original', m });
+      return { id: 'orig' };
+    },
+    async followup(_t: string, m: OutMessage) {
+      if (opts.tokenGone) return gone();
+      const id = `f${++n}`;
+      calls.push({ op: 'followup', target: id, m });
+      return { id };
+    },
+    async editFollowup(_t: string, id: string, m: OutMessage) {
+      calls.push({ op: 'editFollowup', target: id, m });
+      return { id };
+    },
+    async deleteOriginal() {
+      calls.push({ op: 'deleteOriginal', target: '@original' });
+    },
+    async deleteFollowup(_t: string, id: string) {
+      calls.push({ op: 'deleteFollowup', target: id });
+    },
+    async send(ch: string, m: OutMessage) {
+      const id = `c${++n}`;
+      calls.push({ op: 'send', target: `${ch}/${id}`, m });
+      return { id };
+    },
+    async edit(ch: string, id: string, m: OutMessage) {
+      calls.push({ op: 'edit', target: `${ch}/${id}`, m });
+      return { id };
+    },
+    async deleteMessage(ch: string, id: string) {
+      calls.push({ op: 'deleteMessage', target: `${ch}/${id}` });
+    },
+    async openDm() {
+      return { id: 'dm1' };
+    },
+  };
+  return { rest: rest as unknown as DiscordRest, calls };
+}
+
+function deps(rest: DiscordRest, over: Partial<ViewDeps> = {}): ViewDeps & { reported: unknown[] } {
+  const reported: unknown[] = [];
+  return { rest, intervalMs: 5, tokenLifetimeMs: 60_000, now: Date.now, report: (e) => reported.push(e), reported, ...over };
+}
+
+function origin(over: Partial<DiscordOrigin> = {}): DiscordOrigin {
+  return {
+    platform: 'discord',
+    command: 'imagine',
+    userId: '42',
+    channelId: 'chan',
+    guildId: 'g',
+    ephemeral: false,
+    interaction: { id: 'i1', token: 'tok', applicationId: 'app', createdAt: Date.now() },
+    ...over,
+  };
+}
+
+const imageJob = { id: 'job1', kind: 'image' as const, payload: { prompt: 'a cat', negativePrompt: '', width: 64, height: 64, steps: 4, guidance: 7, seed: 9, scheduler: 'euler' } as Json };
+const chatJob = { id: 'job2', kind: 'chat' as const, payload: { question: 'q' } as Json };
+const png = (n: number) => new Uint8Array(n);
+
+async function play(view: JobView, job: { id: string; kind: 'image' | 'chat' | 'caption'; payload: Json }, events: JobEvent[], gapMs = 12): Promise<void> {
+  for (const e of events) {
+    view.onJobEvent(job, e);
+    await new Promise((r) => setTimeout(r, gapMs));
+  }
+  await view.done;
+}
+
+describe('JobView', () => {
+  it('uploads a preview once, not again with every progress edit', async () => {
+    const { rest, calls } = recorder();
+    const view = new JobView(origin(), deps(rest));
+    await play(view, imageJob, [
+      { type: 'started', attempt: 1 },
+      { type: 'progress', step: 1, of: 4 },
+      { type: 'preview', png: png(100), step: 1 },
+      { type: 'progress', step: 2, of: 4 },
+      { type: 'progress', step: 3, of: 4 },
+      { type: 'result', result: { image: { png: png(200), width: 64, height: 64 } } },
+    ]);
+    const uploads = calls.filter((c) => c.m?.files?.[0]?.name === 'preview.png');
+    expect(uploads).toHaveLength(1);
+    const last = calls.at(-1)!;
+    expect(last.m?.files?.[0]?.name).toBe('hearth-9.png');
+    expect(last.m?.content).toContain('seed `9`');
+  });
+
+  it('replaces a failed public reply with an ephemeral note: edit, then follow-up, then delete', async () => {
+    const { rest, calls } = recorder();
+    const view = new JobView(origin(), deps(rest));
+    view.fail({ code: 'INVALID_INPUT', message: 'steps must be a whole number from 1 to 60; got 80' });
+    await view.done;
+    expect(calls.map((c) => c.op)).toEqual(['editOriginal', 'followup', 'deleteOriginal']);
+    expect(calls[1]!.m).toMatchObject({ ephemeral: true, content: '⚠️ Steps must be a whole number from 1 to 60; got 80.' });
+  });
+
+  it('answers in the channel, mentioning the user, once the token is past its lifetime', async () => {
+    const { rest, calls } = recorder();
+    const view = new JobView(origin({ interaction: { id: 'i1', token: 'tok', applicationId: 'app', createdAt: Date.now() - 120_000 } }), deps(rest));
+    await play(view, imageJob, [{ type: 'result', result: { image: { png: png(10), width: 64, height: 64 } } }]);
+    expect(calls.map((c) => c.op)).toEqual(['send']);
+    expect(calls[0]!.target.startsWith('chan/')).toBe(true);
+    expect(calls[0]!.m?.content.startsWith('<@42> ')).toBe(true);
+    expect(calls[0]!.m?.mentionUsers).toEqual(['42']);
+  });
+
+  it('moves a private answer to the user’s DMs when Discord refuses the token', async () => {
+    const { rest, calls } = recorder({ tokenGone: true });
+    const view = new JobView(origin({ command: 'ask', ephemeral: true }), deps(rest));
+    await play(view, chatJob, [{ type: 'token', text: 'hello ' }, { type: 'result', result: { text: 'hello world' } }]);
+    expect(calls.length).toBeGreaterThan(0);
+    for (const c of calls) expect(c.target.startsWith('dm1/')).toBe(true);
+    expect(calls.at(-1)!.m?.content).toBe('hello world');
+  });
+
+  it('removes continuation messages a retried answer no longer needs', async () => {
+    const { rest, calls } = recorder();
+    const view = new JobView(origin({ command: 'ask' }), deps(rest));
+    const long = `${'word '.repeat(500)}`;
+    await play(view, chatJob, [
+      { type: 'started', attempt: 1 },
+      { type: 'token', text: long },
+      { type: 'started', attempt: 2 },
+      { type: 'token', text: 'short ' },
+      { type: 'result', result: { text: 'short answer' } },
+    ], 30);
+    expect(calls.some((c) => c.op === 'followup')).toBe(true);
+    expect(calls.at(-1)!.op).toBe('deleteFollowup');
+    const lastOriginal = calls.filter((c) => c.op === 'editOriginal').at(-1)!;
+    expect(lastOriginal.m?.content).toBe('short answer');
+  });
+
+  it('shows a helper job (an image being described) until the answer starts', async () => {
+    const { rest, calls } = recorder();
+    const view = new JobView(origin({ command: 'ask' }), deps(rest));
+    view.onJobEvent({ id: 'cap', kind: 'caption', payload: {} }, { type: 'queued', position: 1, etaSeconds: 4 });
+    await new Promise((r) => setTimeout(r, 12));
+    view.onJobEvent({ id: 'cap', kind: 'caption', payload: {} }, { type: 'result', result: { text: 'a dog' } });
+    await play(view, chatJob, [{ type: 'queued', position: 0, etaSeconds: 1 }, { type: 'result', result: { text: 'it is a dog' } }]);
+    expect(calls[0]!.m?.content).toBe('👀 Looking at your image first — 2nd in line — starts in about 4 s.');
+    expect(calls.at(-1)!.m?.content).toBe('it is a dog');
+  });
+});
