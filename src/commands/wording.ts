@@ -4,11 +4,12 @@ import type { ErrorInfo, Json } from '../engine/types.js';
  * Plain words for an expected failure. Adapters may word things their own way from the code and facts;
  * this is the shared default, so Discord, Slack and the console say the same thing. Never a stack trace.
  */
-export function errorText(error: ErrorInfo): string {
+export function errorText(error: ErrorInfo, opts: { cancelCommand?: string } = {}): string {
   const f = error.facts ?? {};
   switch (error.code) {
     case 'QUEUE_FULL':
-      return `You already have ${num(f.given, 1) - 1} jobs waiting or running (the limit is ${str(f.allowed)}). Wait for one to finish, or cancel one with /cancel.`;
+      // Each platform names its own way to cancel (Slack has `/hearth cancel`, not `/cancel`).
+      return `You already have ${num(f.given, 1) - 1} jobs waiting or running (the limit is ${str(f.allowed)}). Wait for one to finish, or cancel one with ${opts.cancelCommand ?? '/cancel'}.`;
     case 'DAILY_LIMIT':
       return `You have used your GPU time for today (${str(f.given)} of ${str(f.allowed)} GPU-seconds). It resets at midnight UTC.`;
     case 'MODEL_MISSING':

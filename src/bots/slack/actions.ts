@@ -1,6 +1,6 @@
 /** The Cancel and Reroll buttons. */
 import type { App, BlockAction, ButtonAction, RespondFn } from '@slack/bolt';
-import { errorText } from '../../commands/wording.js';
+import { slackErrorText } from './error-text.js';
 import { CANCEL_ACTION, REROLL_ACTION } from './blocks.js';
 import { fresh, guarded, startImage, type HandlerContext, type Tell } from './handler-context.js';
 import { parseOrigin, type SlackOrigin } from './origin.js';
@@ -35,7 +35,7 @@ export function registerActions(app: App, h: HandlerContext): void {
       if (!who.ok) return tell(who.text);
       const res = h.commands.cancel(action.value ?? '', h.access.invocation(who.origin, { conversation: false }));
       // The job's own message shows the cancel; only a refusal needs words.
-      if (!res.ok) await tell(res.error.code === 'NOT_FOUND' ? 'That job has already finished.' : errorText(res.error));
+      if (!res.ok) await tell(res.error.code === 'NOT_FOUND' ? 'That job has already finished.' : slackErrorText(res.error));
     });
   });
 

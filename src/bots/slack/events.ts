@@ -3,7 +3,7 @@
  * go on with the same conversation), and a direct message to the app is a conversation of its own.
  */
 import type { App } from '@slack/bolt';
-import { errorText } from '../../commands/wording.js';
+import { slackErrorText } from './error-text.js';
 import { fresh, guarded, startChat, type HandlerContext, type Tell } from './handler-context.js';
 import type { SlackOrigin } from './origin.js';
 import { ASK_HELP } from './slash-commands.js';
@@ -73,7 +73,7 @@ async function converse(h: HandlerContext, origin: Omit<SlackOrigin, 'status'>, 
   const say = (text: string) => h.api.post(origin.channel, { text }, origin.thread);
   if (/^forget[.!]?$/i.test(prompt) && images.length === 0) {
     const res = h.commands.forget(h.access.invocation({ ...origin }));
-    await say(res.ok ? `Done: I forgot ${res.value.turns} messages of this conversation.` : errorText(res.error));
+    await say(res.ok ? `Done: I forgot ${res.value.turns} messages of this conversation.` : slackErrorText(res.error));
     return;
   }
   if (prompt.length === 0 && images.length === 0) {

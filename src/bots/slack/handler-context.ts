@@ -1,5 +1,5 @@
 import type { AskInput, HearthCommands, ImagineInput } from '../../commands/hearth-commands.js';
-import { errorText } from '../../commands/wording.js';
+import { slackErrorText } from './error-text.js';
 import type { HearthConfig } from '../../config/schema.js';
 import type { Engine } from '../../engine/engine.js';
 import type { SlackAccess } from './access.js';
@@ -75,7 +75,7 @@ export async function startChat(h: HandlerContext, origin: NewOrigin, input: Ask
     if (!res.ok) {
       await removeQuietly(h, origin.channel, status);
       await removeQuietly(h, origin.channel, opts.root);
-      await tell(errorText(res.error));
+      await tell(slackErrorText(res.error));
     }
   } finally {
     h.pending.delete(status);
@@ -90,6 +90,6 @@ export async function startImage(h: HandlerContext, origin: NewOrigin, what: { i
   if (!res.ok) {
     await removeQuietly(h, origin.channel, full.status);
     await removeQuietly(h, origin.channel, opts.root);
-    await tell(errorText(res.error));
+    await tell(slackErrorText(res.error));
   }
 }

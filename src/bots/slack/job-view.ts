@@ -5,7 +5,8 @@
  * one call sequence at a time, so edits never overtake each other and none are wasted on states
  * already superseded.
  */
-import { errorText, queuedText } from '../../commands/wording.js';
+import { queuedText } from '../../commands/wording.js';
+import { slackErrorText } from './error-text.js';
 import type { ErrorInfo, JobEvent, JobRecord, JobResult, Json } from '../../engine/types.js';
 import { StreamWriter, UpdateWriter, LiveMessage, type AnswerWriter } from './answer-writer.js';
 import { cancelButton, progressBar, rerollButton, textMessage } from './blocks.js';
@@ -201,7 +202,7 @@ export class JobView {
       if (text.trim().length === 0) text = '(The model gave an empty answer.)';
       if (this.#result?.stopReason === 'maxTokens') footer = '_Stopped at the answer length limit._';
     } else if (phase === 'cancelled') footer = this.#cancelledText();
-    else footer = `:warning: ${errorText(this.#error ?? { code: 'RUNNER_FAILED', message: 'unknown' })}`;
+    else footer = `:warning: ${slackErrorText(this.#error ?? { code: 'RUNNER_FAILED', message: 'unknown' })}`;
     await this.#write((w) => w.finish(text, footer));
     const writer = this.#writerFor();
     if (writer.mode === 'stream') {
@@ -249,7 +250,7 @@ export class JobView {
     const image = this.#result?.image;
     if (phase === 'failed' || !image) {
       const error = this.#error ?? { code: 'RUNNER_FAILED' as const, message: 'the image job ended without an image' };
-      return this.#status.show(textMessage(`:warning: ${errorText(error)}`));
+      return this.#status.show(textMessage(`:warning: ${slackErrorText(error)}`));
     }
     const p = this.#job.payload as Record<string, Json>;
     const details = imageDetails(p, image);
@@ -279,7 +280,7 @@ export class JobView {
     if (this.#deps.handlerWaiting(this.#origin.status)) return;
     if (phase === 'done') return this.#status.show(textMessage('hearth restarted while it was looking at your image. Please ask again.'));
     if (phase === 'cancelled') return this.#status.show(textMessage(this.#cancelledText()));
-    return this.#status.show(textMessage(`:warning: ${errorText(this.#error ?? { code: 'RUNNER_FAILED', message: 'unknown' })}`));
+    return this.#status.show(textMessage(`:warning: ${slackErrorText(this.#error ?? { code: 'RUNNER_FAILED', message: 'unknown' })}`));
   }
 }
 

@@ -1,0 +1,121 @@
+/**
+ * What the conformance suite needs from a platform: a {@link PlatformDriver} drives one platform from
+ * the outside, as its users would (through the fake platform server, or the web console's HTTP API),
+ * and reads back what they would see. The suite (suite.ts) asserts the same behaviours through every
+ * driver; a driver never decides whether a behaviour passed.
+ */
+import type { HearthApp } from '../../src/app/hearth-app.js';
+
+/** How every driver sets up its hearth, so the same limits hold everywhere. */
+export interface ConformanceSetup {
+  /** limits.maxQueuedPerUser */
+  maxQueuedPerUser: number;
+  /** Simulated chat step (one word a step). */
+  chatStepMs: number;
+  /** Simulated image step: long enough that a 60-step image is still running when it is cancelled. */
+  imageStepMs: number;
+}
+
+/** Where an error reached the user: only them inside a shared space, only their own session, or everyone. */
+export type Visibility = 'ephemeral' | 'requester' | 'public';
+
+/**
+ * Behaviours a platform genuinely shows in different ways, declared instead of skipped: the suite
+ * asserts the declared variant.
+ */
+export interface Capabilities {
+  /** Can a reply in a shared space be shown to the requester alone (Discord/Slack ephemeral)? The web console has no shared space. */
+  ephemeral: boolean;
+  /** A command that shows the caption (`command`), or images only described for a chat that sees the description (`chat-context`). */
+  caption: 'command' | 'chat-context';
+  /** Each new /ask opens its own conversation (a thread), or the user has one conversation (a browser session). */
+  conversations: 'per-ask' | 'per-user';
+  /** The platform itself holds the option bounds (Discord's min_value/max_value, the console's /api/info limits). */
+  optionBounds: boolean;
+}
+
+export interface DriverUser {
+  readonly name: string;
+  /** The platform-qualified id hearth knows the user by (`slack:U1`, `web:<session>`). */
+  readonly userId: string;
+}
+
+/** An opaque handle on a conversation (a thread, a browser session), as the driver made it. */
+export interface Conversation {
+  readonly key: string;
+}
+
+export interface Shown {
+  /** The words the user sees, decorations (markup, cursors) as the platform renders them. */
+  text: string;
+  visibility: Visibility;
+}
+
+export interface Answer {
+  /** The final answer as the user sees it once it is complete (every part, joined). */
+  text: string;
+  /** Earlier versions of the answer the user saw while it streamed (only versions showing answer text), oldest first. */
+  views: string[];
+  jobId: string;
+  conversation: Conversation;
+}
+
+export interface ImagineOptions {
+  prompt: string;
+  width?: number;
+  height?: number;
+  steps?: number;
+  seed?: number;
+}
+
+export interface Picture {
+  /** The PNG bytes delivered to the user. */
+  png: Uint8Array;
+  /** The words shown with the picture. */
+  text: string;
+  /** The seed as read from what is shown (undefined when none is shown). */
+  seed: number | undefined;
+  jobId: string;
+}
+
+export interface CaptionShown {
+  text: string;
+  /** The job whose result carries the caption: the caption job, or (chat-context) the chat job that was given it. */
+  jobId: string;
+}
+
+export interface PlatformDriver {
+  readonly name: string;
+  readonly capabilities: Capabilities;
+  /** The hearth behind the platform, for checks on the engine's side (job payloads, states). */
+  readonly app: HearthApp;
+  /** The credentials this platform was configured with; none may reach a user. */
+  readonly secrets: readonly string[];
+
+  user(name: string): Promise<DriverUser>;
+  /** Asks a question (a new conversation, or a follow-up in `conversation`) and waits for the finished answer. */
+  ask(user: DriverUser, prompt: string, opts?: { conversation?: Conversation }): Promise<Answer>;
+  /** Clears a conversation's memory; what the user is told. */
+  forget(user: DriverUser, conversation: Conversation): Promise<Shown>;
+  /** Makes a picture and waits until it is delivered. */
+  imagine(user: DriverUser, opts: ImagineOptions): Promise<Picture>;
+  /** Asks for a picture and returns once the job is queued, without waiting for it. */
+  startImagine(user: DriverUser, opts: ImagineOptions): Promise<{ jobId: string }>;
+  /** Asks for a picture that must be refused; the error the user sees. Throws if it was accepted instead. */
+  refusedImagine(user: DriverUser, opts: ImagineOptions): Promise<Shown>;
+  caption(user: DriverUser, png: Uint8Array): Promise<CaptionShown>;
+  /** Cancels a job the user started, the way the user would (its Cancel button); what they are told. */
+  cancel(user: DriverUser, jobId: string): Promise<Shown>;
+  /** The commands a user of this platform can type, without the slash (as installed or registered). */
+  offeredCommands(): Promise<string[]>;
+  /** The steps bounds the platform itself declares ({@link Capabilities.optionBounds}); undefined without. */
+  declaredStepsRange(): Promise<{ min?: number; max: number } | undefined>;
+  /**
+   * As text: `shown`, everything users saw (messages with every version of them, errors, captions);
+   * `recorded`, every payload the platform recorded or served (auth headers left out).
+   */
+  exposed(): Promise<{ shown: string[]; recorded: string[] }>;
+  /** What hearth handed to reportError, and requests the fake platform could not route. */
+  reported(): string[];
+  close(): Promise<void>;
+}

@@ -1,0 +1,237 @@
+/**
+ * Drives the Discord bot through the fake Discord (test/fakes/discord), as server members would:
+ * slash commands with the options hearth registered, an uploaded attachment, the Cancel button.
+ * `/ask` in the server's channel opens a hearth thread (`discord.threadPerAsk`), where follow-ups and
+ * /forget go. What people see is what the fake holds: messages with every version of them, and
+ * ephemeral replies.
+ */
+import { rmSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import type { HearthApp } from '../../../src/app/hearth-app.js';
+import { buttonIds, ephemeralText } from '../../fakes/discord/assertions.js';
+import { EPHEMERAL, FakeDiscord, LOADING, type FakeChannel, type FakeInteraction, type FakeMessage, type OptionValue } from '../../fakes/discord/fake-discord.js';
+import { discordHearth, type DiscordHearth } from '../../fakes/discord/harness.js';
+import type { Answer, Capabilities, CaptionShown, ConformanceSetup, Conversation, DriverUser, ImagineOptions, Picture, PlatformDriver, Shown } from '../driver.js';
+import { answerViews, isFinal, jobIds, newJob, textOf, waitUntil } from '../support.js';
+
+const CURSOR = /\s*▌\s*$/;
+
+type Def = { name: string; options?: Array<{ name: string; min_value?: number; max_value?: number; choices?: Array<{ value: unknown }> }> };
+
+function visibility(m: FakeMessage): 'ephemeral' | 'public' {
+  return (m.flags & EPHEMERAL) !== 0 ? 'ephemeral' : 'public';
+}
+
+/** A reply that shows something final: there, not deleted, not "thinking…", no Cancel button. */
+function settled(m: FakeMessage | undefined): m is FakeMessage {
+  return !!m && !m.deleted && (m.flags & LOADING) === 0 && m.content !== '' && !buttonIds(m).some((id) => id.startsWith('hearth:cancel:'));
+}
+
+export class DiscordDriver implements PlatformDriver {
+  readonly name = 'discord';
+  readonly capabilities: Capabilities = { ephemeral: true, caption: 'command', conversations: 'per-ask', optionBounds: true };
+  readonly secrets: readonly string[];
+  readonly #fake: FakeDiscord;
+  readonly #h: DiscordHearth;
+  readonly #users = new Map<string, ReturnType<FakeDiscord['user']>>();
+  /** The interaction that started each image job (its reply shows the job). */
+  readonly #started = new Map<string, FakeInteraction>();
+
+  static async start(setup: ConformanceSetup): Promise<DiscordDriver> {
+    const fake = await FakeDiscord.start({ token: `conformance-discord-${randomUUID()}.secret` });
+    const h = await discordHearth({
+      fake,
+      discord: { threadPerAsk: true, editIntervalMs: 250 },
+      config: { limits: { maxQueuedPerUser: setup.maxQueuedPerUser } },
+      chatStepMs: setup.chatStepMs,
+      imageStepMs: setup.imageStepMs,
+    });
+    return new DiscordDriver(fake, h);
+  }
+
+  private constructor(fake: FakeDiscord, h: DiscordHearth) {
+    this.#fake = fake;
+    this.#h = h;
+    this.secrets = [fake.token];
+  }
+
+  get app(): HearthApp {
+    return this.#h.app;
+  }
+
+  async user(name: string): Promise<DriverUser> {
+    const u = this.#fake.user(name);
+    this.#users.set(name, u);
+    return { name, userId: `discord:${u.id}` };
+  }
+
+  async ask(user: DriverUser, prompt: string, opts: { conversation?: Conversation } = {}): Promise<Answer> {
+    const before = new Set(jobIds(this.app, user.userId, 'chat'));
+    const channel = opts.conversation ? this.#channel(opts.conversation.key) : this.#fake.channel;
+    const it = this.#slash('ask', { prompt }, user, channel);
+    const job = await newJob(this.app, user.userId, 'chat', before, '/ask');
+    const parts = await waitUntil(
+      'the finished answer',
+      () => {
+        if (!isFinal(this.app, job.id)) return undefined;
+        const msgs = [this.#fake.original(it), ...this.#fake.followups(it)];
+        if (!msgs.every((m): m is FakeMessage => !!m && !m.deleted && m.content !== '')) return undefined;
+        const last = msgs[msgs.length - 1]!;
+        return !CURSOR.test(last.content) && msgs.every((m) => m.components.length === 0) ? msgs : undefined;
+      },
+      { ms: 15_000, last: () => textOf([this.#fake.original(it), ...this.#fake.followups(it)].map((m) => m?.content)) },
+    );
+    const text = parts.map((m) => m.content).join('');
+    const views = answerViews(parts.map((m) => ({ history: m.history, final: m.content })), text, (s) => s.replace(CURSOR, ''));
+    // A new /ask in the channel opens a thread on its reply; in a thread it continues that thread.
+    const key = opts.conversation?.key ?? (await waitUntil('the thread of the answer', () => this.#fake.state.channels.get(parts[0]!.id))).id;
+    return { text, views, jobId: job.id, conversation: { key } };
+  }
+
+  async forget(user: DriverUser, conversation: Conversation): Promise<Shown> {
+    const it = this.#slash('forget', {}, user, this.#channel(conversation.key));
+    const m = await waitUntil('the forget answer', () => {
+      const o = this.#fake.original(it);
+      return settled(o) ? o : undefined;
+    });
+    return { text: m.content, visibility: visibility(m) };
+  }
+
+  async imagine(user: DriverUser, opts: ImagineOptions): Promise<Picture> {
+    const { jobId, it } = await this.#imagine(user, opts);
+    const m = await waitUntil(
+      'the picture',
+      () => {
+        const o = this.#fake.original(it);
+        return o && !o.deleted && isFinal(this.app, jobId) && o.attachments.some((a) => a.content_type === 'image/png') ? o : undefined;
+      },
+      { ms: 15_000 },
+    );
+    const file = m.attachments.find((a) => a.content_type === 'image/png')!;
+    const seed = /\bseed\W{0,3}(\d+)/.exec(m.content)?.[1];
+    return { png: file.bytes, text: m.content, seed: seed === undefined ? undefined : Number(seed), jobId };
+  }
+
+  async startImagine(user: DriverUser, opts: ImagineOptions): Promise<{ jobId: string }> {
+    return { jobId: (await this.#imagine(user, opts)).jobId };
+  }
+
+  async refusedImagine(user: DriverUser, opts: ImagineOptions): Promise<Shown> {
+    const before = new Set(jobIds(this.app, user.userId));
+    const it = this.#slash('imagine', this.#imagineOptions(opts), user);
+    return waitUntil('the refusal', () => {
+      const accepted = jobIds(this.app, user.userId).find((id) => !before.has(id));
+      if (accepted) throw new Error(`Discord accepted the image (job ${accepted}) instead of refusing it`);
+      const note = ephemeralText(this.#fake, it);
+      if (note) return { text: note, visibility: 'ephemeral' as const };
+      const o = this.#fake.original(it);
+      return settled(o) ? { text: o.content, visibility: visibility(o) } : undefined;
+    });
+  }
+
+  async caption(user: DriverUser, png: Uint8Array): Promise<CaptionShown> {
+    const before = new Set(jobIds(this.app, user.userId, 'caption'));
+    const it = this.#slash('caption', { image: this.#fake.upload('photo.png', png, 'image/png') }, user);
+    const job = await newJob(this.app, user.userId, 'caption', before, '/caption');
+    const m = await waitUntil('the caption', () => {
+      const o = this.#fake.original(it);
+      return isFinal(this.app, job.id) && settled(o) ? o : undefined;
+    });
+    return { text: m.content, jobId: job.id };
+  }
+
+  async cancel(user: DriverUser, jobId: string): Promise<Shown> {
+    const it = this.#started.get(jobId);
+    if (!it) throw new Error(`job ${jobId} was not started through this driver`);
+    const cancelId = `hearth:cancel:${jobId}`;
+    const shown = await waitUntil('the Cancel button', () => {
+      const o = this.#fake.original(it);
+      return o && !o.deleted && buttonIds(o).includes(cancelId) ? o : undefined;
+    });
+    const press = this.#fake.click(shown, cancelId, { user: this.#user(user) });
+    await waitUntil('the job ended', () => isFinal(this.app, jobId), { last: () => textOf(this.#fake.ephemeralOf(press).map((m) => m.content)) });
+    const m = await waitUntil('the cancel shown', () => {
+      const o = this.#fake.original(it);
+      return settled(o) ? o : undefined;
+    });
+    return { text: m.content, visibility: visibility(m) };
+  }
+
+  async offeredCommands(): Promise<string[]> {
+    return this.#fake.commands().map((c) => c.name);
+  }
+
+  async declaredStepsRange(): Promise<{ min?: number; max: number } | undefined> {
+    const steps = this.#imagineDef().options?.find((o) => o.name === 'steps');
+    if (steps?.max_value === undefined) return undefined;
+    return { max: steps.max_value, ...(steps.min_value !== undefined ? { min: steps.min_value } : {}) };
+  }
+
+  async exposed(): Promise<{ shown: string[]; recorded: string[] }> {
+    const s = this.#fake.state;
+    const messages = [...s.messages.values()].filter((m) => m.authorId === this.#fake.bot.id);
+    const shown = messages.flatMap((m) => [m.content, ...m.history, ...m.attachments.map((a) => `${a.filename} ${a.description ?? ''}`)]);
+    // Everything else hearth sent: message components, interaction callbacks, registered commands,
+    // channels it made (thread names). The bot token travels only in Authorization headers (not kept).
+    const recorded = [textOf(messages), textOf([...s.interactions.values()].map((i) => i.callbacks)), textOf([...s.commands.values()]), textOf([...s.channels.values()])];
+    return { shown, recorded };
+  }
+
+  reported(): string[] {
+    return [...this.#h.reported.map((r) => `${r.where}: ${r.message}`), ...this.#fake.state.unexpected.map((u) => `unexpected request ${u}`)];
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.#h.stop();
+      await this.#fake.close();
+    } finally {
+      this.app.store.close();
+      rmSync(this.#h.dataDir, { recursive: true, force: true });
+    }
+  }
+
+  #user(user: DriverUser): ReturnType<FakeDiscord['user']> {
+    const u = this.#users.get(user.name);
+    if (!u) throw new Error(`unknown user ${user.name}`);
+    return u;
+  }
+
+  #channel(id: string): FakeChannel {
+    const c = this.#fake.state.channels.get(id);
+    if (!c) throw new Error(`no channel ${id} in the fake Discord`);
+    return c;
+  }
+
+  #slash(command: string, options: Record<string, OptionValue>, user: DriverUser, channel?: FakeChannel): FakeInteraction {
+    return this.#fake.slash(command, options, { user: this.#user(user), ...(channel ? { channel } : {}) });
+  }
+
+  #imagineDef(): Def {
+    const def = (this.#fake.commands() as Def[]).find((c) => c.name === 'imagine');
+    if (!def) throw new Error('/imagine is not registered');
+    return def;
+  }
+
+  /** The options as a Discord user picks them: the size only from the registered choices. */
+  #imagineOptions(o: ImagineOptions): Record<string, OptionValue> {
+    const out: Record<string, OptionValue> = { prompt: o.prompt };
+    if (o.width !== undefined || o.height !== undefined) {
+      const size = `${o.width ?? o.height}x${o.height ?? o.width}`;
+      const choices = this.#imagineDef().options?.find((x) => x.name === 'size')?.choices?.map((c) => c.value);
+      if (choices && !choices.includes(size)) throw new Error(`size ${size} is not one of the registered choices (${choices.join(', ')})`);
+      out.size = size;
+    }
+    if (o.steps !== undefined) out.steps = o.steps;
+    if (o.seed !== undefined) out.seed = o.seed;
+    return out;
+  }
+
+  async #imagine(user: DriverUser, opts: ImagineOptions): Promise<{ jobId: string; it: FakeInteraction }> {
+    const before = new Set(jobIds(this.app, user.userId, 'image'));
+    const it = this.#slash('imagine', this.#imagineOptions(opts), user);
+    const job = await newJob(this.app, user.userId, 'image', before, '/imagine');
+    this.#started.set(job.id, it);
+    return { jobId: job.id, it };
+  }
+}

@@ -1,0 +1,190 @@
+/**
+ * The platform conformance suite: the same behaviours, asserted the same way, through every platform
+ * adapter (web console, Slack, Discord), each driven from the outside by its {@link PlatformDriver} on
+ * hearth's simulated GPU (test/helpers/sim-app.ts: the chat echoes "echo: <question>" word by word,
+ * an image is a real PNG after `steps` steps, a caption is "a simulated caption").
+ *
+ * A behaviour a platform shows differently is declared by its driver ({@link Capabilities}) and the
+ * declared variant is asserted; nothing is skipped.
+ */
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Json } from '../../src/engine/types.js';
+import type { ConformanceSetup, DriverUser, PlatformDriver, Shown } from './driver.js';
+import { jobIds, waitUntil } from './support.js';
+
+/** The one setup every driver builds its hearth with. */
+export const SETUP: ConformanceSetup = { maxQueuedPerUser: 2, chatStepMs: 15, imageStepMs: 50 };
+
+/** The image bound every platform has by default (models.image.limits.maxSteps). */
+const MAX_STEPS = 60;
+
+/** Stack frames, file positions and error class names: what a user must never be shown. */
+const STACK_TRACE = /\n\s+at\s|\bat\s+\S+\s+\(.*:\d+:\d+\)|node:internal|\.[cm]?[jt]s:\d+:\d+|\b[A-Z]\w*Error:/;
+
+/**
+ * A question of 39 long words (the simulated chat echoes at most 40 words): about 3,200 characters,
+ * past Discord's 2,000 per message and Slack's 3,000 per section, so splitting is exercised too.
+ */
+const LONG_QUESTION = Array.from({ length: 39 }, (_, i) => `${String(i).padStart(2, '0')}${'hearthstone'.repeat(7)}x`).join(' ');
+
+type Message = { role: string; content: string };
+
+function chatMessages(d: PlatformDriver, jobId: string): Message[] {
+  const job = d.app.engine.getJob(jobId);
+  if (!job) throw new Error(`job ${jobId} is not known to the engine`);
+  const p = job.payload as { messages?: Json };
+  return (p.messages ?? []) as unknown as Message[];
+}
+
+function expectPlainWords(shown: Shown | { text: string }, what: string): void {
+  expect(shown.text.trim().length, `${what}: nothing was shown`).toBeGreaterThan(0);
+  expect(shown.text, `${what}: looks like a stack trace`).not.toMatch(STACK_TRACE);
+}
+
+/** Every `/command` a text points the user to is one they can type on this platform. */
+async function expectOfferedCommands(d: PlatformDriver, shown: { text: string }, what: string): Promise<void> {
+  const offered = await d.offeredCommands();
+  const named = [...shown.text.matchAll(/(?:^|[\s(`'"])\/([a-z][\w-]*)/g)].map((m) => m[1]!);
+  expect(named.filter((c) => !offered.includes(c)), `${what} names commands ${d.name} does not have (it has ${offered.map((c) => `/${c}`).join(', ')}): ${shown.text}`).toEqual([]);
+}
+
+async function png(width: number, height: number): Promise<Uint8Array> {
+  return new Uint8Array(await sharp({ create: { width, height, channels: 3, background: '#4080c0' } }).png().toBuffer());
+}
+
+/** Registers the conformance suite for one platform; `make` builds and starts its driver. */
+export function conformanceSuite(label: string, make: (setup: ConformanceSetup) => Promise<PlatformDriver>): void {
+  describe(`${label}: platform conformance`, () => {
+    let d: PlatformDriver;
+    let n = 0;
+    const fresh = (name: string): Promise<DriverUser> => d.user(`${name}${++n}`);
+
+    beforeAll(async () => {
+      d = await make(SETUP);
+    });
+    afterAll(async () => {
+      await d?.close();
+    });
+
+    it('1. /ask: the user sees the whole answer, nothing lost or repeated', async () => {
+      const u = await fresh('ann');
+      const a = await d.ask(u, LONG_QUESTION);
+      expect(a.text.trim()).toBe(`echo: ${LONG_QUESTION}`);
+      expect(d.app.engine.getJob(a.jobId)?.state).toBe('done');
+      // While it streamed, every version shown was a beginning of the final answer (no text taken back or doubled).
+      for (const v of a.views) expect(a.text.startsWith(v.trimEnd()), `a streamed version is not a prefix of the answer: ${JSON.stringify(v.slice(-120))}`).toBe(true);
+      for (let i = 1; i < a.views.length; i++) expect(a.views[i]!.trimEnd().length).toBeGreaterThanOrEqual(a.views[i - 1]!.trimEnd().length);
+    });
+
+    it('2. a follow-up in the same conversation is given the earlier turn; /forget clears it', async () => {
+      const u = await fresh('bo');
+      const first = await d.ask(u, 'my cat is called Miso');
+      const second = await d.ask(u, 'what is my cat called', { conversation: first.conversation });
+      expect(second.text.trim()).toBe('echo: what is my cat called');
+      const given = chatMessages(d, second.jobId);
+      expect(given).toContainEqual({ role: 'user', content: 'my cat is called Miso' });
+      expect(given.some((m) => m.role === 'assistant' && m.content.trim() === 'echo: my cat is called Miso')).toBe(true);
+      expect(given.at(-1)).toEqual({ role: 'user', content: 'what is my cat called' });
+
+      // A new /ask: its own conversation where each /ask opens one, the same one where a user has one.
+      const other = await d.ask(u, 'something else entirely');
+      const otherGiven = chatMessages(d, other.jobId).some((m) => m.content === 'my cat is called Miso');
+      expect(otherGiven).toBe(d.capabilities.conversations === 'per-user');
+
+      const forgot = await d.forget(u, first.conversation);
+      expectPlainWords(forgot, '/forget');
+      await expectOfferedCommands(d, forgot, 'the /forget answer');
+      const third = await d.ask(u, 'fresh start', { conversation: first.conversation });
+      expect(third.text.trim()).toBe('echo: fresh start');
+      expect(chatMessages(d, third.jobId).filter((m) => m.role !== 'system')).toEqual([{ role: 'user', content: 'fresh start' }]);
+    });
+
+    it('3. /imagine: a PNG at the requested size, with its seed shown', async () => {
+      const u = await fresh('cy');
+      const pic = await d.imagine(u, { prompt: 'a lighthouse at dusk', width: 640, height: 448, steps: 4, seed: 1234 });
+      const meta = await sharp(pic.png).metadata();
+      expect([meta.format, meta.width, meta.height]).toEqual(['png', 640, 448]);
+      expect(pic.seed).toBe(1234);
+      expect(pic.text).toContain('1234');
+      expect(d.app.engine.getJob(pic.jobId)?.state).toBe('done');
+    });
+
+    it('4. /caption: the caption is shown (or, where declared, given to the chat)', async () => {
+      const u = await fresh('di');
+      const shown = await d.caption(u, await png(32, 24));
+      expectPlainWords(shown, '/caption');
+      const job = d.app.engine.getJob(shown.jobId)!;
+      if (d.capabilities.caption === 'command') {
+        expect(job.kind).toBe('caption');
+        expect(shown.text).toContain('a simulated caption');
+      } else {
+        expect(job.kind).toBe('chat');
+        expect(JSON.stringify((job.payload as { context?: Json }).context)).toContain('a simulated caption');
+      }
+      expect(job.state).toBe('done');
+    });
+
+    it('5. steps out of range: an error naming the allowed range, in plain words, and no job', async () => {
+      const u = await fresh('ed');
+      const before = jobIds(d.app, u.userId).length;
+      const refused = await d.refusedImagine(u, { prompt: 'a cat', steps: 999 });
+      expectPlainWords(refused, 'the steps error');
+      expect(refused.text).toContain(`1 to ${MAX_STEPS}`);
+      expect(refused.text).toContain('999');
+      await expectOfferedCommands(d, refused, 'the steps error');
+      expect(refused.visibility).toBe(d.capabilities.ephemeral ? 'ephemeral' : 'requester');
+      expect(jobIds(d.app, u.userId)).toHaveLength(before);
+      const declared = await d.declaredStepsRange();
+      if (d.capabilities.optionBounds) {
+        expect(declared?.max).toBe(MAX_STEPS);
+        if (declared?.min !== undefined) expect(declared.min).toBe(1);
+      } else expect(declared).toBeUndefined();
+    });
+
+    it('6. over the per-user queue cap: an error naming the limit, and no job', async () => {
+      const u = await fresh('flo');
+      const started: string[] = [];
+      try {
+        for (let i = 0; i < SETUP.maxQueuedPerUser; i++) started.push((await d.startImagine(u, { prompt: `slow painting ${i}`, steps: MAX_STEPS })).jobId);
+        const refused = await d.refusedImagine(u, { prompt: 'one too many', steps: 4 });
+        expectPlainWords(refused, 'the queue cap error');
+        expect(refused.text).toMatch(/limit/i);
+        expect(refused.text).toMatch(new RegExp(`\\b${SETUP.maxQueuedPerUser}\\b`));
+        await expectOfferedCommands(d, refused, 'the queue cap error');
+        expect(refused.visibility).toBe(d.capabilities.ephemeral ? 'ephemeral' : 'requester');
+        expect(jobIds(d.app, u.userId)).toHaveLength(SETUP.maxQueuedPerUser);
+      } finally {
+        for (const id of started) d.app.engine.cancel(id, { userId: u.userId, admin: true });
+        await waitUntil('the slow paintings cancelled', () => started.every((id) => d.app.engine.getJob(id)?.state === 'cancelled'));
+      }
+    });
+
+    it('7. cancelling a running job ends it as cancelled, and the user is told', async () => {
+      const u = await fresh('gus');
+      const { jobId } = await d.startImagine(u, { prompt: 'a very slow painting', steps: MAX_STEPS });
+      await waitUntil('the painting running', () => d.app.engine.getJob(jobId)?.state === 'running');
+      const told = await d.cancel(u, jobId);
+      expect(d.app.engine.getJob(jobId)?.state).toBe('cancelled');
+      expectPlainWords(told, 'the cancel');
+      expect(told.text).toMatch(/cancel/i);
+      await expectOfferedCommands(d, told, 'the cancel notice');
+    });
+
+    it('8. no configured secret reaches anything a user sees or the platform recorded; no stack trace is shown', async () => {
+      expect(d.secrets.length).toBeGreaterThan(0);
+      const { shown, recorded } = await d.exposed();
+      expect(shown.length).toBeGreaterThan(0);
+      const seen = [...shown, ...recorded];
+      for (const secret of d.secrets) {
+        const leaks = seen.filter((s) => s.includes(secret)).map((s) => s.slice(Math.max(0, s.indexOf(secret) - 200), s.indexOf(secret) + 60));
+        expect(leaks, `secret ${secret.slice(0, 12)}… leaked`).toEqual([]);
+      }
+      expect(shown.filter((s) => STACK_TRACE.test(s)).map((s) => s.slice(0, 300))).toEqual([]);
+    });
+
+    it('reported no handler errors along the way', () => {
+      expect(d.reported()).toEqual([]);
+    });
+  });
+}
