@@ -36,6 +36,21 @@ const factory: RunnerFactory = async (raw: Json) => {
     );
     if (chat.vramMB !== undefined) runners[runners.length - 1] = withVram(runners.at(-1)!, chat.vramMB);
   }
+  const image = s.models.image;
+  if (image) {
+    const { createImageRunner } = await import('./image/index.js');
+    runners.push(
+      createImageRunner({
+        model: 'image',
+        dir: image.dir,
+        providers: image.providers,
+        defaults: image.defaults,
+        limits: image.limits,
+        previewEvery: image.previewEvery,
+        ...(image.vramMB !== undefined ? { vramMB: image.vramMB } : {}),
+      }),
+    );
+  }
   const caption = s.models.caption;
   if (caption) {
     const { createCaptionRunner } = await import('./caption/index.js');

@@ -10,6 +10,8 @@ import { createLogger } from '../../src/util/log.js';
 import { pngImage } from '../fixtures/caption/images.js';
 import { writeTinyVitGpt2 } from '../fixtures/tiny-captioner.js';
 import { writeTinyGguf } from '../fixtures/tiny-gguf.js';
+import { writeTinySd } from '../fixtures/tiny-sd.js';
+import sharp from 'sharp';
 
 const dir = mkdtempSync(join(tmpdir(), 'hearth-gpu-worker-'));
 let app: HearthApp;
@@ -17,11 +19,13 @@ let app: HearthApp;
 beforeAll(async () => {
   await writeTinyGguf(join(dir, 'tiny.gguf'));
   await writeTinyVitGpt2(join(dir, 'captioner'));
+  await writeTinySd(join(dir, 'tiny-sd'));
   const config = configSchema.parse({
     dataDir: join(dir, 'data'),
     models: {
       chat: { path: join(dir, 'tiny.gguf'), threads: 1, gpu: 'cpu', contextSize: 512, maxTokens: 24, systemPrompt: 'Be brief.', parallel: 1 },
       caption: { dir: join(dir, 'captioner'), providers: ['cpu'], maxNewTokens: 6 },
+      image: { dir: join(dir, 'tiny-sd'), providers: ['cpu'], defaults: { width: 256, height: 256, steps: 4 } },
     },
   });
   const log = createLogger('silent');
@@ -44,7 +48,7 @@ const who = { platform: 'web' as const, userId: 'web:u', admin: false, weight: 1
 describe('the real GPU worker with the built-in runners', () => {
   it('knows the configured models and their VRAM estimates', () => {
     const models = app.engine.models();
-    expect(models.map((m) => m.model).sort()).toEqual(['caption', 'chat']);
+    expect(models.map((m) => m.model).sort()).toEqual(['caption', 'chat', 'image']);
     // On the CPU the chat model takes no VRAM (no layers offloaded); the captioner's estimate is its files.
     expect(models.find((m) => m.model === 'chat')!.vramBytes).toBe(0);
     expect(models.find((m) => m.model === 'caption')!.vramBytes).toBeGreaterThan(0);
@@ -83,5 +87,55 @@ describe('the real GPU worker with the built-in runners', () => {
     if (!r.ok) throw new Error(r.error.message);
     const events = await run(r.value.id);
     expect(events.at(-1)?.type).toBe('result');
+  });
+
+  it('draws an /imagine with the tiny SD model through the worker process: a PNG at the asked size, same seed same bytes', async () => {
+    const draw = async (): Promise<Uint8Array> => {
+      const r = app.commands.imagine({ prompt: 'a photo of a red cat', steps: 3, width: 256, height: 320, seed: 7 }, who);
+      if (!r.ok) throw new Error(r.error.message);
+      const events = await run(r.value.id);
+      expect(events.filter((e) => e.type === 'progress').length).toBeGreaterThanOrEqual(3);
+      const last = events.at(-1);
+      if (last?.type !== 'result' || !last.result.image) throw new Error(`no image: ${JSON.stringify(last)}`);
+      return last.result.image.png;
+    };
+    const a = await draw();
+    const meta = await sharp(a).metadata();
+    expect([meta.format, meta.width, meta.height]).toEqual(['png', 256, 320]);
+    expect(Buffer.from(await draw()).equals(Buffer.from(a))).toBe(true);
+  });
+});
+
+describe('a GPU worker whose image model is missing', () => {
+  it('fails /imagine with MODEL_MISSING naming the folder, and still answers /ask', async () => {
+    const config = configSchema.parse({
+      dataDir: join(dir, 'data-missing'),
+      models: {
+        chat: { path: join(dir, 'tiny.gguf'), threads: 1, gpu: 'cpu', contextSize: 512, maxTokens: 8, systemPrompt: 'Be brief.' },
+        image: { dir: join(dir, 'no-such-sd-model'), providers: ['cpu'] },
+      },
+    });
+    const log = createLogger('silent');
+    const other = new HearthApp({ config, log, executor: createGpuWorker(config, 8e9, log), vramBudgetBytes: 8e9, adapters: [] });
+    await other.start();
+    try {
+      const r = other.commands.imagine({ prompt: 'a cat', steps: 2 }, who);
+      if (!r.ok) throw new Error(r.error.message);
+      const events: JobEvent[] = [];
+      for await (const e of other.engine.watch(r.value.id)) events.push(e);
+      const last = events.at(-1);
+      expect(last?.type).toBe('failed');
+      if (last?.type === 'failed') {
+        expect(last.error.code).toBe('MODEL_MISSING');
+        expect(last.error.message).toContain('no-such-sd-model');
+      }
+      const again = await other.commands.ask({ prompt: 'still there?' }, who);
+      if (!again.ok) throw new Error(again.error.message);
+      const answer: JobEvent[] = [];
+      for await (const e of other.engine.watch(again.value.id)) answer.push(e);
+      expect(answer.at(-1)?.type).toBe('result');
+    } finally {
+      await other.close();
+    }
   });
 });

@@ -1,0 +1,388 @@
+/**
+ * /imagine: Stable Diffusion on ONNX Runtime. One job is a sequence of steps, one UNet evaluation
+ * each (the first also encodes the prompt, the last also decodes and writes the PNG), so the engine
+ * can run other users' work between two steps of an image.
+ */
+import { randomInt } from 'node:crypto';
+import type { Runner, RunnerJob, StepOptions, StepOutput } from '../../engine/runner.js';
+import { HearthError, type ErrorInfo, type JobEvent, type JobResult } from '../../engine/types.js';
+import { ClipTokenizer, CLIP_LENGTH } from './clip-tokenizer.js';
+import { estimateVramBytes, inspectModelFolder, type ModelFolder } from './model-folder.js';
+import type { PipelineIo } from './model-io.js';
+import { OrtWorkerClient } from './ort-client.js';
+import { rgbToPng, vaeOutputToRgb } from './png.js';
+import { latentPreviewPng } from './preview.js';
+import { CUDA_INSTALL_HINT, detectOrtProviders } from './providers.js';
+import type { Shape4 } from './protocol.js';
+import { validateImagePayload, type ImageRequest } from './request.js';
+import { Rng } from './rng.js';
+import { createScheduler, defaultSchedulerFor, type Scheduler, type SchedulerName } from './schedulers/index.js';
+import type { ImageProvider, ImageRunnerSettings } from './settings.js';
+
+/** Where the runner reports load decisions (provider fallback). pino's Logger fits. */
+export interface ImageRunnerLogger {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+export interface ImageRunnerOptions {
+  logger?: ImageRunnerLogger;
+  /** Seed source for payloads without one. Default: crypto.randomInt over 0..2^32−1. */
+  randomSeed?: () => number;
+}
+
+interface Loaded {
+  folder: ModelFolder;
+  tokenizer: ClipTokenizer;
+  client: OrtWorkerClient;
+  provider: ImageProvider;
+  io: PipelineIo;
+}
+
+interface ImageJob {
+  id: string;
+  /** Key of the job's text embeddings in the worker thread. */
+  key: string;
+  request: ImageRequest & { scheduler: SchedulerName };
+  scheduler: Scheduler;
+  rng: Rng;
+  latents: Float32Array;
+  shape: Shape4;
+  /** Token ids, [uncond; cond] when guided. */
+  ids: Int32Array;
+  guided: boolean;
+  truncated: boolean;
+  encoded: boolean;
+  /** Scheduler steps done. */
+  done: number;
+}
+
+const ABORTED = Symbol('aborted');
+
+/** Resolves to ABORTED as soon as `signal` aborts; the call itself runs on in the worker and its result is dropped. */
+function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T | typeof ABORTED> {
+  if (!signal) return p;
+  if (signal.aborted) {
+    p.catch(() => undefined);
+    return Promise.resolve(ABORTED);
+  }
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => resolve(ABORTED);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
+
+function toInfo(e: unknown): ErrorInfo {
+  if (e instanceof HearthError) return e.toInfo();
+  return { code: 'RUNNER_FAILED', message: e instanceof Error ? e.message : String(e) };
+}
+
+const consoleLogger: ImageRunnerLogger = {
+  info: (m) => console.error(`[image] ${m}`),
+  warn: (m) => console.error(`[image] warning: ${m}`),
+};
+
+export class ImageRunner implements Runner {
+  readonly kind = 'image' as const;
+  readonly maxBatch = 1;
+  readonly model: string;
+  private readonly settings: ImageRunnerSettings;
+  private readonly logger: ImageRunnerLogger;
+  private readonly randomSeed: () => number;
+  private loaded: Loaded | undefined;
+  private loading: Promise<void> | undefined;
+  /** Between `load` and `unload`: a worker thread that stopped meanwhile is restarted on the next call. */
+  private wanted = false;
+  private readonly jobs = new Map<string, ImageJob>();
+  private nextKey = 1;
+  private disposed = false;
+
+  constructor(settings: ImageRunnerSettings, options: ImageRunnerOptions = {}) {
+    this.settings = settings;
+    this.model = settings.model;
+    this.logger = options.logger ?? consoleLogger;
+    this.randomSeed = options.randomSeed ?? (() => randomInt(0, 2 ** 32));
+  }
+
+  /** The execution provider the sessions run on, or null while not loaded (for `hearth doctor`). */
+  activeProvider(): ImageProvider | null {
+    return this.loaded?.provider ?? null;
+  }
+
+  async vramBytes(): Promise<number> {
+    if (this.settings.vramMB !== undefined) return Math.round(this.settings.vramMB * 2 ** 20);
+    const { width, height } = this.settings.defaults;
+    return estimateVramBytes(this.settings.dir, width, height);
+  }
+
+  async load(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.disposed) throw new HearthError('SHUTTING_DOWN', 'the image runner has been disposed');
+    this.wanted = true;
+    if (this.loaded?.client.alive) return;
+    this.loaded = undefined;
+    this.loading ??= this.doLoad(opts.signal).finally(() => {
+      this.loading = undefined;
+    });
+    return this.loading;
+  }
+
+  private async doLoad(signal: AbortSignal | undefined): Promise<void> {
+    const aborted = (): Error =>
+      signal?.reason instanceof Error ? signal.reason : new HearthError('RUNNER_FAILED', 'loading the image model was aborted');
+    if (signal?.aborted) throw aborted();
+    const folder = await inspectModelFolder(this.settings.dir);
+    const tokenizer = await ClipTokenizer.load(folder.tokenizerDir);
+    if (signal?.aborted) throw aborted();
+    const providers = this.usableProviders();
+    const client = new OrtWorkerClient();
+    try {
+      const files = { textEncoder: folder.textEncoder, unet: folder.unet, vaeDecoder: folder.vaeDecoder };
+      const threads = this.settings.threads;
+      const result = await unlessAborted(client.call({ type: 'load', files, providers, ...(threads !== undefined ? { threads } : {}) }), signal);
+      if (result === ABORTED) throw aborted();
+      for (const w of result.warnings) this.logger.warn(`${this.model}: ${w}`);
+      if (providers[0] === 'cuda' && result.provider !== 'cuda') {
+        this.logger.warn(`${this.model}: running on the CPU because the CUDA execution provider could not start; see the warning above`);
+      }
+      this.logger.info(`${this.model}: loaded ${folder.dir} on ${result.provider}`);
+      this.loaded = { folder, tokenizer, client, provider: result.provider, io: result.io };
+      // Jobs begun before an unload resume with fresh embeddings in the new thread.
+      for (const job of this.jobs.values()) job.encoded = false;
+    } catch (e) {
+      await client.close();
+      throw e;
+    }
+  }
+
+  /** The configured providers minus CUDA when its libraries are missing (asking for it would fail session creation). */
+  private usableProviders(): ImageProvider[] {
+    const wanted = this.settings.providers;
+    if (!wanted.includes('cuda')) return wanted;
+    const report = detectOrtProviders();
+    if (report.cudaLibrariesPresent) return wanted;
+    const rest = wanted.filter((p) => p !== 'cuda');
+    if (rest.length === 0) {
+      throw new HearthError(
+        'RUNNER_FAILED',
+        `the image model is configured for CUDA only, but ONNX Runtime's CUDA provider libraries are not installed in ${report.bindingDir ?? 'onnxruntime-node'}; run ${CUDA_INSTALL_HINT}, or add cpu to the providers`,
+        { providers: wanted, bindingDir: report.bindingDir, hint: CUDA_INSTALL_HINT },
+      );
+    }
+    this.logger.warn(
+      `${this.model}: ONNX Runtime's CUDA provider libraries (libonnxruntime_providers_cuda) are not in ${report.bindingDir ?? 'onnxruntime-node'}; ` +
+        `running on ${rest.join(', ')}. To use the GPU: ${CUDA_INSTALL_HINT}`,
+    );
+    return rest;
+  }
+
+  async unload(): Promise<void> {
+    this.wanted = false;
+    await this.loading?.catch(() => undefined);
+    const l = this.loaded;
+    this.loaded = undefined;
+    if (l) await l.client.close();
+  }
+
+  async begin(job: RunnerJob, opts: { signal?: AbortSignal } = {}): Promise<{ steps: number }> {
+    if (opts.signal?.aborted) throw new HearthError('RUNNER_FAILED', 'begin was aborted');
+    const loaded = await this.ensureLoaded(opts.signal);
+    const request = validateImagePayload(job.payload, this.settings, this.randomSeed);
+    const schedulerName = request.scheduler === 'default' ? defaultSchedulerFor(loaded.folder.schedulerConfig.className) : request.scheduler;
+    const scheduler = createScheduler(schedulerName, loaded.folder.schedulerConfig, request.steps);
+    const guided = request.guidance > 1;
+    checkStaticShape(loaded, request, guided);
+    const cond = loaded.tokenizer.encode(request.prompt);
+    let ids = cond.ids;
+    if (guided) {
+      ids = new Int32Array(2 * CLIP_LENGTH);
+      ids.set(loaded.tokenizer.encode(request.negativePrompt).ids, 0);
+      ids.set(cond.ids, CLIP_LENGTH);
+    }
+    const h = request.height / 8;
+    const w = request.width / 8;
+    const rng = new Rng(request.seed);
+    await this.end(job.id);
+    this.jobs.set(job.id, {
+      id: job.id,
+      key: `${job.id}#${this.nextKey++}`,
+      request: { ...request, scheduler: schedulerName },
+      scheduler,
+      rng,
+      latents: rng.normals(4 * h * w, scheduler.initNoiseSigma),
+      shape: [1, 4, h, w],
+      ids,
+      guided,
+      truncated: cond.truncated,
+      encoded: false,
+      done: 0,
+    });
+    return { steps: request.steps };
+  }
+
+  async step(jobIds: string[], opts: StepOptions): Promise<StepOutput[]> {
+    const out: StepOutput[] = [];
+    for (const jobId of jobIds) {
+      try {
+        out.push(await this.stepOne(jobId, opts));
+      } catch (e) {
+        out.push({ jobId, failed: toInfo(e) });
+      }
+    }
+    return out;
+  }
+
+  /**
+   * One UNet evaluation (plus encoding before the first, decoding after the last). On abort it
+   * returns at once with the job's state as it was, so the step can be run again or the job ended.
+   */
+  private async stepOne(jobId: string, { signal, emit }: StepOptions): Promise<StepOutput> {
+    const job = this.jobs.get(jobId);
+    if (!job) {
+      return { jobId, failed: { code: 'RUNNER_FAILED', message: `no image job ${jobId} has begun (or it has ended)`, facts: { jobId } } };
+    }
+    const loaded = await this.ensureLoaded(signal);
+    const { client } = loaded;
+    const steps = job.request.steps;
+    if (signal?.aborted) return { jobId };
+    const stillCurrent = (): boolean => this.jobs.get(jobId) === job;
+
+    if (!job.encoded && job.done < steps) {
+      const r = await unlessAborted(client.call({ type: 'encode', key: job.key, ids: job.ids, batch: job.guided ? 2 : 1 }), signal);
+      if (r === ABORTED || !stillCurrent()) return { jobId };
+      job.encoded = true;
+    }
+
+    if (job.done < steps) {
+      const i = job.done;
+      const input = job.scheduler.scaleModelInput(job.latents, i);
+      // A copy goes to the worker (transferred): `input` may be the latents themselves.
+      const sample = input === job.latents ? new Float32Array(input) : input;
+      const r = await unlessAborted(
+        client.call({ type: 'unet', key: job.key, sample, shape: job.shape, timestep: job.scheduler.timesteps[i] as number }, [sample.buffer as ArrayBuffer]),
+        signal,
+      );
+      if (r === ABORTED || !stillCurrent()) return { jobId };
+      const noise = job.guided ? guide(r, job.request.guidance) : r;
+      const { prevSample, denoised } = job.scheduler.step(noise, i, job.latents, job.rng);
+      job.latents = prevSample;
+      job.done = i + 1;
+      emit(jobId, { type: 'progress', step: job.done, of: steps });
+      const every = this.settings.previewEvery;
+      if (job.done < steps) {
+        if (every > 0 && job.done % every === 0) {
+          const event: JobEvent = { type: 'preview', png: await latentPreviewPng(denoised, job.shape[2], job.shape[3]), step: job.done };
+          emit(jobId, event);
+        }
+        return { jobId };
+      }
+    }
+
+    const scaled = new Float32Array(job.latents.length);
+    const k = 1 / loaded.folder.scalingFactor;
+    for (let j = 0; j < scaled.length; j++) scaled[j] = (job.latents[j] as number) * k;
+    const decoded = await unlessAborted(client.call({ type: 'decode', latents: scaled, shape: job.shape }, [scaled.buffer]), signal);
+    if (decoded === ABORTED || !stillCurrent()) return { jobId };
+    const { width, height } = job.request;
+    const [, channels, outH, outW] = decoded.shape;
+    if (channels !== 3 || outH !== height || outW !== width) {
+      throw new HearthError(
+        'MODEL_INVALID',
+        `${loaded.folder.vaeDecoder} decoded ${job.shape[2]}×${job.shape[3]} latents to [${decoded.shape.join(', ')}]; expected [1, 3, ${height}, ${width}]`,
+        { file: loaded.folder.vaeDecoder, expected: `[1, 3, ${height}, ${width}]`, given: `[${decoded.shape.join(', ')}]` },
+      );
+    }
+    const png = await rgbToPng(vaeOutputToRgb(decoded.image, width, height), width, height);
+    const result: JobResult = {
+      image: { png, width, height },
+      stopReason: 'done',
+      meta: {
+        seed: job.request.seed,
+        steps,
+        guidance: job.request.guidance,
+        scheduler: job.request.scheduler,
+        width,
+        height,
+        prompt: job.request.prompt,
+        negativePrompt: job.request.negativePrompt,
+        promptTruncated: job.truncated,
+        provider: loaded.provider,
+      },
+    };
+    await this.end(jobId);
+    return { jobId, done: result };
+  }
+
+  async end(jobId: string): Promise<void> {
+    const job = this.jobs.get(jobId);
+    if (!job) return;
+    this.jobs.delete(jobId);
+    const client = this.loaded?.client;
+    // Not awaited: the release queues behind any UNet run still going in the thread, and ending a
+    // job must not wait for that. Sent even when not yet encoded: an aborted encode may still land.
+    if (client?.alive) void client.call({ type: 'release', key: job.key }).catch(() => undefined);
+  }
+
+  async dispose(): Promise<void> {
+    this.disposed = true;
+    this.jobs.clear();
+    await this.unload();
+  }
+
+  /** The loaded model; restarts a worker thread that stopped since `load` (a crash in ONNX Runtime's JS side). */
+  private async ensureLoaded(signal: AbortSignal | undefined): Promise<Loaded> {
+    if (this.disposed) throw new HearthError('SHUTTING_DOWN', 'the image runner has been disposed');
+    if (!this.wanted) throw new HearthError('RUNNER_FAILED', `the image model ${this.model} is not loaded`, { model: this.model });
+    if (this.loaded?.client.alive) return this.loaded;
+    if (this.loaded) this.logger.warn(`${this.model}: the ONNX Runtime worker thread stopped; loading the model again`);
+    await this.load(signal ? { signal } : {});
+    if (!this.loaded) throw new HearthError('RUNNER_FAILED', `the image model ${this.model} is not loaded`, { model: this.model });
+    return this.loaded;
+  }
+}
+
+/** Static-shape exports accept one latent size (and batch); say so in the user's terms rather than as an ONNX Runtime error. */
+function checkStaticShape(loaded: Loaded, request: ImageRequest, guided: boolean): void {
+  const { fixed } = loaded.io.unet;
+  const file = loaded.folder.unet;
+  for (const [side, latent] of [['height', fixed.height], ['width', fixed.width]] as const) {
+    if (latent !== undefined && request[side] !== latent * 8) {
+      throw new HearthError('INVALID_INPUT', `${side} must be ${latent * 8} for this model (its UNet was exported for that size only); got ${request[side]}`, {
+        field: side,
+        given: request[side],
+        allowed: latent * 8,
+        file,
+      });
+    }
+  }
+  const batch = guided ? 2 : 1;
+  if (fixed.batch !== undefined && fixed.batch !== batch) {
+    const needs = fixed.batch === 2 ? 'above 1 (the UNet was exported for guided batches of 2)' : 'at most 1 (the UNet was exported for unguided batches of 1)';
+    throw new HearthError('INVALID_INPUT', `guidance must be ${needs} for this model; got ${request.guidance}`, {
+      field: 'guidance',
+      given: request.guidance,
+      allowed: needs,
+      file,
+    });
+  }
+}
+
+/** Classifier-free guidance: uncond + g·(cond − uncond), from the [uncond; cond] batch. */
+export function guide(batch: Float32Array, guidance: number): Float32Array {
+  const n = batch.length / 2;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = batch[i] as number;
+    out[i] = u + guidance * ((batch[n + i] as number) - u);
+  }
+  return out;
+}

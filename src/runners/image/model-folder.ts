@@ -1,0 +1,121 @@
+/** The files of a diffusers/optimum ONNX export that the pipeline needs, checked before anything loads. */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HearthError } from '../../engine/types.js';
+import { exists } from './files.js';
+import { parseSchedulerConfig, type SchedulerConfig } from './schedulers/config.js';
+
+/** SD 1.x's VAE scaling factor, used when vae_decoder/config.json does not say. */
+export const DEFAULT_SCALING_FACTOR = 0.18215;
+
+export interface ModelFolder {
+  dir: string;
+  tokenizerDir: string;
+  textEncoder: string;
+  unet: string;
+  vaeDecoder: string;
+  schedulerFile: string;
+  schedulerConfig: SchedulerConfig;
+  /** Latents are divided by this before the VAE decodes them. */
+  scalingFactor: number;
+}
+
+const REQUIRED = [
+  { key: 'textEncoder', path: ['text_encoder', 'model.onnx'], what: 'the text encoder' },
+  { key: 'unet', path: ['unet', 'model.onnx'], what: 'the UNet' },
+  { key: 'vaeDecoder', path: ['vae_decoder', 'model.onnx'], what: 'the VAE decoder' },
+  { key: 'schedulerFile', path: ['scheduler', 'scheduler_config.json'], what: 'the scheduler config' },
+] as const;
+
+/** The parts whose files count towards the memory estimate (weights may sit in external data files beside model.onnx). */
+const WEIGHT_FOLDERS = ['text_encoder', 'unet', 'vae_decoder'] as const;
+
+/** Checks the folder and reads its small configs. Throws MODEL_MISSING or MODEL_INVALID naming the file. */
+export async function inspectModelFolder(dir: string): Promise<ModelFolder> {
+  const isDir = await stat(dir).then((s) => s.isDirectory(), () => false);
+  if (!isDir) {
+    throw new HearthError('MODEL_MISSING', `the image model folder ${dir} does not exist`, {
+      file: dir,
+      expected: 'a diffusers/optimum ONNX export folder (text_encoder/, unet/, vae_decoder/, tokenizer/, scheduler/)',
+    });
+  }
+  const paths: Record<string, string> = {};
+  for (const r of REQUIRED) {
+    const file = join(dir, ...r.path);
+    if (!(await exists(file))) {
+      throw new HearthError('MODEL_MISSING', `${file} is missing: the image model needs ${r.what} (${r.path.join('/')})`, {
+        file,
+        expected: `${r.what} at ${r.path.join('/')}`,
+        dir,
+      });
+    }
+    paths[r.key] = file;
+  }
+  const schedulerFile = paths.schedulerFile as string;
+  const schedulerConfig = parseSchedulerConfig(await readJson(schedulerFile), schedulerFile);
+  return {
+    dir,
+    tokenizerDir: join(dir, 'tokenizer'),
+    textEncoder: paths.textEncoder as string,
+    unet: paths.unet as string,
+    vaeDecoder: paths.vaeDecoder as string,
+    schedulerFile,
+    schedulerConfig,
+    scalingFactor: await readScalingFactor(join(dir, 'vae_decoder', 'config.json')),
+  };
+}
+
+async function readScalingFactor(file: string): Promise<number> {
+  if (!(await exists(file))) return DEFAULT_SCALING_FACTOR;
+  const json = await readJson(file);
+  const v = (json as { scaling_factor?: unknown }).scaling_factor;
+  if (v === undefined || v === null) return DEFAULT_SCALING_FACTOR;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
+    throw new HearthError('MODEL_INVALID', `${file}: expected scaling_factor to be a positive number; got ${JSON.stringify(v)}`, {
+      file,
+      expected: 'scaling_factor: a positive number',
+      given: JSON.stringify(v),
+    });
+  }
+  return v;
+}
+
+async function readJson(file: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new HearthError('MODEL_INVALID', `${file} is not valid JSON: ${(e as Error).message}`, { file, expected: 'JSON' });
+  }
+}
+
+/** What an SD 1.5 fp16 export weighs (UNet 1.72 GB, text encoder 0.25 GB, VAE decoder 0.1 GB): the estimate before the folder exists. */
+const TYPICAL_WEIGHT_BYTES = 2.07e9;
+
+/**
+ * Bytes of weights (every file in text_encoder/, unet/ and vae_decoder/, so external data counts)
+ * plus activations: about half the weights' size at 512×512 for SD-class models (attention maps and
+ * the VAE's full-resolution feature maps), scaled by pixel count, at least 64 MiB, plus 300 MiB for
+ * the CUDA context and ONNX Runtime's arena. A missing folder is estimated as a typical SD 1.5
+ * export: the estimate must not fail (the worker asks every runner for it at start), `load` reports
+ * what is missing.
+ */
+export async function estimateVramBytes(dir: string, width: number, height: number): Promise<number> {
+  let weights = 0;
+  let found = false;
+  for (const folder of WEIGHT_FOLDERS) {
+    const sub = join(dir, folder);
+    const names = await readdir(sub).catch(() => [] as string[]);
+    for (const name of names) {
+      if (name.endsWith('.json')) continue;
+      const s = await stat(join(sub, name)).catch(() => undefined);
+      if (s?.isFile()) {
+        weights += s.size;
+        found = true;
+      }
+    }
+  }
+  if (!found) weights = TYPICAL_WEIGHT_BYTES;
+  const pixelsRatio = (width * height) / (512 * 512);
+  const activations = Math.max(64 * 2 ** 20, 0.5 * weights) * pixelsRatio;
+  return Math.round(weights + activations + 300 * 2 ** 20);
+}

@@ -1,0 +1,229 @@
+/**
+ * The worker thread that owns the image model's ONNX Runtime sessions. onnxruntime-node's
+ * `session.run` blocks its thread for the whole inference, so it runs here and the GPU worker's
+ * event loop stays free for IPC, progress events and other runners. Calls are handled one at a time.
+ */
+import { parentPort } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+import { HearthError, type ErrorInfo } from '../../engine/types.js';
+import { floatsToHalf, halfToFloats, toHalfBits } from './fp16.js';
+import { resolvePipelineIo, type FloatType, type PipelineIo, type SessionInfo, type TensorInfo } from './model-io.js';
+import type { CallMessage, LoadCall, LoadResult, ReplyMessage, Shape4, WorkerCall, WorkerResults } from './protocol.js';
+import type { ImageProvider } from './settings.js';
+
+type Session = ort.InferenceSession;
+
+interface Loaded {
+  te: Session;
+  unet: Session;
+  vae: Session;
+  io: PipelineIo;
+}
+
+let loaded: Loaded | undefined;
+const embeddings = new Map<string, ort.Tensor>();
+
+function sessionOptions(provider: ImageProvider, threads: number | undefined): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: provider === 'cuda' ? [{ name: 'cuda', deviceId: 0 }, 'cpu'] : ['cpu'],
+    graphOptimizationLevel: 'all',
+    logSeverityLevel: 3,
+    ...(threads !== undefined ? { intraOpNumThreads: threads, interOpNumThreads: 1 } : {}),
+  };
+}
+
+function info(session: Session): SessionInfo {
+  const tensor = (m: ort.InferenceSession.ValueMetadata): TensorInfo =>
+    m.isTensor ? { name: m.name, type: m.type, shape: [...m.shape] } : { name: m.name, type: 'non-tensor', shape: [] };
+  return { inputs: session.inputMetadata.map(tensor), outputs: session.outputMetadata.map(tensor) };
+}
+
+async function createAll(call: LoadCall, provider: ImageProvider): Promise<[Session, Session, Session]> {
+  const opts = sessionOptions(provider, call.threads);
+  const created: Session[] = [];
+  try {
+    for (const file of [call.files.textEncoder, call.files.unet, call.files.vaeDecoder]) {
+      try {
+        created.push(await ort.InferenceSession.create(file, opts));
+      } catch (e) {
+        throw Object.assign(new Error((e as Error).message), { file });
+      }
+    }
+  } catch (e) {
+    await Promise.all(created.map((s) => s.release().catch(() => undefined)));
+    throw e;
+  }
+  return created as [Session, Session, Session];
+}
+
+async function load(call: LoadCall): Promise<LoadResult> {
+  const warnings: string[] = [];
+  let lastError: (Error & { file?: string }) | undefined;
+  for (const provider of call.providers) {
+    let sessions: [Session, Session, Session];
+    try {
+      sessions = await createAll(call, provider);
+    } catch (e) {
+      lastError = e as Error & { file?: string };
+      if (provider !== 'cpu') warnings.push(`the ${provider} execution provider failed (${lastError.message}); trying the next one`);
+      continue;
+    }
+    const [te, unet, vae] = sessions;
+    try {
+      const io = resolvePipelineIo(info(te), info(unet), info(vae), call.files);
+      loaded = { te, unet, vae, io };
+      return { provider, io, warnings };
+    } catch (e) {
+      await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
+      throw e;
+    }
+  }
+  const file = lastError?.file ?? call.files.unet;
+  const reason = lastError?.message ?? 'no execution provider was given';
+  if (call.providers.includes('cpu')) {
+    // The CPU provider runs any valid model, so its failure is the model's.
+    throw new HearthError('MODEL_INVALID', `${file} could not be loaded by ONNX Runtime: ${reason}`, {
+      file,
+      expected: 'an ONNX model ONNX Runtime can load',
+      given: reason,
+    });
+  }
+  throw new HearthError('RUNNER_FAILED', `${file} could not be loaded with the ${call.providers.join(', ')} execution provider: ${reason}`, {
+    file,
+    providers: call.providers,
+    given: reason,
+  });
+}
+
+function need(): Loaded {
+  if (!loaded) throw new HearthError('RUNNER_FAILED', 'the image model is not loaded in its worker thread');
+  return loaded;
+}
+
+function floatTensor(type: FloatType, data: Float32Array, dims: readonly number[]): ort.Tensor {
+  return type === 'float16' ? new ort.Tensor('float16', floatsToHalf(data), dims) : new ort.Tensor('float32', data, dims);
+}
+
+/** A fresh float32 copy of an output (fp16 converted), safe to transfer. */
+function toFloats(t: ort.Tensor): Float32Array {
+  const data = t.data;
+  if (data instanceof Uint16Array) return halfToFloats(data);
+  if (data instanceof Float32Array) return new Float32Array(data);
+  throw new HearthError('RUNNER_FAILED', `unexpected output type ${t.type}`);
+}
+
+function timestepTensor(io: PipelineIo['unet'], t: number): ort.Tensor {
+  const dims = io.timestepDims;
+  const n = dims[0] ?? 1;
+  switch (io.timestepType) {
+    case 'int64':
+      return new ort.Tensor('int64', new BigInt64Array(n).fill(BigInt(Math.round(t))), dims);
+    case 'int32':
+      return new ort.Tensor('int32', new Int32Array(n).fill(Math.round(t)), dims);
+    case 'float16':
+      return new ort.Tensor('float16', new Uint16Array(n).fill(toHalfBits(t)), dims);
+    case 'float64':
+      return new ort.Tensor('float64', new Float64Array(n).fill(t), dims);
+    case 'float32':
+      return new ort.Tensor('float32', new Float32Array(n).fill(t), dims);
+  }
+}
+
+async function encode(key: string, ids: Int32Array, batch: number): Promise<null> {
+  const { te, io } = need();
+  const dims = [batch, ids.length / batch];
+  const input =
+    io.textEncoder.idsType === 'int64'
+      ? new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), dims)
+      : new ort.Tensor('int32', ids, dims);
+  const out = await te.run({ [io.textEncoder.ids]: input }, [io.textEncoder.hidden]);
+  const hidden = out[io.textEncoder.hidden] as ort.Tensor;
+  // Keep the embeddings in the dtype the UNet takes, converted once per job rather than per step.
+  const stored =
+    io.textEncoder.hiddenType === io.unet.hiddenType ? hidden : floatTensor(io.unet.hiddenType, toFloats(hidden), hidden.dims);
+  embeddings.set(key, stored);
+  return null;
+}
+
+async function unet(key: string, sample: Float32Array, shape: Shape4, timestep: number): Promise<Float32Array> {
+  const { unet: session, io } = need();
+  const hidden = embeddings.get(key);
+  if (!hidden) throw new HearthError('RUNNER_FAILED', `no text embeddings for ${key}: encode first`);
+  const batch = hidden.dims[0] ?? 1;
+  let input = sample;
+  if (batch > 1) {
+    input = new Float32Array(sample.length * batch);
+    for (let b = 0; b < batch; b++) input.set(sample, b * sample.length);
+  }
+  const feeds = {
+    [io.unet.sample]: floatTensor(io.unet.sampleType, input, [batch, shape[1], shape[2], shape[3]]),
+    [io.unet.timestep]: timestepTensor(io.unet, timestep),
+    [io.unet.hidden]: hidden,
+  };
+  const out = await session.run(feeds, [io.unet.out]);
+  return toFloats(out[io.unet.out] as ort.Tensor);
+}
+
+async function decode(latents: Float32Array, shape: Shape4): Promise<{ image: Float32Array; shape: number[] }> {
+  const { vae, io } = need();
+  const out = await vae.run({ [io.vae.latent]: floatTensor(io.vae.latentType, latents, shape) }, [io.vae.out]);
+  const t = out[io.vae.out] as ort.Tensor;
+  return { image: toFloats(t), shape: [...t.dims] };
+}
+
+async function close(): Promise<null> {
+  embeddings.clear();
+  const l = loaded;
+  loaded = undefined;
+  if (l) await Promise.all([l.te, l.unet, l.vae].map((s) => s.release().catch(() => undefined)));
+  return null;
+}
+
+async function handle(call: WorkerCall): Promise<WorkerResults[WorkerCall['type']]> {
+  switch (call.type) {
+    case 'load':
+      return load(call);
+    case 'encode':
+      return encode(call.key, call.ids, call.batch);
+    case 'unet':
+      return unet(call.key, call.sample, call.shape, call.timestep);
+    case 'decode':
+      return decode(call.latents, call.shape);
+    case 'release':
+      embeddings.delete(call.key);
+      return null;
+    case 'close':
+      return close();
+  }
+}
+
+function toInfo(e: unknown): ErrorInfo {
+  if (e instanceof HearthError) return e.toInfo();
+  return { code: 'RUNNER_FAILED', message: `ONNX Runtime: ${e instanceof Error ? e.message : String(e)}` };
+}
+
+function transferables(value: WorkerResults[WorkerCall['type']]): ArrayBuffer[] {
+  if (value instanceof Float32Array) return [value.buffer as ArrayBuffer];
+  if (value && typeof value === 'object' && 'image' in value) return [value.image.buffer as ArrayBuffer];
+  return [];
+}
+
+const port = parentPort;
+if (!port) throw new Error('ort-worker must run as a worker thread');
+
+// One call at a time: onnxruntime-node's run blocks anyway, and session creation must not interleave with runs.
+let queue: Promise<void> = Promise.resolve();
+port.on('message', (msg: CallMessage) => {
+  queue = queue.then(async () => {
+    let reply: ReplyMessage;
+    let transfer: ArrayBuffer[] = [];
+    try {
+      const value = await handle(msg.call);
+      reply = { id: msg.id, ok: true, value };
+      transfer = transferables(value);
+    } catch (e) {
+      reply = { id: msg.id, ok: false, error: toInfo(e) };
+    }
+    port.postMessage(reply, transfer);
+  });
+});

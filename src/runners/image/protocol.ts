@@ -1,0 +1,54 @@
+/** Messages between the image runner and its ONNX Runtime worker thread. Float arrays are transferred, not copied. */
+import type { ErrorInfo } from '../../engine/types.js';
+import type { ModelFiles, PipelineIo } from './model-io.js';
+import type { ImageProvider } from './settings.js';
+
+/** [batch, channels, height, width] */
+export type Shape4 = [number, number, number, number];
+
+export interface LoadCall {
+  type: 'load';
+  files: ModelFiles;
+  /** In order of preference; `cuda` already dropped by the caller when its libraries are missing. */
+  providers: ImageProvider[];
+  threads?: number;
+}
+
+export interface LoadResult {
+  provider: ImageProvider;
+  io: PipelineIo;
+  /** Why a preferred provider was not used, for the log. */
+  warnings: string[];
+}
+
+export type WorkerCall =
+  | LoadCall
+  /** Runs the text encoder on `batch` rows of 77 ids and keeps the result under `key` for the UNet. */
+  | { type: 'encode'; key: string; ids: Int32Array; batch: number }
+  /** One UNet evaluation of batch-1 latents, repeated to the batch of `key`'s embeddings; returns [batch,4,h,w]. */
+  | { type: 'unet'; key: string; sample: Float32Array; shape: Shape4; timestep: number }
+  /** VAE-decodes already scaled latents; returns [1,3,8h,8w] in [-1, 1]. */
+  | { type: 'decode'; latents: Float32Array; shape: Shape4 }
+  | { type: 'release'; key: string }
+  | { type: 'close' };
+
+export interface DecodeResult {
+  image: Float32Array;
+  shape: number[];
+}
+
+export interface WorkerResults {
+  load: LoadResult;
+  encode: null;
+  unet: Float32Array;
+  decode: DecodeResult;
+  release: null;
+  close: null;
+}
+
+export interface CallMessage {
+  id: number;
+  call: WorkerCall;
+}
+
+export type ReplyMessage = { id: number; ok: true; value: WorkerResults[WorkerCall['type']] } | { id: number; ok: false; error: ErrorInfo };

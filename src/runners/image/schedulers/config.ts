@@ -1,0 +1,179 @@
+import { HearthError } from '../../../engine/types.js';
+
+export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
+export type TimestepSpacing = 'leading' | 'trailing' | 'linspace';
+export type PredictionType = 'epsilon' | 'v_prediction';
+
+const BETA_SCHEDULES: readonly BetaSchedule[] = ['linear', 'scaled_linear', 'squaredcos_cap_v2'];
+const SPACINGS: readonly TimestepSpacing[] = ['leading', 'trailing', 'linspace'];
+const PREDICTIONS: readonly PredictionType[] = ['epsilon', 'v_prediction'];
+
+/**
+ * A model's scheduler/scheduler_config.json. Keys the file leaves out stay undefined: diffusers'
+ * `from_config` fills them with the defaults of the scheduler being built (not of the one the file
+ * names), and each of our schedulers does the same.
+ */
+export interface SchedulerConfig {
+  /** `_class_name`, e.g. `PNDMScheduler`: what `default` resolves to. */
+  className: string;
+  numTrainTimesteps?: number;
+  betaStart?: number;
+  betaEnd?: number;
+  betaSchedule?: BetaSchedule;
+  trainedBetas?: number[];
+  predictionType?: PredictionType;
+  timestepSpacing?: TimestepSpacing;
+  stepsOffset?: number;
+  setAlphaToOne?: boolean;
+  clipSample?: boolean;
+  clipSampleRange?: number;
+  originalInferenceSteps?: number;
+  timestepScaling?: number;
+}
+
+/** The training noise schedule of a resolved config. */
+export interface NoiseSchedule {
+  numTrainTimesteps: number;
+  alphasCumprod: Float64Array;
+}
+
+/** Parses scheduler_config.json; `file` names the file in errors. */
+export function parseSchedulerConfig(json: unknown, file: string): SchedulerConfig {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    throw invalid(file, 'a JSON object', describe(json));
+  }
+  const o = json as Record<string, unknown>;
+  const cfg: SchedulerConfig = { className: typeof o._class_name === 'string' ? o._class_name : '' };
+  const num = (key: string, opts: { integer?: boolean; min?: number } = {}): number | undefined => {
+    const v = o[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'number' || !Number.isFinite(v) || (opts.integer && !Number.isInteger(v)) || v < (opts.min ?? -Infinity)) {
+      throw invalid(file, `${key} to be ${opts.integer ? 'an integer' : 'a number'}${opts.min !== undefined ? ` ≥ ${opts.min}` : ''}`, describe(v));
+    }
+    return v;
+  };
+  const bool = (key: string): boolean | undefined => {
+    const v = o[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'boolean') throw invalid(file, `${key} to be true or false`, describe(v));
+    return v;
+  };
+  const oneOf = <T extends string>(key: string, allowed: readonly T[]): T | undefined => {
+    const v = o[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
+      throw invalid(file, `${key} to be one of ${allowed.join(', ')}`, describe(v));
+    }
+    return v as T;
+  };
+  const set = <K extends keyof SchedulerConfig>(key: K, value: SchedulerConfig[K] | undefined): void => {
+    if (value !== undefined) cfg[key] = value;
+  };
+  set('numTrainTimesteps', num('num_train_timesteps', { integer: true, min: 2 }));
+  set('betaStart', num('beta_start', { min: 0 }));
+  set('betaEnd', num('beta_end', { min: 0 }));
+  set('betaSchedule', oneOf('beta_schedule', BETA_SCHEDULES));
+  set('predictionType', oneOf('prediction_type', PREDICTIONS));
+  set('timestepSpacing', oneOf('timestep_spacing', SPACINGS));
+  set('stepsOffset', num('steps_offset', { integer: true, min: 0 }));
+  set('setAlphaToOne', bool('set_alpha_to_one'));
+  set('clipSample', bool('clip_sample'));
+  set('clipSampleRange', num('clip_sample_range', { min: 0 }));
+  set('originalInferenceSteps', num('original_inference_steps', { integer: true, min: 1 }));
+  set('timestepScaling', num('timestep_scaling', { min: 0 }));
+  const tb = o.trained_betas;
+  if (tb !== undefined && tb !== null) {
+    if (!Array.isArray(tb) || !tb.every((b) => typeof b === 'number' && b >= 0 && b < 1)) {
+      throw invalid(file, 'trained_betas to be a list of numbers in [0, 1)', describe(tb));
+    }
+    cfg.trainedBetas = tb as number[];
+    if (cfg.numTrainTimesteps !== undefined && cfg.numTrainTimesteps !== tb.length) {
+      throw invalid(file, `trained_betas to have num_train_timesteps (${cfg.numTrainTimesteps}) entries`, `${tb.length}`);
+    }
+  }
+  return cfg;
+}
+
+/** Training defaults shared by diffusers' schedulers (EulerDiscrete, DDIM, DPMSolverMultistep…). */
+export const DIFFUSERS_BETA_DEFAULTS = { numTrainTimesteps: 1000, betaStart: 0.0001, betaEnd: 0.02, betaSchedule: 'linear' } as const;
+
+/**
+ * betas → alphas_cumprod, as diffusers' scheduler constructors compute them:
+ * linear: linspace(beta_start, beta_end, T); scaled_linear: linspace(√beta_start, √beta_end, T)²;
+ * squaredcos_cap_v2: betas_for_alpha_bar with ᾱ(t) = cos²((t + 0.008)/1.008 · π/2), capped at 0.999.
+ * diffusers works in float32 here; float64 differs from it by a few parts in a million.
+ */
+export function noiseSchedule(
+  cfg: SchedulerConfig,
+  defaults: { numTrainTimesteps: number; betaStart: number; betaEnd: number; betaSchedule: BetaSchedule },
+): NoiseSchedule {
+  const betas = cfg.trainedBetas ?? betaSchedule(
+    cfg.numTrainTimesteps ?? defaults.numTrainTimesteps,
+    cfg.betaStart ?? defaults.betaStart,
+    cfg.betaEnd ?? defaults.betaEnd,
+    cfg.betaSchedule ?? defaults.betaSchedule,
+  );
+  const alphasCumprod = new Float64Array(betas.length);
+  let prod = 1;
+  betas.forEach((b, i) => {
+    prod *= 1 - b;
+    alphasCumprod[i] = prod;
+  });
+  return { numTrainTimesteps: betas.length, alphasCumprod };
+}
+
+function betaSchedule(t: number, start: number, end: number, schedule: BetaSchedule): number[] {
+  switch (schedule) {
+    case 'linear':
+      return linspace(start, end, t);
+    case 'scaled_linear':
+      return linspace(Math.sqrt(start), Math.sqrt(end), t).map((b) => b * b);
+    case 'squaredcos_cap_v2': {
+      const alphaBar = (x: number): number => Math.cos(((x + 0.008) / 1.008) * (Math.PI / 2)) ** 2;
+      return Array.from({ length: t }, (_, i) => Math.min(1 - alphaBar((i + 1) / t) / alphaBar(i / t), 0.999));
+    }
+  }
+}
+
+/** numpy.linspace(start, stop, n) (endpoint included). */
+export function linspace(start: number, stop: number, n: number): number[] {
+  if (n === 1) return [start];
+  const step = (stop - start) / (n - 1);
+  return Array.from({ length: n }, (_, i) => (i === n - 1 ? stop : start + i * step));
+}
+
+/** numpy.round: halves go to the even neighbour (Math.round would send 812.5 to 813, numpy to 812). */
+export function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** numpy.arange(start, stop, step) for a negative float step. */
+export function arangeDown(start: number, stop: number, step: number): number[] {
+  const n = Math.ceil((stop - start) / step);
+  return Array.from({ length: Math.max(0, n) }, (_, i) => start + i * step);
+}
+
+/** √((1 − ᾱ)/ᾱ) per training timestep: the k-diffusion sigmas, ascending in t. */
+export function trainSigmas(s: NoiseSchedule): Float64Array {
+  return s.alphasCumprod.map((a) => Math.sqrt((1 - a) / a));
+}
+
+/** numpy.interp(x, [0, 1, …, n−1], ys). */
+export function interpIndex(x: number, ys: ArrayLike<number>): number {
+  const n = ys.length;
+  if (x <= 0) return ys[0] as number;
+  if (x >= n - 1) return ys[n - 1] as number;
+  const lo = Math.floor(x);
+  const f = x - lo;
+  return (ys[lo] as number) * (1 - f) + (ys[lo + 1] as number) * f;
+}
+
+function invalid(file: string, expected: string, given: string): HearthError {
+  return new HearthError('MODEL_INVALID', `${file}: expected ${expected}; got ${given}`, { file, expected, given });
+}
+
+function describe(v: unknown): string {
+  const s = JSON.stringify(v);
+  return s === undefined ? String(v) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
+}
