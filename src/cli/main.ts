@@ -56,6 +56,23 @@ program
     process.exitCode = await runModelsPull(await config(opts.config), opts.endpoint);
   });
 
+program
+  .command('slack-manifest')
+  .description('print the Slack app manifest (scopes, events, slash commands) to paste at api.slack.com/apps → Create New App → From a manifest')
+  .option('-c, --config <file>', 'config file (default: $HEARTH_CONFIG or config/hearth.yaml)')
+  .option('--request-url <url>', 'HTTP mode: the public URL of /slack/events')
+  .action(async (opts: { config?: string; requestUrl?: string }) => {
+    const { config: cfg } = await config(opts.config);
+    const { slackAppManifest } = await import('../bots/slack/manifest.js');
+    try {
+      const manifest = slackAppManifest({ mode: cfg.slack.mode, ...(opts.requestUrl ? { requestUrl: opts.requestUrl } : {}) });
+      process.stdout.write(`${JSON.stringify(manifest, null, 2)}\n`);
+    } catch (e) {
+      process.stderr.write(`hearth: ${e instanceof Error ? e.message : String(e)} (pass --request-url)\n`);
+      process.exitCode = EXIT.usage;
+    }
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {

@@ -38,6 +38,14 @@ describe('the hearth command', () => {
     expect(doctor.out).toContain('--config');
   });
 
+  it('prints the Slack app manifest with the scopes and commands hearth uses', () => {
+    const r = hearth(['slack-manifest']);
+    expect(r.code).toBe(0);
+    const manifest = JSON.parse(r.out) as { oauth_config: { scopes: { bot: string[] } }; features: { slash_commands: Array<{ command: string }> } };
+    expect(manifest.oauth_config.scopes.bot).toContain('files:write');
+    expect(manifest.features.slash_commands.map((c) => c.command)).toEqual(['/ask', '/imagine', '/hearth']);
+  });
+
   it('exits 64 on an unknown command', () => {
     const r = hearth(['launch']);
     expect(r.code).toBe(64);
