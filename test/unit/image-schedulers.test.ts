@@ -5,7 +5,8 @@
  * scheduling_euler_discrete.py, scheduling_euler_ancestral_discrete.py,
  * scheduling_dpmsolver_multistep.py, scheduling_ddim.py, scheduling_lcm.py), transcribed line by
  * line to numpy (float32 betas and cumprod, as diffusers' torch tensors are) and run with
- * numpy 2.4. The transcriptions are quoted next to each block. SD 1.5's scheduler config
+ * numpy 2.4 (test/fixtures/diffusers-scheduler-reference.py prints every number used here). The
+ * transcriptions are quoted next to each block. SD 1.5's scheduler config
  * (scaled_linear, β 0.00085…0.012, 1000 steps, steps_offset 1, set_alpha_to_one false) is used
  * throughout; its σ range 0.0292…14.6146 is also the one k-diffusion users know from A1111/ComfyUI.
  * We compute in float64, so values agree with float32 diffusers to about 1e-5 relative.

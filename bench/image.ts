@@ -1,0 +1,233 @@
+/**
+ * bench/image: UNet steps per second through hearth's ImageRunner (worker thread, scheduler math,
+ * guidance, PNG) vs a bare loop calling the same ONNX sessions directly (`session.run` on this
+ * thread: text encoder once, the UNet per step, the VAE once). Same model files, same thread count,
+ * runs alternated. Other work on the machine only ever adds time, so the headline compares the best
+ * run of each path; medians are shown beside it. A third path runs the same bare loop inside a worker
+ * thread, to show what the thread itself costs (the image runner needs one: `session.run` blocks).
+ *
+ * The UNet is the fixture's heavy variant (128-channel 3×3 convs at 64×64 latents, batch 2 for
+ * guidance) so its work dominates, as a real UNet's does (SD 1.5 on the reference card takes about 50 ms
+ * per guided step; this one takes about as long on 2 CPU cores).
+ *
+ * Run: npx tsx bench/image.ts
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import ort from 'onnxruntime-node';
+import { ImageRunner } from '../src/runners/image/image-runner.js';
+import { writeTinySd } from '../test/fixtures/tiny-sd.js';
+
+const SIZE = 512;
+const STEPS = 25;
+const REPS = 7;
+const UNET = { unetChannels: 128, unetLayers: 4 };
+
+interface Sample {
+  seconds: number;
+  stepsPerSecond: number;
+  /** Steps per CPU-second of the whole process (all threads): less sensitive to other work on the machine. */
+  stepsPerCpuSecond: number;
+}
+
+/** Times `fn` in wall-clock and process CPU time. */
+async function measure(steps: number, fn: () => Promise<void>): Promise<Sample> {
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  await fn();
+  const seconds = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return { seconds, stepsPerSecond: steps / seconds, stepsPerCpuSecond: steps / ((cpu.user + cpu.system) / 1e6) };
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+/** The bare loop: what calling onnxruntime-node yourself costs for one image. */
+async function bareLoop(dir: string, threads: number): Promise<() => Promise<Sample>> {
+  const opts: ort.InferenceSession.SessionOptions = {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    logSeverityLevel: 3,
+  };
+  const te = await ort.InferenceSession.create(join(dir, 'text_encoder', 'model.onnx'), opts);
+  const unet = await ort.InferenceSession.create(join(dir, 'unet', 'model.onnx'), opts);
+  const vae = await ort.InferenceSession.create(join(dir, 'vae_decoder', 'model.onnx'), opts);
+  const h = SIZE / 8;
+  const ids = new Int32Array(2 * 77).fill(537);
+  const latents = new Float32Array(4 * h * h).map((_, i) => Math.sin(i));
+  return () =>
+    measure(STEPS, async () => {
+      const hidden = (await te.run({ input_ids: new ort.Tensor('int32', ids, [2, 77]) })).last_hidden_state as ort.Tensor;
+      let sample: Float32Array = latents;
+      for (let i = 0; i < STEPS; i++) {
+        const batch = new Float32Array(sample.length * 2);
+        batch.set(sample);
+        batch.set(sample, sample.length);
+        const out = await unet.run({
+          sample: new ort.Tensor('float32', batch, [2, 4, h, h]),
+          timestep: new ort.Tensor('float32', new Float32Array([999 - i * 50]), [1]),
+          encoder_hidden_states: hidden,
+        });
+        const both = (out.out_sample as ort.Tensor).data as Float32Array;
+        sample = both.subarray(0, both.length / 2);
+      }
+      await vae.run({ latent_sample: new ort.Tensor('float32', new Float32Array(sample), [1, 4, h, h]) });
+    });
+}
+
+/** The bare loop again, in plain JavaScript inside a worker thread (a CommonJS eval worker). */
+const WORKER_LOOP = `
+const { parentPort, workerData } = require('node:worker_threads');
+const ort = require(workerData.ortPath);
+const { dir, threads, steps, size } = workerData;
+(async () => {
+  const opts = { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1, logSeverityLevel: 3 };
+  const te = await ort.InferenceSession.create(dir + '/text_encoder/model.onnx', opts);
+  const unet = await ort.InferenceSession.create(dir + '/unet/model.onnx', opts);
+  const vae = await ort.InferenceSession.create(dir + '/vae_decoder/model.onnx', opts);
+  const h = size / 8;
+  const ids = new Int32Array(2 * 77).fill(537);
+  const latents = new Float32Array(4 * h * h).map((_, i) => Math.sin(i));
+  parentPort.on('message', async () => {
+    const hidden = (await te.run({ input_ids: new ort.Tensor('int32', ids, [2, 77]) })).last_hidden_state;
+    let sample = latents;
+    for (let i = 0; i < steps; i++) {
+      const batch = new Float32Array(sample.length * 2);
+      batch.set(sample);
+      batch.set(sample, sample.length);
+      const out = await unet.run({
+        sample: new ort.Tensor('float32', batch, [2, 4, h, h]),
+        timestep: new ort.Tensor('float32', new Float32Array([999 - i * 50]), [1]),
+        encoder_hidden_states: hidden,
+      });
+      const both = out.out_sample.data;
+      sample = both.subarray(0, both.length / 2);
+    }
+    await vae.run({ latent_sample: new ort.Tensor('float32', new Float32Array(sample), [1, 4, h, h]) });
+    parentPort.postMessage('done');
+  });
+  parentPort.postMessage('ready');
+})();
+`;
+
+async function bareLoopInWorker(dir: string, threads: number): Promise<{ run: () => Promise<Sample>; stop: () => Promise<number> }> {
+  const ortPath = createRequire(import.meta.url).resolve('onnxruntime-node');
+  const worker = new Worker(WORKER_LOOP, { eval: true, workerData: { ortPath, dir, threads, steps: STEPS, size: SIZE } });
+  const next = (): Promise<unknown> =>
+    new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+  await next();
+  return {
+    run: () =>
+      measure(STEPS, async () => {
+        const done = next();
+        worker.postMessage('go');
+        await done;
+      }),
+    stop: () => worker.terminate(),
+  };
+}
+
+/** The same image through hearth: begin, then one `step` call per UNet evaluation. */
+function throughRunner(runner: ImageRunner): () => Promise<Sample> {
+  let n = 0;
+  return () => {
+    const id = `bench-${++n}`;
+    return measure(STEPS, async () => {
+      const { steps } = await runner.begin({
+        id,
+        kind: 'image',
+        model: 'image',
+        userId: 'bench',
+        payload: { prompt: 'a photo of a cat', width: SIZE, height: SIZE, steps: STEPS, guidance: 7.5, seed: n, scheduler: 'euler' },
+      });
+      for (let i = 0; i < steps; i++) {
+        const [out] = await runner.step([id], { emit: () => undefined });
+        if (out?.failed) throw new Error(out.failed.message);
+      }
+    });
+  };
+}
+
+export async function runImageBench(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'hearth-bench-image-'));
+  const threads = availableParallelism();
+  const runner = new ImageRunner(
+    {
+      model: 'image',
+      dir: join(root, 'sd'),
+      providers: ['cpu'],
+      defaults: { width: SIZE, height: SIZE, steps: STEPS, guidance: 7.5, scheduler: 'euler', negativePrompt: '' },
+      limits: { minSize: 64, maxSize: 1024, maxSteps: 50, maxPromptChars: 1000 },
+      previewEvery: 0,
+      threads,
+    },
+    { logger: { info: () => undefined, warn: (m) => console.error(m) } },
+  );
+  try {
+    const dir = await writeTinySd(join(root, 'sd'), UNET);
+    const bare = await bareLoop(dir, threads);
+    const inWorker = await bareLoopInWorker(dir, threads);
+    await runner.load();
+    const hearth = throughRunner(runner);
+    // Warm up every path (first runs allocate ONNX Runtime's arenas).
+    await bare();
+    await inWorker.run();
+    await hearth();
+    const b: Sample[] = [];
+    const w: Sample[] = [];
+    const r: Sample[] = [];
+    // A pause before each run lets the previous path's ONNX Runtime threads stop spinning, so no
+    // path starts on cores still busy with another's leftovers.
+    const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 300));
+    for (let i = 0; i < REPS; i++) {
+      await settle();
+      b.push(await bare());
+      await settle();
+      w.push(await inWorker.run());
+      await settle();
+      r.push(await hearth());
+    }
+    await inWorker.stop();
+    const best = (xs: Sample[], key: 'stepsPerSecond' | 'stepsPerCpuSecond'): number => Math.max(...xs.map((x) => x[key]));
+    const mid = (xs: Sample[], key: 'stepsPerSecond' | 'stepsPerCpuSecond'): number => median(xs.map((x) => x[key]));
+    const row = (name: string, xs: Sample[]): string =>
+      `| ${name} | ${best(xs, 'stepsPerSecond').toFixed(2)} | ${mid(xs, 'stepsPerSecond').toFixed(2)} | ${mid(xs, 'stepsPerCpuSecond').toFixed(2)} | ${(1000 / best(xs, 'stepsPerSecond')).toFixed(1)} |`;
+    type Key = 'stepsPerSecond' | 'stepsPerCpuSecond';
+    const ratio = (f: (xs: Sample[], key: Key) => number, key: Key, of: Sample[], over: Sample[] = b): string =>
+      (f(of, key) / f(over, key)).toFixed(3);
+    return [
+      `${SIZE}×${SIZE} image (64×64 latents, batch 2 for guidance), ${STEPS} steps, UNet of ${UNET.unetLayers + 2} 3×3 convs ` +
+        `${UNET.unetChannels} channels wide, CPU provider, ${threads} threads; ${REPS} alternated runs of each after a warm-up.`,
+      '',
+      '| path | steps/s (best) | steps/s (median) | steps per CPU-second (median) | ms per step, best (incl. encode + decode) |',
+      '|---|---:|---:|---:|---:|',
+      row("bare onnxruntime-node loop (session.run on the caller's thread)", b),
+      row('the same bare loop inside a worker thread', w),
+      row('hearth ImageRunner (worker thread, scheduler, guidance, PNG)', r),
+      `| bare in a worker thread / bare | ${ratio(best, 'stepsPerSecond', w)} | ${ratio(mid, 'stepsPerSecond', w)} | ${ratio(mid, 'stepsPerCpuSecond', w)} | |`,
+      `| hearth / bare in a worker thread (hearth's own code) | ${ratio(best, 'stepsPerSecond', r, w)} | ${ratio(mid, 'stepsPerSecond', r, w)} | ${ratio(mid, 'stepsPerCpuSecond', r, w)} | |`,
+      `| **hearth / bare** (target ≥ 0.95) | **${ratio(best, 'stepsPerSecond', r)}** | ${ratio(mid, 'stepsPerSecond', r)} | ${ratio(mid, 'stepsPerCpuSecond', r)} | |`,
+    ].join('\n');
+  } finally {
+    await runner.dispose();
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  console.log(await runImageBench());
+}
