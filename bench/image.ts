@@ -20,7 +20,14 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
+import { Engine } from '../src/engine/engine.js';
+import { InProcessExecutor } from '../src/engine/executor/in-process-executor.js';
+import { FifoScheduler } from '../src/engine/scheduler/fifo-scheduler.js';
+import type { SchedulerPolicy } from '../src/engine/scheduler/policy.js';
+import { VirtualTimeScheduler } from '../src/engine/scheduler/virtual-time-scheduler.js';
+import { SqliteStore } from '../src/engine/store/sqlite-store.js';
 import { ImageRunner } from '../src/runners/image/image-runner.js';
+import { SimRunner } from '../test/fixtures/sim-runner.js';
 import { writeTinySd } from '../test/fixtures/tiny-sd.js';
 
 const SIZE = 512;
@@ -228,6 +235,93 @@ export async function runImageBench(): Promise<string> {
   }
 }
 
+const FLOOD_IMAGES = 10;
+const FLOOD_STEPS = 10;
+
+/**
+ * A chat that arrives during a 10-image flood: the real ImageRunner (the heavy fixture UNet at
+ * 512×512) behind the real Engine, with a simulated chat model (20 ms decode steps), once with hearth's
+ * scheduler and once FIFO. Wall-clock wait from the chat's submission to its start and to its answer.
+ */
+async function floodWait(dir: string, threads: number, policy: SchedulerPolicy): Promise<{ start: number; answer: number; imageStep: number }> {
+  const image = new ImageRunner(
+    {
+      model: 'image',
+      dir,
+      providers: ['cpu'],
+      defaults: { width: SIZE, height: SIZE, steps: FLOOD_STEPS, guidance: 7.5, scheduler: 'euler', negativePrompt: '' },
+      limits: { minSize: 64, maxSize: 1024, maxSteps: 50, maxPromptChars: 1000 },
+      previewEvery: 0,
+      threads,
+    },
+    { logger: { info: () => undefined, warn: (m) => console.error(m) } },
+  );
+  const chat = new SimRunner({ model: 'chat', kind: 'chat', stepMs: 20, maxBatch: 4 }, { sleep: (ms) => new Promise((r) => setTimeout(r, ms)) });
+  const store = SqliteStore.open(':memory:');
+  const engine = new Engine({ store, executor: new InProcessExecutor([image, chat]), vramBudgetBytes: 100e9, limits: { maxQueuedPerUser: 100 }, policy });
+  await engine.start();
+  try {
+    for (let i = 0; i < FLOOD_IMAGES; i++) {
+      engine.submit({ kind: 'image', model: 'image', userId: 'flood', payload: { prompt: 'a photo of a cat', steps: FLOOD_STEPS, seed: i }, estimatedSteps: FLOOD_STEPS + 2 });
+    }
+    let submittedAt = 0;
+    let startedAt = 0;
+    let answeredAt = 0;
+    let chatId = '';
+    let progress = 0;
+    let firstStepAt = 0;
+    const done = new Promise<void>((resolve) => {
+      engine.on((e) => {
+        if (e.event.type === 'progress' && e.userId === 'flood') {
+          progress++;
+          if (progress === 1) firstStepAt = performance.now();
+          // Mid-flood: the second image is under way.
+          if (progress === FLOOD_STEPS + 3 && !chatId) {
+            submittedAt = performance.now();
+            const r = engine.submit({ kind: 'chat', model: 'chat', userId: 'asker', payload: { steps: 8 }, estimatedSteps: 8 });
+            if (r.ok) chatId = r.value.id;
+          }
+        }
+        if (e.jobId === chatId && e.event.type === 'started') startedAt = performance.now();
+        if (e.jobId === chatId && e.event.type === 'result') {
+          answeredAt = performance.now();
+          resolve();
+        }
+      });
+    });
+    await done;
+    const imageStep = (submittedAt - firstStepAt) / (FLOOD_STEPS + 2) / 1000;
+    return { start: (startedAt - submittedAt) / 1000, answer: (answeredAt - submittedAt) / 1000, imageStep };
+  } finally {
+    await engine.close();
+    store.close();
+  }
+}
+
+export async function runFloodBench(): Promise<string> {
+  const root = await mkdtemp(join(tmpdir(), 'hearth-bench-flood-'));
+  const threads = availableParallelism();
+  try {
+    const dir = await writeTinySd(join(root, 'sd'), UNET);
+    const hearth = await floodWait(dir, threads, new VirtualTimeScheduler());
+    const fifo = await floodWait(dir, threads, new FifoScheduler());
+    return [
+      `A chat (8 simulated 20 ms decode steps) sent while one user's ${FLOOD_IMAGES} images of ${FLOOD_STEPS} steps ` +
+        `(${SIZE}×${SIZE}, the heavy fixture UNet, real ImageRunner; about ${hearth.imageStep.toFixed(2)} s per image step here) are queued, ` +
+        'through the real Engine; wall-clock seconds from sending the chat.',
+      '',
+      '| | hearth | FIFO | hearth / FIFO |',
+      '|---|---:|---:|---:|',
+      `| chat starts after (s) | ${hearth.start.toFixed(2)} | ${fifo.start.toFixed(2)} | ${(hearth.start / fifo.start).toFixed(3)} |`,
+      `| chat answered after (s) | ${hearth.answer.toFixed(2)} | ${fifo.answer.toFixed(2)} | ${(hearth.answer / fifo.answer).toFixed(3)} |`,
+    ].join('\n');
+  } finally {
+    await rm(root, { recursive: true, force: true });
+  }
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   console.log(await runImageBench());
+  console.log();
+  console.log(await runFloodBench());
 }

@@ -14,6 +14,7 @@ const benches: Bench[] = [
   { name: 'Scheduler: hearth vs FIFO', file: './scheduler.ts', fn: 'runSchedulerBench' },
   { name: 'LLM: tokens/s through hearth vs node-llama-cpp, and batching', file: './llm.ts', fn: 'runLlmBench' },
   { name: 'Image: steps/s through hearth vs a bare ONNX loop', file: './image.ts', fn: 'runImageBench' },
+  { name: 'Image: a chat during a 10-image flood, hearth vs FIFO', file: './image.ts', fn: 'runFloodBench' },
 ];
 
 const only = process.argv[2];
