@@ -1,8 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { constants, existsSync, readdirSync } from 'node:fs';
+import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
 import { discordEnabled, slackEnabled, type HearthConfig } from '../config/schema.js';
 import { createGpuWorker } from '../app/gpu-worker.js';
@@ -37,7 +35,7 @@ export async function runDoctor(loaded: LoadedConfig): Promise<number> {
   const smi = nvidiaGpu();
   add(smi ? 'ok' : 'warn', 'NVIDIA GPU', smi ?? 'none found (nvidia-smi missing or no device): everything runs on the CPU, slowly');
   await checkLlama(config, add);
-  checkOnnxRuntime(smi !== undefined, add);
+  await checkOnnxRuntime(config, smi !== undefined, add);
 
   const budget = resolveVramBudget(config.models.vramBudgetMB);
   add('ok', 'VRAM budget', `${mb(budget.bytes)} (${budget.source}${budget.gpuName ? `: ${budget.gpuName}` : ''})`);
@@ -74,18 +72,25 @@ async function checkLlama(config: HearthConfig, add: (l: Level, w: string, d: st
   }
 }
 
-function checkOnnxRuntime(gpuPresent: boolean, add: (l: Level, w: string, d: string) => void): void {
+async function checkOnnxRuntime(config: HearthConfig, gpuPresent: boolean, add: (l: Level, w: string, d: string) => void): Promise<void> {
   try {
-    const require = createRequire(import.meta.url);
-    const root = dirname(require.resolve('onnxruntime-node/package.json'));
-    const dir = join(root, 'bin', 'napi-v6', process.platform, process.arch);
-    const cudaLibs = existsSync(dir) && readdirSync(dir).some((f) => f.includes('providers_cuda'));
-    if (cudaLibs && gpuPresent) add('ok', 'ONNX Runtime', 'CUDA provider libraries present: images and captions use the GPU (cuda, then cpu)');
-    else if (gpuPresent) {
-      add('warn', 'ONNX Runtime', 'CUDA provider libraries are missing, so images and captions run on the CPU. Fix: ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node (needs internet, CUDA 12 and cuDNN 9)');
-    } else add('warn', 'ONNX Runtime', 'provider: cpu (no NVIDIA GPU)');
+    const { detectOrtProviders } = await import('../runners/image/providers.js');
+    const ort = detectOrtProviders();
+    if (!ort.bindingDir) {
+      add('fail', 'ONNX Runtime', 'onnxruntime-node is not installed (run npm install)');
+      return;
+    }
+    const wanted = [...(config.models.image?.providers ?? []), ...(config.models.caption?.providers ?? [])];
+    const wantsCuda = wanted.includes('cuda');
+    if (ort.cudaLibrariesPresent && gpuPresent) {
+      add('ok', 'ONNX Runtime', `CUDA provider libraries present: images and captions use ${wantsCuda ? 'cuda (then cpu)' : 'cpu (cuda is not in their providers)'}`);
+    } else if (gpuPresent) {
+      add('warn', 'ONNX Runtime', `CUDA provider libraries are missing, so images and captions run on the CPU. Fix: ${ort.cudaInstallHint}`);
+    } else {
+      add('warn', 'ONNX Runtime', 'provider: cpu (no NVIDIA GPU)');
+    }
   } catch (e) {
-    add('fail', 'ONNX Runtime', `not installed: ${e instanceof Error ? e.message : String(e)}`);
+    add('fail', 'ONNX Runtime', `could not be checked: ${e instanceof Error ? e.message : String(e)}`);
   }
 }
 
