@@ -1,30 +1,14 @@
 import type { Rng } from '../rng.js';
-import type { SchedulerConfig } from './config.js';
-import { eulerDenoised, eulerSchedule, scaleBySigma } from './euler.js';
-import type { Scheduler, SchedulerName, SchedulerStep } from './types.js';
+import { EulerScheduler, eulerDenoised } from './euler.js';
+import type { SchedulerName, SchedulerStep } from './types.js';
 
 /**
  * diffusers' EulerAncestralDiscreteScheduler: an Euler step down to σ_down, then fresh noise of
  * σ_up, with σ_up = √(σ_to²(σ_from² − σ_to²)/σ_from²) and σ_down = √(σ_to² − σ_up²).
  */
-export class EulerAncestralScheduler implements Scheduler {
-  readonly name: SchedulerName = 'euler_a';
-  readonly timesteps: readonly number[];
-  readonly sigmas: readonly number[];
-  readonly initNoiseSigma: number;
-  private readonly prediction: 'epsilon' | 'v_prediction';
-
-  constructor(cfg: SchedulerConfig, steps: number) {
-    const s = eulerSchedule(cfg, steps);
-    this.timesteps = s.timesteps;
-    this.sigmas = s.sigmas;
-    this.initNoiseSigma = s.initNoiseSigma;
-    this.prediction = cfg.predictionType ?? 'epsilon';
-  }
-
-  scaleModelInput(sample: Float32Array, index: number): Float32Array {
-    return scaleBySigma(sample, this.sigmas[index] as number);
-  }
+export class EulerAncestralScheduler extends EulerScheduler {
+  // Same schedule, sigmas and input scaling as Euler; only the step differs.
+  override readonly name: SchedulerName = 'euler_a';
 
   /** σ_up and σ_down of step `index`. */
   ancestralSigmas(index: number): { up: number; down: number } {
@@ -34,7 +18,7 @@ export class EulerAncestralScheduler implements Scheduler {
     return { up, down: Math.sqrt(Math.max(0, to * to - up * up)) };
   }
 
-  step(modelOutput: Float32Array, index: number, sample: Float32Array, rng: Rng): SchedulerStep {
+  override step(modelOutput: Float32Array, index: number, sample: Float32Array, rng: Rng): SchedulerStep {
     const sigma = this.sigmas[index] as number;
     const { up, down } = this.ancestralSigmas(index);
     const dt = down - sigma;

@@ -69,7 +69,7 @@ export class EulerScheduler implements Scheduler {
   readonly timesteps: readonly number[];
   readonly sigmas: readonly number[];
   readonly initNoiseSigma: number;
-  private readonly prediction: 'epsilon' | 'v_prediction';
+  protected readonly prediction: 'epsilon' | 'v_prediction';
 
   constructor(cfg: SchedulerConfig, steps: number) {
     const s = eulerSchedule(cfg, steps);
