@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdapterContext, AdapterFactory, PlatformAdapter } from '../bots/adapter.js';
 import { ConversationRecorder } from '../commands/conversation-recorder.js';
+import { ImageContextLinker } from '../commands/image-context.js';
 import { HearthCommands, type HearthCommandsOptions } from '../commands/hearth-commands.js';
 import type { HearthConfig } from '../config/schema.js';
 import { systemClock, type Clock } from '../engine/clock.js';
@@ -37,6 +38,7 @@ export class HearthApp {
   readonly commands: HearthCommands;
   readonly adapters: PlatformAdapter[];
   readonly #recorder: ConversationRecorder;
+  readonly #linker: ImageContextLinker;
   readonly #log: Logger;
   readonly #ownsStore: boolean;
   #closing: Promise<void> | undefined;
@@ -69,6 +71,7 @@ export class HearthApp {
       onListenerError: (e, event) => this.reportError(e, `event listener (${event.event.type})`),
     });
     this.#recorder = new ConversationRecorder(this.engine, this.store, clock);
+    this.#linker = new ImageContextLinker(this.engine, this.store, clock);
     const commandOptions: HearthCommandsOptions = { engine: this.engine, store: this.store, config, clock };
     if (options.fetch) commandOptions.fetch = options.fetch;
     if (options.headersForHost) commandOptions.headersForHost = options.headersForHost;
@@ -112,6 +115,7 @@ export class HearthApp {
         errors.push(e);
       }
       this.#recorder.dispose();
+      this.#linker.dispose();
       if (this.#ownsStore) {
         try {
           this.store.close();

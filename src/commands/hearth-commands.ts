@@ -135,21 +135,26 @@ export class HearthCommands {
         else if (t.role === 'context') messages.push({ role: 'user', content: t.content });
       }
     }
-    const context: string[] = [];
+    // Each image is described by a caption job of this user, queued before the chat: FIFO within a
+    // user runs it first, and ImageContextLinker puts its description into the chat before it starts.
+    // Everything is in the store before this returns, so a restart loses none of it.
     const sources: CaptionInput[] = [
       ...(input.imageUrls ?? []).map((imageUrl) => ({ imageUrl })),
       ...(input.images ?? []).map((i) => ({ imageBytes: i.bytes, ...(i.contentType ? { contentType: i.contentType } : {}) })),
     ];
+    const awaiting: string[] = [];
     for (const source of sources) {
-      const described = await this.#describeForChat(source, prompt, inv, opts);
-      if (!described.ok) return described;
-      context.push(described.value);
+      const queued = await this.#captionForChat(source, inv, opts);
+      if (!queued.ok) {
+        for (const id of awaiting) this.#engine.cancel(id, { userId: inv.userId, admin: true });
+        return queued;
+      }
+      awaiting.push(queued.value.id);
     }
-    for (const c of context) messages.push({ role: 'user', content: c });
     messages.push({ role: 'user', content: prompt });
     const steps = 1 + Math.ceil(chat.maxTokens / chat.tokensPerStep);
-    const payload: Json = { messages, maxTokens: chat.maxTokens, question: prompt, context };
-    return this.#engine.submit(
+    const payload: Json = { messages, maxTokens: chat.maxTokens, question: prompt, context: [], ...(awaiting.length > 0 ? { awaiting } : {}) };
+    const submitted = this.#engine.submit(
       {
         kind: 'chat',
         model: 'chat',
@@ -162,6 +167,9 @@ export class HearthCommands {
       },
       { admin: inv.admin },
     );
+    // A refused question takes its image descriptions with it.
+    if (!submitted.ok) for (const id of awaiting) this.#engine.cancel(id, { userId: inv.userId, admin: true });
+    return submitted;
   }
 
   /** /imagine: validates the options against the configured bounds and queues the image. */
@@ -300,27 +308,12 @@ export class HearthCommands {
     return got.ok ? ok({ bytes: got.value.bytes, contentType: got.value.contentType }) : got;
   }
 
-  /**
-   * An image attached to /ask: captioned first (as a job of the same user, under the same fair
-   * scheduler), then handed to the chat as context and kept in the conversation's history.
-   */
-  async #describeForChat(source: CaptionInput, question: string, inv: Invocation, opts: { signal?: AbortSignal }): Promise<Result<string>> {
+  /** An image attached to /ask: a caption job of the same user, under the same caps and fair scheduler. */
+  async #captionForChat(source: CaptionInput, inv: Invocation, opts: { signal?: AbortSignal }): Promise<Result<JobRecord>> {
     if (!this.#config.models.caption) {
       return err({ code: 'MODEL_MISSING', message: 'images in a chat need a caption model (models.caption.dir)', facts: { given: 'caption' } });
     }
-    // Under the user's own caps and daily limit: the description is GPU time they spend.
-    const queued = await this.caption({ ...source, detail: 'detailed' }, inv, opts);
-    if (!queued.ok) return queued;
-    for await (const event of this.#engine.watch(queued.value.id, opts)) {
-      if (event.type === 'result') {
-        const text = `[The user shared an image. A description of it: ${event.result.text ?? ''}] (question: ${question.slice(0, 200)})`;
-        if (inv.conversationId) this.#store.appendTurn(inv.conversationId, { role: 'context', content: text, meta: { jobId: queued.value.id } }, this.#clock.now());
-        return ok(text);
-      }
-      if (event.type === 'failed') return err(event.error);
-      if (event.type === 'cancelled') return err({ code: 'NOT_FOUND', message: 'the image description was cancelled', facts: {} });
-    }
-    return err({ code: 'SHUTTING_DOWN', message: 'hearth stopped before the image was described', facts: {} });
+    return this.caption({ ...source, detail: 'detailed' }, inv, opts);
   }
 }
 

@@ -17,6 +17,7 @@ import {
   type JobRecord,
   type JobResult,
   type JobSpec,
+  type Json,
   type Result,
 } from './types.js';
 
@@ -254,6 +255,20 @@ export class Engine {
     if (current?.jobIds.includes(jobId) && current.jobIds.length === 1) current.controller.abort();
     else if (live.begun) void this.#end(live.record.model, jobId);
     return ok(record);
+  }
+
+  /**
+   * Replaces the input of a job that has not started yet (a chat given the description of an image
+   * once that image's caption job has ended). Refused once the job has begun: its runner has the input.
+   */
+  amendPayload(jobId: string, payload: Json): Result<JobRecord> {
+    const live = this.#jobs.get(jobId);
+    if (!live) return err({ code: 'NOT_FOUND', message: `job ${jobId} is not waiting`, facts: { given: jobId } });
+    if (live.begun) {
+      return err({ code: 'INVALID_INPUT', message: `job ${jobId} has already started; its input can no longer change`, facts: { given: jobId } });
+    }
+    live.record = this.#store.updatePayload(jobId, payload);
+    return ok(live.record);
   }
 
   /** Subscribes to every job's events. Returns the unsubscribe function. */

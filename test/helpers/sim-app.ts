@@ -22,6 +22,7 @@ export interface SimAppOptions {
   adapters: AdapterFactory[];
   chatStepMs?: number;
   imageStepMs?: number;
+  captionStepMs?: number;
   /** Reuse a data dir (restart tests). */
   dataDir?: string;
   fetch?: typeof fetch;
@@ -47,14 +48,15 @@ export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; con
     },
     ...opts.config,
   });
+  // An aborted step (cancel, shutdown) ends early with the abort, as a real runner's does.
   const sleep = async (ms: number, signal?: AbortSignal): Promise<void> => {
-    await delay(ms, undefined, signal ? { signal } : {}).catch(() => {});
+    await delay(ms, undefined, signal ? { signal } : {});
   };
   const hooks = { sleep, makePng: png };
   const runners = [
     new SimRunner({ model: 'chat', kind: 'chat', stepMs: opts.chatStepMs ?? 5, maxBatch: 4 }, hooks),
     new SimRunner({ model: 'image', kind: 'image', stepMs: opts.imageStepMs ?? 5 }, hooks),
-    new SimRunner({ model: 'caption', kind: 'caption', stepMs: 5 }, hooks),
+    new SimRunner({ model: 'caption', kind: 'caption', stepMs: opts.captionStepMs ?? 5 }, hooks),
   ];
   const app = new HearthApp({
     config,

@@ -140,11 +140,17 @@ describe('commands over the engine', () => {
       const who = inv('eve', { conversationId: 'web:vision' });
       const withImage = await app.commands.ask({ prompt: 'what is in it?', imageUrls: [url] }, who);
       if (!withImage.ok) throw new Error(withImage.error.message);
-      const given = (withImage.value.payload as { messages: Array<{ content: string }> }).messages.map((m) => m.content).join('\n');
+      // The caption job is queued before the chat, and the chat waits for it.
+      expect(withImage.value.payload).toMatchObject({ awaiting: [expect.any(String)] });
+      const evs = await events(app, withImage.value.id);
+      expect(evs.at(-1)?.type).toBe('result');
+      const ran = app.engine.getJob(withImage.value.id)!;
+      const given = (ran.payload as { messages: Array<{ content: string }> }).messages.map((m) => m.content).join('\n');
       expect(given).toContain('a simulated caption');
-      // Given once, not twice (it is also stored in the history).
+      // Given once, and before the question.
       expect(given.split('a simulated caption')).toHaveLength(2);
-      await events(app, withImage.value.id);
+      expect(given.indexOf('a simulated caption')).toBeLessThan(given.lastIndexOf('what is in it?'));
+      expect(ran.payload).toMatchObject({ awaiting: [] });
       // The description stays in the conversation: a later question without an image still sees it.
       const later = await app.commands.ask({ prompt: 'and its colour?' }, who);
       if (!later.ok) throw new Error(later.error.message);
@@ -161,5 +167,32 @@ describe('commands over the engine', () => {
     } finally {
       server.close();
     }
+  });
+
+  it('/ask with an image survives a restart while the image is still being described', async () => {
+    const png = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#0f0' } }).png().toBuffer();
+    const first = await simApp({ adapters: [], captionStepMs: 2000 });
+    await first.app.start();
+    const who = inv('fay', { conversationId: 'web:restart-vision' });
+    const asked = await first.app.commands.ask({ prompt: 'what colour?', images: [{ bytes: png, contentType: 'image/png' }] }, who);
+    if (!asked.ok) throw new Error(asked.error.message);
+    await first.app.close(); // the caption is mid-step: it goes back to the queue, the chat still waits for it
+
+    const second = await simApp({ adapters: [], dataDir: first.dataDir });
+    running = second;
+    // The description was not done when hearth stopped: it is still to run.
+    const caption = second.app.store.listJobs({ userId: who.userId }).find((j) => j.kind === 'caption')!;
+    expect(caption.state).toBe('queued');
+    const evs: JobEvent[] = [];
+    const watched = (async () => {
+      for await (const e of second.app.engine.watch(asked.value.id)) evs.push(e);
+    })();
+    await second.app.start();
+    await watched;
+    expect(evs.at(-1)?.type).toBe('result');
+    const given = JSON.stringify(second.app.engine.getJob(asked.value.id)!.payload);
+    expect(given).toContain('a simulated caption');
+    const turns = second.app.store.getTurns('web:restart-vision').map((t) => t.role);
+    expect(turns).toEqual(['context', 'user', 'assistant']);
   });
 });

@@ -86,11 +86,12 @@ export class JobView {
       if (event.type === 'queued') s.aux = `👀 Looking at your image first — ${lower(queuedText(event.position, event.etaSeconds))}`;
       else if (event.type === 'started' || event.type === 'progress') s.aux = '👀 Looking at your image first…';
       else if (event.type === 'result' || event.type === 'failed' || event.type === 'cancelled') delete s.aux;
-      if (s.phase === 'waiting') this.#render();
+      // The answer waits (queued) behind its image descriptions: show them until it starts.
+      if (s.phase === 'waiting' || s.phase === 'queued') this.#render();
       return;
     }
     if (s.jobId !== job.id) this.#adopt(job);
-    delete s.aux;
+    if (event.type !== 'queued') delete s.aux;
     switch (event.type) {
       case 'queued':
         s.phase = 'queued';

@@ -104,6 +104,9 @@ export interface JobStore extends Disposable {
   /** The user's queued + running jobs (for the per-user queue limit). */
   countActive(userId: string): number;
 
+  /** Replaces the input of a job that has not started (`queued` only; else `INVALID_INPUT`). */
+  updatePayload(id: string, payload: Json): JobRecord;
+
   /** `queued` → `running`: counts an attempt and sets `startedAt`. */
   markRunning(id: string, now: number): JobRecord;
 

@@ -100,6 +100,7 @@ export class SqliteStore implements JobStore {
   private readonly insertTx: (job: NewJob, now: number) => JobRecord;
   private readonly runningTx: (id: string, now: number) => JobRecord;
   private readonly queuedTx: (id: string, now: number, note: string, crashed: boolean) => JobRecord;
+  private readonly payloadTx: (id: string, payload: Json) => JobRecord;
   private readonly finishTx: (id: string, outcome: JobOutcome, now: number, note: string | null) => JobRecord;
   private readonly usageTx: (userId: string, jobId: string, seconds: number, now: number) => void;
   private readonly vtimeTx: (entries: readonly VirtualTime[]) => void;
@@ -166,6 +167,13 @@ export class SqliteStore implements JobStore {
       expectState(job, ['queued'], 'start');
       this.s.setRunning.run(now, id);
       this.transition(id, job.state, 'running', now, `attempt ${job.attempts + 1}`);
+      return this.mustGet(id);
+    });
+
+    this.payloadTx = tx((id: string, payload: Json) => {
+      const job = this.mustGet(id);
+      expectState(job, ['queued'], 'change the input of');
+      this.s.setPayload.run(JSON.stringify(payload), id);
       return this.mustGet(id);
     });
 
@@ -300,6 +308,10 @@ export class SqliteStore implements JobStore {
   markRunning(id: string, now: number): JobRecord {
     checkTime(now);
     return this.runningTx(id, now);
+  }
+
+  updatePayload(id: string, payload: Json): JobRecord {
+    return this.payloadTx(id, payload);
   }
 
   markQueued(id: string, now: number, note: string, opts: { crashed?: boolean } = {}): JobRecord {
@@ -460,6 +472,7 @@ function prepareStatements(db: Database.Database) {
     countActive: db.prepare<[string], number>(
       `SELECT count(*) FROM jobs WHERE user_id = ? AND state IN (${ACTIVE.map((s) => `'${s}'`).join(', ')})`,
     ).pluck(),
+    setPayload: db.prepare<[string, string], void>(`UPDATE jobs SET payload = ? WHERE id = ?`),
     setRunning: db.prepare<[number, string]>(
       "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ? WHERE id = ?",
     ),
