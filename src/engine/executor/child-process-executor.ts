@@ -209,4 +209,9 @@ export class ChildProcessExecutor implements Executor {
     this.#pending.clear();
     for (const p of pending) p.reject(new HearthError(code, reason));
   }
+
+  /** Same as `close()`, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
 }

@@ -68,4 +68,9 @@ export class InProcessExecutor implements Executor {
     }
     return r;
   }
+
+  /** Same as `close()`, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
 }

@@ -264,4 +264,9 @@ export class CaptionRunner implements Runner {
     if (this.loading) await this.loading.catch(() => undefined);
     await this.unload();
   }
+
+  /** Same as `dispose()`, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
 }

@@ -348,6 +348,11 @@ export class ImageRunner implements Runner {
     if (!this.loaded) throw new HearthError('RUNNER_FAILED', `the image model ${this.model} is not loaded`, { model: this.model });
     return this.loaded;
   }
+
+  /** Same as `dispose()`, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
 }
 
 /** Static-shape exports accept one latent size (and batch); say so in the user's terms rather than as an ONNX Runtime error. */

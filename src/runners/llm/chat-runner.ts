@@ -351,4 +351,9 @@ export class ChatRunner implements Runner {
     this.ownLlama = undefined;
     if (own && !own.disposed) await own.dispose();
   }
+
+  /** Same as `dispose()`, for `await using`. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.dispose();
+  }
 }
