@@ -58,13 +58,22 @@ function request(m: OutMessage, creating: boolean, extra: { auth?: boolean; quer
 export class DiscordRest {
   readonly #rest: REST;
   readonly #app: string;
-  readonly #signal: AbortSignal;
+  readonly #shutdown: AbortSignal;
 
   /** `signal` aborts every request still queued or on its way (the adapter's shutdown). */
   constructor(rest: REST, applicationId: string, signal: AbortSignal) {
     this.#rest = rest;
     this.#app = applicationId;
-    this.#signal = signal;
+    this.#shutdown = signal;
+  }
+
+  /**
+   * A signal per request, following the shutdown signal. @discordjs/rest adds an abort listener to the
+   * signal of every request and never removes it: on the one long-lived shutdown signal that would
+   * grow for the bot's whole life. A dependent signal (held weakly by its source) goes with its request.
+   */
+  get #signal(): AbortSignal {
+    return AbortSignal.any([this.#shutdown]);
   }
 
   async respond(interactionId: string, token: string, response: APIInteractionResponse): Promise<void> {
