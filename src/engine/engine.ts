@@ -271,6 +271,17 @@ export class Engine {
     return ok(live.record);
   }
 
+  /**
+   * Replaces a queued or running job's origin, durably: an adapter records there what it has posted
+   * (follow-up message ids), so after a restart it can tidy them up or continue them.
+   */
+  updateOrigin(jobId: string, origin: Json): Result<JobRecord> {
+    const live = this.#jobs.get(jobId);
+    if (!live) return err({ code: 'NOT_FOUND', message: `job ${jobId} is not queued or running`, facts: { given: jobId } });
+    live.record = this.#store.updateOrigin(jobId, origin);
+    return ok(live.record);
+  }
+
   /** Subscribes to every job's events. Returns the unsubscribe function. */
   on(listener: (e: EngineEvent) => void): () => void {
     this.#listeners.add(listener);

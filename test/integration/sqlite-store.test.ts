@@ -396,3 +396,29 @@ describe('SqliteStore', () => {
     expect(() => other.countActive('u')).toThrow(/not open/);
   });
 });
+
+describe('changing a waiting job', () => {
+  it('replaces the input of a queued job only, and where a queued or running job answers, durably', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hearth-store-amend-'));
+    const path = join(dir, 'h.db');
+    const s = SqliteStore.open(path);
+    try {
+      s.insertJob(job('p', 'u'), 1);
+      expect(s.updatePayload('p', { steps: 9 }).payload).toEqual({ steps: 9 });
+      expect(s.updateOrigin('p', { channel: 'c1' }).origin).toEqual({ channel: 'c1' });
+      s.markRunning('p', 2);
+      expect(codeOf(() => s.updatePayload('p', { steps: 1 }))).toBe('INVALID_INPUT');
+      expect(s.updateOrigin('p', { channel: 'c1', followups: ['m1'] }).origin).toEqual({ channel: 'c1', followups: ['m1'] });
+      s.finish('p', { state: 'done' }, 3);
+      expect(codeOf(() => s.updateOrigin('p', {}))).toBe('INVALID_INPUT');
+      const again = new Database(path, { readonly: true });
+      const row = again.prepare('SELECT origin, payload FROM jobs WHERE id = ?').get('p') as { origin: string; payload: string };
+      again.close();
+      expect(JSON.parse(row.origin)).toEqual({ channel: 'c1', followups: ['m1'] });
+      expect(JSON.parse(row.payload)).toEqual({ steps: 9 });
+    } finally {
+      s.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -107,6 +107,9 @@ export interface JobStore extends Disposable {
   /** Replaces the input of a job that has not started (`queued` only; else `INVALID_INPUT`). */
   updatePayload(id: string, payload: Json): JobRecord;
 
+  /** Replaces where a queued or running job answers (an adapter recording the messages it posted). */
+  updateOrigin(id: string, origin: Json): JobRecord;
+
   /** `queued` → `running`: counts an attempt and sets `startedAt`. */
   markRunning(id: string, now: number): JobRecord;
 

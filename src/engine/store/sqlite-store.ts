@@ -314,6 +314,13 @@ export class SqliteStore implements JobStore {
     return this.payloadTx(id, payload);
   }
 
+  updateOrigin(id: string, origin: Json): JobRecord {
+    const job = this.mustGet(id);
+    expectState(job, ['queued', 'running'], 'change where the answer goes of');
+    this.s.setOrigin.run(JSON.stringify(origin), id);
+    return this.mustGet(id);
+  }
+
   markQueued(id: string, now: number, note: string, opts: { crashed?: boolean } = {}): JobRecord {
     checkTime(now);
     return this.queuedTx(id, now, note, opts.crashed === true);
@@ -472,6 +479,7 @@ function prepareStatements(db: Database.Database) {
     countActive: db.prepare<[string], number>(
       `SELECT count(*) FROM jobs WHERE user_id = ? AND state IN (${ACTIVE.map((s) => `'${s}'`).join(', ')})`,
     ).pluck(),
+    setOrigin: db.prepare<[string, string], void>(`UPDATE jobs SET origin = ? WHERE id = ?`),
     setPayload: db.prepare<[string, string], void>(`UPDATE jobs SET payload = ? WHERE id = ?`),
     setRunning: db.prepare<[number, string]>(
       "UPDATE jobs SET state = 'running', attempts = attempts + 1, started_at = ? WHERE id = ?",
