@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { JobView, type ViewDeps } from '../../src/bots/discord/job-view.js';
-import type { DiscordOrigin } from '../../src/bots/discord/origin.js';
+import { parseOrigin, originToJson, type DiscordOrigin, type PostedMessage } from '../../src/bots/discord/origin.js';
 import type { DiscordRest, OutMessage } from '../../src/bots/discord/rest-client.js';
 import type { JobEvent, Json } from '../../src/engine/types.js';
 
@@ -158,5 +158,49 @@ describe('JobView', () => {
     await play(view, chatJob, [{ type: 'queued', position: 0, etaSeconds: 1 }, { type: 'result', result: { text: 'it is a dog' } }]);
     expect(calls[0]!.m?.content).toBe('👀 Looking at your image first — 2nd in line — starts in about 4 s.');
     expect(calls.at(-1)!.m?.content).toBe('it is a dog');
+  });
+  it('records each follow-up it posts with the jobs still running, and stops once they end', async () => {
+    const { rest, calls } = recorder();
+    const recorded: Array<{ jobIds: readonly string[]; posted: readonly PostedMessage[] }> = [];
+    const view = new JobView(origin({ command: 'ask' }), deps(rest, { record: (jobIds, posted) => recorded.push({ jobIds, posted }) }));
+    await play(view, chatJob, [
+      { type: 'started', attempt: 1 },
+      { type: 'token', text: 'word '.repeat(500) },
+      { type: 'token', text: 'word '.repeat(500) },
+      { type: 'result', result: { text: 'word '.repeat(1000) } },
+    ], 30);
+    const followups = calls.filter((c) => c.op === 'followup').map((c) => c.target);
+    expect(followups.length).toBeGreaterThanOrEqual(2);
+    // Follow-ups made while the job ran are recorded (the list grows); the ones after its result are not needed.
+    expect(recorded.length).toBeGreaterThanOrEqual(1);
+    for (const r of recorded) expect(r.jobIds).toEqual(['job2']);
+    expect(recorded[0]!.posted).toEqual([{ via: 'interaction', channelId: 'chan', id: followups[0] }]);
+  });
+
+  it('removes the messages an earlier run recorded before posting the answer again', async () => {
+    const { rest, calls } = recorder();
+    const earlier: PostedMessage[] = [
+      { via: 'interaction', channelId: 'chan', id: 'old1' },
+      { via: 'channel', channelId: 'chan', id: 'old2' },
+    ];
+    const stored = parseOrigin(originToJson(origin({ command: 'ask', followups: earlier })))!;
+    expect(stored.followups).toEqual(earlier);
+    const view = new JobView(stored, deps(rest));
+    view.removeEarlier(stored.followups ?? []);
+    view.removeEarlier(stored.followups ?? []);
+    await play(view, chatJob, [{ type: 'started', attempt: 2 }, { type: 'result', result: { text: 'answer' } }]);
+    expect(calls.slice(0, 2).map((c) => `${c.op} ${c.target}`)).toEqual(['deleteFollowup old1', 'deleteMessage chan/old2']);
+    expect(calls.filter((c) => c.op.startsWith('delete'))).toHaveLength(2);
+    expect(calls.at(-1)!.m?.content).toBe('answer');
+  });
+
+  it('removes an earlier public follow-up as a channel message once the token is gone; a private one cannot be', async () => {
+    const { rest, calls } = recorder({ tokenGone: true });
+    const old = [{ via: 'interaction' as const, channelId: 'chan', id: 'old1' }];
+    const expired = { id: 'i1', token: 'tok', applicationId: 'app', createdAt: Date.now() - 120_000 };
+    new JobView(origin({ command: 'ask', interaction: expired }), deps(rest)).removeEarlier(old);
+    new JobView(origin({ command: 'ask', interaction: expired, ephemeral: true }), deps(rest)).removeEarlier(old);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(calls.map((c) => `${c.op} ${c.target}`)).toEqual(['deleteMessage chan/old1']);
   });
 });

@@ -1,7 +1,7 @@
 import { queuedText } from '../../commands/wording.js';
 import type { ErrorInfo, JobEvent, JobKind, Json } from '../../engine/types.js';
 import { discordFailure, isMessageGone, isTokenGone } from './errors.js';
-import { mainKind, type DiscordOrigin } from './origin.js';
+import { mainKind, type DiscordOrigin, type PostedMessage } from './origin.js';
 import { render, type ImageOptions, type ViewState } from './render.js';
 import type { DiscordRest, OutMessage } from './rest-client.js';
 import { ThrottledEditor } from './throttled-editor.js';
@@ -17,6 +17,11 @@ export interface ViewDeps {
   report: (error: unknown, where: string) => void;
   /** Waits while interactions are being acknowledged (they come first). */
   beforeSend?: () => Promise<void>;
+  /**
+   * Keeps (durably, in the jobs' origins) the messages a view posted besides its reply, so an answer
+   * that starts over after a restart can remove them. `jobIds`: the view's jobs not yet ended.
+   */
+  record?: (jobIds: readonly string[], posted: readonly PostedMessage[]) => void;
 }
 
 /** A job as the view needs it. */
@@ -59,6 +64,11 @@ export class JobView {
   /** The preview step the message already shows: it is not uploaded again with every progress edit. */
   #previewShown = -1;
   readonly #previewOf = new WeakMap<OutMessage, number>();
+  /** Jobs of this view that have not ended: their origins record what the view posted. */
+  readonly #live = new Set<string>();
+  /** Messages of an earlier run being removed; recorded until they are gone, so a second restart retries. */
+  readonly #removing = new Map<string, PostedMessage>();
+  readonly #removed = new Set<string>();
 
   constructor(origin: DiscordOrigin, deps: ViewDeps) {
     this.origin = origin;
@@ -80,6 +90,9 @@ export class JobView {
 
   onJobEvent(job: ViewJob, event: JobEvent): void {
     if (this.#ended) return;
+    const t = event.type;
+    if (t === 'result' || t === 'failed' || t === 'cancelled') this.#live.delete(job.id);
+    else this.#live.add(job.id);
     const s = this.#state;
     if (job.kind !== mainKind(this.origin.command)) {
       // A helper job (the description of an image attached to /ask): a status line until the answer starts.
@@ -131,6 +144,21 @@ export class JobView {
         return;
     }
     this.#render();
+  }
+
+  /**
+   * Messages posted for this answer by an earlier run of hearth (listed in a recovered job's origin).
+   * The answer starts over from its first message, so they are removed before anything is posted again:
+   * the final answer then shows once, with nothing of the first attempt left behind.
+   */
+  removeEarlier(recorded: readonly PostedMessage[]): void {
+    const held = new Set(this.#slots.map((sl) => sl.address?.id));
+    for (const r of recorded) {
+      if (held.has(r.id) || this.#removed.has(r.id) || this.#removing.has(r.id)) continue;
+      if (r.id === this.origin.message?.messageId) continue;
+      this.#removing.set(r.id, r);
+      void this.#serial(() => this.#removeEarlier(r)).catch((e: unknown) => this.#deps.report(e, 'discord: removing an earlier reply'));
+    }
   }
 
   /** The command or its job failed: the user is told in plain words, privately where Discord allows it. */
@@ -293,6 +321,7 @@ export class JobView {
       } else {
         const m = await rest.followup(token, { ...p, ephemeral: this.origin.ephemeral });
         slot.address = { via: 'interaction', id: m.id };
+        this.#record();
       }
       return;
     }
@@ -304,6 +333,49 @@ export class JobView {
     }
     const m = await rest.send(channelId, withPrefix(slot, p));
     slot.address = { via: 'channel', channelId, id: m.id };
+    this.#record();
+  }
+
+  /** Writes down every message this view posted besides its reply (and those it is still removing). */
+  #record(): void {
+    if (this.#live.size === 0 || !this.#deps.record) return;
+    const posted: PostedMessage[] = [...this.#removing.values()];
+    for (const sl of this.#slots) {
+      const a = sl.address;
+      if (!a) continue;
+      if (a.via === 'interaction' && a.id !== '@original') posted.push({ via: 'interaction', channelId: this.origin.channelId, id: a.id });
+      else if (a.via === 'channel' && a.id !== this.origin.message?.messageId) posted.push({ via: 'channel', channelId: a.channelId, id: a.id });
+    }
+    try {
+      this.#deps.record([...this.#live], posted);
+    } catch (e) {
+      this.#deps.report(e, 'discord: recording a reply');
+    }
+  }
+
+  /**
+   * Deletes a message of an earlier run: a follow-up through the interaction while its token works,
+   * else (unless private, which only the token reaches) as the bot's own message in its channel.
+   */
+  async #removeEarlier(r: PostedMessage): Promise<void> {
+    const rest = this.#deps.rest;
+    const token = this.origin.interaction?.token;
+    try {
+      let done = false;
+      if (r.via === 'interaction' && token && !this.#tokenExpired()) {
+        try {
+          await rest.deleteFollowup(token, r.id);
+          done = true;
+        } catch (e) {
+          if (!isTokenGone(e)) throw e;
+        }
+      }
+      if (!done && (r.via === 'channel' || !this.origin.ephemeral)) await rest.deleteMessage(r.channelId, r.id);
+    } catch (e) {
+      if (!isMessageGone(e)) throw discordFailure(e, 'removing an earlier reply');
+    }
+    this.#removing.delete(r.id);
+    this.#removed.add(r.id);
   }
 
   async #remove(slot: Slot): Promise<void> {

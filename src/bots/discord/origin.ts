@@ -22,6 +22,19 @@ export interface DiscordOrigin {
   message?: { channelId: string; messageId: string };
   /** Largest upload the channel accepts (the interaction's `attachment_size_limit`), bytes. */
   maxUploadBytes?: number;
+  /**
+   * The messages hearth posted for the answer besides the reply itself (follow-ups, and channel
+   * messages it edits), kept with the job so that an answer that starts over after a restart can
+   * remove them instead of leaving the first attempt's text behind.
+   */
+  followups?: PostedMessage[];
+}
+
+/** A message hearth posted and may edit or delete: an interaction follow-up or a channel message. */
+export interface PostedMessage {
+  via: 'interaction' | 'channel';
+  channelId: string;
+  id: string;
 }
 
 /** The key of the view a job renders into: jobs with the same origin share one set of messages. */
@@ -58,6 +71,8 @@ export function parseOrigin(value: Json | null | undefined): DiscordOrigin | nul
     o.message = { channelId: m.channelId, messageId: m.messageId };
   }
   if (typeof value.maxUploadBytes === 'number') o.maxUploadBytes = value.maxUploadBytes;
+  const f = value.followups;
+  if (Array.isArray(f)) o.followups = f.filter(isPosted).map((p) => ({ via: p.via, channelId: p.channelId, id: p.id }));
   return o;
 }
 
@@ -66,6 +81,10 @@ export function mainKind(command: DiscordCommand): 'chat' | 'image' | 'caption' 
   return command === 'ask' ? 'chat' : command === 'imagine' ? 'image' : 'caption';
 }
 
-function isObject(v: Json | null | undefined): v is { [key: string]: Json } {
+function isPosted(v: Json): v is { via: 'interaction' | 'channel'; channelId: string; id: string } {
+  return isObject(v) && (v.via === 'interaction' || v.via === 'channel') && typeof v.channelId === 'string' && typeof v.id === 'string';
+}
+
+export function isObject(v: Json | null | undefined): v is { [key: string]: Json } {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }

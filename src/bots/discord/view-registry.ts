@@ -1,7 +1,7 @@
 import type { Engine } from '../../engine/engine.js';
-import type { EngineEvent, ErrorInfo, JobKind, Json } from '../../engine/types.js';
+import { HearthError, type EngineEvent, type ErrorInfo, type JobKind, type Json } from '../../engine/types.js';
 import { JobView, type ViewDeps } from './job-view.js';
-import { originKey, parseOrigin, type DiscordOrigin } from './origin.js';
+import { isObject, originKey, parseOrigin, type DiscordOrigin, type PostedMessage } from './origin.js';
 
 interface Known {
   view: JobView;
@@ -42,7 +42,7 @@ export class ViewRegistry {
 
   constructor(engine: Engine, deps: ViewDeps) {
     this.#engine = engine;
-    this.#deps = deps;
+    this.#deps = { ...deps, record: deps.record ?? ((jobIds, posted) => this.#record(jobIds, posted)) };
   }
 
   /** Live views (replies still being updated). */
@@ -62,6 +62,8 @@ export class ViewRegistry {
       }
       known = { view: this.forOrigin(origin), kind: job.kind, payload: job.payload };
       this.#jobs.set(e.jobId, known);
+      // A job recovered after a restart starts over: what the last run posted for it goes first.
+      if (origin.followups && origin.followups.length > 0) known.view.removeEarlier(origin.followups);
     }
     const { view } = known;
     view.onJobEvent({ id: e.jobId, kind: known.kind, payload: known.payload }, e.event);
@@ -101,6 +103,18 @@ export class ViewRegistry {
     clearTimeout(timer);
     this.#views.clear();
     this.#jobs.clear();
+  }
+
+  /** Keeps the other fields of each job's origin and replaces its list of posted messages. */
+  #record(jobIds: readonly string[], posted: readonly PostedMessage[]): void {
+    const followups = posted.map((p): Json => ({ via: p.via, channelId: p.channelId, id: p.id }));
+    for (const id of jobIds) {
+      const origin = this.#engine.getJob(id)?.origin;
+      if (!isObject(origin)) continue;
+      const r = this.#engine.updateOrigin(id, { ...origin, followups });
+      // A job that ended meanwhile is never started over: there is nothing to keep for it.
+      if (!r.ok && r.error.code !== 'NOT_FOUND') this.#deps.report(new HearthError(r.error.code, r.error.message, r.error.facts ?? {}), 'discord: recording a reply');
+    }
   }
 
   #release(view: JobView): void {
