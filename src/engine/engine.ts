@@ -125,6 +125,8 @@ export class Engine {
   #queueChanged = true;
   readonly #loadCrashes = new Map<string, number>();
   readonly #ending = new Map<string, Set<Promise<void>>>();
+  /** Begun (runner-holding) jobs by model, kept as they change: the pick asks for them every step. */
+  readonly #begun = new Map<string, Set<string>>();
 
   constructor(options: EngineOptions) {
     this.#store = options.store;
@@ -444,7 +446,7 @@ export class Engine {
       isResident: (m) => this.#residency.isLoaded(m),
       fitsWithoutSwap: (m) => this.#residency.fitsWithoutSwap(m),
       maxBatch: (m) => this.#models.get(m)?.maxBatch ?? 1,
-      begun: (m) => [...this.#jobs.values()].filter((j) => j.begun && j.record.model === m).map((j) => j.record.id),
+      begun: (m) => [...(this.#begun.get(m) ?? [])],
     };
   }
 
@@ -540,7 +542,7 @@ export class Engine {
   async #begin(live: LiveJob, signal: AbortSignal): Promise<boolean> {
     const now = this.#clock.now();
     live.record = this.#store.markRunning(live.record.id, now);
-    live.begun = true;
+    this.#setBegun(live, true);
     live.text = '';
     live.step = 0;
     this.#queueChanged = true;
@@ -662,8 +664,16 @@ export class Engine {
     }
   }
 
+  #setBegun(live: LiveJob, begun: boolean): void {
+    live.begun = begun;
+    let set = this.#begun.get(live.record.model);
+    if (!set) this.#begun.set(live.record.model, (set = new Set()));
+    if (begun) set.add(live.record.id);
+    else set.delete(live.record.id);
+  }
+
   #requeued(live: LiveJob): void {
-    live.begun = false;
+    this.#setBegun(live, false);
     live.step = 0;
     live.text = '';
     this.#queueChanged = true;
@@ -679,6 +689,7 @@ export class Engine {
     const record = this.#store.finish(live.record.id, outcome, this.#clock.now(), note);
     live.record = record;
     this.#jobs.delete(record.id);
+    this.#begun.get(record.model)?.delete(record.id);
     this.#policy.remove(record.id);
     this.#queueChanged = true;
     this.#saveVirtualTimes();
