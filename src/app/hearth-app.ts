@@ -78,7 +78,11 @@ export class HearthApp {
     this.commands = new HearthCommands(commandOptions);
     const ctx: AdapterContext = {
       commands: this.commands,
-      engine: this.engine,
+      jobs: {
+        subscribe: (listener) => this.engine.on(listener),
+        getJob: (jobId) => this.engine.getJob(jobId),
+        updateOrigin: (jobId, origin) => this.engine.updateOrigin(jobId, origin),
+      },
       config,
       clock,
       log,

@@ -2,7 +2,7 @@ import type { HearthConfig } from '../config/schema.js';
 import type { Clock } from '../engine/clock.js';
 import type { Engine, EngineSnapshot } from '../engine/engine.js';
 import type { JobStore, UsageBucket, UserSeconds } from '../engine/store/job-store.js';
-import { err, ok, type ErrorInfo, type JobRecord, type Json, type Result } from '../engine/types.js';
+import { err, ok, type ErrorInfo, type JobKind, type JobRecord, type Json, type Result } from '../engine/types.js';
 import type { Invocation } from './invocation.js';
 import { fetchImage, type FetchImageOptions } from '../media/safe-fetch.js';
 
@@ -47,6 +47,17 @@ export interface QueueView {
   queued: number;
   running: EngineSnapshot['running'];
   users: number;
+}
+
+/** A queued or running job, as /cancel's choices list it. */
+export interface ActiveJob {
+  jobId: string;
+  userId: string;
+  kind: JobKind;
+  state: 'running' | 'queued';
+  position?: number;
+  step?: number;
+  of?: number;
 }
 
 export interface StatusView extends EngineSnapshot {
@@ -224,6 +235,11 @@ export class HearthCommands {
 
   /** /caption: downloads (or takes) the image under the configured caps and queues a caption job. */
   async caption(input: CaptionInput, inv: Invocation, opts: { signal?: AbortSignal } = {}): Promise<Result<JobRecord>> {
+    return this.#caption(input, inv, opts, false);
+  }
+
+  /** `forChat`: the description of an image attached to a question, shown as part of that question's answer. */
+  async #caption(input: CaptionInput, inv: Invocation, opts: { signal?: AbortSignal }, forChat: boolean): Promise<Result<JobRecord>> {
     if (!this.#config.models.caption) {
       return err({ code: 'MODEL_MISSING', message: 'no caption model is configured (models.caption.dir)', facts: { given: 'caption' } });
     }
@@ -239,6 +255,7 @@ export class HearthCommands {
       ...(bytes.value.contentType ? { declaredType: bytes.value.contentType } : {}),
       detail: input.detail ?? 'short',
       ...(question ? { question } : {}),
+      ...(forChat ? { forChat: true } : {}),
     };
     return this.#engine.submit(
       { kind: 'caption', model: 'caption', userId: inv.userId, payload, origin: inv.origin, weight: inv.weight, estimatedSteps: 1 },
@@ -271,6 +288,27 @@ export class HearthCommands {
     for (const q of snap.queue) if (q.userId === inv.userId) mine.push({ jobId: q.jobId, kind: q.kind, state: 'queued', position: q.position, etaSeconds: q.etaSeconds });
     const users = new Set([...snap.running.map((r) => r.userId), ...snap.queue.map((q) => q.userId)]);
     return { mine, queued: snap.queue.length, running: snap.running, users: users.size };
+  }
+
+  /**
+   * The queued and running jobs the caller may act on (cancel): their own, or everyone's for an admin;
+   * running first, then in queue order.
+   */
+  activeJobs(inv: Invocation): ActiveJob[] {
+    const snap = this.#engine.snapshot();
+    const rows: ActiveJob[] = [
+      ...snap.running.map((r): ActiveJob => ({ jobId: r.jobId, userId: r.userId, kind: r.kind, state: 'running', step: r.step, of: r.of })),
+      ...snap.queue.map((q): ActiveJob => ({ jobId: q.jobId, userId: q.userId, kind: q.kind, state: 'queued', position: q.position })),
+    ];
+    return rows.filter((r) => inv.admin || r.userId === inv.userId);
+  }
+
+  /** A job id as typed: the whole id, or a unique prefix of one the caller may act on (/queue shows short ids). */
+  resolveJobId(given: string, inv: Invocation): string {
+    const g = given.trim();
+    if (this.#engine.getJob(g)) return g;
+    const matches = [...new Set(this.activeJobs(inv).map((j) => j.jobId).filter((id) => id.startsWith(g)))];
+    return matches.length === 1 ? matches[0]! : g;
   }
 
   /** /hearth status (admins): loaded models, VRAM, the queue by user, GPU-seconds used. */
@@ -313,7 +351,7 @@ export class HearthCommands {
     if (!this.#config.models.caption) {
       return err({ code: 'MODEL_MISSING', message: 'images in a chat need a caption model (models.caption.dir)', facts: { given: 'caption' } });
     }
-    return this.caption({ ...source, detail: 'detailed' }, inv, opts);
+    return this.#caption({ ...source, detail: 'detailed' }, inv, opts, true);
   }
 }
 

@@ -42,6 +42,19 @@ export function etaText(seconds: number): string {
   return `about ${(seconds / 3600).toFixed(1)} h`;
 }
 
+/**
+ * The wait of a queued job, the same words on every face: its place in line, or, while hearth is
+ * still starting (the model not up yet), that it is saved and will run.
+ */
+export function waitText(queued: { position: number; etaSeconds: number; starting?: boolean } | undefined): string {
+  if (!queued) return 'Getting in line…';
+  if (queued.starting) {
+    const where = queued.position === 0 ? "You're first in line" : `You're ${ordinal(queued.position + 1)} in line`;
+    return `hearth is starting up. ${where}; your request is saved and runs as soon as the model is ready.`;
+  }
+  return queuedText(queued.position, queued.etaSeconds);
+}
+
 /** "You're next" / "3rd in line" with the ETA. */
 export function queuedText(position: number, etaSeconds: number): string {
   const where = position === 0 ? "You're next" : `${ordinal(position + 1)} in line`;

@@ -221,7 +221,7 @@ describe('web console in Chromium', () => {
       await dash.click(`#queue tr[data-job-id="${waiting}"] button.cancel`);
       const ended = await otherEvents.job(waiting);
       expect(ended.state).toBe('cancelled');
-      expect(ended.error?.message).toBe('Cancelled from the dashboard.');
+      expect(ended.status).toBe('Cancelled from the dashboard.');
       await dash.waitForSelector(`#recent tr[data-job-id="${waiting}"][data-state="cancelled"]`);
       expect(await dash.locator(`#queue tr[data-job-id="${waiting}"]`).count()).toBe(0);
       expect(h.app.engine.getJob(waiting)?.state).toBe('cancelled');

@@ -171,7 +171,7 @@ describe('Discord adapter', () => {
     const steps = fake.slash('imagine', { prompt: 'x', steps: 80 }, { user: hal });
     expect(await errorOf(steps, 'the steps error')).toContain('Steps must be a whole number from 1 to 60; got 80');
     // The public "thinking…" reply is gone; only the user sees the error.
-    expect(original(steps)!.deleted).toBe(true);
+    await fake.waitFor(() => original(steps)?.deleted === true, 'the public reply removed');
 
     const size = fake.slash('imagine', { prompt: 'x', size: 'huge' }, { user: hal });
     expect(await errorOf(size, 'the size error')).toContain('Size must look like 512x768');

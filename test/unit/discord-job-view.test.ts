@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { JobView, type ViewDeps } from '../../src/bots/discord/job-view.js';
 import { parseOrigin, originToJson, type DiscordOrigin, type PostedMessage } from '../../src/bots/discord/origin.js';
 import type { DiscordRest, OutMessage } from '../../src/bots/discord/rest-client.js';
-import type { JobEvent, Json } from '../../src/engine/types.js';
+import type { JobEvent, JobRecord, Json } from '../../src/engine/types.js';
+import { emptyView, reduceJobView, roleOf, type JobViewModel } from '../../src/views/job-view-model.js';
 
 type Call = { op: string; target: string; m?: OutMessage };
 
@@ -77,9 +78,24 @@ const imageJob = { id: 'job1', kind: 'image' as const, payload: { prompt: 'a cat
 const chatJob = { id: 'job2', kind: 'chat' as const, payload: { question: 'q' } as Json };
 const png = (n: number) => new Uint8Array(n);
 
-async function play(view: JobView, job: { id: string; kind: 'image' | 'chat' | 'caption'; payload: Json }, events: JobEvent[], gapMs = 12): Promise<void> {
+type TestJob = { id: string; kind: 'image' | 'chat' | 'caption'; payload: Json };
+
+/** Feeds a job's events to the view the way the shared views do: reduced into one model per command. */
+const models = new WeakMap<JobView, JobViewModel>();
+function feed(view: JobView, job: TestJob, e: JobEvent): void {
+  const record: JobRecord = {
+    id: job.id, seq: 1, kind: job.kind, model: job.kind, userId: 'discord:42', payload: job.payload, origin: null, conversationId: null,
+    weight: 1, state: 'queued', attempts: 0, crashes: 0, estimateSeconds: 1, usedSeconds: 0, createdAt: 0, startedAt: null, finishedAt: null, result: null, error: null,
+  };
+  const previous = models.get(view) ?? emptyView();
+  const next = reduceJobView(previous, { id: job.id, kind: job.kind, role: roleOf(record), userId: record.userId }, e);
+  models.set(view, next);
+  view.show({ key: 'k', origin: view.origin, view: next, previous, job: record, event: e });
+}
+
+async function play(view: JobView, job: TestJob, events: JobEvent[], gapMs = 12): Promise<void> {
   for (const e of events) {
-    view.onJobEvent(job, e);
+    feed(view, job, e);
     await new Promise((r) => setTimeout(r, gapMs));
   }
   await view.done;
@@ -152,9 +168,9 @@ describe('JobView', () => {
   it('shows a helper job (an image being described) until the answer starts', async () => {
     const { rest, calls } = recorder();
     const view = new JobView(origin({ command: 'ask' }), deps(rest));
-    view.onJobEvent({ id: 'cap', kind: 'caption', payload: {} }, { type: 'queued', position: 1, etaSeconds: 4 });
+    feed(view, { id: 'cap', kind: 'caption', payload: { forChat: true } }, { type: 'queued', position: 1, etaSeconds: 4 });
     await new Promise((r) => setTimeout(r, 12));
-    view.onJobEvent({ id: 'cap', kind: 'caption', payload: {} }, { type: 'result', result: { text: 'a dog' } });
+    feed(view, { id: 'cap', kind: 'caption', payload: { forChat: true } }, { type: 'result', result: { text: 'a dog' } });
     await play(view, chatJob, [{ type: 'queued', position: 0, etaSeconds: 1 }, { type: 'result', result: { text: 'it is a dog' } }]);
     expect(calls[0]!.m?.content).toBe('👀 Looking at your image first — 2nd in line — starts in about 4 s.');
     expect(calls.at(-1)!.m?.content).toBe('it is a dog');

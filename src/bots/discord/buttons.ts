@@ -21,7 +21,7 @@ export async function handleButton(deps: HandlerDeps, i: APIMessageComponentInte
   const access = checkAccess(deps.ctx.config, actor);
   if (!access.ok) return replyEphemeral(deps, i, access.reason);
   const { action, jobId } = parsed;
-  const job = deps.ctx.engine.getJob(jobId);
+  const job = deps.ctx.jobs.getJob(jobId);
 
   if (action === 'delete') {
     // The owner is the job's; for a job the store no longer has, the user who ran the command.
@@ -50,7 +50,6 @@ export async function handleButton(deps: HandlerDeps, i: APIMessageComponentInte
   // Reroll: the same options with a new seed, as a new job of whoever pressed it, in a new message.
   if (!(await defer(deps, i, false))) return;
   const origin = interactionOrigin(i, 'imagine', actor, false);
-  await deps.engineReady();
   const res = deps.ctx.commands.reroll(jobId, invocation(deps, actor, access, origin));
   if (!res.ok) deps.views.fail(origin, res.error);
 }
@@ -64,13 +63,14 @@ export async function handleAutocomplete(deps: HandlerDeps, i: APIApplicationCom
   const userId = `discord:${actor.userId}`;
   const choices: Array<{ name: string; value: string }> = [];
   if (access.ok && i.data.name === 'cancel') {
-    const snap = deps.ctx.engine.snapshot();
-    const rows = [
-      ...snap.running.map((r) => ({ id: r.jobId, userId: r.userId, kind: r.kind, state: `running, step ${r.step} of ${r.of}` })),
-      ...snap.queue.map((q) => ({ id: q.jobId, userId: q.userId, kind: q.kind, state: `${ordinal(q.position + 1)} in line` })),
-    ];
+    const origin = interactionOrigin(i, 'ask', actor, true);
+    const rows = deps.ctx.commands.activeJobs(invocation(deps, actor, access, origin)).map((j) => ({
+      id: j.jobId,
+      userId: j.userId,
+      kind: j.kind,
+      state: j.state === 'running' ? `running, step ${j.step ?? 0} of ${j.of ?? 0}` : `${ordinal((j.position ?? 0) + 1)} in line`,
+    }));
     for (const r of rows) {
-      if (r.userId !== userId && !access.admin) continue;
       if (typed && !r.id.startsWith(typed) && !r.kind.startsWith(typed)) continue;
       const mine = r.userId === userId ? '' : ` · ${r.userId}`;
       choices.push({ name: `${kindWord(r.kind)} ${shortId(r.id)} · ${r.state}${mine}`.slice(0, 100), value: r.id });

@@ -33,8 +33,6 @@ export interface DiscordAdapterOptions {
   tokenLifetimeMs?: number;
   /** How long close() waits for replies still being sent. Default 3 s. */
   closeTimeoutMs?: number;
-  /** How long a command waits for the engine to come up before it is tried anyway. Default 30 s. */
-  engineWaitMs?: number;
   /** How long start() waits for the gateway's READY. Default 60 s. */
   readyTimeoutMs?: number;
 }
@@ -52,9 +50,7 @@ export class DiscordAdapter implements PlatformAdapter {
   readonly #options: DiscordAdapterOptions;
   #client: Client | undefined;
   #views: ViewRegistry | undefined;
-  #offEngine: (() => void) | undefined;
   #closing: Promise<void> | undefined;
-  #engineUp = false;
   readonly #pending = new Set<Promise<void>>();
   /** Aborted at shutdown, after the grace period: requests still on their way are dropped. */
   readonly #lifetime = new AbortController();
@@ -65,7 +61,7 @@ export class DiscordAdapter implements PlatformAdapter {
   }
 
   async start(opts: { signal?: AbortSignal } = {}): Promise<void> {
-    const { config, engine } = this.#ctx;
+    const { config, jobs } = this.#ctx;
     const d = config.discord;
     if (!d.token || !d.applicationId) throw new Error('Discord needs discord.token and discord.applicationId');
     const client = new Client({
@@ -81,7 +77,7 @@ export class DiscordAdapter implements PlatformAdapter {
     };
     const ctx: AdapterContext = { ...this.#ctx, reportError: report };
     const acks = new AckGate();
-    const views = new ViewRegistry(engine, {
+    const views = new ViewRegistry(jobs, {
       rest,
       intervalMs: d.editIntervalMs,
       tokenLifetimeMs: this.#options.tokenLifetimeMs ?? DEFAULT_TOKEN_LIFETIME_MS,
@@ -91,7 +87,7 @@ export class DiscordAdapter implements PlatformAdapter {
     });
     this.#views = views;
     // Listen before the engine starts: jobs recovered from the last run are answered from their origin.
-    this.#offEngine = engine.on((e) => views.onEngineEvent(e));
+    views.start();
 
     const botUserId = () => client.user?.id ?? d.applicationId ?? '';
     const deps: HandlerDeps = {
@@ -101,7 +97,6 @@ export class DiscordAdapter implements PlatformAdapter {
       threads: new HearthThreads(() => rest, botUserId),
       acks,
       botUserId,
-      engineReady: () => this.#engineReady(),
     };
     client.ws.on(GatewayDispatchEvents.InteractionCreate, (data: APIInteraction) => this.#track(this.#onInteraction(deps, data)));
     client.ws.on(GatewayDispatchEvents.MessageCreate, (data: GatewayMessageCreateDispatchData) => this.#track(this.#onMessage(deps, data)));
@@ -125,7 +120,6 @@ export class DiscordAdapter implements PlatformAdapter {
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      this.#offEngine?.();
       const timeout = this.#options.closeTimeoutMs ?? 3000;
       const stop = new AbortController();
       await Promise.race([Promise.allSettled([...this.#pending]), delay(timeout, undefined, { signal: stop.signal }).catch(() => {})]);
@@ -172,13 +166,5 @@ export class DiscordAdapter implements PlatformAdapter {
     } catch (e) {
       deps.ctx.reportError(discordFailure(e, 'handling a message'), 'discord: message');
     }
-  }
-
-  /** The app starts its adapters before the engine; a command that arrives meanwhile waits for it. */
-  async #engineReady(): Promise<void> {
-    if (this.#engineUp) return;
-    const deadline = Date.now() + (this.#options.engineWaitMs ?? 30_000);
-    while (this.#ctx.engine.models().length === 0 && Date.now() < deadline && !this.#closing) await delay(25);
-    this.#engineUp = this.#ctx.engine.models().length > 0;
   }
 }

@@ -19,8 +19,6 @@ export interface HandlerDeps {
   /** Acknowledgements go through it, so edits make way for them. */
   acks: AckGate;
   botUserId(): string;
-  /** Resolves once the engine knows its models (interactions can arrive while it is still starting). */
-  engineReady(): Promise<void>;
 }
 
 /** Answers at once with a message only the user sees (access refused, a stale button). */

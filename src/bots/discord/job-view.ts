@@ -1,10 +1,11 @@
-import { queuedText } from '../../commands/wording.js';
-import type { ErrorInfo, JobEvent, JobKind, Json } from '../../engine/types.js';
+import type { ErrorInfo, JobRecord, Json } from '../../engine/types.js';
+import { emptyView, failView, isEndEvent, roleOf } from '../../views/job-view-model.js';
+import type { ViewChange } from '../../views/job-views.js';
 import { discordFailure, isMessageGone, isTokenGone } from './errors.js';
-import { mainKind, type DiscordOrigin, type PostedMessage } from './origin.js';
+import type { DiscordOrigin, PostedMessage } from './origin.js';
 import { render, type ImageOptions, type ViewState } from './render.js';
 import type { DiscordRest, OutMessage } from './rest-client.js';
-import { ThrottledEditor } from './throttled-editor.js';
+import { ThrottledEditor } from '../../views/throttled-editor.js';
 import { problemText } from './words.js';
 
 export interface ViewDeps {
@@ -22,13 +23,6 @@ export interface ViewDeps {
    * that starts over after a restart can remove them. `jobIds`: the view's jobs not yet ended.
    */
   record?: (jobIds: readonly string[], posted: readonly PostedMessage[]) => void;
-}
-
-/** A job as the view needs it. */
-export interface ViewJob {
-  id: string;
-  kind: JobKind;
-  payload: Json;
 }
 
 type Address = { via: 'interaction'; id: string } | { via: 'channel'; channelId: string; id: string };
@@ -74,7 +68,7 @@ export class JobView {
     this.origin = origin;
     this.#deps = deps;
     this.#mode = origin.interaction ? 'interaction' : 'channel';
-    this.#state = { command: origin.command, phase: 'waiting', text: '' };
+    this.#state = { command: origin.command, view: emptyView() };
     if (origin.maxUploadBytes !== undefined) this.#state.maxUploadBytes = origin.maxUploadBytes;
   }
 
@@ -88,60 +82,28 @@ export class JobView {
     return this.#done ?? Promise.resolve();
   }
 
-  onJobEvent(job: ViewJob, event: JobEvent): void {
+  /**
+   * Shows a change of the command's shared view (see src/views): the state is decided there, once for
+   * every face; this only turns it into Discord messages.
+   */
+  show(change: ViewChange<DiscordOrigin>): void {
     if (this.#ended) return;
-    const t = event.type;
-    if (t === 'result' || t === 'failed' || t === 'cancelled') this.#live.delete(job.id);
-    else this.#live.add(job.id);
+    const { view, job, event } = change;
+    if (job) {
+      if (event && isEndEvent(event)) this.#live.delete(job.id);
+      else this.#live.add(job.id);
+    }
+    if (job && roleOf(job) === 'main' && this.#state.jobId !== job.id) this.#adopt(job);
     const s = this.#state;
-    if (job.kind !== mainKind(this.origin.command)) {
-      // A helper job (the description of an image attached to /ask): a status line until the answer starts.
-      if (event.type === 'queued') s.aux = `👀 Looking at your image first — ${lower(queuedText(event.position, event.etaSeconds))}`;
-      else if (event.type === 'started' || event.type === 'progress') s.aux = '👀 Looking at your image first…';
-      else if (event.type === 'result' || event.type === 'failed' || event.type === 'cancelled') delete s.aux;
-      // The answer waits (queued) behind its image descriptions: show them until it starts.
-      if (s.phase === 'waiting' || s.phase === 'queued') this.#render();
+    s.view = view;
+    if (view.jobId) s.jobId = view.jobId;
+    if (view.phase === 'failed') {
+      this.fail(view.error ?? { code: 'RUNNER_FAILED', message: 'the job failed' });
       return;
     }
-    if (s.jobId !== job.id) this.#adopt(job);
-    if (event.type !== 'queued') delete s.aux;
-    switch (event.type) {
-      case 'queued':
-        s.phase = 'queued';
-        s.queued = { position: event.position, etaSeconds: event.etaSeconds };
-        break;
-      case 'started':
-        // A retry after a crash starts over.
-        s.phase = 'running';
-        s.text = '';
-        delete s.progress;
-        delete s.preview;
-        break;
-      case 'progress':
-        s.phase = 'running';
-        s.progress = { step: event.step, of: event.of };
-        break;
-      case 'token':
-        s.phase = 'running';
-        s.text += event.text;
-        break;
-      case 'preview':
-        s.preview = { png: event.png, step: event.step };
-        break;
-      case 'result':
-        s.phase = 'done';
-        s.result = event.result;
-        this.#finish();
-        return;
-      case 'cancelled':
-        s.phase = 'cancelled';
-        if (event.partial) s.result = event.partial;
-        s.stoppedBy = event.by === `discord:${this.origin.userId}` ? 'owner' : 'other';
-        this.#finish();
-        return;
-      case 'failed':
-        this.fail(event.error);
-        return;
+    if (view.phase === 'done' || view.phase === 'cancelled') {
+      this.#finish();
+      return;
     }
     this.#render();
   }
@@ -165,9 +127,9 @@ export class JobView {
   fail(error: ErrorInfo): void {
     if (this.#ended) return;
     const s = this.#state;
-    s.phase = 'failed';
-    s.error = error;
-    const keepsText = s.command === 'ask' && s.text.trim() !== '';
+    s.view = failView(s.view, error);
+    if (s.view.phase !== 'failed') s.view = { ...s.view, phase: 'failed', error };
+    const keepsText = s.command === 'ask' && s.view.text.trim() !== '';
     if (this.#mode === 'interaction' && !this.origin.ephemeral && !keepsText) {
       this.#ended = true;
       this.#done = this.#failPrivately(problemText(error));
@@ -187,25 +149,13 @@ export class JobView {
     for (const sl of this.#slots) sl.editor.dispose();
   }
 
-  #adopt(job: ViewJob): void {
+  #adopt(job: JobRecord): void {
     const s = this.#state;
     s.jobId = job.id;
-    const p = job.payload;
-    if (typeof p !== 'object' || p === null || Array.isArray(p)) return;
-    if (job.kind === 'image') {
-      s.image = {
-        prompt: str(p.prompt),
-        negativePrompt: str(p.negativePrompt),
-        width: num(p.width),
-        height: num(p.height),
-        steps: num(p.steps),
-        guidance: num(p.guidance),
-        seed: num(p.seed),
-        scheduler: str(p.scheduler),
-      } satisfies ImageOptions;
-    } else if (job.kind === 'caption' && typeof p.question === 'string') {
-      s.question = p.question;
-    }
+    const image = imageOptionsOf(job);
+    if (image) s.image = image;
+    const question = captionQuestionOf(job);
+    if (question !== undefined) s.question = question;
   }
 
   #render(): void {
@@ -214,7 +164,7 @@ export class JobView {
 
   #payloads(): OutMessage[] {
     const payloads = render(this.#state);
-    const preview = this.#state.preview;
+    const preview = this.#state.view.preview;
     const first = payloads[0];
     if (preview && first?.files?.[0]?.name === 'preview.png') {
       if (preview.step === this.#previewShown) delete first.files;
@@ -449,14 +399,32 @@ function signature(p: OutMessage): string {
   return `${p.content}\u0000${JSON.stringify(p.components ?? null)}\u0000${files}\u0000${p.clearAttachments ? 1 : 0}`;
 }
 
-function lower(s: string): string {
-  return s.length > 0 ? s[0]!.toLowerCase() + s.slice(1) : s;
-}
-
 function str(v: Json | undefined): string {
   return typeof v === 'string' ? v : '';
 }
 
 function num(v: Json | undefined): number {
   return typeof v === 'number' ? v : 0;
+}
+
+/** The image options a job was made with, as its payload holds them. */
+function imageOptionsOf(job: JobRecord): ImageOptions | undefined {
+  const p = job.payload;
+  if (job.kind !== 'image' || typeof p !== 'object' || p === null || Array.isArray(p)) return undefined;
+  return {
+    prompt: str(p.prompt),
+    negativePrompt: str(p.negativePrompt),
+    width: num(p.width),
+    height: num(p.height),
+    steps: num(p.steps),
+    guidance: num(p.guidance),
+    seed: num(p.seed),
+    scheduler: str(p.scheduler),
+  };
+}
+
+function captionQuestionOf(job: JobRecord): string | undefined {
+  const p = job.payload;
+  if (job.kind !== 'caption' || typeof p !== 'object' || p === null || Array.isArray(p)) return undefined;
+  return typeof p.question === 'string' ? p.question : undefined;
 }

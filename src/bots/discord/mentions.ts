@@ -69,7 +69,6 @@ export async function handleMessage(deps: HandlerDeps, m: GatewayMessageCreateDi
     ephemeral: false,
     message: { channelId: m.channel_id, messageId: placeholder.id },
   };
-  await deps.engineReady();
   const queued = await deps.ctx.commands.ask(
     { prompt, ...(images.length > 0 ? { imageUrls: images.map((a) => a.url) } : {}) },
     invocation(deps, actor, access, origin, conversationOf(actor)),

@@ -1,7 +1,7 @@
 import { ButtonStyle, ComponentType, type APIActionRowComponent, type APIComponentInMessageActionRow } from 'discord.js';
-import { queuedText } from '../../commands/wording.js';
+import { waitText } from '../../commands/wording.js';
 import { problemText } from './words.js';
-import type { ErrorInfo, JobResult } from '../../engine/types.js';
+import type { JobViewModel } from '../../views/job-view-model.js';
 import type { DiscordCommand } from './origin.js';
 import type { OutMessage } from './rest-client.js';
 import { CHUNK_LIMIT, MESSAGE_LIMIT, decorateChunks, splitText } from './split.js';
@@ -42,20 +42,11 @@ export interface ImageOptions {
   scheduler: string;
 }
 
-/** What a job's messages show; the view keeps it up to date from the engine's events. */
+/** What a command's messages show: the shared view (src/views) plus what only Discord needs. */
 export interface ViewState {
   command: DiscordCommand;
-  phase: 'waiting' | 'queued' | 'running' | 'done' | 'cancelled' | 'failed';
+  view: JobViewModel;
   jobId?: string;
-  queued?: { position: number; etaSeconds: number };
-  /** Status of a helper job (the description of an image attached to /ask). */
-  aux?: string;
-  progress?: { step: number; of: number };
-  text: string;
-  preview?: { png: Uint8Array; step: number };
-  result?: JobResult;
-  stoppedBy?: 'owner' | 'other';
-  error?: ErrorInfo;
   image?: ImageOptions;
   question?: string;
   /** Largest upload the channel takes, bytes. */
@@ -64,7 +55,7 @@ export interface ViewState {
 
 /** The messages a state shows: index 0 is the reply, the rest continue it. */
 export function render(s: ViewState): OutMessage[] {
-  if (s.phase === 'failed') return renderFailed(s);
+  if (s.view.phase === 'failed') return renderFailed(s);
   switch (s.command) {
     case 'ask':
       return renderChat(s);
@@ -80,29 +71,32 @@ function cancelRow(s: ViewState, label: string): Row[] {
 }
 
 function waitingLine(s: ViewState): string {
-  if (s.aux) return s.aux;
-  if (s.phase === 'queued' && s.queued) return `⏳ ${queuedText(s.queued.position, s.queued.etaSeconds)}`;
+  const v = s.view;
+  const helper = v.helpers[0];
+  if (helper) return `👀 Looking at your image first — ${helper.phase === 'running' ? 'now.' : lower(waitText(helper.queued))}`;
+  if (v.phase === 'queued') return `⏳ ${waitText(v.queued)}`;
   return '⏳ On its way…';
 }
 
 function renderChat(s: ViewState): OutMessage[] {
-  if (s.phase === 'waiting' || s.phase === 'queued' || (s.phase === 'running' && s.text === '')) {
-    const line = s.phase === 'running' ? '✍️ Thinking…' : waitingLine(s);
+  const v = s.view;
+  if (v.phase === 'waiting' || v.phase === 'queued' || (v.phase === 'running' && v.text === '')) {
+    const line = v.phase === 'running' ? '✍️ Thinking…' : waitingLine(s);
     return [{ content: line, components: cancelRow(s, 'Stop') }];
   }
-  if (s.phase === 'running') {
-    const pieces = decorateChunks(splitText(s.text));
+  if (v.phase === 'running') {
+    const pieces = decorateChunks(splitText(v.text));
     return pieces.map((p, i) => {
       const last = i === pieces.length - 1;
       return { content: last ? `${p} ▌` : p, components: last ? cancelRow(s, 'Stop') : [] };
     });
   }
-  let text = s.phase === 'done' ? (s.result?.text ?? s.text) : (s.result?.text ?? s.text);
-  if (s.phase === 'done') {
+  let text = v.result?.text ?? v.text;
+  if (v.phase === 'done') {
     if (text.trim() === '') text = '*(The model gave an empty answer. Try asking another way.)*';
-    else if (s.result?.stopReason === 'maxTokens') text += '\n\n*(The answer reached its length limit and was cut off here.)*';
+    else if (v.result?.stopReason === 'maxTokens') text += '\n\n*(The answer reached its length limit and was cut off here.)*';
   } else {
-    const who = s.stoppedBy === 'other' ? 'Stopped by an admin' : 'Stopped';
+    const who = v.stopped && !v.stopped.byOwner ? 'Stopped by an admin' : 'Stopped';
     text = text.trim() === '' ? `${who} before the answer began.` : `${text}\n\n*(${who.toLowerCase()}.)*`;
   }
   return decorateChunks(splitText(text)).map((p) => ({ content: p, components: [] }));
@@ -125,25 +119,26 @@ export function optionsLine(o: ImageOptions): string {
 
 function renderImage(s: ViewState): OutMessage {
   const h = header(s.image);
-  switch (s.phase) {
+  const v = s.view;
+  switch (v.phase) {
     case 'waiting':
     case 'queued':
       return { content: `${h}\n${waitingLine(s)}`, components: cancelRow(s, 'Cancel') };
     case 'running': {
-      const line = s.progress ? `${bar(s.progress.step, s.progress.of)} step ${s.progress.step} of ${s.progress.of}` : 'Starting…';
+      const line = v.progress ? `${bar(v.progress.step, v.progress.of)} step ${v.progress.step} of ${v.progress.of}` : 'Starting…';
       const m: OutMessage = { content: `${h}\n${line}`, components: cancelRow(s, 'Cancel') };
-      if (s.preview) m.files = [{ name: 'preview.png', data: s.preview.png, description: `preview at step ${s.preview.step}` }];
+      if (v.preview) m.files = [{ name: 'preview.png', data: v.preview.png, description: `preview at step ${v.preview.step}` }];
       return m;
     }
     case 'cancelled':
-      return { content: `${h}\n${s.stoppedBy === 'other' ? 'Cancelled by an admin.' : 'Cancelled.'}`, components: [], clearAttachments: true };
+      return { content: `${h}\n${cancelledText(v)}`, components: [], clearAttachments: true };
     default:
       return renderImageDone(s);
   }
 }
 
 function renderImageDone(s: ViewState): OutMessage {
-  const img = s.result?.image;
+  const img = s.view.result?.image;
   const o = s.image;
   if (!img) return { content: `${header(o)}\n⚠️ The image job finished without an image. The admin can find the details in the log.`, components: [] };
   const limit = s.maxUploadBytes ?? 10 * 1024 * 1024;
@@ -165,27 +160,37 @@ function renderImageDone(s: ViewState): OutMessage {
 
 function renderCaption(s: ViewState): OutMessage {
   const q = s.question ? `**Q:** ${clip(s.question, 300)}\n` : '';
-  switch (s.phase) {
+  const v = s.view;
+  switch (v.phase) {
     case 'waiting':
     case 'queued':
       return { content: `${q}${waitingLine(s)}`, components: cancelRow(s, 'Cancel') };
     case 'running':
       return { content: `${q}👀 Looking at the image…`, components: cancelRow(s, 'Cancel') };
     case 'cancelled':
-      return { content: `${q}${s.stoppedBy === 'other' ? 'Cancelled by an admin.' : 'Cancelled.'}`, components: [] };
+      return { content: `${q}${cancelledText(v)}`, components: [] };
     default: {
-      const text = (s.result?.text ?? s.text).trim() || '*(no description)*';
+      const text = (v.result?.text ?? v.text).trim() || '*(no description)*';
       return { content: clip(`${q}📝 ${text}`, MESSAGE_LIMIT), components: [] };
     }
   }
 }
 
 function renderFailed(s: ViewState): OutMessage[] {
-  const words = s.error ? problemText(s.error) : 'Sorry, something went wrong.';
-  if (s.command === 'ask' && s.text.trim() !== '') {
-    return decorateChunks(splitText(`${s.text}\n\n⚠️ ${words}`)).map((p) => ({ content: p, components: [] }));
+  const v = s.view;
+  const words = v.error ? problemText(v.error) : 'Sorry, something went wrong.';
+  if (s.command === 'ask' && v.text.trim() !== '') {
+    return decorateChunks(splitText(`${v.text}\n\n⚠️ ${words}`)).map((p) => ({ content: p, components: [] }));
   }
   return [{ content: clip(`⚠️ ${words}`, CHUNK_LIMIT), components: [], clearAttachments: true }];
+}
+
+function cancelledText(v: JobViewModel): string {
+  return v.stopped && !v.stopped.byOwner ? 'Cancelled by an admin.' : 'Cancelled.';
+}
+
+function lower(s: string): string {
+  return s.length > 0 ? s[0]!.toLowerCase() + s.slice(1) : s;
 }
 
 export function clip(text: string, max: number): string {

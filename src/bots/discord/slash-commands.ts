@@ -92,7 +92,6 @@ async function ask(deps: HandlerDeps, call: Call, ephemeral: boolean): Promise<v
       deps.ctx.reportError(discordFailure(e, 'reading the reply to open a thread on'), 'discord: ask');
     }
   }
-  await deps.engineReady();
   const invo = invocation(deps, actor, call.access, origin, conversationId);
   const queued = await deps.ctx.commands.ask({ prompt, ...(image ? { imageUrls: [image.url] } : {}) }, invo);
   if (!queued.ok) return deps.views.fail(origin, queued.error);
@@ -135,7 +134,6 @@ async function imagine(deps: HandlerDeps, call: Call): Promise<void> {
   if (guidance !== undefined) input.guidance = guidance;
   const sampler = opts.string('sampler');
   if (sampler !== undefined) input.scheduler = sampler;
-  await deps.engineReady();
   const queued = deps.ctx.commands.imagine(input, invocation(deps, actor, call.access, origin));
   if (!queued.ok) deps.views.fail(origin, queued.error);
 }
@@ -149,7 +147,6 @@ async function caption(deps: HandlerDeps, call: Call): Promise<void> {
   if (bad) return deps.views.fail(origin, bad);
   const question = opts.string('question');
   const detail = opts.string('detail');
-  await deps.engineReady();
   const queued = await deps.ctx.commands.caption(
     {
       imageUrl: image.url,
@@ -161,20 +158,10 @@ async function caption(deps: HandlerDeps, call: Call): Promise<void> {
   if (!queued.ok) deps.views.fail(origin, queued.error);
 }
 
-/** A job id as typed: the whole id, or the short one /queue shows (among the jobs this user may cancel). */
-export function resolveJobId(deps: HandlerDeps, given: string, userId: string, admin: boolean): string {
-  const g = given.trim();
-  if (deps.ctx.engine.getJob(g)) return g;
-  const snap = deps.ctx.engine.snapshot();
-  const live = [...snap.running, ...snap.queue].filter((j) => admin || j.userId === userId);
-  const matches = [...new Set(live.map((j) => j.jobId).filter((id) => id.startsWith(g)))];
-  return matches.length === 1 ? matches[0]! : g;
-}
-
 async function cancel(deps: HandlerDeps, call: Call): Promise<void> {
   const invo = inv(deps, call);
   const given = call.opts.string('job');
-  const id = given ? resolveJobId(deps, given, invo.userId, invo.admin) : undefined;
+  const id = given ? deps.ctx.commands.resolveJobId(given, invo) : undefined;
   const res = deps.ctx.commands.cancel(id, invo);
   if (!res.ok) return answer(deps, call, `⚠️ ${problemText(res.error)}`);
   const owner = res.value.userId === invo.userId ? 'your' : 'the';

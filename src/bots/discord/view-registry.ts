@@ -1,48 +1,51 @@
-import type { Engine } from '../../engine/engine.js';
-import { HearthError, type EngineEvent, type ErrorInfo, type JobKind, type Json } from '../../engine/types.js';
+import type { ErrorInfo, Json, Result } from '../../engine/types.js';
+import { JobViews, type ViewFeed } from '../../views/job-views.js';
 import { JobView, type ViewDeps } from './job-view.js';
 import { isObject, originKey, parseOrigin, type DiscordOrigin, type PostedMessage } from './origin.js';
 
-interface Known {
-  view: JobView;
-  kind: JobKind;
-  payload: Json;
-}
-
-/** Remembers a bounded number of keys (ended jobs), forgetting the oldest first. */
-class RecentSet {
-  readonly #items = new Set<string>();
-  constructor(readonly limit: number) {}
-  add(k: string): void {
-    this.#items.add(k);
-    if (this.#items.size > this.limit) {
-      const oldest = this.#items.values().next().value;
-      if (oldest !== undefined) this.#items.delete(oldest);
-    }
-  }
-  has(k: string): boolean {
-    return this.#items.has(k);
-  }
+/** What the registry needs of the engine: the shared view feed, and a way to record what it posted. */
+export interface RegistryFeed extends ViewFeed {
+  updateOrigin(jobId: string, origin: Json): Result<unknown>;
 }
 
 /**
- * Routes the engine's job events to the view of each job's origin. Views are found by origin, not by
- * job, so the helper jobs of one command (an /ask's image description) show in the same reply; and
- * they are built from the stored origin, so jobs recovered after a restart are still answered.
+ * Discord's side of the shared job views (src/views): each command's view (found by origin, so an
+ * /ask's image description shows in the same reply, and jobs recovered after a restart are answered)
+ * is rendered into one {@link JobView}'s messages.
  */
 export class ViewRegistry {
-  readonly #engine: Engine;
+  readonly #feed: RegistryFeed;
   readonly #deps: ViewDeps;
+  readonly #shared: JobViews<DiscordOrigin>;
   readonly #views = new Map<string, JobView>();
-  readonly #jobs = new Map<string, Known>();
-  readonly #endedJobs = new RecentSet(10_000);
-  readonly #notOurs = new RecentSet(10_000);
   /** Views that have their final content and are still sending it. */
   readonly #finishing = new Set<Promise<void>>();
 
-  constructor(engine: Engine, deps: ViewDeps) {
-    this.#engine = engine;
+  constructor(feed: RegistryFeed, deps: ViewDeps) {
+    this.#feed = feed;
     this.#deps = { ...deps, record: deps.record ?? ((jobIds, posted) => this.#record(jobIds, posted)) };
+    this.#shared = new JobViews<DiscordOrigin>({
+      feed,
+      parseOrigin: (o) => parseOrigin(o),
+      keyOf: originKey,
+      report: deps.report,
+      onChange: (change) => {
+        const fresh = !this.#views.has(change.key);
+        const view = this.forOrigin(change.origin);
+        // A job recovered after a restart starts over: what the last run posted for it goes first.
+        if (fresh && change.job) {
+          const posted = parseOrigin(change.job.origin)?.followups;
+          if (posted && posted.length > 0) view.removeEarlier(posted);
+        }
+        view.show(change);
+        if (view.ended) this.#release(view);
+      },
+    });
+  }
+
+  /** Starts following the engine's events (before the engine recovers jobs). */
+  start(): void {
+    this.#shared.start();
   }
 
   /** Live views (replies still being updated). */
@@ -50,36 +53,9 @@ export class ViewRegistry {
     return this.#views.size;
   }
 
-  onEngineEvent(e: EngineEvent): void {
-    if (this.#endedJobs.has(e.jobId) || this.#notOurs.has(e.jobId)) return;
-    let known = this.#jobs.get(e.jobId);
-    if (!known) {
-      const job = this.#engine.getJob(e.jobId);
-      const origin = job ? parseOrigin(job.origin) : null;
-      if (!job || !origin) {
-        this.#notOurs.add(e.jobId);
-        return;
-      }
-      known = { view: this.forOrigin(origin), kind: job.kind, payload: job.payload };
-      this.#jobs.set(e.jobId, known);
-      // A job recovered after a restart starts over: what the last run posted for it goes first.
-      if (origin.followups && origin.followups.length > 0) known.view.removeEarlier(origin.followups);
-    }
-    const { view } = known;
-    view.onJobEvent({ id: e.jobId, kind: known.kind, payload: known.payload }, e.event);
-    const t = e.event.type;
-    if (t === 'result' || t === 'failed' || t === 'cancelled') {
-      this.#jobs.delete(e.jobId);
-      this.#endedJobs.add(e.jobId);
-    }
-    if (view.ended) this.#release(view);
-  }
-
   /** A command failed before its job was queued (or instead of it). */
   fail(origin: DiscordOrigin, error: ErrorInfo): void {
-    const view = this.forOrigin(origin);
-    view.fail(error);
-    this.#release(view);
+    this.#shared.fail(origin, error);
   }
 
   forOrigin(origin: DiscordOrigin): JobView {
@@ -92,8 +68,9 @@ export class ViewRegistry {
     return view;
   }
 
-  /** Waits for every view's pending edits (at most `timeoutMs`), then stops them. */
+  /** Stops following events, waits for every view's pending edits (at most `timeoutMs`), then stops them. */
   async close(timeoutMs: number): Promise<void> {
+    this.#shared.stop();
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
     await Promise.all([
@@ -102,18 +79,17 @@ export class ViewRegistry {
     ]);
     clearTimeout(timer);
     this.#views.clear();
-    this.#jobs.clear();
   }
 
   /** Keeps the other fields of each job's origin and replaces its list of posted messages. */
   #record(jobIds: readonly string[], posted: readonly PostedMessage[]): void {
-    const followups = posted.map((p): Json => ({ via: p.via, channelId: p.channelId, id: p.id }));
+    const followups = posted.map((p) => ({ via: p.via, channelId: p.channelId, id: p.id }));
     for (const id of jobIds) {
-      const origin = this.#engine.getJob(id)?.origin;
+      const origin = this.#feed.getJob(id)?.origin;
       if (!isObject(origin)) continue;
-      const r = this.#engine.updateOrigin(id, { ...origin, followups });
+      const r = this.#feed.updateOrigin(id, { ...origin, followups });
       // A job that ended meanwhile is never started over: there is nothing to keep for it.
-      if (!r.ok && r.error.code !== 'NOT_FOUND') this.#deps.report(new HearthError(r.error.code, r.error.message, r.error.facts ?? {}), 'discord: recording a reply');
+      if (!r.ok && r.error.code !== 'NOT_FOUND') this.#deps.report(new Error(`${r.error.code}: ${r.error.message}`), 'discord: recording a reply');
     }
   }
 

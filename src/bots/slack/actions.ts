@@ -48,7 +48,7 @@ export function registerActions(app: App, h: HandlerContext): void {
       if (!who.ok) return tell(who.text);
       const jobId = action.value ?? '';
       // The new picture goes in the thread of the one it rerolls.
-      const before = parseOrigin(h.engine.getJob(jobId)?.origin ?? null);
+      const before = parseOrigin(h.jobs.getJob(jobId)?.origin ?? null);
       const origin = { ...who.origin, ...(before?.thread ? { thread: before.thread } : {}) };
       await startImage(h, origin, { reroll: jobId }, tell, body.user.username ? { userName: body.user.username } : {});
     });

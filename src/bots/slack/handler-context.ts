@@ -1,7 +1,7 @@
 import type { AskInput, HearthCommands, ImagineInput } from '../../commands/hearth-commands.js';
 import { slackErrorText } from './error-text.js';
 import type { HearthConfig } from '../../config/schema.js';
-import type { Engine } from '../../engine/engine.js';
+import type { AdapterJobs } from '../adapter.js';
 import type { SlackAccess } from './access.js';
 import { textMessage } from './blocks.js';
 import type { SlackOrigin } from './origin.js';
@@ -12,13 +12,13 @@ import type { SlackApi } from './slack-api.js';
 export interface HandlerContext {
   api: SlackApi;
   commands: HearthCommands;
-  engine: Engine;
+  jobs: AdapterJobs;
   access: SlackAccess;
   seen: SeenEvents;
   config: HearthConfig;
   report(error: unknown, where: string): void;
-  /** Status messages whose handler is still waiting on `commands.ask` (images being described). */
-  pending: Set<string>;
+  /** Ends a command's view without showing more (its status message is being removed). */
+  dropView(origin: SlackOrigin): Promise<void>;
   /** Deliveries dropped as repeats (Slack retries, a message seen twice). */
   stats: { duplicates: number };
 }
@@ -68,17 +68,13 @@ async function removeQuietly(h: HandlerContext, channel: string, ts: string | un
  */
 export async function startChat(h: HandlerContext, origin: NewOrigin, input: AskInput, tell: Tell, opts: { userName?: string; root?: string } = {}): Promise<void> {
   const full = await withStatus(h, origin);
-  const status = full.status!;
-  h.pending.add(status);
-  try {
-    const res = await h.commands.ask(input, h.access.invocation(full, opts.userName ? { userName: opts.userName } : {}));
-    if (!res.ok) {
-      await removeQuietly(h, origin.channel, status);
-      await removeQuietly(h, origin.channel, opts.root);
-      await tell(slackErrorText(res.error));
-    }
-  } finally {
-    h.pending.delete(status);
+  const res = await h.commands.ask(input, h.access.invocation(full, opts.userName ? { userName: opts.userName } : {}));
+  if (!res.ok) {
+    // Images described for a refused question are cancelled with it; their view goes with the message.
+    await h.dropView(full);
+    await removeQuietly(h, origin.channel, full.status);
+    await removeQuietly(h, origin.channel, opts.root);
+    await tell(slackErrorText(res.error));
   }
 }
 
@@ -88,6 +84,7 @@ export async function startImage(h: HandlerContext, origin: NewOrigin, what: { i
   const inv = h.access.invocation(full, { conversation: false, ...(opts.userName ? { userName: opts.userName } : {}) });
   const res = 'reroll' in what ? h.commands.reroll(what.reroll, inv) : h.commands.imagine(what.input, inv);
   if (!res.ok) {
+    await h.dropView(full);
     await removeQuietly(h, origin.channel, full.status);
     await removeQuietly(h, origin.channel, opts.root);
     await tell(slackErrorText(res.error));

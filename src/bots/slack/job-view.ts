@@ -5,9 +5,12 @@
  * one call sequence at a time, so edits never overtake each other and none are wasted on states
  * already superseded.
  */
-import { queuedText } from '../../commands/wording.js';
+import { waitText } from '../../commands/wording.js';
+import type { JobRecord, Json } from '../../engine/types.js';
+import { emptyView, isFinal, roleOf, type JobViewModel } from '../../views/job-view-model.js';
+import type { ViewChange } from '../../views/job-views.js';
+import { ThrottledEditor } from '../../views/throttled-editor.js';
 import { slackErrorText } from './error-text.js';
-import type { ErrorInfo, JobEvent, JobRecord, JobResult, Json } from '../../engine/types.js';
 import { StreamWriter, UpdateWriter, LiveMessage, type AnswerWriter } from './answer-writer.js';
 import { cancelButton, progressBar, rerollButton, textMessage } from './blocks.js';
 import type { SlackOrigin } from './origin.js';
@@ -21,188 +24,149 @@ export interface JobViewDeps {
   report(error: unknown, where: string): void;
   /** Whether chat.startStream may be tried for a workspace; told when it is not available. */
   streaming: { usable(team: string): boolean; unavailable(team: string, code: string): void };
-  /** True while a command handler still waits on this status message (an image being described for a chat). */
-  handlerWaiting(statusTs: string | undefined): boolean;
 }
 
-type Phase = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
-const TERMINAL: ReadonlySet<Phase> = new Set(['done', 'failed', 'cancelled']);
+/** What one flush brings Slack up to: the shared view and the main job's record. */
+interface Shown {
+  view: JobViewModel;
+  job: JobRecord | undefined;
+}
 
+/**
+ * One command as Slack shows it: its status message and answer, from the shared job view (src/views),
+ * brought up to date through the one throttling rule for edits (at most one per `intervalMs`, the end
+ * at once, one call sequence at a time).
+ */
 export class JobView {
-  readonly jobId: string;
-  readonly #job: JobRecord;
   readonly #origin: SlackOrigin;
   readonly #deps: JobViewDeps;
+  readonly #editor: ThrottledEditor<Shown>;
   #status: LiveMessage;
   #writer: AnswerWriter | undefined;
-
-  #phase: Phase = 'queued';
-  #queued: { position: number; etaSeconds: number } | undefined;
-  #progress: { step: number; of: number } | undefined;
-  #text = '';
-  #interrupted: string | undefined;
-  #result: JobResult | null = null;
-  #error: ErrorInfo | undefined;
-  #cancelledBy: string | undefined;
+  #job: JobRecord | undefined;
+  #shown: Shown = { view: emptyView(), job: undefined };
+  /** The attempt whose interrupted text was already closed off. */
+  #interruptionShown = 0;
   #uploaded = false;
-
-  #timer: NodeJS.Timeout | undefined;
-  #busy: Promise<void> | undefined;
-  #dirty = false;
-  #lastFlush = Number.NEGATIVE_INFINITY;
+  #final = false;
   #disposed = false;
   readonly #finished: Promise<void>;
   #resolveFinished!: () => void;
 
-  constructor(job: JobRecord, origin: SlackOrigin, deps: JobViewDeps) {
-    this.jobId = job.id;
-    this.#job = job;
+  constructor(origin: SlackOrigin, deps: JobViewDeps) {
     this.#origin = origin;
     this.#deps = deps;
     this.#status = new LiveMessage(deps.api, origin.channel, origin.thread, origin.status);
     this.#finished = new Promise((resolve) => (this.#resolveFinished = resolve));
+    this.#editor = new ThrottledEditor<Shown>({
+      intervalMs: deps.intervalMs,
+      now: () => deps.now(),
+      deliver: (shown) => this.#flush(shown),
+      onError: (e) => deps.report(e, `slack: showing job ${this.#job?.id ?? '(none)'}`),
+    });
   }
 
-  /** Resolves once the job's end has been shown. */
+  /** Resolves once the end has been shown. */
   get finished(): Promise<void> {
     return this.#finished;
   }
 
-  /** True once the job has ended (its end may still be on its way to Slack). */
+  /** True once the view has its end (it may still be on its way to Slack). */
   get ending(): boolean {
-    return TERMINAL.has(this.#phase);
+    return this.#final;
   }
 
-  apply(event: JobEvent): void {
-    if (this.#disposed || TERMINAL.has(this.#phase)) return;
-    switch (event.type) {
-      case 'queued':
-        this.#phase = 'queued';
-        this.#queued = { position: event.position, etaSeconds: event.etaSeconds };
-        break;
-      case 'started':
-        // A retry after a crash generates the answer again from the start.
-        if (this.#text.length > 0) this.#interrupted = this.#text;
-        this.#text = '';
-        this.#phase = 'running';
-        this.#progress = undefined;
-        break;
-      case 'progress':
-        this.#phase = 'running';
-        this.#progress = { step: event.step, of: event.of };
-        break;
-      case 'token':
-        this.#phase = 'running';
-        this.#text += event.text;
-        break;
-      case 'preview':
-        return;
-      case 'result':
-        this.#phase = 'done';
-        this.#result = event.result;
-        break;
-      case 'failed':
-        this.#phase = 'failed';
-        this.#error = event.error;
-        break;
-      case 'cancelled':
-        this.#phase = 'cancelled';
-        this.#result = event.partial;
-        this.#cancelledBy = event.by;
-        break;
-    }
-    this.#schedule();
+  show(change: ViewChange<SlackOrigin>): void {
+    if (this.#disposed || this.#final) return;
+    if (change.job && roleOf(change.job) === 'main') this.#job = change.job;
+    const final = isFinal(change.view);
+    this.#final = final;
+    this.#editor.set({ view: change.view, job: this.#job }, { final });
+    if (final) void this.#editor.idle().then(() => this.#resolveFinished());
   }
 
   /** Stops scheduling; resolves when a Slack call in flight has returned. */
   async dispose(): Promise<void> {
     this.#disposed = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    await this.#busy;
+    const idle = this.#editor.idle();
+    this.#editor.dropPending();
+    await idle;
+    this.#editor.dispose();
+    this.#resolveFinished();
   }
 
-  #schedule(): void {
-    if (this.#disposed) return;
-    if (this.#busy) {
-      this.#dirty = true;
-      return;
-    }
-    const terminal = TERMINAL.has(this.#phase);
-    if (this.#timer) {
-      if (!terminal) return;
-      clearTimeout(this.#timer);
-    }
-    const wait = terminal ? 0 : Math.max(0, this.#lastFlush + this.#deps.intervalMs - this.#deps.now());
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#busy = this.#run();
-    }, wait);
-  }
-
-  async #run(): Promise<void> {
-    this.#dirty = false;
-    this.#lastFlush = this.#deps.now();
-    const terminal = TERMINAL.has(this.#phase);
-    try {
-      await this.#flush();
-    } catch (e) {
-      this.#deps.report(e, `slack: showing ${this.#job.kind} job ${this.jobId}`);
-    } finally {
-      this.#busy = undefined;
-      if (this.#dirty) this.#schedule();
-      else if (terminal) this.#resolveFinished();
-    }
-  }
-
-  #flush(): Promise<void> {
-    switch (this.#job.kind) {
-      case 'chat':
-        return this.#flushChat();
-      case 'image':
-        return this.#flushImage();
-      case 'caption':
-        return this.#flushCaption();
-    }
+  #flush(shown: Shown): Promise<void> {
+    this.#shown = shown;
+    const kind = shown.view.kind;
+    if (kind === 'chat') return this.#flushChat();
+    if (kind === 'image') return this.#flushImage();
+    if (kind === 'caption') return this.#flushCaption();
+    return this.#flushHelpersOnly();
   }
 
   // ---------------------------------------------------------------------------------------------
 
-  #queuedMessage(what?: string) {
-    const q = this.#queued;
-    const line = q ? queuedText(q.position, q.etaSeconds) : 'Getting in line…';
-    return textMessage(`:hourglass_flowing_sand: ${what ? `${what} ` : ''}${line}`, { buttons: [cancelButton(this.jobId)] });
+  get #view(): JobViewModel {
+    return this.#shown.view;
+  }
+
+  get #jobId(): string {
+    return this.#view.jobId ?? this.#view.helpers[0]?.jobId ?? '';
+  }
+
+  #queuedMessage() {
+    const v = this.#view;
+    const helper = v.helpers[0];
+    const line = helper
+      ? `Looking at your image first. ${helper.phase === 'running' ? '' : waitText(helper.queued)}`.trim()
+      : waitText(v.phase === 'queued' ? v.queued : undefined);
+    return textMessage(`:hourglass_flowing_sand: ${line}`, { buttons: [cancelButton(this.#jobId)] });
   }
 
   #cancelledText(): string {
-    const by = this.#cancelledBy?.replace(/^slack:/, '');
-    return by === this.#origin.user || !by ? '_Cancelled._' : `_Cancelled by <@${by}>._`;
+    const stopped = this.#view.stopped;
+    if (!stopped || stopped.byOwner) return '_Cancelled._';
+    const by = stopped.by.replace(/^slack:/, '');
+    return by === this.#origin.user ? '_Cancelled._' : `_Cancelled by <@${by}>._`;
+  }
+
+  #errorText(): string {
+    return `:warning: ${slackErrorText(this.#view.error ?? { code: 'RUNNER_FAILED', message: 'unknown' })}`;
+  }
+
+  /** Only helper jobs so far (the question's images being described): the status line shows the wait. */
+  async #flushHelpersOnly(): Promise<void> {
+    const v = this.#view;
+    if (v.phase === 'failed') return this.#status.show(textMessage(this.#errorText()));
+    if (v.phase === 'cancelled') return this.#status.show(textMessage(this.#cancelledText()));
+    return this.#status.show(this.#queuedMessage());
   }
 
   async #flushChat(): Promise<void> {
-    const phase = this.#phase;
-    if (this.#interrupted !== undefined) {
-      const partial = this.#interrupted;
-      this.#interrupted = undefined;
+    const v = this.#view;
+    const phase = v.phase;
+    if (v.interrupted !== undefined && this.#interruptionShown !== v.attempt) {
+      const partial = v.interrupted;
+      this.#interruptionShown = v.attempt;
       await this.#write((w) => w.finish(partial, '_Interrupted; the answer starts over below._'));
       this.#writer = undefined;
       this.#status = new LiveMessage(this.#deps.api, this.#origin.channel, this.#origin.thread);
     }
-    if (phase === 'queued') return this.#status.show(this.#queuedMessage());
-    const cancel = [cancelButton(this.jobId)];
+    if (phase === 'queued' || phase === 'waiting') return this.#status.show(this.#queuedMessage());
+    const cancel = [cancelButton(this.#jobId)];
     if (phase === 'running') {
-      if (this.#text.length === 0) return this.#status.show(textMessage('_Thinking…_', { buttons: cancel }));
+      if (v.text.length === 0) return this.#status.show(textMessage('_Thinking…_', { buttons: cancel }));
       const writer = this.#writerFor();
       if (writer.mode === 'stream') await this.#status.show(textMessage('_Answering…_', { buttons: cancel }));
-      return this.#write((w) => w.write(this.#text, cancel));
+      return this.#write((w) => w.write(v.text, cancel));
     }
-    let text = this.#result?.text ?? this.#text;
+    let text = v.result?.text ?? v.text;
     let footer: string | undefined;
     if (phase === 'done') {
       if (text.trim().length === 0) text = '(The model gave an empty answer.)';
-      if (this.#result?.stopReason === 'maxTokens') footer = '_Stopped at the answer length limit._';
+      if (v.result?.stopReason === 'maxTokens') footer = '_Stopped at the answer length limit._';
     } else if (phase === 'cancelled') footer = this.#cancelledText();
-    else footer = `:warning: ${slackErrorText(this.#error ?? { code: 'RUNNER_FAILED', message: 'unknown' })}`;
+    else footer = this.#errorText();
     await this.#write((w) => w.finish(text, footer));
     const writer = this.#writerFor();
     if (writer.mode === 'stream') {
@@ -232,27 +196,28 @@ export class JobView {
       if (writer.mode !== 'stream') throw e;
       const code = slackErrorCode(e);
       if (!writer.started && code) this.#deps.streaming.unavailable(this.#origin.team, code);
-      else this.#deps.report(e, `slack: streaming job ${this.jobId}`);
+      else this.#deps.report(e, `slack: streaming job ${this.#jobId}`);
       this.#writer = new UpdateWriter(this.#deps.api, this.#origin, this.#status);
       await fn(this.#writer);
     }
   }
 
   async #flushImage(): Promise<void> {
-    const phase = this.#phase;
-    if (phase === 'queued') return this.#status.show(this.#queuedMessage());
+    const v = this.#view;
+    const phase = v.phase;
+    if (phase === 'queued' || phase === 'waiting') return this.#status.show(this.#queuedMessage());
     if (phase === 'running') {
-      const p = this.#progress;
+      const p = v.progress;
       const line = p ? `_Painting…_ step ${p.step} of ${p.of}  ${progressBar(p.step, p.of)}` : '_Painting…_';
-      return this.#status.show(textMessage(line, { buttons: [cancelButton(this.jobId)] }));
+      return this.#status.show(textMessage(line, { buttons: [cancelButton(this.#jobId)] }));
     }
     if (phase === 'cancelled') return this.#status.show(textMessage(this.#cancelledText()));
-    const image = this.#result?.image;
+    const image = v.result?.image;
     if (phase === 'failed' || !image) {
-      const error = this.#error ?? { code: 'RUNNER_FAILED' as const, message: 'the image job ended without an image' };
+      const error = v.error ?? { code: 'RUNNER_FAILED' as const, message: 'the image job ended without an image' };
       return this.#status.show(textMessage(`:warning: ${slackErrorText(error)}`));
     }
-    const p = this.#job.payload as Record<string, Json>;
+    const p = (this.#shown.job?.payload ?? {}) as Record<string, Json>;
     const details = imageDetails(p, image);
     if (!this.#uploaded) {
       const prompt = typeof p.prompt === 'string' ? p.prompt : 'image';
@@ -260,27 +225,24 @@ export class JobView {
         channel: this.#origin.channel,
         ...(this.#origin.thread ? { thread: this.#origin.thread } : {}),
         bytes: image.png,
-        filename: `hearth-${typeof p.seed === 'number' ? p.seed : this.jobId}.png`,
+        filename: `hearth-${typeof p.seed === 'number' ? p.seed : this.#jobId}.png`,
         title: prompt.slice(0, 250),
         altText: prompt.slice(0, 1000),
         comment: `<@${this.#origin.user}>: *${escapeMrkdwn(prompt.slice(0, 2000))}*\n${details}`,
       });
       this.#uploaded = true;
     }
-    await this.#status.show(textMessage(`:frame_with_picture: Done — ${details}`, { buttons: [rerollButton(this.jobId)] }));
+    await this.#status.show(textMessage(`:frame_with_picture: Done — ${details}`, { buttons: [rerollButton(this.#jobId)] }));
   }
 
-  /** An image described for a chat: the chat's own job shows the answer; this shows the wait. */
+  /** A caption of its own (Slack has no /caption today; kept so every kind shows). */
   async #flushCaption(): Promise<void> {
-    const phase = this.#phase;
-    if (phase === 'queued') return this.#status.show(this.#queuedMessage('Looking at your image first.'));
-    if (phase === 'running') return this.#status.show(textMessage('_Looking at your image…_', { buttons: [cancelButton(this.jobId)] }));
-    // The handler that asked turns the description into a chat job, or words the failure itself;
-    // with no handler left (hearth restarted in between), the question has to be asked again.
-    if (this.#deps.handlerWaiting(this.#origin.status)) return;
-    if (phase === 'done') return this.#status.show(textMessage('hearth restarted while it was looking at your image. Please ask again.'));
-    if (phase === 'cancelled') return this.#status.show(textMessage(this.#cancelledText()));
-    return this.#status.show(textMessage(`:warning: ${slackErrorText(this.#error ?? { code: 'RUNNER_FAILED', message: 'unknown' })}`));
+    const v = this.#view;
+    if (v.phase === 'queued' || v.phase === 'waiting') return this.#status.show(this.#queuedMessage());
+    if (v.phase === 'running') return this.#status.show(textMessage('_Looking at your image…_', { buttons: [cancelButton(this.#jobId)] }));
+    if (v.phase === 'cancelled') return this.#status.show(textMessage(this.#cancelledText()));
+    if (v.phase === 'failed') return this.#status.show(textMessage(this.#errorText()));
+    return this.#status.show(textMessage(escapeMrkdwn(v.result?.text ?? '(no description)')));
   }
 }
 

@@ -1,8 +1,8 @@
-import type { Engine } from '../../engine/engine.js';
-import type { EngineEvent } from '../../engine/types.js';
+import type { ErrorInfo } from '../../engine/types.js';
 import type { Logger } from '../../util/log.js';
+import { JobViews, type ViewFeed } from '../../views/job-views.js';
 import { JobView, type JobViewDeps } from './job-view.js';
-import { parseOrigin } from './origin.js';
+import { parseOrigin, type SlackOrigin } from './origin.js';
 
 /** Remembers the workspaces where chat.startStream is not available, so answers go by chat.update there. */
 export class StreamingSupport {
@@ -25,56 +25,75 @@ export class StreamingSupport {
   }
 }
 
+/** The view a Slack job shows in: jobs that share a status message (a question and its images) share one. */
+function keyOf(o: SlackOrigin): string {
+  return `${o.team}:${o.channel}:${o.status ?? `${o.thread ?? ''}:${o.user}`}`;
+}
+
 /**
- * Turns the engine's job events into Slack messages: one {@link JobView} per job that has a Slack
- * origin, made on its first event (also for jobs recovered after a restart), dropped once its end is
- * shown.
+ * Slack's side of the shared job views (src/views): each command's view, found by its origin (also for
+ * jobs recovered after a restart), is shown by one {@link JobView}, dropped once its end is shown.
  */
 export class SlackRenderer {
-  readonly #engine: Engine;
   readonly #deps: JobViewDeps;
+  readonly #shared: JobViews<SlackOrigin>;
   readonly #views = new Map<string, JobView>();
-  #off: (() => void) | undefined;
 
-  constructor(engine: Engine, deps: JobViewDeps) {
-    this.#engine = engine;
+  constructor(feed: ViewFeed, deps: JobViewDeps) {
     this.#deps = deps;
+    this.#shared = new JobViews<SlackOrigin>({
+      feed,
+      parseOrigin: (o) => parseOrigin(o) ?? null,
+      keyOf,
+      report: deps.report,
+      onChange: (change) => this.#view(change.key, change.origin).show(change),
+    });
   }
 
   start(): void {
-    this.#off ??= this.#engine.on((e) => this.#onEvent(e));
+    this.#shared.start();
   }
 
-  /** Jobs being shown right now. */
+  /** Commands being shown right now. */
   get size(): number {
     return this.#views.size;
   }
 
-  #onEvent(e: EngineEvent): void {
-    let view = this.#views.get(e.jobId);
+  /** A command failed after its status message was posted: the message says so. */
+  fail(origin: SlackOrigin, error: ErrorInfo): void {
+    this.#shared.fail(origin, error);
+  }
+
+  /** A command was refused after its status message was posted: nothing more is shown for it. */
+  async drop(origin: SlackOrigin): Promise<void> {
+    this.#shared.drop(origin);
+    const key = keyOf(origin);
+    const view = this.#views.get(key);
+    this.#views.delete(key);
+    await view?.dispose();
+  }
+
+  #view(key: string, origin: SlackOrigin): JobView {
+    let view = this.#views.get(key);
     if (!view) {
-      const job = this.#engine.getJob(e.jobId);
-      const origin = job ? parseOrigin(job.origin) : undefined;
-      if (!job || !origin) return;
-      const created = new JobView(job, origin, this.#deps);
+      const created = new JobView(origin, this.#deps);
       view = created;
-      this.#views.set(e.jobId, created);
+      this.#views.set(key, created);
       void created.finished.then(() => {
-        if (this.#views.get(created.jobId) === created) this.#views.delete(created.jobId);
+        if (this.#views.get(key) === created) this.#views.delete(key);
       });
     }
-    view.apply(e.event);
+    return view;
   }
 
   /** Stops listening and waits (a few seconds at most) for Slack calls in flight. */
   async close(): Promise<void> {
-    this.#off?.();
-    this.#off = undefined;
+    this.#shared.stop();
     const views = [...this.#views.values()];
     this.#views.clear();
     let timer: NodeJS.Timeout | undefined;
     const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, 5000)));
-    // A job that has ended gets its end shown; the others resume after a restart, from their origin.
+    // A command that has ended gets its end shown; the others resume after a restart, from their origin.
     const shown = Promise.allSettled(views.map(async (v) => (v.ending ? v.finished : undefined)));
     await Promise.race([shown, limit]);
     await Promise.race([Promise.allSettled(views.map((v) => v.dispose())), limit]);

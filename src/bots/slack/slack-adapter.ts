@@ -95,16 +95,15 @@ export class SlackAdapter implements PlatformAdapter {
     app.error(async (e) => this.#ctx.reportError(e, 'slack'));
 
     const api = new SlackApi(app.client);
-    const pending = new Set<string>();
     const h: HandlerContext = {
       api,
       commands: this.#ctx.commands,
-      engine: this.#ctx.engine,
+      jobs: this.#ctx.jobs,
       access: new SlackAccess(config),
       seen: new SeenEvents({ clock: this.#ctx.clock, ...this.#seenFile() }),
       config,
       report: (e, where) => this.#ctx.reportError(e, where),
-      pending,
+      dropView: (origin) => this.#renderer?.drop(origin) ?? Promise.resolve(),
       stats: this.#stats,
     };
     h.seen.load();
@@ -112,13 +111,12 @@ export class SlackAdapter implements PlatformAdapter {
     registerEvents(app, h);
     registerActions(app, h);
 
-    this.#renderer = new SlackRenderer(this.#ctx.engine, {
+    this.#renderer = new SlackRenderer(this.#ctx.jobs, {
       api,
       intervalMs: cfg.updateIntervalMs,
       now: () => this.#ctx.clock.now(),
       report: h.report,
       streaming: new StreamingSupport(log, this.#options.streaming !== false),
-      handlerWaiting: (ts) => ts !== undefined && pending.has(ts),
     });
 
     try {

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HearthCommands, ImagineInput } from '../../commands/hearth-commands.js';
 import type { Invocation } from '../../commands/invocation.js';
-import { errorText, etaText } from '../../commands/wording.js';
+import { etaText } from '../../commands/wording.js';
 import type { HearthConfig } from '../../config/schema.js';
-import type { Engine } from '../../engine/engine.js';
+import type { AdapterJobs } from '../adapter.js';
 import { err, ok, type ErrorInfo, type JobRecord, type Json, type Result } from '../../engine/types.js';
 import { isSupportedFormat, sniffImageType } from '../../media/image-type.js';
 import { mediaType, readBody, readJsonObject, sendBytes, sendError, sendJson } from './http.js';
@@ -13,7 +13,7 @@ import type { UploadStore } from './uploads.js';
 
 export interface ApiDeps {
   commands: HearthCommands;
-  engine: Engine;
+  jobs: AdapterJobs;
   config: HearthConfig;
   tracker: JobTracker;
   uploads: UploadStore;
@@ -177,13 +177,14 @@ export class ConsoleApi {
     if (!bytes.ok) return bytes;
     const inv = invocation(session, { ref, then: 'ask', prompt: prompt.trim() });
     const asked = await this.#d.commands.ask({ prompt, images: [{ bytes: bytes.value }] }, inv, { signal: this.#d.signal });
-    if (!asked.ok) this.#d.tracker.askFailed(session, ref, { code: asked.error.code, message: errorText(asked.error) });
+    // The card may already show its image being described: it ends with the reason too.
+    if (!asked.ok) this.#d.tracker.fail({ platform: 'web', session, ref, then: 'ask', prompt: prompt.trim() }, asked.error);
     return asked;
   }
 
   #reroll(b: Record<string, Json>, session: string, ref: string): Result<JobRecord> {
     const jobId = typeof b.jobId === 'string' ? b.jobId : '';
-    const job = jobId ? this.#d.engine.getJob(jobId) : undefined;
+    const job = jobId ? this.#d.jobs.getJob(jobId) : undefined;
     if (!job || job.userId !== webUserId(session)) return err({ code: 'NOT_FOUND', message: 'that image is not one of yours in this browser, so it cannot be rerolled', facts: { given: jobId } });
     return this.#d.commands.reroll(jobId, invocation(session, { ref }));
   }
@@ -218,7 +219,7 @@ export class ConsoleApi {
       const png = this.#d.tracker.preview(jobId, session);
       if (png) return sendBytes(res, png, 'image/png');
     } else {
-      const job = this.#d.engine.getJob(jobId);
+      const job = this.#d.jobs.getJob(jobId);
       const png = job && job.userId === webUserId(session) ? job.result?.image?.png : undefined;
       if (png) return sendBytes(res, png, 'image/png', 'private, max-age=86400, immutable');
     }

@@ -1,202 +1,229 @@
-import { errorText, queuedText } from '../../commands/wording.js';
-import type { Engine } from '../../engine/engine.js';
-import type { EngineEvent, ErrorCode, JobKind, JobRecord, JobState, Json } from '../../engine/types.js';
+import { errorText, waitText } from '../../commands/wording.js';
+import type { ErrorCode, JobKind, JobRecord, Json } from '../../engine/types.js';
+import type { JobViewModel } from '../../views/job-view-model.js';
+import { JobViews, type ViewChange, type ViewFeed } from '../../views/job-views.js';
 import { parseOrigin, type WebOrigin } from './origin.js';
 
-/** A console job as the page shows it (sent whole on every change but a streamed token). */
+/**
+ * A console card as the page shows it: one per message the user sent (its `ref`), whatever jobs it
+ * takes (a question with an image is the image's description, then the answer). Sent whole on every
+ * change but a streamed token.
+ */
 export interface JobView {
-  jobId: string;
   ref: string;
+  /** The job the card is about now: the answer once it is queued, an image's description before. */
+  jobId: string;
+  /** What the card answers: `chat` for a question, also while its image is being described. */
   kind: JobKind;
-  state: JobState;
+  state: 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
   prompt: string;
-  /** A caption made for a chat message: the chat question follows in the same card. */
-  then?: 'ask';
+  /** The status line, in words ('' when the text says it all). */
+  status: string;
   position?: number;
   etaSeconds?: number;
-  waitText?: string;
   step?: number;
   of?: number;
   text: string;
+  /** What the captioner saw in the image attached to a question. */
+  note?: string;
   previewUrl?: string;
   image?: { url: string; width: number; height: number };
   seed?: number;
+  /** Only for a failed card: what went wrong. */
   error?: { code: ErrorCode; message: string };
+  /** Only for a cancelled card: whether its owner stopped it. */
+  stopped?: { byOwner: boolean };
   createdAt: number;
   finishedAt?: number;
 }
 
 /** What the browser of one session is sent. */
-export type SessionMessage =
-  | { type: 'token'; jobId: string; ref: string; text: string }
-  | { type: 'update'; job: JobView };
-
-interface Tracked {
-  view: JobView;
-  session: string;
-  preview?: Uint8Array;
-}
+export type SessionMessage = { type: 'token'; jobId: string; ref: string; text: string } | { type: 'update'; job: JobView };
 
 export interface TrackerHooks {
   /** Sends a change to the browsers of a session. */
   send(session: string, message: SessionMessage): void;
+  report(error: unknown, where: string): void;
+}
+
+interface Card {
+  session: string;
+  origin: WebOrigin;
+  view: JobView;
+  preview?: Uint8Array;
+  /** The main job's record (for its image options). */
+  job?: JobRecord;
 }
 
 const HISTORY_PER_SESSION = 30;
 const MAX_SESSIONS = 500;
 
 /**
- * Follows the engine's events: keeps the state of console jobs (so a reloaded page, or one that
- * reconnects after a restart, sees its jobs as they are) and sends each change to the job's session.
+ * The console's side of the shared job views (src/views): keeps each card's state (so a reloaded page,
+ * or one that reconnects after a restart, sees its cards as they are) and sends each change to the
+ * card's session.
  */
 export class JobTracker {
-  readonly #engine: Engine;
   readonly #hooks: TrackerHooks;
-  readonly #since: number;
-  readonly #active = new Map<string, Tracked>();
+  readonly #shared: JobViews<WebOrigin>;
+  readonly #active = new Map<string, Card>();
   readonly #history = new Map<string, JobView[]>();
 
-  /** `since`: when this process began taking console requests (jobs created before it were recovered from the store). */
-  constructor(engine: Engine, hooks: TrackerHooks, since: number) {
-    this.#engine = engine;
+  constructor(feed: ViewFeed, hooks: TrackerHooks) {
     this.#hooks = hooks;
-    this.#since = since;
+    this.#shared = new JobViews<WebOrigin>({
+      feed,
+      parseOrigin: (o) => parseOrigin(o) ?? null,
+      keyOf: cardKey,
+      report: hooks.report,
+      onChange: (change) => this.#onChange(change),
+    });
   }
 
-  onEvent(e: EngineEvent): void {
-    const ev = e.event;
-    const final = ev.type === 'result' || ev.type === 'failed' || ev.type === 'cancelled';
-    const record = final || !this.#active.has(e.jobId) ? this.#engine.getJob(e.jobId) : undefined;
-    const t = this.#active.get(e.jobId) ?? (record ? this.#adopt(record) : undefined);
-    if (!t) return;
-    const v = t.view;
-    switch (ev.type) {
-      case 'queued':
-        v.state = 'queued';
-        v.position = ev.position;
-        v.etaSeconds = ev.etaSeconds;
-        v.waitText = queuedText(ev.position, ev.etaSeconds);
-        break;
-      case 'started':
-        v.state = 'running';
-        v.text = '';
-        delete v.position;
-        delete v.etaSeconds;
-        delete v.waitText;
-        break;
-      case 'progress':
-        v.state = 'running';
-        v.step = ev.step;
-        v.of = ev.of;
-        break;
-      case 'token':
-        v.text += ev.text;
-        this.#hooks.send(t.session, { type: 'token', jobId: v.jobId, ref: v.ref, text: ev.text });
-        return;
-      case 'preview':
-        t.preview = ev.png;
-        v.previewUrl = `/api/jobs/${encodeURIComponent(v.jobId)}/preview.png?step=${ev.step}`;
-        break;
-      case 'result':
-        v.state = 'done';
-        if (ev.result.text !== undefined && v.kind !== 'image') v.text = ev.result.text;
-        if (ev.result.image) {
-          v.image = { url: `/api/jobs/${encodeURIComponent(v.jobId)}/image.png`, width: ev.result.image.width, height: ev.result.image.height };
-        }
-        if (v.of !== undefined) v.step = v.of;
-        // The question waited for this description in the process that queued it; after a restart
-        // nothing waits any more, so the user is told rather than left with "asking…".
-        if (v.then === 'ask' && record && record.createdAt < this.#since) {
-          v.state = 'failed';
-          v.error = { code: 'SHUTTING_DOWN', message: 'hearth restarted before your question about the image was asked. Attach the image and ask again.' };
-        }
-        break;
-      case 'failed':
-        v.state = 'failed';
-        v.error = { code: ev.error.code, message: errorText(ev.error) };
-        break;
-      case 'cancelled':
-        v.state = 'cancelled';
-        if (ev.partial?.text) v.text = ev.partial.text;
-        v.error = {
-          code: 'NOT_FOUND',
-          message: record && ev.by !== record.userId ? 'Cancelled from the dashboard.' : 'Cancelled.',
-        };
-        break;
-    }
-    if (final) this.#finish(t, record);
-    this.#hooks.send(t.session, { type: 'update', job: { ...v } });
+  start(): void {
+    this.#shared.start();
   }
 
-  /**
-   * A chat message with an image could not be queued after its image was described (e.g. the
-   * queue was full by then): the card's description job carries the reason, so a reloaded page
-   * says it too instead of "asking…".
-   */
-  askFailed(session: string, ref: string, error: { code: ErrorCode; message: string }): void {
-    const view = this.#history.get(session)?.find((v) => v.ref === ref && v.then === 'ask' && v.state === 'done');
-    if (!view) return;
-    view.state = 'failed';
-    view.error = error;
-    this.#hooks.send(session, { type: 'update', job: { ...view } });
+  stop(): void {
+    this.#shared.stop();
   }
 
-  /** The session's jobs, finished then active, oldest first: what a page shows when it (re)connects. */
+  /** A command of this card was refused after part of it was queued (a question whose image was being described). */
+  fail(origin: WebOrigin, error: { code: ErrorCode; message: string }): void {
+    this.#shared.fail(origin, { code: error.code, message: error.message });
+  }
+
+  /** The session's cards, finished then active, oldest first: what a page shows when it (re)connects. */
   jobsOf(session: string): JobView[] {
-    const active = [...this.#active.values()].filter((t) => t.session === session).map((t) => ({ ...t.view }));
+    const active = [...this.#active.values()].filter((c) => c.session === session).map((c) => ({ ...c.view }));
     return [...(this.#history.get(session) ?? []), ...active].sort((a, b) => a.createdAt - b.createdAt);
   }
 
   /** The latest preview of a running job of this session. */
   preview(jobId: string, session: string): Uint8Array | undefined {
-    const t = this.#active.get(jobId);
-    return t && t.session === session ? t.preview : undefined;
+    for (const c of this.#active.values()) if (c.session === session && c.view.jobId === jobId) return c.preview;
+    return undefined;
   }
 
-  #adopt(record: JobRecord): Tracked | undefined {
-    const origin = parseOrigin(record.origin);
-    if (!origin) return undefined;
-    const t: Tracked = { session: origin.session, view: initialView(record, origin) };
-    this.#active.set(record.id, t);
-    return t;
+  #onChange(change: ViewChange<WebOrigin>): void {
+    const key = cardKey(change.origin);
+    let card = this.#active.get(key);
+    if (!card) {
+      card = { session: change.origin.session, origin: change.origin, view: emptyCard(change.origin, change.job) };
+      this.#active.set(key, card);
+    }
+    if (change.job && change.job.id === change.view.jobId) card.job = change.job;
+    const event = change.event;
+    if (event?.type === 'preview' && change.job?.id === change.view.jobId) card.preview = event.png;
+    const view = cardView(card, change.view);
+    card.view = view;
+    // A token is small and frequent: only the token goes, the page appends it.
+    if (event?.type === 'token' && change.previous.phase === 'running' && change.job?.id === view.jobId) {
+      this.#hooks.send(card.session, { type: 'token', jobId: view.jobId, ref: view.ref, text: event.text });
+      return;
+    }
+    if (view.state === 'done' || view.state === 'failed' || view.state === 'cancelled') this.#finish(key, card, change.job);
+    this.#hooks.send(card.session, { type: 'update', job: { ...view } });
   }
 
-  #finish(t: Tracked, record: JobRecord | undefined): void {
-    this.#active.delete(t.view.jobId);
-    delete t.preview;
-    delete t.view.previewUrl;
-    delete t.view.waitText;
-    t.view.finishedAt = record?.finishedAt ?? Date.now();
-    let list = this.#history.get(t.session);
+  #finish(key: string, card: Card, job: JobRecord | undefined): void {
+    this.#active.delete(key);
+    delete card.preview;
+    delete card.view.previewUrl;
+    card.view.finishedAt = job?.finishedAt ?? Date.now();
+    let list = this.#history.get(card.session);
     if (!list) {
       if (this.#history.size >= MAX_SESSIONS) this.#history.delete(this.#history.keys().next().value!);
-      this.#history.set(t.session, (list = []));
+      this.#history.set(card.session, (list = []));
     }
-    list.push(t.view);
+    list.push(card.view);
     if (list.length > HISTORY_PER_SESSION) list.splice(0, list.length - HISTORY_PER_SESSION);
   }
 }
 
-function initialView(record: JobRecord, origin: WebOrigin): JobView {
-  const p = (typeof record.payload === 'object' && record.payload !== null && !Array.isArray(record.payload) ? record.payload : {}) as Record<string, Json>;
-  const prompt = origin.prompt ?? str(p.question) ?? str(p.prompt) ?? '';
-  const view: JobView = {
-    jobId: record.id,
+function cardKey(o: WebOrigin): string {
+  return `${o.session}\u0000${o.ref}`;
+}
+
+function emptyCard(origin: WebOrigin, job: JobRecord | undefined): JobView {
+  const p = payloadOf(job);
+  return {
     ref: origin.ref,
-    kind: record.kind,
-    state: record.state,
-    prompt,
+    jobId: job?.id ?? '',
+    kind: origin.then === 'ask' ? 'chat' : (job?.kind ?? 'chat'),
+    state: 'queued',
+    prompt: origin.prompt ?? str(p.question) ?? str(p.prompt) ?? '',
+    status: '',
     text: '',
-    createdAt: record.createdAt,
+    createdAt: job?.createdAt ?? Date.now(),
   };
-  // The chat question shares the description's origin (same card); only the description waits for it.
-  if (origin.then && record.kind === 'caption') view.then = origin.then;
-  if (record.kind === 'image') {
-    if (typeof p.seed === 'number') view.seed = p.seed;
-    if (typeof p.steps === 'number') view.of = p.steps;
-    view.step = 0;
+}
+
+/** The card as the page shows it, from the shared view. */
+function cardView(card: Card, v: JobViewModel): JobView {
+  const before = card.view;
+  const kind = v.kind ?? before.kind;
+  const out: JobView = {
+    ref: before.ref,
+    jobId: v.jobId ?? v.helpers[0]?.jobId ?? before.jobId,
+    kind,
+    state: v.phase === 'waiting' ? 'queued' : v.phase,
+    prompt: before.prompt,
+    status: '',
+    text: v.result?.text !== undefined && kind !== 'image' ? v.result.text : v.text,
+    createdAt: before.createdAt,
+  };
+  const note = v.notes.map((n) => n.text).join(' ');
+  if (note) out.note = note;
+  if (v.queued && !v.helpers[0]) {
+    out.position = v.queued.position;
+    out.etaSeconds = v.queued.etaSeconds;
   }
-  return view;
+  if (v.progress) {
+    out.step = v.progress.step;
+    out.of = v.progress.of;
+  }
+  const p = payloadOf(card.job);
+  if (kind === 'image') {
+    if (typeof p.seed === 'number') out.seed = p.seed;
+    if (out.of === undefined && typeof p.steps === 'number') {
+      out.of = p.steps;
+      out.step = 0;
+    }
+    if (v.preview && v.phase === 'running') out.previewUrl = `/api/jobs/${encodeURIComponent(out.jobId)}/preview.png?step=${v.preview.step}`;
+    const img = v.result?.image;
+    if (img) out.image = { url: `/api/jobs/${encodeURIComponent(out.jobId)}/image.png`, width: img.width, height: img.height };
+  }
+  if (v.phase === 'failed' && v.error) out.error = { code: v.error.code, message: errorText(v.error) };
+  if (v.phase === 'cancelled') out.stopped = { byOwner: v.stopped?.byOwner ?? true };
+  out.status = statusLine(out, v);
+  return out;
+}
+
+/** The status line of a card, the words the console shows above its text. */
+function statusLine(c: JobView, v: JobViewModel): string {
+  const helper = v.helpers[0];
+  switch (c.state) {
+    case 'queued':
+      if (helper) return helper.phase === 'running' ? 'Looking at the image first…' : `Looking at the image first. ${waitText(helper.queued)}`;
+      return waitText(v.queued);
+    case 'running':
+      if (c.kind === 'image') return c.of ? `Drawing — step ${c.step ?? 0} of ${c.of}` : 'Drawing…';
+      if (c.kind === 'caption') return 'Looking at the image…';
+      return c.text ? '' : 'Thinking…';
+    case 'done':
+      if (c.kind === 'image') return c.seed !== undefined ? `seed ${c.seed}` : '';
+      return '';
+    case 'cancelled':
+      return c.stopped?.byOwner === false ? 'Cancelled from the dashboard.' : 'Cancelled.';
+    case 'failed':
+      return c.error?.message ?? 'Sorry, this job failed.';
+  }
+}
+
+function payloadOf(job: JobRecord | undefined): Record<string, Json> {
+  const p = job?.payload;
+  return typeof p === 'object' && p !== null && !Array.isArray(p) ? p : {};
 }
 
 function str(v: Json | undefined): string | undefined {

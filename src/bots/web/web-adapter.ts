@@ -43,7 +43,10 @@ export class WebConsole implements WebAdapter {
     this.#ctx = ctx;
     const web = ctx.config.web;
     this.#gate = new Gatekeeper({ token: web.token, host: web.host, port: () => this.#port });
-    this.#tracker = new JobTracker(ctx.engine, { send: (session, message) => this.#hub.send(session, message) }, ctx.clock.now());
+    this.#tracker = new JobTracker(ctx.jobs, {
+      send: (session, message) => this.#hub.send(session, message),
+      report: (e, where) => ctx.reportError(e, `web: ${where}`),
+    });
     this.#feed = new DashboardFeed({
       commands: ctx.commands,
       hub: this.#hub,
@@ -53,7 +56,7 @@ export class WebConsole implements WebAdapter {
     this.#uploads = new UploadStore(ctx.clock);
     this.#api = new ConsoleApi({
       commands: ctx.commands,
-      engine: ctx.engine,
+      jobs: ctx.jobs,
       config: ctx.config,
       tracker: this.#tracker,
       uploads: this.#uploads,
@@ -71,8 +74,8 @@ export class WebConsole implements WebAdapter {
     if (this.#server) return;
     opts.signal?.throwIfAborted();
     this.#files = await loadStaticFiles();
-    this.#off = this.#ctx.engine.on((e) => {
-      this.#tracker.onEvent(e);
+    this.#tracker.start();
+    this.#off = this.#ctx.jobs.subscribe((e) => {
       const t = e.event.type;
       this.#feed.changed(t === 'result' || t === 'failed' || t === 'cancelled');
     });
@@ -102,6 +105,7 @@ export class WebConsole implements WebAdapter {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#off?.();
+      this.#tracker.stop();
       this.#stop.abort();
       this.#feed.dispose();
       this.#hub.closeAll();

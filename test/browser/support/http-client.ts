@@ -114,6 +114,15 @@ export class EventStream {
     return (m as Extract<SessionMessage, { type: 'update' }>).job;
   }
 
+  /** A card's last state once it has ended (the card of a question with an image changes job on the way). */
+  async card(ref: string, timeoutMs = 10_000): Promise<JobView> {
+    const m = await this.next(
+      (x) => isMessage(x) && x.type === 'update' && x.job.ref === ref && ['done', 'failed', 'cancelled'].includes(x.job.state),
+      timeoutMs,
+    );
+    return (m as Extract<SessionMessage, { type: 'update' }>).job;
+  }
+
   close(): void {
     this.#ctrl.abort();
   }

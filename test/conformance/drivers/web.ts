@@ -82,7 +82,7 @@ export class WebDriver implements PlatformDriver {
     for (const m of s.events.messages) {
       if (isMessage(m) && m.type === 'token' && m.jobId === jobId) views.push((sofar += m.text));
     }
-    return { text: view.state === 'done' ? view.text : `${view.text}${view.error?.message ?? ''}`, views, jobId, conversation: { key: user.userId } };
+    return { text: view.state === 'done' ? view.text : `${view.text}${view.status}`, views, jobId, conversation: { key: user.userId } };
   }
 
   async forget(user: DriverUser, conversation: Conversation): Promise<Shown> {
@@ -121,7 +121,7 @@ export class WebDriver implements PlatformDriver {
     if (res.status !== 201) throw new Error(`the upload was refused (${res.status}): ${JSON.stringify(up)}`);
     const jobId = this.#jobId(await this.#post(s, '/api/caption', { uploadId: up.uploadId, ref: this.#ref() }), '/api/caption');
     const view = await s.events.job(jobId);
-    return { text: view.state === 'done' ? view.text : (view.error?.message ?? view.state), jobId };
+    return { text: view.state === 'done' ? view.text : view.status, jobId };
   }
 
   async cancel(user: DriverUser, jobId: string): Promise<Shown> {
@@ -130,7 +130,7 @@ export class WebDriver implements PlatformDriver {
     const r = await this.#post(s, '/api/cancel', { jobId });
     if (r.status !== 200) throw new Error(`/api/cancel answered ${r.status}: ${JSON.stringify(r.json)}`);
     const view: JobView = await s.events.job(jobId);
-    return { text: view.error?.message ?? view.state, visibility: 'requester' };
+    return { text: view.status, visibility: 'requester' };
   }
 
   /** The commands the composer takes, as its help line (console.js HELP) lists them to the user. */

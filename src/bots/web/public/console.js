@@ -32,11 +32,6 @@ function follow() {
 // ---------------------------------------------------------------------------------------------
 // Cards
 
-/** A chat message with an image is a chat card, though its first job is the image's description. */
-function cardKind(view) {
-  return view.then === 'ask' ? 'chat' : view.kind;
-}
-
 function ensureCard(ref, kind, prompt, thumb) {
   let card = cards.get(ref);
   if (card) return card;
@@ -51,33 +46,26 @@ function ensureCard(ref, kind, prompt, thumb) {
   const reply = h('div', { class: `bubble reply ${kind}` }, status, note, progress, preview, image, text, actions);
   const el = h('article', { class: 'card', dataset: { ref, kind } }, user, reply);
   log.append(el);
-  card = { ref, kind, el, user, status, note, text, progress, preview, image, actions, jobs: new Map() };
+  card = { ref, kind, el, user, status, note, text, progress, preview, image, actions, view: null };
   cards.set(ref, card);
   follow();
   return card;
 }
 
-/** The job the card is about now: the chat question once it follows its image's caption. */
-function mainJob(card) {
-  let main = null;
-  for (const v of card.jobs.values()) if (!main || v.createdAt >= main.createdAt) main = v;
-  return main;
-}
-
+/** Shows the card's view: the server decides its state and words once for every face; this only draws it. */
 function render(card) {
-  const v = mainJob(card);
+  const v = card.view;
   if (!v) return;
   card.el.dataset.state = v.state;
   card.el.dataset.jobId = v.jobId;
-  const caption = [...card.jobs.values()].find((j) => j.kind === 'caption' && j.then === 'ask');
-  if (caption && caption.text) {
+  if (v.note) {
     card.note.hidden = false;
-    card.note.textContent = `The image, as the captioner sees it: ${caption.text}`;
+    card.note.textContent = `The image, as the captioner sees it: ${v.note}`;
   }
-  card.status.textContent = statusText(v);
+  card.status.textContent = v.status;
   card.status.classList.toggle('error', v.state === 'failed' || v.state === 'cancelled');
   if (v.kind !== 'image') {
-    if (!(v.kind === 'caption' && v.then === 'ask')) card.text.textContent = v.text;
+    card.text.textContent = v.text;
   } else {
     if (v.of) {
       card.progress.max = v.of;
@@ -105,23 +93,6 @@ function render(card) {
   }
 }
 
-function statusText(v) {
-  switch (v.state) {
-    case 'queued':
-      return v.waitText ?? 'Waiting for the GPU…';
-    case 'running':
-      if (v.kind === 'image') return v.of ? `Drawing — step ${v.step ?? 0} of ${v.of}` : 'Drawing…';
-      if (v.kind === 'caption') return 'Looking at the image…';
-      return v.text ? '' : 'Thinking…';
-    case 'done':
-      if (v.kind === 'caption' && v.then === 'ask') return 'Looked at the image; asking…';
-      if (v.kind === 'image') return v.seed !== undefined ? `seed ${v.seed}` : '';
-      return '';
-    default:
-      return v.error?.message ?? v.state;
-  }
-}
-
 function onMessage(msg) {
   if (msg.type === 'hello') {
     for (const v of msg.jobs) update(v);
@@ -130,8 +101,8 @@ function onMessage(msg) {
   if (msg.type === 'update') return update(msg.job);
   if (msg.type === 'token') {
     const card = cards.get(msg.ref);
-    const v = card?.jobs.get(msg.jobId);
-    if (!card || !v) return;
+    const v = card?.view;
+    if (!card || !v || v.jobId !== msg.jobId) return;
     v.text += msg.text;
     if (v.state !== 'running') {
       v.state = 'running';
@@ -144,8 +115,8 @@ function onMessage(msg) {
 }
 
 function update(v) {
-  const card = ensureCard(v.ref, cardKind(v), v.prompt);
-  card.jobs.set(v.jobId, v);
+  const card = ensureCard(v.ref, v.kind, v.prompt);
+  card.view = v;
   render(card);
   follow();
 }
@@ -194,7 +165,7 @@ async function send(kind, prompt) {
   else if (kind === 'caption') res = await post('/api/caption', { ref, question: prompt, uploadId, detail: $('opt-detail').value });
   else res = await post('/api/imagine', { ref, prompt, ...imageOptions() });
   if (!res.ok) failCard(card, res.error);
-  else if (card.jobs.size === 0) card.status.textContent = 'Queued…';
+  else if (!card.view) card.status.textContent = 'Queued…';
 }
 
 function imageOptions() {

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ThrottledEditor } from '../../src/bots/discord/throttled-editor.js';
+import { ThrottledEditor } from '../../src/views/throttled-editor.js';
 
 describe('ThrottledEditor', () => {
   beforeEach(() => vi.useFakeTimers());

@@ -8,7 +8,7 @@ export interface ThrottledEditorOptions<P> {
 }
 
 /**
- * One message's edits, at most one per interval: the newest payload wins, the ones in between are
+ * The one throttling rule for edits on every face. One message's edits, at most one per interval: the newest payload wins, the ones in between are
  * skipped, one delivery is in flight at a time, and the next starts at least `intervalMs` after the
  * previous one ended (measured from the end, so a request that waited in a queue cannot be followed
  * too closely by the next one). The first delivery goes at once.
@@ -23,6 +23,7 @@ export class ThrottledEditor<P> {
   #idleWaiters: Array<() => void> = [];
   #disposed = false;
   #deliveries = 0;
+  #urgent = false;
 
   constructor(opts: ThrottledEditorOptions<P>) {
     this.#opts = opts;
@@ -34,10 +35,20 @@ export class ThrottledEditor<P> {
     return this.#deliveries;
   }
 
-  /** Replaces what the message should show; delivered when the interval allows. */
-  set(payload: P): void {
+  /**
+   * Replaces what the message should show; delivered when the interval allows. A `final` payload (the
+   * job's end) goes as soon as the delivery in flight is done: people should not wait for the end.
+   */
+  set(payload: P, opts: { final?: boolean } = {}): void {
     if (this.#disposed) return;
     this.#pending = { payload };
+    if (opts.final) {
+      this.#urgent = true;
+      if (this.#timer) {
+        clearTimeout(this.#timer);
+        this.#timer = undefined;
+      }
+    }
     this.#schedule();
   }
 
@@ -66,7 +77,7 @@ export class ThrottledEditor<P> {
 
   #schedule(): void {
     if (this.#timer || this.#sending || !this.#pending || this.#disposed) return;
-    const wait = Math.max(0, this.#lastDone + this.#opts.intervalMs - this.#now());
+    const wait = this.#urgent ? 0 : Math.max(0, this.#lastDone + this.#opts.intervalMs - this.#now());
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.#send();
@@ -77,6 +88,7 @@ export class ThrottledEditor<P> {
     const next = this.#pending;
     if (!next || this.#disposed) return;
     this.#pending = undefined;
+    this.#urgent = false;
     this.#sending = true;
     try {
       await this.#opts.deliver(next.payload);
