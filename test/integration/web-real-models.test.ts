@@ -10,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HearthApp } from '../../src/app/hearth-app.js';
 import { createGpuWorker } from '../../src/app/gpu-worker.js';
 import { createWebAdapter, type WebAdapter } from '../../src/bots/web/index.js';
-import type { JobView } from '../../src/bots/web/job-tracker.js';
 import { configSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/util/log.js';
 import { ConsoleClient, isMessage } from '../browser/support/http-client.js';
