@@ -2,10 +2,10 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import type { RunnerJob, StepOutput } from '../runner.js';
-import { HearthError, type Json } from '../types.js';
-import type { FromWorker, Request, ResponseValue, ToWorker } from '../../worker/protocol.js';
-import type { ExecStepOptions, Executor, ModelDescriptor } from './executor.js';
+import type { ExecStepOptions, Executor, ModelDescriptor } from '../engine/executor/executor.js';
+import type { RunnerJob, StepOutput } from '../engine/runner.js';
+import { HearthError, type Json } from '../engine/types.js';
+import type { FromWorker, Request, ResponseValue, ToWorker } from './protocol.js';
 
 export interface ChildProcessExecutorOptions {
   /** Modules whose default export is a RunnerFactory, imported inside the worker. */
@@ -31,7 +31,7 @@ interface Pending {
 function workerEntry(): { path: string; execArgv: string[] } {
   const here = import.meta.url;
   const ts = here.endsWith('.ts');
-  const url = new URL(`../../worker/main.${ts ? 'ts' : 'js'}`, here);
+  const url = new URL(`./main.${ts ? 'ts' : 'js'}`, here);
   if (!ts) return { path: fileURLToPath(url), execArgv: [] };
   const tsxLoader = join(dirname(createRequire(here).resolve('tsx/package.json')), 'dist', 'loader.mjs');
   return { path: fileURLToPath(url), execArgv: ['--import', pathToFileURL(tsxLoader).href] };
