@@ -210,25 +210,20 @@ export function show(value: unknown): string {
   return text.length > 400 ? `${text.slice(0, 400)}…` : text;
 }
 
-function describeIssues(error: z.ZodError, kinds: string): string {
+/** zod's issues in a line: `path: what it wanted`, the first few only. */
+function describeIssues(error: z.ZodError, root: string): string {
   return error.issues
     .slice(0, 4)
-    .map((i) => {
-      const at = i.path.length > 0 ? i.path.map(String).join('.') : 'message';
-      // An unknown discriminator: name the ones the protocol has, not zod's "Invalid input".
-      if (i.code === 'invalid_union' && i.path.length === 0) return `${at}: one of the types ${kinds}`;
-      return `${at}: ${i.message}`;
-    })
+    .map((i) => `${i.path.length > 0 ? i.path.map(String).join('.') : root}: ${i.message}`)
     .join('; ');
 }
 
 function decode<T>(schema: z.ZodType<T>, raw: unknown, kinds: string): Decoded<T> {
   const r = schema.safeParse(raw);
   if (r.success) return { ok: true, message: r.data };
-  if (typeof raw !== 'object' || raw === null) {
-    return { ok: false, violation: { expected: `an object with a type (${kinds})`, received: show(raw) } };
-  }
-  return { ok: false, violation: { expected: describeIssues(r.error, kinds), received: show(raw) } };
+  // Not an object at all (null, a string): say what a message looks like rather than zod's union noise.
+  const expected = typeof raw === 'object' && raw !== null ? describeIssues(r.error, 'message') : `an object with a type (${kinds})`;
+  return { ok: false, violation: { expected, received: show(raw) } };
 }
 
 const FROM_WORKER_TYPES = 'ready, init-failed, response, event, log';
@@ -250,7 +245,7 @@ export function decodeResponseValue<O extends Op>(op: O, value: unknown): Decode
   if (r.success) return { ok: true, message: r.data };
   return {
     ok: false,
-    violation: { expected: `the value of a ${op} response: ${describeIssues(r.error, '')}`, received: show(value) },
+    violation: { expected: `the value of a ${op} response: ${describeIssues(r.error, 'value')}`, received: show(value) },
   };
 }
 
