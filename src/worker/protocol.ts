@@ -56,6 +56,7 @@ void _allCodes;
 
 const jobKind = z.enum(['chat', 'image', 'caption']);
 
+/** A runner's or the worker's error, as a HearthError carries it across the channel. */
 export const errorInfoSchema: z.ZodType<ErrorInfo> = z.looseObject({
   code: z.enum(ERROR_CODES),
   message: z.string(),
@@ -70,6 +71,7 @@ const jobResultSchema: z.ZodType<JobResult> = z.looseObject({
   meta: jsonObject.exactOptional(),
 });
 
+/** An event a step streams (the engine's JobEvent). */
 export const jobEventSchema: z.ZodType<JobEvent> = z.discriminatedUnion('type', [
   z.looseObject({ type: z.literal('queued'), position: z.number(), etaSeconds: z.number() }),
   z.looseObject({ type: z.literal('started'), attempt: z.number() }),
@@ -117,11 +119,14 @@ export const requestSchemas = {
   abort: z.looseObject({ op: z.literal('abort'), target: callId }),
 };
 
+/** The ops the worker serves, in the order the protocol lists them. */
 export const OPS = Object.keys(requestSchemas) as Op[];
 
 const s = requestSchemas;
 const requestSchema = z.discriminatedUnion('op', [s.describe, s.load, s.unload, s.begin, s.step, s.end, s.abort]);
+/** A call the parent makes. */
 export type Request = z.infer<typeof requestSchema>;
+/** The name of a call. */
 export type Op = Request['op'];
 
 /** What the worker answers each request with. */
@@ -134,6 +139,7 @@ export interface ResponseValues {
   end: null;
   abort: null;
 }
+/** Any op's answer (what the worker's handler returns). */
 export type ResponseValue = ResponseValues[Op];
 
 /** The schema of each op's answer, checked by the parent against the op it asked. */
@@ -154,6 +160,7 @@ export interface WorkerInit {
   settings: Json;
 }
 
+/** One schema per message the parent sends. */
 export const toWorkerSchemas = {
   /** The first message: which runner modules to import and their settings. Answered by `ready` or `init-failed`. */
   init: z.looseObject({
@@ -164,10 +171,12 @@ export const toWorkerSchemas = {
   request: z.looseObject({ type: z.literal('request'), id: callId, request: requestSchema }),
 };
 const toWorkerSchema = z.discriminatedUnion('type', [toWorkerSchemas.init, toWorkerSchemas.request]);
+/** A message the parent sends. */
 export type ToWorker = z.infer<typeof toWorkerSchema>;
 
 // ── Worker → parent ────────────────────────────────────────────────────────────────────────────
 
+/** One schema per message the worker sends. */
 export const fromWorkerSchemas = {
   /** Init done: the runners are built. */
   ready: z.looseObject({ type: z.literal('ready') }),
@@ -190,6 +199,7 @@ const fromWorkerSchema = z.discriminatedUnion('type', [
   f.event,
   f.log,
 ]);
+/** A message the worker sends. */
 export type FromWorker = z.infer<typeof fromWorkerSchema>;
 
 // ── Checking ───────────────────────────────────────────────────────────────────────────────────
@@ -202,6 +212,7 @@ export interface ProtocolViolation {
   received: string;
 }
 
+/** A message that fits the protocol, or why it does not. */
 export type Decoded<T> = { ok: true; message: T } | { ok: false; violation: ProtocolViolation };
 
 /** A short, single-line rendering of what came, for logs (never the whole PNG). */
