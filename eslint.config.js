@@ -26,6 +26,17 @@ export default tseslint.config(
     },
   },
   {
+    // Runners run in the GPU worker and own their settings: nothing of the main process's rooms.
+    files: ['src/runners/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['**/app/*', '**/bots/*', '**/bots/**', '**/commands/*', '**/worker/*', '**/cli/*'], message: 'Runners import nothing from app, bots, commands, cli or worker.' },
+        ],
+      }],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },

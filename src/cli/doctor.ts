@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import type { LoadedConfig } from '../config/load.js';
 import { discordEnabled, slackEnabled, type HearthConfig } from '../config/schema.js';
-import { createGpuWorker } from '../app/gpu-worker.js';
+import { createGpuWorker } from '../worker/index.js';
 import { resolveVramBudget } from '../app/vram.js';
 import { createLogger } from '../util/log.js';
 import { EXIT } from './exit-codes.js';

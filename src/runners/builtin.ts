@@ -3,9 +3,9 @@
  * when its model is configured, so a chat-only hearth never loads ONNX Runtime.
  */
 import { join } from 'node:path';
-import type { BuiltinRunnerSettings } from '../app/gpu-worker.js';
 import type { Runner, RunnerFactory } from '../engine/runner.js';
 import type { Json } from '../engine/types.js';
+import type { BuiltinRunnerSettings } from './builtin-settings.js';
 
 const factory: RunnerFactory = async (raw: Json) => {
   const s = raw as unknown as BuiltinRunnerSettings;

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { HearthApp } from '../../src/app/hearth-app.js';
-import { createGpuWorker } from '../../src/app/gpu-worker.js';
+import { createGpuWorker } from '../../src/worker/index.js';
 import { DiscordAdapter } from '../../src/bots/discord/index.js';
 import { configSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/util/log.js';

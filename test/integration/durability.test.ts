@@ -6,7 +6,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
-import { ChildProcessExecutor } from '../../src/engine/executor/child-process-executor.js';
+import { ChildProcessExecutor } from '../../src/worker/index.js';
 import { SqliteStore } from '../../src/engine/store/sqlite-store.js';
 import type { EngineEvent, JobSpec } from '../../src/engine/types.js';
 

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createGpuWorker } from '../../src/app/gpu-worker.js';
+import { createGpuWorker } from '../../src/worker/index.js';
 import { HearthApp } from '../../src/app/hearth-app.js';
 import { configSchema } from '../../src/config/schema.js';
 import type { JobEvent } from '../../src/engine/types.js';

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HearthApp } from '../../src/app/hearth-app.js';
-import { createGpuWorker } from '../../src/app/gpu-worker.js';
+import { createGpuWorker } from '../../src/worker/index.js';
 import { createWebAdapter, type WebAdapter } from '../../src/bots/web/index.js';
 import { configSchema } from '../../src/config/schema.js';
 import { createLogger } from '../../src/util/log.js';
