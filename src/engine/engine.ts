@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from './clock.js';
 import type { Executor, ModelDescriptor } from './executor/executor.js';
+import type { JobFeed, Readiness } from './job-feed.js';
 import { ResidencyManager } from './residency.js';
 import type { StepOutput } from './runner.js';
 import type { PickContext, ProjectedSlot, SchedulerPolicy } from './scheduler/policy.js';
@@ -49,6 +50,11 @@ export interface EngineOptions {
   /** Steps a job takes when its spec gives no estimate, by kind. */
   defaultSteps?: Partial<Record<JobKind, number>>;
   log?: EngineLogger;
+  /**
+   * The models the config names. Until `start()` has learned what the executor serves, a job for one
+   * of these is accepted and waits (hearth is starting); a job for any other model is MODEL_MISSING.
+   */
+  declaredModels?: ReadonlyArray<{ model: string; kind: JobKind }>;
   /** Receives every error thrown by an event listener; nothing is swallowed. */
   onListenerError?: (error: unknown, event: EngineEvent) => void;
   newId?: () => string;
@@ -97,7 +103,7 @@ const noopLog: EngineLogger = { info() {}, warn() {}, error() {} };
  * through an {@link Executor}, durability through a {@link JobStore}, the choice through a
  * {@link SchedulerPolicy}.
  */
-export class Engine {
+export class Engine implements JobFeed {
   readonly #store: JobStore;
   readonly #executor: Executor;
   readonly #clock: Clock;
@@ -114,6 +120,12 @@ export class Engine {
   readonly #jobs = new Map<string, LiveJob>();
   readonly #models = new Map<string, ModelDescriptor>();
   readonly #listeners = new Set<(e: EngineEvent) => void>();
+  readonly #declared = new Map<string, JobKind>();
+  readonly #readinessListeners = new Set<(r: Readiness) => void>();
+  #readiness: Readiness = 'starting';
+  /** True once start() has learned the executor's models; before that, jobs wait unscheduled. */
+  #described = false;
+  #starting: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #loop: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -145,6 +157,7 @@ export class Engine {
     this.#newId = options.newId ?? (() => randomUUID());
     this.#initialSecondsPerStep = { ...DEFAULT_SECONDS_PER_STEP, ...options.initialSecondsPerStep };
     this.#defaultSteps = { ...DEFAULT_STEPS, ...options.defaultSteps };
+    for (const d of options.declaredModels ?? []) this.#declared.set(d.model, d.kind);
     this.#executor.onCrash((reason) => this.#onWorkerCrash(reason));
   }
 
@@ -162,22 +175,60 @@ export class Engine {
    * went down with the worker twice fails, and its owner is told through a `failed` event), and starts
    * scheduling. Subscribe adapters before calling it, so they hear about recovered jobs.
    */
-  async start(opts: { signal?: AbortSignal } = {}): Promise<void> {
-    if (this.#loop) return;
-    for (const d of await this.#executor.describe(opts)) {
-      this.#models.set(d.model, d);
-      this.#residency.setSize(d.model, d.vramBytes);
-    }
-    const now = this.#clock.now();
-    const report = this.#store.recoverAfterRestart(now, this.#limits.maxCrashes);
+  start(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    this.#starting ??= this.#start(opts);
+    return this.#starting;
+  }
+
+  async #start(opts: { signal?: AbortSignal }): Promise<void> {
+    // Recover first (fast, local): jobs submitted while the models are being described then count
+    // the recovered ones ahead of them, and owners of failed jobs hear at once.
+    const report = this.#store.recoverAfterRestart(this.#clock.now(), this.#limits.maxCrashes);
     for (const job of report.failed) {
       if (job.error) this.#publish(job.id, job.userId, { type: 'failed', error: job.error });
     }
-    for (const record of this.#store.listJobs({ states: ['queued'] })) this.#admit(record);
-    this.#policy.restoreVirtualTimes(this.#store.loadVirtualTimes());
+    for (const record of this.#store.listJobs({ states: ['queued'] })) {
+      if (!this.#jobs.has(record.id)) this.#jobs.set(record.id, this.#liveJob(record));
+    }
     if (report.requeued.length > 0) this.#log.info(`resuming ${report.requeued.length} job(s) that were running when hearth stopped`);
+    const described = await this.#executor.describe(opts);
+    if (this.#stopping) return;
+    for (const d of described) {
+      this.#models.set(d.model, d);
+      this.#residency.setSize(d.model, d.vramBytes);
+    }
+    this.#described = true;
+    const waiting = [...this.#jobs.values()].sort((a, b) => a.record.seq - b.record.seq);
+    for (const live of waiting) {
+      const model = this.#models.get(live.record.model);
+      if (!model || model.kind !== live.record.kind) {
+        // Declared in the config but not served (its runner failed to describe, or the config changed).
+        this.#fail(live, {
+          code: 'MODEL_MISSING',
+          message: `no ${live.record.kind} model "${live.record.model}" is available`,
+          facts: { given: live.record.model, allowed: [...this.#models.keys()] },
+        });
+        continue;
+      }
+      // Estimates made while starting used the default rate; the step count stays what it was.
+      delete live.lastQueued;
+      this.#schedule(live);
+    }
+    this.#policy.restoreVirtualTimes(this.#store.loadVirtualTimes());
+    this.#setReadiness('ready');
     this.#publishPositions(true);
     this.#loop = this.#run();
+  }
+
+  /** Where hearth stands: starting (models not yet known), ready, or stopping. */
+  readiness(): Readiness {
+    return this.#readiness;
+  }
+
+  /** Calls the listener on each change of readiness. Returns the unsubscribe function. */
+  onReadiness(listener: (readiness: Readiness) => void): () => void {
+    this.#readinessListeners.add(listener);
+    return () => this.#readinessListeners.delete(listener);
   }
 
   /** The models the executor can run. */
@@ -188,15 +239,22 @@ export class Engine {
   /**
    * Queues a job. It is in the store before this returns, so the caller may tell its owner it is
    * queued. Expected refusals come back as values: QUEUE_FULL, DAILY_LIMIT, MODEL_MISSING, SHUTTING_DOWN.
+   *
+   * While hearth is starting, a job for a declared model is accepted too: stored, told `queued` with
+   * `starting: true`, and scheduled once the models are up (or failed MODEL_MISSING if its model
+   * turns out not to be served).
    */
   submit(spec: JobSpec, opts: SubmitOptions = {}): Result<JobRecord> {
     if (this.#stopping) return err({ code: 'SHUTTING_DOWN', message: 'hearth is shutting down; try again in a minute' });
-    const model = this.#models.get(spec.model);
+    const known: Map<string, { kind: JobKind }> = this.#described
+      ? this.#models
+      : new Map([...this.#declared].map(([m, kind]) => [m, { kind }]));
+    const model = known.get(spec.model);
     if (!model) {
       return err({
         code: 'MODEL_MISSING',
         message: `no ${spec.kind} model is configured`,
-        facts: { given: spec.model, allowed: [...this.#models.keys()] },
+        facts: { given: spec.model, allowed: [...known.keys()] },
       });
     }
     if (model.kind !== spec.kind) {
@@ -229,7 +287,16 @@ export class Engine {
     const steps = spec.estimatedSteps ?? this.#defaultSteps[spec.kind];
     const estimateSeconds = steps * this.#rate(spec.model, spec.kind);
     const record = this.#store.insertJob({ ...spec, id: this.#newId(), estimateSeconds }, this.#clock.now());
-    this.#admit(record, steps);
+    const live = this.#liveJob(record, steps);
+    this.#jobs.set(record.id, live);
+    if (!this.#described) {
+      // Not schedulable yet (the policy needs the model's batch size): its place is its arrival order.
+      const position = [...this.#jobs.values()].filter((j) => j.record.seq < record.seq).length;
+      live.lastQueued = { position, etaSeconds: 0 };
+      this.#publish(record.id, record.userId, { type: 'queued', position, etaSeconds: 0, starting: true });
+      return ok(record);
+    }
+    this.#schedule(live);
     this.#queueChanged = true;
     this.#publishPositions(true);
     this.#wake?.();
@@ -290,6 +357,11 @@ export class Engine {
     return () => this.#listeners.delete(listener);
   }
 
+  /** Same as {@link on}: the {@link JobFeed} name. */
+  subscribe(listener: (e: EngineEvent) => void): () => void {
+    return this.on(listener);
+  }
+
   /** One job's events until it ends (result, failed or cancelled). */
   async *watch(jobId: string, opts: { signal?: AbortSignal } = {}): AsyncGenerator<JobEvent> {
     const queue: JobEvent[] = [];
@@ -344,9 +416,9 @@ export class Engine {
     };
   }
 
-  /** Resolves when nothing is queued or running. */
+  /** Resolves when nothing is queued or running (jobs waiting for hearth to start count as queued). */
   whenIdle(): Promise<void> {
-    if (this.#policy.size === 0 && !this.#current) return Promise.resolve();
+    if (this.#jobs.size === 0 && !this.#current) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
@@ -358,6 +430,7 @@ export class Engine {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#stopping = true;
+      this.#setReadiness('stopping');
       this.#current?.controller.abort();
       this.#wake?.();
       const errors: unknown[] = [];
@@ -396,16 +469,20 @@ export class Engine {
 
   // ---------------------------------------------------------------------------------------------
 
-  #admit(record: JobRecord, steps?: number): void {
-    const model = this.#models.get(record.model);
-    const live: LiveJob = {
+  #liveJob(record: JobRecord, steps?: number): LiveJob {
+    return {
       record,
       begun: false,
       step: 0,
       steps: steps ?? Math.max(1, Math.round(record.estimateSeconds / this.#rate(record.model, record.kind))),
       text: '',
     };
-    this.#jobs.set(record.id, live);
+  }
+
+  /** Hands a waiting job to the scheduling policy (once the models are known). */
+  #schedule(live: LiveJob): void {
+    const record = live.record;
+    const model = this.#models.get(record.model);
     this.#policy.add({
       id: record.id,
       userId: record.userId,
@@ -743,6 +820,18 @@ export class Engine {
   #saveVirtualTimes(): void {
     const entries = [...this.#policy.virtualTimes()].map(([userId, vtime]) => ({ userId, vtime }));
     if (entries.length > 0) this.#store.saveVirtualTimes(entries);
+  }
+
+  #setReadiness(readiness: Readiness): void {
+    if (this.#readiness === readiness) return;
+    this.#readiness = readiness;
+    for (const l of this.#readinessListeners) {
+      try {
+        l(readiness);
+      } catch (error) {
+        this.#log.error(`readiness listener failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+    }
   }
 
   #publish(jobId: string, userId: string, event: JobEvent): void {
