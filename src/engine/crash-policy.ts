@@ -27,7 +27,7 @@ export type CrashVerdict =
  * - Begun jobs that were not in that step lost their runner state too; they start again, unblamed.
  * - A model whose load takes the worker down is retried, then the jobs that wanted it fail
  *   MODEL_INVALID, so a broken model file cannot keep the queue spinning.
- * - A restart of the main process: see {@link CrashPolicy.recover}.
+ * - A restart of the main process counts against no job: see {@link CrashPolicy.recover}.
  */
 export class CrashPolicy {
   readonly maxCrashes: number;
@@ -84,9 +84,11 @@ export class CrashPolicy {
 
   /**
    * At start, before anything runs: jobs still `running` were running when the main process stopped.
-   * They are queued again (the store applies the rule in one transaction).
+   * The main process runs no job's code, so its death is no job's fault: they are queued again with no
+   * crash counted (one transaction in the store). Only a worker death during a step counts, and only
+   * against that step's jobs ({@link judge}); otherwise two hard restarts would fail every started job.
    */
   recover(store: Pick<JobRecordStore, 'recoverAfterRestart'>, now: number): RecoveryReport {
-    return store.recoverAfterRestart(now, this.maxCrashes);
+    return store.recoverAfterRestart(now);
   }
 }

@@ -184,11 +184,8 @@ export class Engine implements JobFeed {
 
   async #start(opts: { signal?: AbortSignal }): Promise<void> {
     // Recover first (fast, local): jobs submitted while the models are described then count the
-    // recovered ones ahead of them, and owners of failed jobs hear at once.
+    // recovered ones ahead of them.
     const report = this.#crashPolicy.recover(this.#store, this.#clock.now());
-    for (const job of report.failed) {
-      if (job.error) this.#hub.publish(job.id, job.userId, { type: 'failed', error: job.error });
-    }
     for (const record of this.#store.listJobs({ states: ['queued'] })) {
       if (!this.#jobs.has(record.id)) this.#lifecycle.admit(record, this.#meter.stepsOf(record));
     }

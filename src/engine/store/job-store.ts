@@ -38,10 +38,8 @@ export interface JobOutcome {
 }
 
 export interface RecoveryReport {
-  /** Jobs that were running when the process died and are queued again (crashes counted). */
+  /** Jobs that were running when the process stopped, queued again (no crash counted against them). */
   requeued: JobRecord[];
-  /** Jobs that had now crashed `maxCrashes` times and were failed with `WORKER_CRASHED`. */
-  failed: JobRecord[];
 }
 
 export interface UserSeconds {
@@ -127,12 +125,14 @@ export interface JobRecordStore {
   loadVirtualTimes(): Map<string, number>;
 
   /**
-   * Call once at start, before running anything. Every job still `running` was running when the
-   * process died: its crash count goes up; it is queued again, or failed with `WORKER_CRASHED` once it
-   * reaches `maxCrashes` (default 2: retried once). Users' pending counts are then recomputed from the
-   * jobs. One transaction. Jobs that were `queued` stay as they are (find them with `listJobs`).
+   * Call once at start, before running anything. Every job still `running` was running when the main
+   * process stopped (killed, power cut): it is queued again, and no crash is counted against it (the
+   * main process does not run jobs, so none of them can be blamed for its death; a worker death during
+   * a step is counted by the engine, against that step's jobs only, through `markQueued`). Users'
+   * pending counts are then recomputed from the jobs. One transaction. Jobs that were `queued` stay as
+   * they are (find them with `listJobs`).
    */
-  recoverAfterRestart(now: number, maxCrashes?: number): RecoveryReport;
+  recoverAfterRestart(now: number): RecoveryReport;
 }
 
 /** The GPU-seconds ledger: what each user's jobs really used. */

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { HearthError, type ErrorInfo, type JobKind, type JobRecord, type JobState, type Json } from '../types.js';
+import { HearthError, type JobKind, type JobRecord, type JobState, type Json } from '../types.js';
 import type { JobFilter, JobOutcome, JobRecordStore, NewJob, RecoveryReport, VirtualTime } from './job-store.js';
 import {
   JOB_COLUMNS,
@@ -32,7 +32,7 @@ export class SqliteJobs implements JobRecordStore {
   readonly #payloadTx: (id: string, payload: Json) => JobRecord;
   readonly #finishTx: (id: string, outcome: JobOutcome, now: number, note: string | null) => JobRecord;
   readonly #vtimeTx: (entries: readonly VirtualTime[]) => void;
-  readonly #recoverTx: (now: number, maxCrashes: number) => RecoveryReport;
+  readonly #recoverTx: (now: number) => RecoveryReport;
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -99,25 +99,12 @@ export class SqliteJobs implements JobRecordStore {
       for (const { userId, vtime } of entries) s.saveVtime.run(userId, vtime);
     });
 
-    this.#recoverTx = immediate(db, (now: number, maxCrashes: number) => {
-      const report: RecoveryReport = { requeued: [], failed: [] };
+    this.#recoverTx = immediate(db, (now: number) => {
+      const report: RecoveryReport = { requeued: [] };
       for (const job of this.listJobs({ states: ['running'] })) {
-        const crashes = job.crashes + 1;
-        s.addCrash.run(job.id);
-        if (crashes >= maxCrashes) {
-          const error: ErrorInfo = {
-            code: 'WORKER_CRASHED',
-            message: `this job stopped hearth ${times(crashes)} while running, so it was not tried again`,
-            facts: { crashes, maxCrashes },
-          };
-          s.setFinished.run({ id: job.id, state: 'failed', now, result: null, png: null, error: JSON.stringify(error) });
-          this.#transition(job.id, 'running', 'failed', now, `hearth restarted while it ran (crash ${crashes} of ${maxCrashes})`);
-          report.failed.push(this.#mustGet(job.id));
-        } else {
-          s.setQueued.run(0, job.id);
-          this.#transition(job.id, 'running', 'queued', now, `hearth restarted while it ran (crash ${crashes} of ${maxCrashes})`);
-          report.requeued.push(this.#mustGet(job.id));
-        }
+        s.setQueued.run(0, job.id);
+        this.#transition(job.id, 'running', 'queued', now, 'hearth restarted while it ran');
+        report.requeued.push(this.#mustGet(job.id));
       }
       // The counters are a cache of the jobs table; rebuilding them here heals any drift.
       s.recomputePending.run();
@@ -221,12 +208,9 @@ export class SqliteJobs implements JobRecordStore {
     return new Map(this.#s.allVtimes.all());
   }
 
-  recoverAfterRestart(now: number, maxCrashes = 2): RecoveryReport {
+  recoverAfterRestart(now: number): RecoveryReport {
     checkTime(now);
-    if (!Number.isInteger(maxCrashes) || maxCrashes < 1) {
-      throw new HearthError('INVALID_INPUT', `maxCrashes must be a whole number ≥ 1; got ${maxCrashes}`, { maxCrashes });
-    }
-    return this.#recoverTx(now, maxCrashes);
+    return this.#recoverTx(now);
   }
 
   #mustGet(id: string): JobRecord {
@@ -276,7 +260,6 @@ function prepare(db: Database.Database) {
     setQueued: db.prepare<[number, string]>(
       "UPDATE jobs SET state = 'queued', started_at = NULL, crashes = crashes + ? WHERE id = ?",
     ),
-    addCrash: db.prepare<[string]>('UPDATE jobs SET crashes = crashes + 1 WHERE id = ?'),
     setFinished: db.prepare<{
       id: string;
       state: string;
@@ -296,8 +279,4 @@ function prepare(db: Database.Database) {
     ),
     allVtimes: db.prepare<[], [string, number]>('SELECT id, vtime FROM users').raw(),
   };
-}
-
-function times(n: number): string {
-  return n === 1 ? 'once' : n === 2 ? 'twice' : `${n} times`;
 }

@@ -111,8 +111,8 @@ export class SqliteStore implements HearthStore {
   loadVirtualTimes(): Map<string, number> {
     return this.jobs.loadVirtualTimes();
   }
-  recoverAfterRestart(now: number, maxCrashes?: number): RecoveryReport {
-    return this.jobs.recoverAfterRestart(now, maxCrashes);
+  recoverAfterRestart(now: number): RecoveryReport {
+    return this.jobs.recoverAfterRestart(now);
   }
 
   // Usage -----------------------------------------------------------------------------------------
