@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from './clock.js';
+import { Admission } from './admission.js';
 import { CrashPolicy } from './crash-policy.js';
 import { Dispatcher } from './dispatcher.js';
 import { EventHub, ReadinessSignal } from './events.js';
@@ -85,7 +86,8 @@ const noopLog: EngineLogger = { info() {}, warn() {}, error() {} };
  * {@link SchedulerPolicy}.
  *
  * This class is the front door and the wiring; the work is done by its parts, one reason to change
- * each: {@link JobLifecycle} (states, cancel, crash verdicts from the {@link CrashPolicy}),
+ * each: {@link Admission} (what may be queued), {@link JobLifecycle} (states, cancel, crash verdicts
+ * from the {@link CrashPolicy}),
  * {@link Dispatcher} (the step loop: executor and residency), {@link UsageMeter} (charging, rates, the
  * daily limit) and {@link QueueProjection} (positions, ETAs, `queued` events).
  */
@@ -94,11 +96,9 @@ export class Engine implements JobFeed {
   readonly #executor: Executor;
   readonly #clock: Clock;
   readonly #residency: ResidencyManager;
-  readonly #maxQueuedPerUser: number;
   readonly #log: EngineLogger;
   readonly #newId: () => string;
   readonly #models = new Map<string, ModelDescriptor>();
-  readonly #declared = new Map<string, { kind: JobKind }>();
   readonly #jobs = new LiveJobs();
   readonly #hub: EventHub;
   readonly #readiness: ReadinessSignal;
@@ -108,6 +108,7 @@ export class Engine implements JobFeed {
   readonly #meter: UsageMeter;
   readonly #lifecycle: JobLifecycle;
   readonly #dispatcher: Dispatcher;
+  readonly #admission: Admission;
   #starting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -116,10 +117,8 @@ export class Engine implements JobFeed {
     this.#executor = options.executor;
     this.#clock = options.clock ?? systemClock;
     this.#residency = new ResidencyManager(options.vramBudgetBytes);
-    this.#maxQueuedPerUser = options.limits.maxQueuedPerUser;
     this.#log = options.log ?? noopLog;
     this.#newId = options.newId ?? (() => randomUUID());
-    for (const d of options.declaredModels ?? []) this.#declared.set(d.model, { kind: d.kind });
     const describe = (e: unknown): string => (e instanceof Error ? e.message : String(e));
     this.#hub = new EventHub(options.onListenerError ?? ((e) => this.#log.error(`event listener failed: ${describe(e)}`)));
     this.#readiness = new ReadinessSignal((e) => this.#log.error(`readiness listener failed: ${describe(e)}`));
@@ -158,6 +157,13 @@ export class Engine implements JobFeed {
       clock: this.#clock,
       log: this.#log,
     });
+    this.#admission = new Admission({
+      served: this.#models,
+      declared: new Map((options.declaredModels ?? []).map((d) => [d.model, { kind: d.kind }])),
+      countActive: (userId) => this.#store.countActive(userId),
+      meter: this.#meter,
+      maxQueuedPerUser: options.limits.maxQueuedPerUser,
+    });
     this.#executor.onCrash((reason) => this.#dispatcher.workerDied(reason));
   }
 
@@ -186,9 +192,7 @@ export class Engine implements JobFeed {
     // Recover first (fast, local): jobs submitted while the models are described then count the
     // recovered ones ahead of them.
     const report = this.#crashPolicy.recover(this.#store, this.#clock.now());
-    for (const record of this.#store.listJobs({ states: ['queued'] })) {
-      if (!this.#jobs.has(record.id)) this.#lifecycle.admit(record, this.#meter.stepsOf(record));
-    }
+    this.#lifecycle.loadWaiting(this.#store.listJobs({ states: ['queued'] }), (r) => this.#meter.stepsOf(r));
     if (report.requeued.length > 0) this.#log.info(`resuming ${report.requeued.length} job(s) that were running when hearth stopped`);
     const described = await this.#executor.describe(opts);
     if (this.#readiness.state === 'stopping') return;
@@ -196,19 +200,7 @@ export class Engine implements JobFeed {
       this.#models.set(d.model, d);
       this.#residency.setSize(d.model, d.vramBytes);
     }
-    const waiting = [...this.#jobs.values()].sort((a, b) => a.record.seq - b.record.seq);
-    for (const live of waiting) {
-      const model = this.#models.get(live.record.model);
-      if (model && model.kind === live.record.kind) this.#lifecycle.schedule(live);
-      else {
-        // Declared in the config but not served (its runner failed to describe, or the config changed).
-        this.#lifecycle.fail(live, {
-          code: 'MODEL_MISSING',
-          message: `no ${live.record.kind} model "${live.record.model}" is available`,
-          facts: { given: live.record.model, allowed: [...this.#models.keys()] },
-        });
-      }
-    }
+    this.#lifecycle.scheduleWaiting();
     this.#policy.restoreVirtualTimes(this.#store.loadVirtualTimes());
     this.#readiness.set('ready');
     // Every waiting job hears its place again, now without `starting`.
@@ -242,35 +234,8 @@ export class Engine implements JobFeed {
    */
   submit(spec: JobSpec, opts: SubmitOptions = {}): Result<JobRecord> {
     const readiness = this.#readiness.state;
-    if (readiness === 'stopping') return err({ code: 'SHUTTING_DOWN', message: 'hearth is shutting down; try again in a minute' });
-    const known: ReadonlyMap<string, { kind: JobKind }> = readiness === 'ready' ? this.#models : this.#declared;
-    const model = known.get(spec.model);
-    if (!model) {
-      return err({
-        code: 'MODEL_MISSING',
-        message: `no ${spec.kind} model is configured`,
-        facts: { given: spec.model, allowed: [...known.keys()] },
-      });
-    }
-    if (model.kind !== spec.kind) {
-      return err({
-        code: 'INVALID_INPUT',
-        message: `model "${spec.model}" runs ${model.kind} jobs, not ${spec.kind}`,
-        facts: { given: spec.kind, expected: model.kind },
-      });
-    }
-    if (!opts.admin) {
-      const active = this.#store.countActive(spec.userId);
-      if (active >= this.#maxQueuedPerUser) {
-        return err({
-          code: 'QUEUE_FULL',
-          message: `you already have ${active} jobs queued or running; the limit is ${this.#maxQueuedPerUser}`,
-          facts: { given: active + 1, allowed: this.#maxQueuedPerUser },
-        });
-      }
-      const over = this.#meter.overDailyLimit(spec.userId);
-      if (over) return err(over);
-    }
+    const refusal = this.#admission.refusal(spec, readiness, opts.admin === true);
+    if (refusal) return err(refusal);
     const { steps, estimateSeconds } = this.#meter.estimate(spec);
     const record = this.#store.insertJob({ ...spec, id: this.#newId(), estimateSeconds }, this.#clock.now());
     const live = this.#lifecycle.admit(record, steps);

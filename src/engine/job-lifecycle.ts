@@ -65,6 +65,30 @@ export class JobLifecycle {
     this.#o.projection.invalidate();
   }
 
+  /** At start: the jobs the store holds as queued join the live ones (those already live stay as they are). */
+  loadWaiting(records: readonly JobRecord[], stepsOf: (record: JobRecord) => number): void {
+    for (const record of records) if (!this.#o.jobs.has(record.id)) this.admit(record, stepsOf(record));
+  }
+
+  /**
+   * Once the models are known: every waiting job is scheduled in arrival order, or failed MODEL_MISSING
+   * when its model is not served (declared in the config, but its runner did not come up).
+   */
+  scheduleWaiting(): void {
+    const waiting = [...this.#o.jobs.values()].filter((j) => !j.begun).sort((a, b) => a.record.seq - b.record.seq);
+    for (const live of waiting) {
+      const model = this.#o.models.get(live.record.model);
+      if (model && model.kind === live.record.kind) this.schedule(live);
+      else {
+        this.fail(live, {
+          code: 'MODEL_MISSING',
+          message: `no ${live.record.kind} model "${live.record.model}" is available`,
+          facts: { given: live.record.model, allowed: [...this.#o.models.keys()] },
+        });
+      }
+    }
+  }
+
   /** `queued` → `running`: the job is about to be begun on the worker. */
   begin(live: LiveJob): void {
     live.record = this.#o.store.markRunning(live.record.id, this.#o.clock.now());
