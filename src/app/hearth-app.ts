@@ -11,6 +11,7 @@ import type { Executor } from '../engine/executor/executor.js';
 import { VirtualTimeScheduler } from '../engine/scheduler/virtual-time-scheduler.js';
 import { SqliteStore } from '../engine/store/sqlite-store.js';
 import type { JobStore } from '../engine/store/job-store.js';
+import type { JobKind } from '../engine/types.js';
 import { scrubSecrets, type Logger } from '../util/log.js';
 
 export interface HearthAppOptions {
@@ -59,6 +60,9 @@ export class HearthApp {
       clock,
       vramBudgetBytes: options.vramBudgetBytes,
       policy: new VirtualTimeScheduler({ fairnessLagSeconds: config.models.fairnessLagSeconds }),
+      // What the config names: commands for these are stored and answered once the worker is up,
+      // never refused because hearth is still starting.
+      declaredModels: declaredModels(config),
       limits: {
         maxQueuedPerUser: config.limits.maxQueuedPerUser,
         dailyGpuSeconds: config.limits.dailyGpuSeconds ?? null,
@@ -135,4 +139,12 @@ export class HearthApp {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+function declaredModels(config: HearthConfig): Array<{ model: string; kind: JobKind }> {
+  const out: Array<{ model: string; kind: JobKind }> = [];
+  if (config.models.chat) out.push({ model: 'chat', kind: 'chat' });
+  if (config.models.image) out.push({ model: 'image', kind: 'image' });
+  if (config.models.caption) out.push({ model: 'caption', kind: 'caption' });
+  return out;
 }

@@ -120,7 +120,12 @@ export interface JobRecord {
 
 /** One typed event stream per job, for the adapters. */
 export type JobEvent =
-  | { type: 'queued'; position: number; etaSeconds: number }
+  /**
+   * The job waits. `position` counts the queued jobs that start before it (0 = next). `starting` is
+   * true while hearth is still starting (the job is stored and waits for the models to come up;
+   * `etaSeconds` is then 0, unknown): a `queued` event without it follows once hearth is ready.
+   */
+  | { type: 'queued'; position: number; etaSeconds: number; starting?: boolean }
   | { type: 'started'; attempt: number }
   | { type: 'progress'; step: number; of: number }
   | { type: 'token'; text: string }

@@ -13,6 +13,26 @@ export interface SimEngineOptions {
   maxQueuedPerUser?: number;
   dailyGpuSeconds?: number;
   policy?: SchedulerPolicy;
+  /** What the config names (the engine accepts jobs for these while it starts). */
+  declaredModels?: EngineOptions['declaredModels'];
+  /**
+   * When given, the executor's describe waits for it (a GPU worker still starting), and simEngine
+   * returns without waiting for start: `started` settles once it has.
+   */
+  describeGate?: Promise<void>;
+}
+
+/** An in-process executor whose describe waits for a gate: a worker that takes a while to come up. */
+class SlowStartExecutor extends InProcessExecutor {
+  readonly #gate: Promise<void>;
+  constructor(runners: readonly SimRunner[], gate: Promise<void>) {
+    super(runners);
+    this.#gate = gate;
+  }
+  override async describe(): ReturnType<InProcessExecutor['describe']> {
+    await this.#gate;
+    return super.describe();
+  }
 }
 
 export interface SimEngine {
@@ -25,6 +45,8 @@ export interface SimEngine {
   stepLog: Array<{ model: string; jobIds: string[]; at: number }>;
   /** Aborted-signal observations: job ids whose step saw its signal aborted. */
   abortedSteps: string[][];
+  /** Settles when engine.start() has (at once unless `describeGate` was given). */
+  started: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -57,7 +79,9 @@ export async function simEngine(opts: SimEngineOptions): Promise<SimEngine> {
   }
   const options: EngineOptions = {
     store,
-    executor: new InProcessExecutor([...runners.values()]),
+    executor: opts.describeGate
+      ? new SlowStartExecutor([...runners.values()], opts.describeGate)
+      : new InProcessExecutor([...runners.values()]),
     clock,
     vramBudgetBytes: opts.vramBudgetBytes ?? 100e9,
     limits: {
@@ -66,10 +90,12 @@ export async function simEngine(opts: SimEngineOptions): Promise<SimEngine> {
     },
   };
   if (opts.policy) options.policy = opts.policy;
+  if (opts.declaredModels) options.declaredModels = opts.declaredModels;
   const engine = new Engine(options);
   const events: EngineEvent[] = [];
   engine.on((e) => events.push(e));
-  await engine.start();
+  const started = engine.start();
+  if (!opts.describeGate) await started;
   return {
     engine,
     clock,
@@ -78,6 +104,7 @@ export async function simEngine(opts: SimEngineOptions): Promise<SimEngine> {
     events,
     stepLog,
     abortedSteps,
+    started,
     async close() {
       await engine.close();
       store.close();

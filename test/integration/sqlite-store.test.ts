@@ -7,6 +7,7 @@ import type { NewJob } from '../../src/engine/store/job-store.js';
 import { SCHEMA_VERSION } from '../../src/engine/store/migrations.js';
 import { SqliteStore } from '../../src/engine/store/sqlite-store.js';
 import { HearthError } from '../../src/engine/types.js';
+import { transitions } from '../helpers/store-sql.js';
 
 const HOUR = 3_600_000;
 
@@ -124,7 +125,8 @@ describe('SqliteStore', () => {
   });
 
   it('records every state change, with attempts, crashes and times', () => {
-    const store = open(':memory:');
+    const path = dbPath();
+    const store = open(path);
     store.insertJob(job('j', 'u'), 100);
     expect(store.markRunning('j', 200)).toMatchObject({ state: 'running', attempts: 1, startedAt: 200 });
     expect(store.markQueued('j', 300, 'worker exited with code 134', { crashed: true })).toMatchObject({
@@ -143,7 +145,7 @@ describe('SqliteStore', () => {
       result: { text: 'hi', stopReason: 'endOfTurn' },
       error: null,
     });
-    expect(store.recentTransitions('j').map((t) => [t.from, t.to, t.at, t.note])).toEqual([
+    expect(transitions(path, 'j').map((t) => [t.from, t.to, t.at, t.note])).toEqual([
       [null, 'queued', 100, null],
       ['queued', 'running', 200, 'attempt 1'],
       ['running', 'queued', 300, 'worker exited with code 134'],
@@ -152,7 +154,7 @@ describe('SqliteStore', () => {
       ['queued', 'running', 500, 'attempt 3'],
       ['running', 'done', 600, 'ok'],
     ]);
-    expect(store.recentTransitions('j', 2).map((t) => t.to)).toEqual(['running', 'done']);
+    expect(transitions(path, 'j', 2).map((t) => t.to)).toEqual(['running', 'done']);
   });
 
   it('refuses transitions the state does not allow, and unknown ids', () => {
@@ -178,7 +180,7 @@ describe('SqliteStore', () => {
     expect(second).toEqual(first);
     expect(store.getJob('j')).toEqual(first);
     expect(store.getJob('j')).toMatchObject({ state: 'done', result: { text: 'first' }, error: null, finishedAt: 3 });
-    expect(store.recentTransitions('j').map((t) => t.to)).toEqual(['queued', 'running', 'done']);
+    expect(transitions(path, 'j').map((t) => t.to)).toEqual(['queued', 'running', 'done']);
     // The pending count went down once, not twice: k is still counted.
     expect(store.countActive('u')).toBe(1);
     expect(pendingOf(peek(path))).toEqual({ u: 1 });
@@ -212,50 +214,37 @@ describe('SqliteStore', () => {
     expect(pendingOf(reader)).toEqual({ a: 1, b: 1, c: 0 });
   });
 
-  it('requeues a job that was running at a restart once, and fails it the second time', () => {
+  it('requeues a job that was running at a restart, every time, counting no crash against it', () => {
     const path = dbPath();
     let store = open(path);
     store.insertJob(job('r', 'u'), 1);
     store.insertJob(job('q', 'u'), 2);
     store.markRunning('r', 3);
-    store.close(); // the process "dies" with r running
+    store.close(); // the main process "dies" with r running
 
     store = open(path);
     const first = store.recoverAfterRestart(10);
-    expect(first.failed).toEqual([]);
-    expect(first.requeued.map((j) => [j.id, j.state, j.crashes, j.startedAt])).toEqual([['r', 'queued', 1, null]]);
+    expect(first.requeued.map((j) => [j.id, j.state, j.crashes, j.startedAt])).toEqual([['r', 'queued', 0, null]]);
     expect(store.listJobs({ states: ['queued'] }).map((j) => j.id)).toEqual(['r', 'q']);
     expect(store.getJob('q')).toMatchObject({ state: 'queued', crashes: 0 });
     store.markRunning('r', 11);
     store.close();
 
+    // A second hard restart: the job is not blamed for the main process's death either.
     store = open(path);
     const second = store.recoverAfterRestart(20);
-    expect(second.requeued).toEqual([]);
-    expect(second.failed).toHaveLength(1);
-    expect(second.failed[0]).toMatchObject({
-      id: 'r',
-      state: 'failed',
-      crashes: 2,
-      attempts: 2,
-      finishedAt: 20,
-      error: {
-        code: 'WORKER_CRASHED',
-        message: 'this job stopped hearth twice while running, so it was not tried again',
-        facts: { crashes: 2 },
-      },
-    });
-    expect(store.recentTransitions('r').map((t) => `${t.from}->${t.to}`)).toEqual([
-      'null->queued',
-      'queued->running',
-      'running->queued',
-      'queued->running',
-      'running->failed',
+    expect(second.requeued.map((j) => [j.id, j.state, j.crashes, j.attempts])).toEqual([['r', 'queued', 0, 2]]);
+    expect(transitions(path, 'r').map((t) => `${t.from}->${t.to}:${t.note ?? ''}`)).toEqual([
+      'null->queued:',
+      'queued->running:attempt 1',
+      'running->queued:hearth restarted while it ran',
+      'queued->running:attempt 2',
+      'running->queued:hearth restarted while it ran',
     ]);
-    expect(store.countActive('u')).toBe(1);
-    expect(pendingOf(peek(path))).toEqual({ u: 1 });
+    expect(store.countActive('u')).toBe(2);
+    expect(pendingOf(peek(path))).toEqual({ u: 2 });
     // Nothing is running any more, so a further restart changes nothing.
-    expect(store.recoverAfterRestart(30)).toEqual({ requeued: [], failed: [] });
+    expect(store.recoverAfterRestart(30)).toEqual({ requeued: [] });
   });
 
   it('keeps a usage ledger: per user, since a time, bucketed, and on the job', () => {
@@ -324,13 +313,11 @@ describe('SqliteStore', () => {
     const path = dbPath();
     let store = open(path);
     expect(store.getTurns('t1')).toEqual([]);
-    expect(store.getConversationMeta('t1')).toBeUndefined();
     store.appendTurn('t1', { role: 'system', content: 'be brief' }, 1);
     store.appendTurn('t1', { role: 'user', content: 'hi' }, 2);
     const last = store.appendTurn('t1', { role: 'assistant', content: 'hello', meta: { jobId: 'j1', tokens: 3 } }, 3);
     expect(last).toMatchObject({ conversationId: 't1', seq: 3, role: 'assistant', meta: { jobId: 'j1', tokens: 3 }, at: 3 });
     store.appendTurn('t2', { role: 'context', content: 'a photo of a cat' }, 4);
-    store.setConversationMeta('t1', { platform: 'slack', thread: '123.456' }, 5);
     store.close();
 
     store = open(path);
@@ -341,13 +328,10 @@ describe('SqliteStore', () => {
     ]);
     expect(store.getTurns('t1', 2).map((t) => t.content)).toEqual(['hi', 'hello']);
     expect(store.getTurns('t1')[2]).toEqual(last);
-    expect(store.getConversationMeta('t1')).toEqual({ platform: 'slack', thread: '123.456' });
-    expect(store.getConversationMeta('t2')).toBeNull();
 
     expect(store.clearConversation('t1')).toBe(3);
     expect(store.getTurns('t1')).toEqual([]);
     expect(store.getTurns('t2')).toHaveLength(1);
-    expect(store.getConversationMeta('t1')).toEqual({ platform: 'slack', thread: '123.456' });
     expect(store.appendTurn('t1', { role: 'user', content: 'again' }, 6).seq).toBe(1);
     expect(store.clearConversation('unknown')).toBe(0);
   });

@@ -1,6 +1,8 @@
 /**
- * The durable store as the engine sees it. The engine knows only this interface; `SqliteStore` is
- * the implementation (better-sqlite3). Every method is synchronous and each one is a single
+ * The durable store, as interfaces by concern: {@link JobRecordStore} (jobs, their transitions and
+ * recovery, the scheduler's virtual times), {@link UsageStore} (the GPU-seconds ledger) and
+ * {@link ConversationStore} (chat history). Each user of the store names the part it needs;
+ * {@link HearthStore} is all of them. `SqliteStore` is the implementation (better-sqlite3). Every method is synchronous and each one is a single
  * transaction: when a method returns, what it wrote is committed (and, with `synchronous=FULL`, on disk).
  *
  * Times are epoch milliseconds passed in by the caller (the engine injects its clock), so tests and
@@ -35,20 +37,9 @@ export interface JobOutcome {
   error?: ErrorInfo | null;
 }
 
-/** One recorded state change of a job. `from` is null for the insert. */
-export interface JobTransition {
-  jobId: string;
-  from: JobState | null;
-  to: JobState;
-  at: number;
-  note: string | null;
-}
-
 export interface RecoveryReport {
-  /** Jobs that were running when the process died and are queued again (crashes counted). */
+  /** Jobs that were running when the process stopped, queued again (no crash counted against them). */
   requeued: JobRecord[];
-  /** Jobs that had now crashed `maxCrashes` times and were failed with `WORKER_CRASHED`. */
-  failed: JobRecord[];
 }
 
 export interface UserSeconds {
@@ -87,7 +78,8 @@ export interface Turn {
   at: number;
 }
 
-export interface JobStore extends Disposable {
+/** Jobs as the engine keeps them: insert, read, state changes, recovery after a restart, virtual times. */
+export interface JobRecordStore {
   /**
    * Inserts a job as `queued`, counts it in its user's pending jobs (creating the user if new) and
    * records the transition, in one transaction. Returns after the commit: the job is durable before
@@ -126,6 +118,25 @@ export interface JobStore extends Disposable {
    */
   finish(id: string, outcome: JobOutcome, now: number, note?: string): JobRecord;
 
+  /** Saves the fair scheduler's virtual times (creating users that are new), in one transaction. */
+  saveVirtualTimes(entries: readonly VirtualTime[]): void;
+
+  /** Every known user's saved virtual time. */
+  loadVirtualTimes(): Map<string, number>;
+
+  /**
+   * Call once at start, before running anything. Every job still `running` was running when the main
+   * process stopped (killed, power cut): it is queued again, and no crash is counted against it (the
+   * main process does not run jobs, so none of them can be blamed for its death; a worker death during
+   * a step is counted by the engine, against that step's jobs only, through `markQueued`). Users'
+   * pending counts are then recomputed from the jobs. One transaction. Jobs that were `queued` stay as
+   * they are (find them with `listJobs`).
+   */
+  recoverAfterRestart(now: number): RecoveryReport;
+}
+
+/** The GPU-seconds ledger: what each user's jobs really used. */
+export interface UsageStore {
   /**
    * Charges GPU-seconds: one ledger row for the user, and the job's `usedSeconds` grows by the same
    * amount, in one transaction. Finished jobs may still be charged (a last step measured after the end).
@@ -145,39 +156,28 @@ export interface JobStore extends Disposable {
    * empty buckets are absent. Ordered by bucket, then user.
    */
   usageBuckets(sinceMs: number, bucketMs: number): UsageBucket[];
+}
 
-  /** Saves the fair scheduler's virtual times (creating users that are new), in one transaction. */
-  saveVirtualTimes(entries: readonly VirtualTime[]): void;
-
-  /** Every known user's saved virtual time. */
-  loadVirtualTimes(): Map<string, number>;
-
-  /**
-   * Call once at start, before running anything. Every job still `running` was running when the
-   * process died: its crash count goes up; it is queued again, or failed with `WORKER_CRASHED` once it
-   * reaches `maxCrashes` (default 2: retried once). Users' pending counts are then recomputed from the
-   * jobs. One transaction. Jobs that were `queued` stay as they are (find them with `listJobs`).
-   */
-  recoverAfterRestart(now: number, maxCrashes?: number): RecoveryReport;
-
+/** Conversation history, per conversation (a thread, a DM). */
+export interface ConversationStore {
   /** Appends a turn (creating the conversation if new) and returns it with its `seq`. */
   appendTurn(conversationId: string, turn: NewTurn, now: number): Turn;
 
   /** The conversation's turns, oldest first; with `limit`, only the latest `limit` of them (still oldest first). */
   getTurns(conversationId: string, limit?: number): Turn[];
 
-  /** Deletes the conversation's turns and returns how many there were. Its meta is kept. */
+  /** Deletes the conversation's turns and returns how many there were. */
   clearConversation(conversationId: string): number;
+}
 
-  /** The conversation's meta: `undefined` if the conversation is unknown, `null` if it has none. */
-  getConversationMeta(conversationId: string): Json | undefined;
-
-  /** Replaces the conversation's meta, creating the conversation if new. */
-  setConversationMeta(conversationId: string, meta: Json, now: number): void;
-
-  /** The job's recorded state changes, oldest first (debugging, tests, the console). */
-  recentTransitions(jobId: string, limit?: number): JobTransition[];
-
+/** The whole store: every part, and closing it. */
+export interface HearthStore extends JobRecordStore, UsageStore, ConversationStore, Disposable {
   /** Closes the database. Safe to call twice; any other call afterwards throws. */
   close(): void;
 }
+
+/**
+ * @deprecated The whole store under its old name, kept so callers compile while they move to the
+ * part they need ({@link JobRecordStore}, {@link UsageStore}, {@link ConversationStore}) or {@link HearthStore}.
+ */
+export type JobStore = HearthStore;

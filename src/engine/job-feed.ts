@@ -1,0 +1,48 @@
+import type { EngineEvent, JobRecord, Json, Result } from './types.js';
+
+/**
+ * Where hearth stands as a whole:
+ * - `starting`: the executor is still learning its models (a GPU worker can take seconds). Jobs for a
+ *   model the config names are accepted, stored and told `queued` with `starting: true`; they run once
+ *   the models are up.
+ * - `ready`: jobs are scheduled as they come.
+ * - `stopping`: hearth is shutting down; new jobs are refused with SHUTTING_DOWN.
+ */
+export type Readiness = 'starting' | 'ready' | 'stopping';
+
+/**
+ * What a platform adapter needs from the engine, and nothing more: the event stream, a job's record,
+ * a place to record what it posted, and whether hearth is up. Adapters depend on this rather than the
+ * whole engine, so the engine's internals can change without touching them, and an adapter can be
+ * tested against a small fake feed.
+ *
+ * Adapters never poll: every change of a job arrives through `subscribe`, every change of readiness
+ * through `onReadiness`.
+ */
+export interface JobFeed {
+  /**
+   * Subscribes to every job's events (queued, started, progress, token, preview, result, failed,
+   * cancelled), in the order they happen. Returns the unsubscribe function. A listener that throws
+   * does not stop the others; its error goes to the engine's error report.
+   */
+  subscribe(listener: (e: EngineEvent) => void): () => void;
+
+  /** The job as it stands now (live while queued or running, else as stored), or undefined if unknown. */
+  getJob(jobId: string): JobRecord | undefined;
+
+  /**
+   * Replaces a queued or running job's origin, durably: an adapter records there what it has posted
+   * (follow-up message ids), so after a restart it can tidy them up or continue them. NOT_FOUND once
+   * the job has ended.
+   */
+  updateOrigin(jobId: string, origin: Json): Result<JobRecord>;
+
+  /** Where hearth stands now. */
+  readiness(): Readiness;
+
+  /**
+   * Calls the listener on each change of readiness (not with the current value: read `readiness()`
+   * for that). Returns the unsubscribe function.
+   */
+  onReadiness(listener: (readiness: Readiness) => void): () => void;
+}
