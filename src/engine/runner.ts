@@ -35,6 +35,13 @@ export interface StepOptions {
  * steps; the engine decides which step runs next, so another user's work can go between two steps.
  *
  * Lifecycle: `load` → (`begin` → `step`… → `end`)… → `unload`; `dispose` is safe to call twice.
+ * The built-in runners share these rules (src/runners/lifecycle.ts; checked by the runner contract
+ * suite, test/integration/runner-contract.test.ts):
+ * - concurrent `load` calls load once; `unload` waits for a load in flight;
+ * - `begin`/`step` with no model loaded reject with RUNNER_FAILED, facts `{ loaded: false }`;
+ * - after `dispose`, every call but `dispose` rejects with SHUTTING_DOWN naming the runner;
+ * - a job id `step` does not know comes back as that job's output, failed NOT_FOUND;
+ *   `end` of an unknown id does nothing.
  */
 export interface Runner {
   readonly model: string;
