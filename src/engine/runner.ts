@@ -35,6 +35,15 @@ export interface StepOptions {
  * steps; the engine decides which step runs next, so another user's work can go between two steps.
  *
  * Lifecycle: `load` → (`begin` → `step`… → `end`)… → `unload`; `dispose` is safe to call twice.
+ * The built-in runners share these rules (src/runners/lifecycle.ts; checked by the runner contract
+ * suite, test/integration/runner-contract.test.ts):
+ * - concurrent `load` calls load once; `unload` waits for a load in flight; a `load` caller whose
+ *   signal aborts is rejected at once, while the shared load goes on for the other callers (it is
+ *   aborted, and what it acquired freed, when none is left);
+ * - `begin`/`step` with no model loaded reject with RUNNER_FAILED, facts `{ loaded: false }`;
+ * - after `dispose`, every call but `dispose` rejects with SHUTTING_DOWN naming the runner;
+ * - a job id `step` does not know comes back as that job's output, failed NOT_FOUND;
+ *   `end` of an unknown id does nothing.
  */
 export interface Runner {
   readonly model: string;
@@ -43,7 +52,7 @@ export interface Runner {
   readonly maxBatch: number;
   /** Estimated VRAM (bytes) the loaded model takes. Used by the residency manager. */
   vramBytes(): Promise<number>;
-  /** Loads the model. Throws HearthError (MODEL_MISSING, MODEL_INVALID, …) with the facts. */
+  /** Loads the model (once, however many callers). Throws HearthError (MODEL_MISSING, MODEL_INVALID, …) with the facts. */
   load(opts?: { signal?: AbortSignal }): Promise<void>;
   unload(): Promise<void>;
   /** Prepares a job (validate input, allocate state). Returns the number of steps expected. */

@@ -194,8 +194,7 @@ describe('image runner: cancel and resume', () => {
     for (let i = 0; i < 3; i++) expect(await runner.step(['cancel-1'], { emit })).toEqual([{ jobId: 'cancel-1' }]);
     await runner.end('cancel-1');
     await runner.end('cancel-1'); // unknown now: still fine
-    const [after] = await runner.step(['cancel-1'], { emit });
-    expect(after?.failed?.code).toBe('RUNNER_FAILED');
+    expect(await runner.step(['cancel-1'], { emit })).toMatchObject([{ jobId: 'cancel-1', failed: { code: 'NOT_FOUND' } }]);
     expect(events).toHaveLength(3);
   });
 
@@ -237,8 +236,7 @@ describe('image runner: cancel and resume', () => {
     await runner.step(['reload-1'], { emit });
     await runner.unload();
     expect(runner.activeProvider()).toBeNull();
-    const [notLoaded] = await runner.step(['reload-1'], { emit }).catch((e: HearthError) => [{ jobId: 'reload-1', failed: e.toInfo() }]);
-    expect(notLoaded?.failed?.code).toBe('RUNNER_FAILED');
+    await expect(runner.step(['reload-1'], { emit })).rejects.toMatchObject({ code: 'RUNNER_FAILED', facts: { loaded: false } });
     await runner.load();
     await runner.step(['reload-1'], { emit });
     const [last] = await runner.step(['reload-1'], { emit });
@@ -254,7 +252,7 @@ describe('image runner: cancel and resume', () => {
     const emit = (): void => undefined;
     await r.step(['crash-1'], { emit });
     // The thread going away (as after an uncaught error in it) is seen by the next call.
-    await (r as unknown as { loaded: { client: { close(): Promise<void> } } }).loaded.client.close();
+    await (r as unknown as { life: { peek(): { client: { close(): Promise<void> } } } }).life.peek().client.close();
     await r.step(['crash-1'], { emit });
     const [last] = await r.step(['crash-1'], { emit });
     expect(Buffer.from(last?.done?.image?.png ?? []).equals(Buffer.from(png(straight)))).toBe(true);
@@ -408,8 +406,9 @@ describe('image runner: model folder problems', () => {
     expect(e.code).toBe('MODEL_MISSING');
     expect(String(e.facts.file)).toBe(join(dir, 'unet', 'model.onnx'));
     expect(e.message).toContain('unet/model.onnx');
-    // A job on it meets the same error, not a vaguer one.
-    await expect(r.begin({ id: 'x', kind: 'image', model: 'image', userId: 'u', payload: { prompt: 'a' } })).rejects.toMatchObject({ code: 'MODEL_MISSING' });
+    // A job on it hears why the model is not loaded: the load's own error, not a vaguer one.
+    const job = await rejection(r.begin({ id: 'x', kind: 'image', model: 'image', userId: 'u', payload: { prompt: 'a' } }));
+    expect(job).toMatchObject({ code: 'RUNNER_FAILED', message: expect.stringContaining('unet/model.onnx'), facts: { loadError: { code: 'MODEL_MISSING' } } });
   });
 
   it('missing folder, tokenizer or scheduler config → MODEL_MISSING', async () => {

@@ -8,6 +8,7 @@ import { env, RawImage } from '@huggingface/transformers';
 import type { Runner, RunnerJob, StepOptions, StepOutput } from '../../engine/runner.js';
 import { HearthError, type Json } from '../../engine/types.js';
 import { decodeImage } from '../../media/image-decode.js';
+import { RunnerLifecycle, type LoadContext } from '../lifecycle.js';
 import type { CaptionDetail, Captioner, CaptionerLoadOptions } from './captioner.js';
 import { inspectCaptionFolder, type CaptionFamily, type CaptionFolder } from './model-folder.js';
 import { parseCaptionPayload, readPayloadImage } from './payload.js';
@@ -23,6 +24,12 @@ export type CaptionLog = (level: 'info' | 'warn', message: string, facts?: Recor
 export interface CaptionRunnerOptions {
   /** Where load notes go (e.g. the CUDA → CPU fallback). Default: console. */
   log?: CaptionLog;
+}
+
+interface Loaded {
+  captioner: Captioner;
+  folder: CaptionFolder;
+  device: 'cpu' | 'cuda';
 }
 
 interface PreparedJob {
@@ -50,12 +57,8 @@ export class CaptionRunner implements Runner {
   readonly settings: CaptionSettings;
   private readonly dir: string;
   private readonly log: CaptionLog;
-  private captioner: Captioner | null = null;
-  private folder: CaptionFolder | null = null;
-  private device: 'cpu' | 'cuda' | null = null;
-  private loading: Promise<void> | null = null;
+  private readonly life: RunnerLifecycle<Loaded>;
   private readonly jobs = new Map<string, PreparedJob>();
-  private disposed = false;
 
   constructor(settings: CaptionSettings | Json, opts: CaptionRunnerOptions = {}) {
     // Settings arrive as JSON from the main process; checked here too, whoever built them.
@@ -63,37 +66,41 @@ export class CaptionRunner implements Runner {
     this.model = this.settings.model;
     this.dir = resolve(this.settings.dir);
     this.log = opts.log ?? defaultLog;
+    this.life = new RunnerLifecycle<Loaded>({
+      kind: 'caption',
+      model: this.model,
+      load: (ctx) => this.doLoad(ctx),
+      warn: (m) => this.log('warn', m),
+    });
+    // Begun jobs (decoded images) outlive an unload, but not the runner.
+    this.life.onDispose('jobs', () => this.jobs.clear());
   }
 
   /** The device the loaded model runs on, or null before load. */
   get activeDevice(): 'cpu' | 'cuda' | null {
-    return this.device;
+    return this.life.peek()?.device ?? null;
   }
 
   /** The loaded model's family, or null before load. */
   get family(): CaptionFamily | null {
-    return this.folder?.family ?? null;
+    return this.life.peek()?.folder.family ?? null;
   }
 
   async vramBytes(): Promise<number> {
-    const folder = this.folder ?? (await inspectCaptionFolder(this.dir, this.settings.providers[0] ?? 'cpu'));
+    this.life.assertOpen();
+    const folder = this.life.peek()?.folder ?? (await inspectCaptionFolder(this.dir, this.settings.providers[0] ?? 'cpu'));
     return Math.ceil(folder.totalBytes * VRAM_OVERHEAD);
   }
 
+  /**
+   * Loads the model; concurrent calls share one load (see RunnerLifecycle). transformers.js takes no
+   * signal, so an abort is seen between providers and when the load returns (then it is freed).
+   */
   async load(opts: { signal?: AbortSignal } = {}): Promise<void> {
-    if (this.disposed) throw new HearthError('RUNNER_FAILED', `caption runner ${this.model} was disposed`, { model: this.model });
-    if (this.captioner) return;
-    this.loading ??= this.doLoad().finally(() => {
-      this.loading = null;
-    });
-    await this.loading;
-    if (opts.signal?.aborted) {
-      await this.unload();
-      throw opts.signal.reason;
-    }
+    await this.life.load(opts);
   }
 
-  private async doLoad(): Promise<void> {
+  private async doLoad({ signal, defer }: LoadContext): Promise<Loaded> {
     // Fully offline: files come from the folder or nowhere; anything transformers.js caches stays in dataDir.
     env.allowRemoteModels = false;
     env.allowLocalModels = true;
@@ -102,6 +109,7 @@ export class CaptionRunner implements Runner {
 
     const providers = this.settings.providers;
     for (let i = 0; i < providers.length; i++) {
+      signal.throwIfAborted();
       const device = providers[i] ?? 'cpu';
       const folder = await inspectCaptionFolder(this.dir, device);
       const loadOpts: CaptionerLoadOptions = {
@@ -110,17 +118,9 @@ export class CaptionRunner implements Runner {
         dtype: Object.fromEntries(folder.sessions.map((s) => [s.name, s.dtype])),
         ...(this.settings.threads !== undefined ? { threads: this.settings.threads } : {}),
       };
+      let captioner: Captioner;
       try {
-        this.captioner =
-          folder.family === 'smolvlm' ? await SmolVlmCaptioner.load(loadOpts) : await VisionEncoderDecoderCaptioner.load(loadOpts);
-        this.folder = folder;
-        this.device = device;
-        this.log('info', `caption model ${this.model} loaded`, {
-          family: folder.family,
-          device,
-          files: folder.sessions.map((s) => s.file),
-        });
-        return;
+        captioner = folder.family === 'smolvlm' ? await SmolVlmCaptioner.load(loadOpts) : await VisionEncoderDecoderCaptioner.load(loadOpts);
       } catch (e) {
         const next = providers[i + 1];
         if (device === 'cuda' && next !== undefined) {
@@ -143,18 +143,24 @@ export class CaptionRunner implements Runner {
           reason: describe(e),
         });
       }
+      defer('captioner', () => captioner.dispose());
+      this.log('info', `caption model ${this.model} loaded`, {
+        family: folder.family,
+        device,
+        files: folder.sessions.map((s) => s.file),
+      });
+      return { captioner, folder, device };
     }
     throw new HearthError('RUNNER_FAILED', 'caption settings name no provider', { model: this.model });
   }
 
+  /** Frees the model (waits for a load in flight). Begun jobs stay, to run after the next load. */
   async unload(): Promise<void> {
-    const captioner = this.captioner;
-    this.captioner = null;
-    this.device = null;
-    if (captioner) await captioner.dispose();
+    await this.life.unload();
   }
 
   async begin(job: RunnerJob, opts: { signal?: AbortSignal } = {}): Promise<{ steps: number }> {
+    const loaded = await this.life.use(opts.signal);
     if (job.kind !== 'caption') {
       throw new HearthError('INVALID_INPUT', `caption runner got a ${job.kind} job`, { kind: job.kind });
     }
@@ -166,7 +172,7 @@ export class CaptionRunner implements Runner {
     });
 
     if (payload.question !== undefined) {
-      const family = this.folder?.family ?? (await inspectCaptionFolder(this.dir, 'cpu')).family;
+      const family = loaded.folder.family;
       if (family === 'vision-encoder-decoder') {
         // A captioner only describes; answering from its caption is the chat's job (it has the LLM).
         throw new HearthError(
@@ -200,22 +206,18 @@ export class CaptionRunner implements Runner {
   }
 
   async step(jobIds: string[], opts: StepOptions): Promise<StepOutput[]> {
+    // Not loaded (or disposed) rejects the whole step, as in every runner; the rest is per job.
+    const loaded = await this.life.use(opts.signal);
     const outputs: StepOutput[] = [];
     for (const jobId of jobIds) {
-      outputs.push(await this.stepOne(jobId, opts));
+      outputs.push(await this.stepOne(jobId, loaded, opts));
     }
     return outputs;
   }
 
-  private async stepOne(jobId: string, opts: StepOptions): Promise<StepOutput> {
+  private async stepOne(jobId: string, { captioner, device }: Loaded, opts: StepOptions): Promise<StepOutput> {
     const job = this.jobs.get(jobId);
-    if (!job) {
-      return { jobId, failed: { code: 'NOT_FOUND', message: `caption job ${jobId} was not begun`, facts: { jobId } } };
-    }
-    const captioner = this.captioner;
-    if (!captioner) {
-      return { jobId, failed: { code: 'RUNNER_FAILED', message: `caption model ${this.model} is not loaded`, facts: { model: this.model } } };
-    }
+    if (!job) return this.life.jobNotFound(jobId);
     // Not done, state kept: the job can be stepped again or ended.
     if (opts.signal?.aborted) return { jobId };
 
@@ -233,7 +235,7 @@ export class CaptionRunner implements Runner {
         model: this.model,
         detail: job.detail,
         family: captioner.family,
-        device: this.device ?? 'cpu',
+        device,
         tokens: out.tokens,
         promptTokens: out.promptTokens,
         image: job.imageFacts,
@@ -255,14 +257,13 @@ export class CaptionRunner implements Runner {
   }
 
   async end(jobId: string): Promise<void> {
+    this.life.assertOpen();
     this.jobs.delete(jobId);
   }
 
+  /** Frees the model and forgets every job; every later call rejects SHUTTING_DOWN. Safe twice. */
   async dispose(): Promise<void> {
-    this.disposed = true;
-    this.jobs.clear();
-    if (this.loading) await this.loading.catch(() => undefined);
-    await this.unload();
+    await this.life.dispose();
   }
 
   /** Same as `dispose()`, for `await using`. */

@@ -6,6 +6,7 @@
 import { randomInt } from 'node:crypto';
 import type { Runner, RunnerJob, StepOptions, StepOutput } from '../../engine/runner.js';
 import { HearthError, type ErrorInfo, type JobEvent, type JobResult } from '../../engine/types.js';
+import { RunnerLifecycle, type LoadContext } from '../lifecycle.js';
 import { ClipTokenizer, CLIP_LENGTH } from './clip-tokenizer.js';
 import { estimateVramBytes, inspectModelFolder, type ModelFolder } from './model-folder.js';
 import type { PipelineIo } from './model-io.js';
@@ -99,69 +100,66 @@ export class ImageRunner implements Runner {
   private readonly settings: ImageRunnerSettings;
   private readonly logger: ImageRunnerLogger;
   private readonly randomSeed: () => number;
-  private loaded: Loaded | undefined;
-  private loading: Promise<void> | undefined;
-  /** Between `load` and `unload`: a worker thread that stopped meanwhile is restarted on the next call. */
-  private wanted = false;
+  /** A worker thread that stopped while loaded counts as unhealthy: the next call starts it again. */
+  private readonly life: RunnerLifecycle<Loaded>;
   private readonly jobs = new Map<string, ImageJob>();
   private nextKey = 1;
-  private disposed = false;
 
   constructor(settings: ImageRunnerSettings, options: ImageRunnerOptions = {}) {
     this.settings = settings;
     this.model = settings.model;
     this.logger = options.logger ?? consoleLogger;
     this.randomSeed = options.randomSeed ?? (() => randomInt(0, 2 ** 32));
+    this.life = new RunnerLifecycle<Loaded>({
+      kind: 'image',
+      model: this.model,
+      load: (ctx) => this.doLoad(ctx),
+      healthy: (loaded) => loaded.client.alive,
+      warn: (m) => this.logger.warn(m),
+    });
+    // Jobs outlive an unload (they resume with fresh embeddings), but not the runner.
+    this.life.onDispose('jobs', () => this.jobs.clear());
   }
 
   /** The execution provider the sessions run on, or null while not loaded (for `hearth doctor`). */
   activeProvider(): ImageProvider | null {
-    return this.loaded?.provider ?? null;
+    return this.life.peek()?.provider ?? null;
   }
 
   async vramBytes(): Promise<number> {
+    this.life.assertOpen();
     if (this.settings.vramMB !== undefined) return Math.round(this.settings.vramMB * 2 ** 20);
     const { width, height } = this.settings.defaults;
     return estimateVramBytes(this.settings.dir, width, height);
   }
 
+  /** Loads the sessions in a worker thread; concurrent calls share one load (see RunnerLifecycle). */
   async load(opts: { signal?: AbortSignal } = {}): Promise<void> {
-    if (this.disposed) throw new HearthError('SHUTTING_DOWN', 'the image runner has been disposed');
-    this.wanted = true;
-    if (this.loaded?.client.alive) return;
-    this.loaded = undefined;
-    this.loading ??= this.doLoad(opts.signal).finally(() => {
-      this.loading = undefined;
-    });
-    return this.loading;
+    await this.life.load(opts);
   }
 
-  private async doLoad(signal: AbortSignal | undefined): Promise<void> {
+  private async doLoad({ signal, defer }: LoadContext): Promise<Loaded> {
     const aborted = (): Error =>
-      signal?.reason instanceof Error ? signal.reason : new HearthError('RUNNER_FAILED', 'loading the image model was aborted');
-    if (signal?.aborted) throw aborted();
+      signal.reason instanceof Error ? signal.reason : new HearthError('RUNNER_FAILED', 'loading the image model was aborted');
+    if (signal.aborted) throw aborted();
     const folder = await inspectModelFolder(this.settings.dir);
     const tokenizer = await ClipTokenizer.load(folder.tokenizerDir);
-    if (signal?.aborted) throw aborted();
+    if (signal.aborted) throw aborted();
     const providers = this.usableProviders();
     const client = new OrtWorkerClient();
-    try {
-      const files = { textEncoder: folder.textEncoder, unet: folder.unet, vaeDecoder: folder.vaeDecoder };
-      const threads = this.settings.threads;
-      const result = await unlessAborted(client.call({ type: 'load', files, providers, ...(threads !== undefined ? { threads } : {}) }), signal);
-      if (result === ABORTED) throw aborted();
-      for (const w of result.warnings) this.logger.warn(`${this.model}: ${w}`);
-      if (providers[0] === 'cuda' && result.provider !== 'cuda') {
-        this.logger.warn(`${this.model}: running on the CPU because the CUDA execution provider could not start; see the warning above`);
-      }
-      this.logger.info(`${this.model}: loaded ${folder.dir} on ${result.provider}`);
-      this.loaded = { folder, tokenizer, client, provider: result.provider, io: result.io };
-      // Jobs begun before an unload resume with fresh embeddings in the new thread.
-      for (const job of this.jobs.values()) job.encoded = false;
-    } catch (e) {
-      await client.close();
-      throw e;
+    defer('ONNX Runtime worker thread', () => client.close());
+    const files = { textEncoder: folder.textEncoder, unet: folder.unet, vaeDecoder: folder.vaeDecoder };
+    const threads = this.settings.threads;
+    const result = await unlessAborted(client.call({ type: 'load', files, providers, ...(threads !== undefined ? { threads } : {}) }), signal);
+    if (result === ABORTED) throw aborted();
+    for (const w of result.warnings) this.logger.warn(`${this.model}: ${w}`);
+    if (providers[0] === 'cuda' && result.provider !== 'cuda') {
+      this.logger.warn(`${this.model}: running on the CPU because the CUDA execution provider could not start; see the warning above`);
     }
+    this.logger.info(`${this.model}: loaded ${folder.dir} on ${result.provider}`);
+    // Jobs begun before an unload resume with fresh embeddings in the new thread.
+    for (const job of this.jobs.values()) job.encoded = false;
+    return { folder, tokenizer, client, provider: result.provider, io: result.io };
   }
 
   /** The configured providers minus CUDA when its libraries are missing (asking for it would fail session creation). */
@@ -185,15 +183,13 @@ export class ImageRunner implements Runner {
     return rest;
   }
 
+  /** Stops the worker thread (waits for a load in flight). Begun jobs stay, to resume after the next load. */
   async unload(): Promise<void> {
-    this.wanted = false;
-    await this.loading?.catch(() => undefined);
-    const l = this.loaded;
-    this.loaded = undefined;
-    if (l) await l.client.close();
+    await this.life.unload();
   }
 
   async begin(job: RunnerJob, opts: { signal?: AbortSignal } = {}): Promise<{ steps: number }> {
+    this.life.assertOpen();
     if (opts.signal?.aborted) throw new HearthError('RUNNER_FAILED', 'begin was aborted');
     const loaded = await this.ensureLoaded(opts.signal);
     const request = validateImagePayload(job.payload, this.settings, this.randomSeed);
@@ -230,10 +226,20 @@ export class ImageRunner implements Runner {
   }
 
   async step(jobIds: string[], opts: StepOptions): Promise<StepOutput[]> {
+    // Not loaded (or disposed) rejects the whole step, as in every runner; the rest is per job.
+    this.life.assertOpen();
+    let loaded: Loaded;
+    try {
+      loaded = await this.ensureLoaded(opts.signal);
+    } catch (e) {
+      // Aborted while the worker thread was being restarted: nothing ran, the jobs are as they were.
+      if (opts.signal?.aborted && !this.life.disposed) return jobIds.map((jobId) => ({ jobId }));
+      throw e;
+    }
     const out: StepOutput[] = [];
     for (const jobId of jobIds) {
       try {
-        out.push(await this.stepOne(jobId, opts));
+        out.push(await this.stepOne(jobId, loaded, opts));
       } catch (e) {
         out.push({ jobId, failed: toInfo(e) });
       }
@@ -245,12 +251,9 @@ export class ImageRunner implements Runner {
    * One UNet evaluation (plus encoding before the first, decoding after the last). On abort it
    * returns at once with the job's state as it was, so the step can be run again or the job ended.
    */
-  private async stepOne(jobId: string, { signal, emit }: StepOptions): Promise<StepOutput> {
+  private async stepOne(jobId: string, loaded: Loaded, { signal, emit }: StepOptions): Promise<StepOutput> {
     const job = this.jobs.get(jobId);
-    if (!job) {
-      return { jobId, failed: { code: 'RUNNER_FAILED', message: `no image job ${jobId} has begun (or it has ended)`, facts: { jobId } } };
-    }
-    const loaded = await this.ensureLoaded(signal);
+    if (!job) return this.life.jobNotFound(jobId);
     const { client } = loaded;
     const steps = job.request.steps;
     if (signal?.aborted) return { jobId };
@@ -323,30 +326,26 @@ export class ImageRunner implements Runner {
   }
 
   async end(jobId: string): Promise<void> {
+    this.life.assertOpen();
     const job = this.jobs.get(jobId);
     if (!job) return;
     this.jobs.delete(jobId);
-    const client = this.loaded?.client;
+    const client = this.life.peek()?.client;
     // Not awaited: the release queues behind any UNet run still going in the thread, and ending a
     // job must not wait for that. Sent even when not yet encoded: an aborted encode may still land.
     if (client?.alive) void client.call({ type: 'release', key: job.key }).catch(() => undefined);
   }
 
+  /** Stops the worker thread and forgets every job; every later call rejects SHUTTING_DOWN. Safe twice. */
   async dispose(): Promise<void> {
-    this.disposed = true;
-    this.jobs.clear();
-    await this.unload();
+    await this.life.dispose();
   }
 
   /** The loaded model; restarts a worker thread that stopped since `load` (a crash in ONNX Runtime's JS side). */
   private async ensureLoaded(signal: AbortSignal | undefined): Promise<Loaded> {
-    if (this.disposed) throw new HearthError('SHUTTING_DOWN', 'the image runner has been disposed');
-    if (!this.wanted) throw new HearthError('RUNNER_FAILED', `the image model ${this.model} is not loaded`, { model: this.model });
-    if (this.loaded?.client.alive) return this.loaded;
-    if (this.loaded) this.logger.warn(`${this.model}: the ONNX Runtime worker thread stopped; loading the model again`);
-    await this.load(signal ? { signal } : {});
-    if (!this.loaded) throw new HearthError('RUNNER_FAILED', `the image model ${this.model} is not loaded`, { model: this.model });
-    return this.loaded;
+    const current = this.life.peek();
+    if (current && !current.client.alive) this.logger.warn(`${this.model}: the ONNX Runtime worker thread stopped; loading the model again`);
+    return this.life.use(signal);
   }
 
   /** Same as `dispose()`, for `await using`. */

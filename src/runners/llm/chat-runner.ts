@@ -12,6 +12,7 @@ import {
 } from 'node-llama-cpp';
 import { HearthError, type Json } from '../../engine/types.js';
 import type { Runner, RunnerJob, StepOptions, StepOutput } from '../../engine/runner.js';
+import { RunnerLifecycle, type LoadContext } from '../lifecycle.js';
 import { countingStrategy, type BatchStats } from './batch-stats.js';
 import { ChatJob, toChatHistory } from './chat-job.js';
 import { inspectChatModel, type ChatModelInspection } from './gguf-check.js';
@@ -102,10 +103,9 @@ export class ChatRunner implements Runner {
   readonly maxBatch: number;
   private readonly settings: ChatRunnerSettings;
   private readonly injectedLlama: Llama | undefined;
-  private ownLlama: Llama | undefined;
+  private ownLlama: Promise<Llama> | undefined;
   private inspection: ChatModelInspection | undefined;
-  private loaded: Loaded | undefined;
-  private loading: Promise<Loaded> | undefined;
+  private readonly life: RunnerLifecycle<Loaded>;
   private readonly jobs = new Map<string, ChatJob>();
   private readonly coordinator = new StepCoordinator();
   private readonly batchStats: BatchStats = { batches: 0, items: 0, tokens: 0 };
@@ -116,6 +116,7 @@ export class ChatRunner implements Runner {
     this.model = settings.model;
     this.maxBatch = settings.parallel;
     this.injectedLlama = options.llama;
+    this.life = new RunnerLifecycle<Loaded>({ kind: 'chat', model: this.model, load: (ctx) => this.doLoad(ctx) });
   }
 
   /** Decode batches so far (for benchmarks and diagnostics). */
@@ -125,12 +126,24 @@ export class ChatRunner implements Runner {
 
   /** Tokens one sequence holds once loaded (llama.cpp may round the configured size up). */
   get contextSize(): number {
-    return this.loaded?.context.contextSize ?? this.settings.contextSize;
+    return this.life.peek()?.context.contextSize ?? this.settings.contextSize;
   }
 
-  private async llama(): Promise<Llama> {
-    if (this.injectedLlama) return this.injectedLlama;
-    this.ownLlama ??= await createLlama({ gpu: this.settings.gpu, threads: this.settings.threads });
+  private llama(): Promise<Llama> {
+    if (this.injectedLlama) return Promise.resolve(this.injectedLlama);
+    if (!this.ownLlama) {
+      // Created once, shared by vramBytes() and every load; it lives until dispose, not unload.
+      const created = createLlama({ gpu: this.settings.gpu, threads: this.settings.threads });
+      this.ownLlama = created;
+      this.life.onDispose('llama.cpp', async () => {
+        const own = await created.catch(() => undefined);
+        if (own && !own.disposed) await own.dispose();
+      });
+      // A failed start is not cached: the next call tries again (its dispose step then finds nothing).
+      created.catch(() => {
+        if (this.ownLlama === created) this.ownLlama = undefined;
+      });
+    }
     return this.ownLlama;
   }
 
@@ -162,19 +175,20 @@ export class ChatRunner implements Runner {
   }
 
   async vramBytes(): Promise<number> {
+    this.life.assertOpen();
     const shape = { contextSize: this.settings.contextSize, sequences: this.settings.parallel };
-    if (this.loaded) return estimateChatVram(this.loaded.inspection.insights, this.loaded.gpuLayers, shape);
+    const loaded = this.life.peek();
+    if (loaded) return estimateChatVram(loaded.inspection.insights, loaded.gpuLayers, shape);
     const inspection = await this.inspect();
     return estimateChatVram(inspection.insights, await this.resolveGpuLayers(inspection), shape);
   }
 
+  /** Loads the model and its context; concurrent calls share one load (see RunnerLifecycle). */
   async load(opts: { signal?: AbortSignal } = {}): Promise<void> {
-    if (this.loaded) return;
-    this.loading ??= this.doLoad(opts.signal).finally(() => (this.loading = undefined));
-    this.loaded = await this.loading;
+    await this.life.load(opts);
   }
 
-  private async doLoad(signal?: AbortSignal): Promise<Loaded> {
+  private async doLoad({ signal, defer }: LoadContext): Promise<Loaded> {
     const llama = await this.llama();
     // Re-read the header: the file may have been replaced since an earlier vramBytes().
     this.inspection = undefined;
@@ -190,6 +204,7 @@ export class ChatRunner implements Runner {
     } catch (error) {
       throw this.loadError(error, signal);
     }
+    defer('model', () => model.dispose());
     let context: LlamaContext;
     try {
       context = await model.createContext({
@@ -201,31 +216,33 @@ export class ChatRunner implements Runner {
         ...(signal ? { createSignal: signal } : {}),
       });
     } catch (error) {
-      await model.dispose();
       throw this.loadError(error, signal);
     }
+    defer('context', () => context.dispose());
+    // The jobs' sequences belong to this context: they go first, whenever the context goes.
+    defer('jobs', () => this.disposeJobs());
     // Never null with a model: without a usable template node-llama-cpp falls back to its GeneralChatWrapper.
     const chatWrapper = resolveChatWrapper(model);
     return { llama, model, context, chatWrapper, inspection, gpuLayers: model.gpuLayers };
   }
 
-  private loadError(error: unknown, signal?: AbortSignal): unknown {
-    if (signal?.aborted) return error;
+  private loadError(error: unknown, signal: AbortSignal): unknown {
+    if (signal.aborted) return error;
     const found = error instanceof Error ? error.message : String(error);
     if (error instanceof InsufficientMemoryError)
       return new HearthError('MODEL_TOO_LARGE', `${this.settings.path} does not fit in memory: ${found}`, { path: this.settings.path, found });
     return new HearthError('MODEL_INVALID', `${this.settings.path} could not be loaded: ${found}`, { path: this.settings.path, found });
   }
 
+  /** Frees the jobs, the context and the model (waits for a load in flight). */
   async unload(): Promise<void> {
-    const loaded = this.loaded ?? (this.loading ? await this.loading.catch(() => undefined) : undefined);
-    this.loaded = undefined;
+    await this.life.unload();
+  }
+
+  private async disposeJobs(): Promise<void> {
     const jobs = [...this.jobs.values()];
     this.jobs.clear();
     await Promise.all(jobs.map((job) => job.dispose()));
-    if (!loaded) return;
-    await loaded.context.dispose();
-    await loaded.model.dispose();
   }
 
   /**
@@ -233,8 +250,7 @@ export class ChatRunner implements Runner {
    * and how many tokens the prompt takes. Throws INVALID_INPUT or PROMPT_TOO_LONG.
    */
   preparePrompt(payload: Json): PreparedPrompt {
-    const loaded = this.loaded;
-    if (!loaded) throw new HearthError('RUNNER_FAILED', `the chat model ${this.model} is not loaded`, { model: this.model });
+    const loaded = this.life.require();
     const { maxTokens, fitted } = this.prepare(loaded, payload);
     return { ...fitted, maxTokens };
   }
@@ -253,9 +269,8 @@ export class ChatRunner implements Runner {
     return { payload, maxTokens, fitted };
   }
 
-  async begin(job: RunnerJob, _opts: { signal?: AbortSignal } = {}): Promise<{ steps: number }> {
-    const loaded = this.loaded;
-    if (!loaded) throw new HearthError('RUNNER_FAILED', `the chat model ${this.model} is not loaded`, { model: this.model });
+  async begin(job: RunnerJob, opts: { signal?: AbortSignal } = {}): Promise<{ steps: number }> {
+    const loaded = await this.life.use(opts.signal);
     if (this.jobs.has(job.id)) throw new HearthError('RUNNER_FAILED', `job ${job.id} has already begun`, { jobId: job.id });
     const { payload, maxTokens, fitted } = this.prepare(loaded, job.payload);
     const { context, chatWrapper } = loaded;
@@ -292,6 +307,8 @@ export class ChatRunner implements Runner {
   }
 
   async step(jobIds: string[], opts: StepOptions): Promise<StepOutput[]> {
+    // Not loaded (or disposed) rejects the whole step; jobs unknown to this runner fail one by one.
+    await this.life.use(opts.signal);
     if (jobIds.length > this.maxBatch)
       throw new HearthError('RUNNER_FAILED', `a step takes at most ${this.maxBatch} chat jobs; got ${jobIds.length}`, {
         max: this.maxBatch,
@@ -303,7 +320,7 @@ export class ChatRunner implements Runner {
     for (const id of jobIds) {
       const job = this.jobs.get(id);
       if (job) stepJobs.set(id, job);
-      if (!job) outputs.set(id, { jobId: id, failed: { code: 'NOT_FOUND', message: `no chat job ${id} on this runner`, facts: { jobId: id } } });
+      if (!job) outputs.set(id, this.life.jobNotFound(id));
       else if (!job.done) running.push(job);
     }
     const firstStep = new Set(running.filter((job) => job.gate.total === 0));
@@ -338,18 +355,17 @@ export class ChatRunner implements Runner {
   }
 
   async end(jobId: string): Promise<void> {
+    this.life.assertOpen();
     const job = this.jobs.get(jobId);
     if (!job) return;
     this.jobs.delete(jobId);
     await job.dispose();
   }
 
+  /** Frees everything, the llama.cpp instance it created included; every later call rejects SHUTTING_DOWN. Safe twice. */
   async dispose(): Promise<void> {
-    await this.unload();
     this.inspection = undefined;
-    const own = this.ownLlama;
-    this.ownLlama = undefined;
-    if (own && !own.disposed) await own.dispose();
+    await this.life.dispose();
   }
 
   /** Same as `dispose()`, for `await using`. */
