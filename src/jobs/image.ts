@@ -7,7 +7,7 @@
  */
 import { z } from 'zod';
 import type { JobKind, Json, Result } from '../engine/types.js';
-import { chars, describe, given, isRecord, parseWith, type IssueParams, type Refusal } from './contract.js';
+import { chars, describe, given, isRecord, parseWith, refuse, type IssueParams, type Refusal } from './contract.js';
 
 /** The samplers the image runner implements. */
 export const SAMPLER_NAMES = ['euler', 'euler_a', 'dpmpp_2m_karras', 'ddim', 'lcm'] as const;
@@ -192,6 +192,37 @@ export function buildImagePayload(
   const json: Record<string, Json> = { prompt: typeof prompt === 'string' ? prompt.trim() : prompt };
   for (const [k, v] of Object.entries(options)) if (v !== undefined) json[k] = v as Json;
   return parseImagePayload(json, { limits: model.limits, defaults: model.defaults, randomSeed });
+}
+
+const NUMERIC_OPTIONS = ['width', 'height', 'steps', 'guidance', 'seed'] as const;
+const TEXT_OPTIONS = ['negativePrompt', 'scheduler'] as const;
+
+/**
+ * The options from JSON a form sent (the console): numbers may come as text and an option left
+ * empty as '' or null. Only the kinds of values are checked here (a number, text); the ranges are
+ * {@link buildImagePayload}'s, with the model's limits.
+ */
+export function imageOptionsFromJson(b: Readonly<Record<string, Json | undefined>>): Result<ImageOptionsInput, Refusal> {
+  const input: ImageOptionsInput = { prompt: typeof b.prompt === 'string' ? b.prompt : '' };
+  if (b.prompt !== undefined && b.prompt !== null && typeof b.prompt !== 'string') {
+    return refuse('INVALID_INPUT', 'prompt', `the prompt must be text; got ${describe(b.prompt)}`, b.prompt, 'text');
+  }
+  for (const name of NUMERIC_OPTIONS) {
+    const v = b[name];
+    if (v === undefined || v === null || (typeof v === 'string' && v.trim() === '')) continue;
+    const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN;
+    if (!Number.isFinite(n)) return refuse('INVALID_INPUT', name, `${name} must be a number; got ${describe(v)}`, v, imageAllowed(DEFAULT_IMAGE_LIMITS)[name]);
+    input[name] = n;
+  }
+  for (const name of TEXT_OPTIONS) {
+    const v = b[name];
+    if (v === undefined || v === null || v === '') continue;
+    if (typeof v !== 'string') return refuse('INVALID_INPUT', name, `${name} must be text; got ${describe(v)}`, v, name === 'scheduler' ? [...SAMPLER_CHOICES] : 'text');
+    // A negative prompt of only spaces is none.
+    if (name === 'negativePrompt' && v.trim() === '') continue;
+    input[name] = v;
+  }
+  return { ok: true, value: input };
 }
 
 /** Estimated engine steps of an image job: the denoising steps, the text encoder and the decode. */
