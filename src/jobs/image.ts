@@ -171,7 +171,8 @@ export function parseImagePayload(json: Json, opts: ImageParseOptions = {}): Res
     if (filled.seed === undefined && opts.randomSeed) filled.seed = opts.randomSeed();
     input = filled;
   }
-  return parseWith(imagePayloadSchema(limits), input, (option) => imageAllowed(limits)[option as keyof ImagePayload] ?? null);
+  const allowed = imageAllowed(limits);
+  return parseWith(imagePayloadSchema(limits), input, (option) => allowed[option as keyof ImagePayload] ?? 'an object with a prompt');
 }
 
 /** A seed for a payload that names none. */
