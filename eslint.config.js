@@ -37,6 +37,19 @@ export default tseslint.config(
     },
   },
   {
+    // The job contracts are read by config, commands, runners and adapters alike, so they import
+    // only the engine's shared vocabulary and zod: never an import that runs back into a reader.
+    files: ['src/jobs/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', {
+        patterns: [
+          { group: ['../*', '!../engine', '../engine/*', '!../engine/types.js'], message: 'src/jobs imports only src/engine/types.ts (and zod).' },
+          { group: ['node:*', 'discord.js', '@slack/*', 'node-llama-cpp', 'onnxruntime-node', '@huggingface/*', 'sharp'], message: 'src/jobs imports only src/engine/types.ts (and zod).' },
+        ],
+      }],
+    },
+  },
+  {
     files: ['**/*.js', '**/*.mjs'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', URL: 'readonly' } },
   },

@@ -82,11 +82,7 @@ export class HearthApp {
     this.commands = new HearthCommands(commandOptions);
     const ctx: AdapterContext = {
       commands: this.commands,
-      jobs: {
-        subscribe: (listener) => this.engine.on(listener),
-        getJob: (jobId) => this.engine.getJob(jobId),
-        updateOrigin: (jobId, origin) => this.engine.updateOrigin(jobId, origin),
-      },
+      jobs: this.engine,
       config,
       clock,
       log,

@@ -2,20 +2,15 @@ import type { HearthCommands } from '../commands/hearth-commands.js';
 import type { Platform } from '../commands/invocation.js';
 import type { HearthConfig } from '../config/schema.js';
 import type { Clock } from '../engine/clock.js';
-import type { EngineEvent, JobRecord, Json, Result } from '../engine/types.js';
+import type { JobFeed } from '../engine/job-feed.js';
 import type { Logger } from '../util/log.js';
 
 /**
- * The narrow door adapters get to the engine: its events, a job by id, and a durable place in a job's
- * origin to record what the adapter posted for it. Queue views and commands go through `commands`.
+ * The narrow door adapters get to the engine ({@link JobFeed}): its events, a job by id, a durable place
+ * in a job's origin to record what the adapter posted, and readiness. Queue views and commands go
+ * through `commands`.
  */
-export interface AdapterJobs {
-  /** Every job's events. Returns the unsubscribe function. */
-  subscribe(listener: (e: EngineEvent) => void): () => void;
-  getJob(jobId: string): JobRecord | undefined;
-  /** Replaces a queued or running job's origin, durably (NOT_FOUND once it has ended). */
-  updateOrigin(jobId: string, origin: Json): Result<JobRecord>;
-}
+export type AdapterJobs = JobFeed;
 
 /** What every platform adapter is given. */
 export interface AdapterContext {

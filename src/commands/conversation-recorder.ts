@@ -2,6 +2,7 @@ import type { Clock } from '../engine/clock.js';
 import type { Engine } from '../engine/engine.js';
 import type { JobStore } from '../engine/store/job-store.js';
 import type { EngineEvent, Json } from '../engine/types.js';
+import { chatQuestionOf } from '../jobs/chat.js';
 
 /**
  * Keeps each conversation's history: when a chat job ends with an answer (or a partial one, stopped),
@@ -17,8 +18,7 @@ export class ConversationRecorder {
       if (!job || job.kind !== 'chat' || !job.conversationId) return;
       const result = e.event.type === 'result' ? e.event.result : e.event.partial;
       if (!result?.text) return;
-      const payload = job.payload as Record<string, Json>;
-      const question = typeof payload.question === 'string' ? payload.question : '';
+      const question = chatQuestionOf(job) ?? '';
       const now = clock.now();
       store.appendTurn(job.conversationId, { role: 'user', content: question, meta: { jobId: job.id } }, now);
       const meta: Record<string, Json> = { jobId: job.id };

@@ -3,14 +3,46 @@ import type { Clock } from '../engine/clock.js';
 import type { Engine, EngineSnapshot } from '../engine/engine.js';
 import type { JobStore, UsageBucket, UserSeconds } from '../engine/store/job-store.js';
 import { err, ok, type ErrorInfo, type JobKind, type JobRecord, type Json, type Result } from '../engine/types.js';
-import type { Invocation } from './invocation.js';
+import { buildChatPayload, chatJobSteps, MAX_ASK_CHARS, parseAskQuestion, toJson as chatJson, type ChatMessage } from '../jobs/chat.js';
+import { buildCaptionPayload, CAPTION_DETAILS, MAX_CAPTION_QUESTION_CHARS, parseCaptionOptions, type CaptionDetail } from '../jobs/caption.js';
+import {
+  buildImagePayload,
+  DEFAULT_IMAGE_LIMITS,
+  GUIDANCE,
+  IMAGE_SIZE_MULTIPLE,
+  imageJobSteps,
+  imageOptionsOf,
+  SAMPLER_CHOICES,
+  SEED,
+  type ImageOptionsInput,
+  type SamplerChoice,
+} from '../jobs/image.js';
 import { fetchImage, type FetchImageOptions } from '../media/safe-fetch.js';
+import type { Invocation } from './invocation.js';
 
-/** Limits of the command options, as data: adapters show them (Discord option bounds, help texts). */
+/**
+ * Limits of the command options, as data: adapters show them (Discord option bounds, help texts,
+ * the console's form). They come from the job contracts (src/jobs) and the configured model.
+ */
 export interface CommandLimits {
+  /** Longest /ask question. */
   maxPromptChars: number;
-  image: { minSize: number; maxSize: number; maxSteps: number; maxGuidance: number; schedulers: readonly string[] };
-  captionDetails: readonly ['short', 'detailed'];
+  image: {
+    minSize: number;
+    maxSize: number;
+    /** Width and height are multiples of this. */
+    sizeMultiple: number;
+    maxSteps: number;
+    minGuidance: number;
+    maxGuidance: number;
+    maxSeed: number;
+    /** Longest prompt, and longest negative prompt. */
+    maxPromptChars: number;
+    schedulers: readonly SamplerChoice[];
+  };
+  /** Longest /caption question. */
+  maxQuestionChars: number;
+  captionDetails: readonly CaptionDetail[];
 }
 
 export interface AskInput {
@@ -21,16 +53,8 @@ export interface AskInput {
   images?: Array<{ bytes: Uint8Array; contentType?: string }>;
 }
 
-export interface ImagineInput {
-  prompt: string;
-  negativePrompt?: string;
-  width?: number;
-  height?: number;
-  steps?: number;
-  guidance?: number;
-  seed?: number;
-  scheduler?: string;
-}
+/** /imagine's options as a person gives them (the image job contract's input). */
+export type ImagineInput = ImageOptionsInput;
 
 export interface CaptionInput {
   /** Either a URL (downloaded under files.allowedHosts and the byte cap) or the bytes themselves. */
@@ -39,7 +63,7 @@ export interface CaptionInput {
   /** What the uploader said the file is (content type or file name), checked against its bytes. */
   contentType?: string;
   question?: string;
-  detail?: 'short' | 'detailed';
+  detail?: CaptionDetail;
 }
 
 export interface QueueView {
@@ -78,9 +102,6 @@ export interface HearthCommandsOptions {
   headersForHost?: FetchImageOptions['headersForHost'];
 }
 
-const MAX_ASK_CHARS = 6000;
-const SCHEDULERS = ['default', 'euler', 'euler_a', 'dpmpp_2m_karras', 'ddim', 'lcm'] as const;
-
 /**
  * Every command, defined once: options and their limits, who may run it, the job it makes. Results are
  * data (job records, views, typed errors); each adapter owns the wording and the presentation.
@@ -103,24 +124,33 @@ export class HearthCommands {
   }
 
   get limits(): CommandLimits {
-    const img = this.#config.models.image?.limits;
+    const img = this.#config.models.image?.limits ?? DEFAULT_IMAGE_LIMITS;
     return {
       maxPromptChars: MAX_ASK_CHARS,
       image: {
-        minSize: img?.minSize ?? 256,
-        maxSize: img?.maxSize ?? 1024,
-        maxSteps: img?.maxSteps ?? 60,
-        maxGuidance: 30,
-        schedulers: SCHEDULERS,
+        minSize: img.minSize,
+        maxSize: img.maxSize,
+        sizeMultiple: IMAGE_SIZE_MULTIPLE,
+        maxSteps: img.maxSteps,
+        minGuidance: GUIDANCE.min,
+        maxGuidance: GUIDANCE.max,
+        maxSeed: SEED.max,
+        maxPromptChars: img.maxPromptChars,
+        schedulers: SAMPLER_CHOICES,
       },
-      captionDetails: ['short', 'detailed'],
+      maxQuestionChars: MAX_CAPTION_QUESTION_CHARS,
+      captionDetails: CAPTION_DETAILS,
     };
   }
 
-  /** Which commands can run here (a model for them is configured). */
+  /**
+   * Which commands can run here: those whose model the config names. Answered from the config, not
+   * from the models loaded so far: while hearth starts none is loaded yet, and a command for a
+   * configured model is stored and answered once it is up (readiness).
+   */
   available(): { ask: boolean; imagine: boolean; caption: boolean } {
-    const kinds = new Set(this.#engine.models().map((m) => m.kind));
-    return { ask: kinds.has('chat'), imagine: kinds.has('image'), caption: kinds.has('caption') };
+    const { chat, image, caption } = this.#config.models;
+    return { ask: chat !== undefined, imagine: image !== undefined, caption: caption !== undefined };
   }
 
   /**
@@ -128,22 +158,20 @@ export class HearthCommands {
    * history (trimmed to the context by the runner) and, for attached images, their descriptions.
    */
   async ask(input: AskInput, inv: Invocation, opts: { signal?: AbortSignal } = {}): Promise<Result<JobRecord>> {
-    const prompt = input.prompt.trim();
-    if (prompt.length === 0) return invalid('your question is empty; type something after /ask', { given: 0, allowed: `1–${MAX_ASK_CHARS} characters` });
-    if (prompt.length > MAX_ASK_CHARS) {
-      return err({ code: 'PROMPT_TOO_LONG', message: `your question is ${prompt.length} characters; the limit is ${MAX_ASK_CHARS}`, facts: { given: prompt.length, allowed: MAX_ASK_CHARS } });
-    }
+    const question = parseAskQuestion(input.prompt);
+    if (!question.ok) return question;
+    const prompt = question.value;
     const chat = this.#config.models.chat;
     if (!chat) return err({ code: 'MODEL_MISSING', message: 'no chat model is configured (models.chat.path)', facts: { given: 'chat' } });
 
     const conversationId = inv.conversationId;
     const system = (inv.channelId && chat.channelSystemPrompts[inv.channelId]) || chat.systemPrompt;
-    const messages: Array<{ role: string; content: string }> = [{ role: 'system', content: system }];
+    const history: ChatMessage[] = [];
     // History first: describing this message's images adds them to it, and they are added below once.
     if (conversationId) {
       for (const t of this.#store.getTurns(conversationId, 200)) {
-        if (t.role === 'user' || t.role === 'assistant') messages.push({ role: t.role, content: t.content });
-        else if (t.role === 'context') messages.push({ role: 'user', content: t.content });
+        if (t.role === 'user' || t.role === 'assistant') history.push({ role: t.role, content: t.content });
+        else if (t.role === 'context') history.push({ role: 'user', content: t.content });
       }
     }
     // Each image is described by a caption job of this user, queued before the chat: FIFO within a
@@ -162,18 +190,20 @@ export class HearthCommands {
       }
       awaiting.push(queued.value.id);
     }
-    messages.push({ role: 'user', content: prompt });
-    const steps = 1 + Math.ceil(chat.maxTokens / chat.tokensPerStep);
-    const payload: Json = { messages, maxTokens: chat.maxTokens, question: prompt, context: [], ...(awaiting.length > 0 ? { awaiting } : {}) };
+    const payload = buildChatPayload({ system, history, question: prompt, maxTokens: chat.maxTokens, awaiting });
+    if (!payload.ok) {
+      for (const id of awaiting) this.#engine.cancel(id, { userId: inv.userId, admin: true });
+      return payload;
+    }
     const submitted = this.#engine.submit(
       {
         kind: 'chat',
         model: 'chat',
         userId: inv.userId,
-        payload,
+        payload: chatJson(payload.value),
         origin: inv.origin,
         weight: inv.weight,
-        estimatedSteps: steps,
+        estimatedSteps: chatJobSteps(chat.maxTokens, chat.tokensPerStep),
         ...(conversationId ? { conversationId } : {}),
       },
       { admin: inv.admin },
@@ -183,43 +213,26 @@ export class HearthCommands {
     return submitted;
   }
 
-  /** /imagine: validates the options against the configured bounds and queues the image. */
+  /**
+   * /imagine: checks every option (the negative prompt's length included) against the configured
+   * model's limits, fills the rest from its defaults, and queues the image. A refused option queues
+   * nothing.
+   */
   imagine(input: ImagineInput, inv: Invocation): Result<JobRecord> {
     const image = this.#config.models.image;
     if (!image) return err({ code: 'MODEL_MISSING', message: 'no image model is configured (models.image.dir)', facts: { given: 'image' } });
-    const lim = image.limits;
-    const prompt = input.prompt.trim();
-    if (prompt.length === 0) return invalid('the prompt is empty; describe the image you want', { given: 0, allowed: `1–${lim.maxPromptChars} characters` });
-    if (prompt.length > lim.maxPromptChars) {
-      return err({ code: 'PROMPT_TOO_LONG', message: `the prompt is ${prompt.length} characters; the limit is ${lim.maxPromptChars}`, facts: { given: prompt.length, allowed: lim.maxPromptChars } });
-    }
-    const width = input.width ?? image.defaults.width;
-    const height = input.height ?? image.defaults.height;
-    for (const [name, v] of [['width', width], ['height', height]] as const) {
-      if (!Number.isInteger(v) || v % 8 !== 0 || v < lim.minSize || v > lim.maxSize) {
-        return invalid(`${name} must be a multiple of 8 from ${lim.minSize} to ${lim.maxSize}; got ${v}`, { option: name, given: v, allowed: `${lim.minSize}–${lim.maxSize}, multiple of 8` });
-      }
-    }
-    const steps = input.steps ?? image.defaults.steps;
-    if (!Number.isInteger(steps) || steps < 1 || steps > lim.maxSteps) {
-      return invalid(`steps must be a whole number from 1 to ${lim.maxSteps}; got ${steps}`, { option: 'steps', given: steps, allowed: `1–${lim.maxSteps}` });
-    }
-    const guidance = input.guidance ?? image.defaults.guidance;
-    if (!(guidance >= 0 && guidance <= 30)) {
-      return invalid(`guidance must be from 0 to 30; got ${guidance}`, { option: 'guidance', given: guidance, allowed: '0–30' });
-    }
-    if (input.seed !== undefined && !(Number.isInteger(input.seed) && input.seed >= 0 && input.seed <= 0xffffffff)) {
-      return invalid(`seed must be a whole number from 0 to 4294967295; got ${input.seed}`, { option: 'seed', given: input.seed, allowed: '0–4294967295' });
-    }
-    const scheduler = input.scheduler ?? image.defaults.scheduler;
-    if (!(SCHEDULERS as readonly string[]).includes(scheduler)) {
-      return invalid(`unknown scheduler "${scheduler}"; choose one of ${SCHEDULERS.join(', ')}`, { option: 'scheduler', given: scheduler, allowed: [...SCHEDULERS] });
-    }
-    const seed = input.seed ?? Math.floor(Math.random() * 0xffffffff);
-    const negativePrompt = input.negativePrompt ?? image.defaults.negativePrompt;
-    const payload: Json = { prompt, negativePrompt, width, height, steps, guidance, seed, scheduler };
+    const payload = buildImagePayload(input, image);
+    if (!payload.ok) return payload;
     return this.#engine.submit(
-      { kind: 'image', model: 'image', userId: inv.userId, payload, origin: inv.origin, weight: inv.weight, estimatedSteps: steps + 2 },
+      {
+        kind: 'image',
+        model: 'image',
+        userId: inv.userId,
+        payload: { ...payload.value },
+        origin: inv.origin,
+        weight: inv.weight,
+        estimatedSteps: imageJobSteps(payload.value),
+      },
       { admin: inv.admin },
     );
   }
@@ -227,10 +240,10 @@ export class HearthCommands {
   /** Reroll: the same image options as a finished /imagine job, with a new seed. */
   reroll(jobId: string, inv: Invocation): Result<JobRecord> {
     const job = this.#engine.getJob(jobId);
-    if (!job || job.kind !== 'image') return err({ code: 'NOT_FOUND', message: 'that image job is gone, so it cannot be rerolled', facts: { given: jobId } });
-    const p = job.payload as Record<string, Json>;
-    const { seed: _seed, ...rest } = p;
-    return this.imagine({ ...(rest as unknown as ImagineInput) }, inv);
+    const options = job ? imageOptionsOf(job) : undefined;
+    if (!options) return err({ code: 'NOT_FOUND', message: 'that image job is gone, so it cannot be rerolled', facts: { given: jobId } });
+    const { seed: _seed, ...rest } = options;
+    return this.imagine(rest, inv);
   }
 
   /** /caption: downloads (or takes) the image under the configured caps and queues a caption job. */
@@ -243,22 +256,15 @@ export class HearthCommands {
     if (!this.#config.models.caption) {
       return err({ code: 'MODEL_MISSING', message: 'no caption model is configured (models.caption.dir)', facts: { given: 'caption' } });
     }
-    const question = input.question?.trim();
-    if (question !== undefined && question.length > 500) {
-      return err({ code: 'PROMPT_TOO_LONG', message: `the question is ${question.length} characters; the limit is 500`, facts: { given: question.length, allowed: 500 } });
-    }
+    // The options are checked before anything is downloaded.
+    const options = parseCaptionOptions({ question: input.question, detail: input.detail });
+    if (!options.ok) return options;
     const bytes = await this.#imageBytes(input, opts);
     if (!bytes.ok) return bytes;
-    const payload: Json = {
-      imageBase64: Buffer.from(bytes.value.bytes).toString('base64'),
-      // The runner compares what the bytes are with what the host said they are (a lying type is refused).
-      ...(bytes.value.contentType ? { declaredType: bytes.value.contentType } : {}),
-      detail: input.detail ?? 'short',
-      ...(question ? { question } : {}),
-      ...(forChat ? { forChat: true } : {}),
-    };
+    const payload = buildCaptionPayload({ bytes: bytes.value.bytes, declaredType: bytes.value.contentType }, options.value, {}, { forChat });
+    if (!payload.ok) return payload;
     return this.#engine.submit(
-      { kind: 'caption', model: 'caption', userId: inv.userId, payload, origin: inv.origin, weight: inv.weight, estimatedSteps: 1 },
+      { kind: 'caption', model: 'caption', userId: inv.userId, payload: { ...payload.value }, origin: inv.origin, weight: inv.weight, estimatedSteps: 1 },
       { admin: inv.admin },
     );
   }

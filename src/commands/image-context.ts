@@ -1,13 +1,8 @@
 import type { Clock } from '../engine/clock.js';
 import type { Engine } from '../engine/engine.js';
 import type { JobStore } from '../engine/store/job-store.js';
-import type { EngineEvent, JobRecord, Json } from '../engine/types.js';
-
-/** What a chat job's payload carries while the images of its question are being described. */
-export interface AwaitingImages {
-  /** Caption job ids not ended yet. */
-  awaiting: string[];
-}
+import type { EngineEvent, JobRecord } from '../engine/types.js';
+import { awaitsCaption, chatPayloadOf, toJson, withImageContext, type ChatPayload } from '../jobs/chat.js';
 
 /** The context message a chat is given for an image. */
 export function imageContextText(description: string): string {
@@ -41,9 +36,7 @@ export class ImageContextLinker {
     if (ev.type !== 'result' && ev.type !== 'failed' && ev.type !== 'cancelled') return;
     const job = this.engine.getJob(e.jobId);
     if (!job || job.kind !== 'caption') return;
-    for (const chat of this.#waitingFor(job)) {
-      const payload = chat.payload as Record<string, Json>;
-      const awaiting = (payload.awaiting as string[]).filter((id) => id !== job.id);
+    for (const { chat, payload } of this.#waitingFor(job)) {
       let context: string;
       if (ev.type === 'result') {
         context = imageContextText(ev.result.text ?? '');
@@ -54,18 +47,18 @@ export class ImageContextLinker {
         const why = ev.type === 'failed' ? ev.error.message : 'its description was cancelled';
         context = `[The user shared an image that could not be read: ${why}]`;
       }
-      const messages = [...(payload.messages as Array<Record<string, Json>>)];
-      // Before the question itself, which is always last.
-      messages.splice(Math.max(1, messages.length - 1), 0, { role: 'user', content: context });
-      const contextList = [...((payload.context as string[] | undefined) ?? []), context];
-      this.engine.amendPayload(chat.id, { ...payload, messages, context: contextList, awaiting });
+      // Before the question itself, which stays last; the chat no longer waits for this caption.
+      this.engine.amendPayload(chat.id, toJson(withImageContext(payload, job.id, context)));
     }
   }
 
-  /** The owner's queued chat jobs that wait for this caption job. */
-  #waitingFor(caption: JobRecord): JobRecord[] {
-    return this.store
-      .listJobs({ userId: caption.userId, states: ['queued'] })
-      .filter((j) => j.kind === 'chat' && Array.isArray((j.payload as Record<string, Json>).awaiting) && ((j.payload as unknown as AwaitingImages).awaiting).includes(caption.id));
+  /** The owner's queued chat jobs that wait for this caption job, with their payloads read by the chat contract. */
+  #waitingFor(caption: JobRecord): Array<{ chat: JobRecord; payload: ChatPayload }> {
+    const out: Array<{ chat: JobRecord; payload: ChatPayload }> = [];
+    for (const chat of this.store.listJobs({ userId: caption.userId, states: ['queued'] })) {
+      const payload = chatPayloadOf(chat);
+      if (payload && awaitsCaption(payload, caption.id)) out.push({ chat, payload });
+    }
+    return out;
   }
 }

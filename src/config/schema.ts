@@ -8,6 +8,17 @@
  */
 import { isIP } from 'node:net';
 import { z } from 'zod';
+import { MAX_TOKENS_BOUNDS, SAMPLING_RANGES } from '../jobs/chat.js';
+import {
+  DEFAULT_IMAGE_DEFAULTS,
+  DEFAULT_IMAGE_LIMITS,
+  GUIDANCE,
+  IMAGE_PROMPT_CHARS_BOUNDS,
+  IMAGE_SIZE_BOUNDS,
+  IMAGE_SIZE_MULTIPLE,
+  IMAGE_STEPS_BOUNDS,
+  SAMPLER_CHOICES,
+} from '../jobs/image.js';
 
 /** The system prompt used when `models.chat.systemPrompt` is not set; short, because tiny contexts overflow. */
 export const DEFAULT_SYSTEM_PROMPT =
@@ -195,12 +206,13 @@ const chatSchema = z
     threads: autoOr((e) => intIn(1, 1024, e), 'an integer from 1 to 1024').default('auto'),
     parallel: intIn(1, 64).default(4),
     contextSize: intIn(256, 131_072).default(4096),
-    maxTokens: intIn(1, 32_768).default(512),
+    maxTokens: intIn(MAX_TOKENS_BOUNDS.min, MAX_TOKENS_BOUNDS.max).default(512),
     systemPrompt: z.string().default(DEFAULT_SYSTEM_PROMPT),
     channelSystemPrompts: z.record(z.string(), z.string(), { error: 'a mapping of channel id to prompt' }).default({}),
-    temperature: numIn(0, 2).default(0.7),
-    topP: numIn(0, 1).default(0.9),
-    repeatPenalty: numIn(1, 2).default(1.1),
+    // The ranges a job's own overrides are held to (the chat job contract), so the runner takes them.
+    temperature: numIn(SAMPLING_RANGES.temperature.min, SAMPLING_RANGES.temperature.max).default(0.7),
+    topP: numIn(SAMPLING_RANGES.topP.min, SAMPLING_RANGES.topP.max).default(0.9),
+    repeatPenalty: numIn(SAMPLING_RANGES.repeatPenalty.min, SAMPLING_RANGES.repeatPenalty.max).default(1.1),
     gpu: z.enum(['auto', 'cuda', 'vulkan', 'cpu']).default('auto'),
     gpuLayers: autoOr((e) => intIn(0, undefined, e), 'an integer of 0 or more').default('auto'),
     tokensPerStep: intIn(1, 256).default(8),
@@ -220,22 +232,23 @@ const imageSchema = z
   .strictObject({
     dir: nonEmpty('the folder of a diffusers/optimum ONNX export (text_encoder/, unet/, vae_decoder/, tokenizer/)'),
     providers,
+    // Bounds, defaults and the sampler list are the image job contract's (src/jobs/image.ts).
     defaults: z
       .strictObject({
-        width: intIn(64, 4096).default(512),
-        height: intIn(64, 4096).default(512),
-        steps: intIn(1, 1000).default(25),
-        guidance: numIn(0, 30).default(7.5),
-        scheduler: z.enum(['euler', 'euler_a', 'dpmpp_2m_karras', 'ddim', 'lcm', 'default']).default('euler'),
-        negativePrompt: z.string().default(''),
+        width: intIn(IMAGE_SIZE_BOUNDS.min, IMAGE_SIZE_BOUNDS.max).default(DEFAULT_IMAGE_DEFAULTS.width),
+        height: intIn(IMAGE_SIZE_BOUNDS.min, IMAGE_SIZE_BOUNDS.max).default(DEFAULT_IMAGE_DEFAULTS.height),
+        steps: intIn(IMAGE_STEPS_BOUNDS.min, IMAGE_STEPS_BOUNDS.max).default(DEFAULT_IMAGE_DEFAULTS.steps),
+        guidance: numIn(GUIDANCE.min, GUIDANCE.max).default(DEFAULT_IMAGE_DEFAULTS.guidance),
+        scheduler: z.enum(SAMPLER_CHOICES, { error: `one of ${SAMPLER_CHOICES.join(', ')}` }).default(DEFAULT_IMAGE_DEFAULTS.scheduler),
+        negativePrompt: z.string().default(DEFAULT_IMAGE_DEFAULTS.negativePrompt),
       })
       .prefault({}),
     limits: z
       .strictObject({
-        minSize: intIn(64, 4096).default(256),
-        maxSize: intIn(64, 4096).default(1024),
-        maxSteps: intIn(1, 1000).default(60),
-        maxPromptChars: intIn(1, 100_000).default(1000),
+        minSize: intIn(IMAGE_SIZE_BOUNDS.min, IMAGE_SIZE_BOUNDS.max).default(DEFAULT_IMAGE_LIMITS.minSize),
+        maxSize: intIn(IMAGE_SIZE_BOUNDS.min, IMAGE_SIZE_BOUNDS.max).default(DEFAULT_IMAGE_LIMITS.maxSize),
+        maxSteps: intIn(IMAGE_STEPS_BOUNDS.min, IMAGE_STEPS_BOUNDS.max).default(DEFAULT_IMAGE_LIMITS.maxSteps),
+        maxPromptChars: intIn(IMAGE_PROMPT_CHARS_BOUNDS.min, IMAGE_PROMPT_CHARS_BOUNDS.max).default(DEFAULT_IMAGE_LIMITS.maxPromptChars),
       })
       .prefault({}),
     previewEvery: intIn(0, 1000).default(0),
@@ -252,10 +265,13 @@ const imageSchema = z
     for (const side of ['width', 'height'] as const) {
       const v = d[side];
       // Stable Diffusion works on latents an eighth of the image size.
-      if (v % 8 !== 0) add(['defaults', side], v, 'a multiple of 8');
+      if (v % IMAGE_SIZE_MULTIPLE !== 0) add(['defaults', side], v, `a multiple of ${IMAGE_SIZE_MULTIPLE}`);
       else if (v < l.minSize || v > l.maxSize) add(['defaults', side], v, `a size within limits.minSize..limits.maxSize (${l.minSize}..${l.maxSize})`);
     }
     if (d.steps > l.maxSteps) add(['defaults', 'steps'], d.steps, `at most limits.maxSteps (${l.maxSteps})`);
+    // Every /imagine without --no uses it, so it is held to the negative prompt's limit too.
+    const negative = [...d.negativePrompt].length;
+    if (negative > l.maxPromptChars) add(['defaults', 'negativePrompt'], negative, `at most limits.maxPromptChars (${l.maxPromptChars}) characters`);
   });
 
 const captionSchema = z.strictObject({

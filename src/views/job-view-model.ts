@@ -194,7 +194,7 @@ function reduceMain(view: JobViewModel, job: ViewJob, event: JobEvent): JobViewM
 
 function queuedOf(event: Extract<JobEvent, { type: 'queued' }>): { position: number; etaSeconds: number; starting?: boolean } {
   const q: { position: number; etaSeconds: number; starting?: boolean } = { position: event.position, etaSeconds: event.etaSeconds };
-  if ((event as { starting?: boolean }).starting === true) q.starting = true;
+  if (event.starting === true) q.starting = true;
   return q;
 }
 

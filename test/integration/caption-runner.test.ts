@@ -208,7 +208,7 @@ describe('CaptionRunner bad input', () => {
     expect((await beginError(vit, { imageBase64: b64(png), detail: 'long' })).code).toBe('INVALID_INPUT');
     const long = await beginError(smol, { imageBase64: b64(png), question: 'x'.repeat(1001) });
     expect(long.code).toBe('PROMPT_TOO_LONG');
-    expect(long.facts).toEqual({ givenChars: 1001, allowedChars: 1000 });
+    expect(long.facts).toEqual({ option: 'question', given: 1001, allowed: 1000 });
   });
 
   it('reports a step for a job that was never begun', async () => {

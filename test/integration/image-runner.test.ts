@@ -352,43 +352,43 @@ describe('image runner: bad input', () => {
   });
 
   const cases: Array<[string, Json, string, Record<string, Json>]> = [
-    ['empty prompt', { prompt: '' }, 'INVALID_INPUT', { field: 'prompt' }],
-    ['blank prompt', { prompt: '   ' }, 'INVALID_INPUT', { field: 'prompt' }],
-    ['no prompt', { width: 64 }, 'INVALID_INPUT', { field: 'prompt' }],
-    ['over-long prompt', { prompt: 'x'.repeat(201) }, 'PROMPT_TOO_LONG', { field: 'prompt', given: 201, max: 200 }],
-    ['over-long negative prompt', { prompt: 'a cat', negativePrompt: 'y'.repeat(250) }, 'PROMPT_TOO_LONG', { field: 'negativePrompt', given: 250 }],
-    ['width not a multiple of 8', { prompt: 'a cat', width: 100 }, 'INVALID_INPUT', { field: 'width', given: 100, multipleOf: 8 }],
-    ['width too small', { prompt: 'a cat', width: 24 }, 'INVALID_INPUT', { field: 'width', given: 24, min: 32 }],
-    ['height too large', { prompt: 'a cat', height: 264 }, 'INVALID_INPUT', { field: 'height', given: 264, max: 256 }],
-    ['height not a number', { prompt: 'a cat', height: '64' }, 'INVALID_INPUT', { field: 'height', given: '64' }],
-    ['zero steps', { prompt: 'a cat', steps: 0 }, 'INVALID_INPUT', { field: 'steps', given: 0, min: 1, max: 60 }],
-    ['too many steps', { prompt: 'a cat', steps: 61 }, 'INVALID_INPUT', { field: 'steps', given: 61, max: 60 }],
-    ['fractional steps', { prompt: 'a cat', steps: 2.5 }, 'INVALID_INPUT', { field: 'steps', given: 2.5 }],
+    ['empty prompt', { prompt: '' }, 'INVALID_INPUT', { option: 'prompt' }],
+    ['blank prompt', { prompt: '   ' }, 'INVALID_INPUT', { option: 'prompt' }],
+    ['no prompt', { width: 64 }, 'INVALID_INPUT', { option: 'prompt' }],
+    ['over-long prompt', { prompt: 'x'.repeat(201) }, 'PROMPT_TOO_LONG', { option: 'prompt', given: 201, allowed: 200 }],
+    ['over-long negative prompt', { prompt: 'a cat', negativePrompt: 'y'.repeat(250) }, 'PROMPT_TOO_LONG', { option: 'negativePrompt', given: 250, allowed: 200 }],
+    ['width not a multiple of 8', { prompt: 'a cat', width: 100 }, 'INVALID_INPUT', { option: 'width', given: 100, allowed: '32–256, multiple of 8' }],
+    ['width too small', { prompt: 'a cat', width: 24 }, 'INVALID_INPUT', { option: 'width', given: 24, allowed: '32–256, multiple of 8' }],
+    ['height too large', { prompt: 'a cat', height: 264 }, 'INVALID_INPUT', { option: 'height', given: 264, allowed: '32–256, multiple of 8' }],
+    ['height not a number', { prompt: 'a cat', height: '64' }, 'INVALID_INPUT', { option: 'height', given: '64' }],
+    ['zero steps', { prompt: 'a cat', steps: 0 }, 'INVALID_INPUT', { option: 'steps', given: 0, allowed: '1–60' }],
+    ['too many steps', { prompt: 'a cat', steps: 61 }, 'INVALID_INPUT', { option: 'steps', given: 61, allowed: '1–60' }],
+    ['fractional steps', { prompt: 'a cat', steps: 2.5 }, 'INVALID_INPUT', { option: 'steps', given: 2.5 }],
     ['lcm beyond its schedule', { prompt: 'a cat', steps: 55, scheduler: 'lcm' }, 'INVALID_INPUT', { field: 'steps', given: 55, max: 50 }],
-    ['unknown scheduler', { prompt: 'a cat', scheduler: 'heun' }, 'INVALID_INPUT', { field: 'scheduler', given: 'heun' }],
-    ['negative guidance', { prompt: 'a cat', guidance: -1 }, 'INVALID_INPUT', { field: 'guidance', given: -1, min: 0, max: 30 }],
-    ['guidance too high', { prompt: 'a cat', guidance: 31 }, 'INVALID_INPUT', { field: 'guidance', given: 31, max: 30 }],
-    ['negative seed', { prompt: 'a cat', seed: -1 }, 'INVALID_INPUT', { field: 'seed', given: -1, min: 0, max: 4294967295 }],
-    ['seed past 2^32-1', { prompt: 'a cat', seed: 2 ** 32 }, 'INVALID_INPUT', { field: 'seed', given: 2 ** 32 }],
-    ['fractional seed', { prompt: 'a cat', seed: 1.5 }, 'INVALID_INPUT', { field: 'seed', given: 1.5 }],
-    ['payload not an object', 'a cat', 'INVALID_INPUT', { field: 'payload' }],
+    ['unknown scheduler', { prompt: 'a cat', scheduler: 'heun' }, 'INVALID_INPUT', { option: 'scheduler', given: 'heun' }],
+    ['negative guidance', { prompt: 'a cat', guidance: -1 }, 'INVALID_INPUT', { option: 'guidance', given: -1, allowed: '0–30' }],
+    ['guidance too high', { prompt: 'a cat', guidance: 31 }, 'INVALID_INPUT', { option: 'guidance', given: 31, allowed: '0–30' }],
+    ['negative seed', { prompt: 'a cat', seed: -1 }, 'INVALID_INPUT', { option: 'seed', given: -1, allowed: '0–4294967295' }],
+    ['seed past 2^32-1', { prompt: 'a cat', seed: 2 ** 32 }, 'INVALID_INPUT', { option: 'seed', given: 2 ** 32 }],
+    ['fractional seed', { prompt: 'a cat', seed: 1.5 }, 'INVALID_INPUT', { option: 'seed', given: 1.5 }],
+    ['payload not an object', 'a cat', 'INVALID_INPUT', { option: 'payload' }],
   ];
 
   it.each(cases)('%s → %s with the facts', async (_name, payload, code, facts) => {
     const e = await rejection(runner.begin({ id: `bad-${++jobSeq}`, kind: 'image', model: 'image', userId: 'u', payload }));
     expect(e.code).toBe(code);
     expect(e.facts).toMatchObject(facts);
-    expect(e.facts.given !== undefined || e.facts.field === 'prompt').toBe(true);
+    expect(e.facts.given !== undefined || e.facts.option === 'prompt').toBe(true);
   });
 
   it('names what was given and what is allowed in the message', async () => {
     const steps = await rejection(runner.begin({ id: 'msg-1', kind: 'image', model: 'image', userId: 'u', payload: { prompt: 'a cat', steps: 80 } }));
-    expect(steps.message).toBe('steps must be a whole number between 1 and 60; got 80');
+    expect(steps.message).toBe('steps must be a whole number from 1 to 60; got 80');
     const sched = await rejection(runner.begin({ id: 'msg-2', kind: 'image', model: 'image', userId: 'u', payload: { prompt: 'a cat', scheduler: 'heun' } }));
     expect(sched.message).toContain('euler, euler_a, dpmpp_2m_karras, ddim, lcm, default');
     expect(sched.facts.allowed).toEqual(['euler', 'euler_a', 'dpmpp_2m_karras', 'ddim', 'lcm', 'default']);
     const width = await rejection(runner.begin({ id: 'msg-3', kind: 'image', model: 'image', userId: 'u', payload: { prompt: 'a cat', width: 100 } }));
-    expect(width.message).toBe('width must be a multiple of 8; got 100');
+    expect(width.message).toBe('width must be a multiple of 8 from 32 to 256; got 100');
   });
 });
 

@@ -112,9 +112,9 @@ describe('parseCaptionPayload', () => {
 
   it('refuses bad shapes with the facts', () => {
     expect(fail(null).code).toBe('INVALID_INPUT');
-    expect(fail({ imageBase64: 'AAAA', imagePath: '/a.png' }).facts).toEqual({ given: 2 });
+    expect(fail({ imageBase64: 'AAAA', imagePath: '/a.png' }).facts).toEqual({ option: 'image', given: 2, allowed: 1 });
     expect(fail({ imageBase64: 'not base64!' }).message).toBe('imageBase64 is not base64');
-    expect(fail({ imageBase64: 'AAAA', detail: 'huge' }).facts).toEqual({ given: 'huge' });
+    expect(fail({ imageBase64: 'AAAA', detail: 'huge' }).facts).toEqual({ option: 'detail', given: 'huge', allowed: ['short', 'detailed'] });
     expect(fail({ imageBase64: 'AAAA', question: 5 }).code).toBe('INVALID_INPUT');
   });
 
@@ -124,7 +124,7 @@ describe('parseCaptionPayload', () => {
     expect(e.facts).toEqual({ givenBytes: 60, allowedBytes: 30 });
     const q = fail({ imageBase64: 'AAAA', question: 'x'.repeat(11) });
     expect(q.code).toBe('PROMPT_TOO_LONG');
-    expect(q.message).toBe('question must be at most 10 characters; got 11');
+    expect(q.message).toBe('the question is 11 characters; the limit is 10');
   });
 });
 

@@ -9,7 +9,6 @@ import type { CommandLimits } from '../../commands/hearth-commands.js';
 /** Discord's cap on a string option's length. */
 const DISCORD_MAX_STRING = 6000;
 const MAX_CHOICES = 25;
-const SEED_MAX = 4_294_967_295;
 
 /** Image sizes offered as choices: common shapes that fit the configured bounds (multiples of 8). */
 export function sizeChoices(limits: CommandLimits['image']): string[] {
@@ -18,9 +17,9 @@ export function sizeChoices(limits: CommandLimits['image']): string[] {
     [512, 768], [768, 512], [640, 448], [448, 640], [768, 1024], [1024, 768],
     [576, 1024], [1024, 576], [832, 1216], [1216, 832],
   ];
-  const ok = (v: number) => v >= limits.minSize && v <= limits.maxSize && v % 8 === 0;
+  const ok = (v: number) => v >= limits.minSize && v <= limits.maxSize && v % limits.sizeMultiple === 0;
   const out = shapes.filter(([w, h]) => ok(w) && ok(h)).map(([w, h]) => `${w}x${h}`);
-  const smallest = Math.ceil(limits.minSize / 8) * 8;
+  const smallest = Math.ceil(limits.minSize / limits.sizeMultiple) * limits.sizeMultiple;
   if (out.length === 0 && ok(smallest)) out.push(`${smallest}x${smallest}`);
   return out.slice(0, MAX_CHOICES);
 }
@@ -31,8 +30,12 @@ function sizeOption(img: CommandLimits['image']) {
   return choices.length > 0 ? { ...base, choices: choices.map((c) => ({ name: c, value: c })) } : { ...base, max_length: 11 };
 }
 
-/** hearth's slash commands, with the option bounds of the running configuration. */
-export function commandDefinitions(limits: CommandLimits, imagePromptChars: number): RESTPutAPIApplicationCommandsJSONBody {
+/**
+ * hearth's slash commands, with the option bounds of the running configuration (the job contracts'
+ * limits, as {@link CommandLimits} carries them). `imagePromptChars` overrides the image prompt's
+ * limit; by default it is `limits.image.maxPromptChars`.
+ */
+export function commandDefinitions(limits: CommandLimits, imagePromptChars = limits.image.maxPromptChars): RESTPutAPIApplicationCommandsJSONBody {
   const where = {
     contexts: [InteractionContextType.Guild, InteractionContextType.BotDM],
     integration_types: [ApplicationIntegrationType.GuildInstall],
@@ -58,8 +61,8 @@ export function commandDefinitions(limits: CommandLimits, imagePromptChars: numb
         { type: ApplicationCommandOptionType.String, name: 'negative', description: 'What to keep out of the image', max_length: Math.min(imagePromptChars, DISCORD_MAX_STRING) },
         sizeOption(img),
         { type: ApplicationCommandOptionType.Integer, name: 'steps', description: `Denoising steps (1–${img.maxSteps}); more is slower and finer`, min_value: 1, max_value: img.maxSteps },
-        { type: ApplicationCommandOptionType.Integer, name: 'seed', description: 'Same seed and options, same image', min_value: 0, max_value: SEED_MAX },
-        { type: ApplicationCommandOptionType.Number, name: 'guidance', description: `How closely to follow the prompt (0–${img.maxGuidance})`, min_value: 0, max_value: img.maxGuidance },
+        { type: ApplicationCommandOptionType.Integer, name: 'seed', description: 'Same seed and options, same image', min_value: 0, max_value: img.maxSeed },
+        { type: ApplicationCommandOptionType.Number, name: 'guidance', description: `How closely to follow the prompt (${img.minGuidance}–${img.maxGuidance})`, min_value: img.minGuidance, max_value: img.maxGuidance },
         { type: ApplicationCommandOptionType.String, name: 'sampler', description: 'The sampler', choices: img.schedulers.slice(0, MAX_CHOICES).map((s) => ({ name: s, value: s })) },
       ],
     },
@@ -69,7 +72,7 @@ export function commandDefinitions(limits: CommandLimits, imagePromptChars: numb
       ...where,
       options: [
         { type: ApplicationCommandOptionType.Attachment, name: 'image', description: 'The image', required: true },
-        { type: ApplicationCommandOptionType.String, name: 'question', description: 'A question about the image', max_length: 500 },
+        { type: ApplicationCommandOptionType.String, name: 'question', description: 'A question about the image', max_length: Math.min(limits.maxQuestionChars, DISCORD_MAX_STRING) },
         { type: ApplicationCommandOptionType.String, name: 'detail', description: 'Short or detailed (default short)', choices: limits.captionDetails.map((d) => ({ name: d, value: d })) },
       ],
     },

@@ -133,7 +133,7 @@ export class DiscordAdapter implements PlatformAdapter {
 
   async #register(rest: DiscordRest): Promise<void> {
     const { commands, config } = this.#ctx;
-    const defs = commandDefinitions(commands.limits, config.models.image?.limits.maxPromptChars ?? 1000);
+    const defs = commandDefinitions(commands.limits);
     const guilds = config.discord.guildIds;
     // Per-guild commands replace global ones (cleared, or each would show twice); global ones take a guild's place.
     await rest.putCommands(guilds.length === 0 ? defs : []);

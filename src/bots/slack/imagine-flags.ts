@@ -4,10 +4,16 @@
  *
  * Parsing is forgiving about what phones and Macs do to typed text (an em dash for `--`, curly
  * quotes) and strict about values: a flag that is unknown, has no value or a value of the wrong kind
- * is an error that says which and what was expected. Ranges are checked by the command itself.
+ * is an error that says which and what was expected. Ranges and lengths are the image job
+ * contract's (src/jobs/image.ts), checked by the command; the help shows them.
  */
-import type { CommandLimits, ImagineInput } from '../../commands/hearth-commands.js';
+import type { CommandLimits } from '../../commands/hearth-commands.js';
 import { err, ok, type Result, type ErrorInfo } from '../../engine/types.js';
+import { IMAGE_SIZE_MULTIPLE, SEED, type ImageOptionsInput } from '../../jobs/image.js';
+
+/** The limits the help text shows. */
+export type ImagineHelpLimits = Pick<CommandLimits['image'], 'minSize' | 'maxSize' | 'maxSteps' | 'maxGuidance' | 'schedulers'> &
+  Partial<Pick<CommandLimits['image'], 'maxPromptChars'>>;
 
 type FlagName = 'steps' | 'seed' | 'size' | 'width' | 'height' | 'no' | 'guidance' | 'scheduler';
 
@@ -28,7 +34,7 @@ const ALIASES: Record<string, FlagName> = {
   sampler: 'scheduler',
 };
 
-export type ImagineRequest = { help: true } | { help: false; input: ImagineInput };
+export type ImagineRequest = { help: true } | { help: false; input: ImageOptionsInput };
 
 /** Splits on whitespace, keeping "quoted strings" (straight or curly quotes) together. */
 function tokenize(text: string): Array<{ text: string; quoted: boolean }> {
@@ -66,7 +72,7 @@ export function parseImagine(text: string): Result<ImagineRequest> {
   if (tokens.length === 1 && first && !first.quoted && /^(?:--|\u2014)?help$/i.test(first.text)) return ok({ help: true });
 
   const words: string[] = [];
-  const input: Omit<ImagineInput, 'prompt'> = {};
+  const input: Omit<ImageOptionsInput, 'prompt'> = {};
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
     const flag = token.quoted ? null : flagOf(token.text);
@@ -125,7 +131,7 @@ export function parseImagine(text: string): Result<ImagineRequest> {
 }
 
 /** The text `/imagine help` shows, with this hearth's own limits. */
-export function imagineHelp(limits: CommandLimits['image'], defaults?: { width: number; height: number; steps: number; guidance: number; scheduler: string }): string {
+export function imagineHelp(limits: ImagineHelpLimits, defaults?: { width: number; height: number; steps: number; guidance: number; scheduler: string }): string {
   const d = defaults;
   return [
     '*/imagine* paints a picture from a description.',
@@ -133,9 +139,9 @@ export function imagineHelp(limits: CommandLimits['image'], defaults?: { width: 
     '',
     'Options (anywhere in the text, all optional):',
     `• \`--steps N\` — how long to work on it, 1 to ${limits.maxSteps}${d ? ` (default ${d.steps})` : ''}`,
-    '• `--seed N` — the same seed and options give the same picture; leave it out for a new one',
-    `• \`--size WxH\` — e.g. 768x512, multiples of 8 from ${limits.minSize} to ${limits.maxSize}${d ? ` (default ${d.width}x${d.height})` : ''}; or \`--width\` / \`--height\``,
-    '• `--no "things"` — what to keep out of the picture (a negative prompt)',
+    `• \`--seed N\` — ${SEED.min} to ${SEED.max}; the same seed and options give the same picture; leave it out for a new one`,
+    `• \`--size WxH\` — e.g. 768x512, multiples of ${IMAGE_SIZE_MULTIPLE} from ${limits.minSize} to ${limits.maxSize}${d ? ` (default ${d.width}x${d.height})` : ''}; or \`--width\` / \`--height\``,
+    `• \`--no "things"\` — what to keep out of the picture (a negative prompt${limits.maxPromptChars ? `, up to ${limits.maxPromptChars} characters` : ''})`,
     `• \`--guidance N\` — how closely to follow the text, 0 to ${limits.maxGuidance}${d ? ` (default ${d.guidance})` : ''}`,
     `• \`--scheduler NAME\` — one of ${limits.schedulers.join(', ')}${d ? ` (default ${d.scheduler})` : ''}`,
     '',

@@ -1,10 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HearthCommands, ImagineInput } from '../../commands/hearth-commands.js';
+import type { HearthCommands } from '../../commands/hearth-commands.js';
 import type { Invocation } from '../../commands/invocation.js';
 import { etaText } from '../../commands/wording.js';
 import type { HearthConfig } from '../../config/schema.js';
 import type { AdapterJobs } from '../adapter.js';
-import { err, ok, type ErrorInfo, type JobRecord, type Json, type Result } from '../../engine/types.js';
+import { err, ok, type JobRecord, type Json, type Result } from '../../engine/types.js';
+import { parseCaptionOptions } from '../../jobs/caption.js';
+import { imageOptionsFromJson, type ImageOptionsInput } from '../../jobs/image.js';
 import { isSupportedFormat, sniffImageType } from '../../media/image-type.js';
 import { mediaType, readBody, readJsonObject, sendBytes, sendError, sendJson } from './http.js';
 import type { JobTracker } from './job-tracker.js';
@@ -190,12 +192,12 @@ export class ConsoleApi {
   }
 
   async #caption(b: Record<string, Json>, session: string, ref: string): Promise<Result<JobRecord>> {
+    // Options first: a refused option leaves the upload for the corrected request.
+    const options = parseCaptionOptions({ question: b.question, detail: b.detail });
+    if (!options.ok) return options;
     const bytes = this.#take(b.uploadId, session);
     if (!bytes.ok) return bytes;
-    const detail = b.detail === 'detailed' ? 'detailed' : b.detail === undefined || b.detail === 'short' ? 'short' : null;
-    if (detail === null) return err({ code: 'INVALID_INPUT', message: `detail must be short or detailed; got ${JSON.stringify(b.detail)}`, facts: { option: 'detail', given: b.detail ?? null, allowed: ['short', 'detailed'] } });
-    const question = typeof b.question === 'string' && b.question.trim() !== '' ? b.question : undefined;
-    return this.#d.commands.caption({ imageBytes: bytes.value, detail, ...(question ? { question } : {}) }, invocation(session, { ref }));
+    return this.#d.commands.caption({ imageBytes: bytes.value, ...options.value }, invocation(session, { ref }));
   }
 
   /**
@@ -231,19 +233,7 @@ function job(r: Result<JobRecord>): Result<Json> {
   return r.ok ? ok({ jobId: r.value.id, kind: r.value.kind, state: r.value.state }) : r;
 }
 
-const NUMBER_OPTIONS = ['width', 'height', 'steps', 'guidance', 'seed'] as const;
-
-/** The /imagine options from JSON; bounds are the commands' to check, types are checked here. */
-export function imagineInput(b: Record<string, Json>): Result<ImagineInput> {
-  const input: ImagineInput = { prompt: typeof b.prompt === 'string' ? b.prompt : '' };
-  for (const name of NUMBER_OPTIONS) {
-    const v = b[name];
-    if (v === undefined || v === null || v === '') continue;
-    const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-    if (!Number.isFinite(n)) return err<ErrorInfo>({ code: 'INVALID_INPUT', message: `${name} must be a number; got ${JSON.stringify(v)}`, facts: { option: name, given: v } });
-    input[name] = n;
-  }
-  if (typeof b.negativePrompt === 'string' && b.negativePrompt.trim() !== '') input.negativePrompt = b.negativePrompt;
-  if (typeof b.scheduler === 'string' && b.scheduler !== '') input.scheduler = b.scheduler;
-  return ok(input);
+/** The /imagine options from JSON (the image job contract reads the form's values); the command checks the ranges. */
+export function imagineInput(b: Record<string, Json>): Result<ImageOptionsInput> {
+  return imageOptionsFromJson(b);
 }

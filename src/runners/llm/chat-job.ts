@@ -5,7 +5,7 @@
 import { LlamaChat, type ChatHistoryItem, type ChatWrapper, type LlamaContextSequence } from 'node-llama-cpp';
 import type { ErrorInfo } from '../../engine/types.js';
 import { gateSequence } from './gated-sequence.js';
-import type { ChatMessage } from './prompt-fit.js';
+import type { ChatMessage } from '../../jobs/chat.js';
 import type { TokenGate } from './token-gate.js';
 
 export type ChatStopReason = 'endOfTurn' | 'maxTokens' | 'cancelled';

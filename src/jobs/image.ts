@@ -1,0 +1,243 @@
+/**
+ * The image job (/imagine): its payload, its limits and their bounds, the sampler list, and the one
+ * check that config, commands, the runner and the adapters share.
+ *
+ * A payload in the store is complete: the command fills every option (defaults, a random seed)
+ * before the job is queued, so the job runs the same after a restart and a reroll can copy it.
+ */
+import { z } from 'zod';
+import type { JobKind, Json, Result } from '../engine/types.js';
+import { chars, describe, given, isRecord, parseWith, refuse, type IssueParams, type Refusal } from './contract.js';
+
+/** The samplers the image runner implements. */
+export const SAMPLER_NAMES = ['euler', 'euler_a', 'dpmpp_2m_karras', 'ddim', 'lcm'] as const;
+export type SamplerName = (typeof SAMPLER_NAMES)[number];
+/** What a person may pick: a sampler, or `default` (the one the model's scheduler_config.json names). */
+export const SAMPLER_CHOICES = [...SAMPLER_NAMES, 'default'] as const;
+export type SamplerChoice = (typeof SAMPLER_CHOICES)[number];
+
+/** Stable Diffusion works on latents an eighth of the image size. */
+export const IMAGE_SIZE_MULTIPLE = 8;
+/** How far `models.image.limits.minSize`/`maxSize` (and the default size) may be set, in pixels. */
+export const IMAGE_SIZE_BOUNDS = { min: 64, max: 4096 } as const;
+/** How far `models.image.limits.maxSteps` (and the default steps) may be set. */
+export const IMAGE_STEPS_BOUNDS = { min: 1, max: 1000 } as const;
+/** How far `models.image.limits.maxPromptChars` may be set. */
+export const IMAGE_PROMPT_CHARS_BOUNDS = { min: 1, max: 100_000 } as const;
+/** Classifier-free guidance scale. */
+export const GUIDANCE = { min: 0, max: 30 } as const;
+/** The seed is a 32-bit unsigned integer (the runner's PRNG state). */
+export const SEED = { min: 0, max: 2 ** 32 - 1 } as const;
+
+/** The configurable limits of one image model (`models.image.limits`). */
+export interface ImageLimits {
+  /** Smallest width or height, in pixels. */
+  minSize: number;
+  /** Largest width or height, in pixels. */
+  maxSize: number;
+  maxSteps: number;
+  /** Longest prompt, and longest negative prompt, in characters. */
+  maxPromptChars: number;
+}
+
+/** What an option left out becomes (`models.image.defaults`). */
+export interface ImageDefaults {
+  width: number;
+  height: number;
+  steps: number;
+  guidance: number;
+  scheduler: SamplerChoice;
+  negativePrompt: string;
+}
+
+export const DEFAULT_IMAGE_LIMITS: Readonly<ImageLimits> = { minSize: 256, maxSize: 1024, maxSteps: 60, maxPromptChars: 1000 };
+export const DEFAULT_IMAGE_DEFAULTS: Readonly<ImageDefaults> = {
+  width: 512,
+  height: 512,
+  steps: 25,
+  guidance: 7.5,
+  scheduler: 'euler',
+  negativePrompt: '',
+};
+/** The widest limits a config can set: what a stored payload is read against when its model's limits are not at hand. */
+export const WIDEST_IMAGE_LIMITS: Readonly<ImageLimits> = {
+  minSize: IMAGE_SIZE_BOUNDS.min,
+  maxSize: IMAGE_SIZE_BOUNDS.max,
+  maxSteps: IMAGE_STEPS_BOUNDS.max,
+  maxPromptChars: IMAGE_PROMPT_CHARS_BOUNDS.max,
+};
+
+/** An image job's payload: every option decided. */
+export interface ImagePayload {
+  prompt: string;
+  negativePrompt: string;
+  width: number;
+  height: number;
+  steps: number;
+  guidance: number;
+  seed: number;
+  scheduler: SamplerChoice;
+}
+
+/**
+ * The options as a person gives them (a command, flags, a form): only the prompt is required, and
+ * the values are checked, not trusted (a form may send text where a number belongs).
+ */
+export interface ImageOptionsInput {
+  prompt: string;
+  negativePrompt?: string;
+  width?: number;
+  height?: number;
+  steps?: number;
+  guidance?: number;
+  seed?: number;
+  scheduler?: string;
+}
+
+/** What filling and checking a payload is held to. */
+export interface ImageParseOptions {
+  /** Default: {@link DEFAULT_IMAGE_LIMITS}. */
+  limits?: Readonly<ImageLimits>;
+  /** Fills options left out; without it every option must be there. */
+  defaults?: Readonly<ImageDefaults>;
+  /** A seed for a payload without one; without it the seed must be there. Called only when needed. */
+  randomSeed?: () => number;
+}
+
+const range = (min: number, max: number): string => `${min}–${max}`;
+
+/** What each option allows, in the words the refusals use. */
+export function imageAllowed(limits: Readonly<ImageLimits>): Record<keyof ImagePayload, Json> {
+  return {
+    prompt: `1–${limits.maxPromptChars} characters`,
+    negativePrompt: limits.maxPromptChars,
+    width: `${range(limits.minSize, limits.maxSize)}, multiple of ${IMAGE_SIZE_MULTIPLE}`,
+    height: `${range(limits.minSize, limits.maxSize)}, multiple of ${IMAGE_SIZE_MULTIPLE}`,
+    steps: range(1, limits.maxSteps),
+    guidance: range(GUIDANCE.min, GUIDANCE.max),
+    seed: range(SEED.min, SEED.max),
+    scheduler: [...SAMPLER_CHOICES],
+  };
+}
+
+function promptText(name: 'prompt' | 'negativePrompt', max: number) {
+  const words = name === 'prompt' ? 'the prompt' : 'the negative prompt';
+  let s = z.string({ error: (iss) => `${words} must be text; got ${describe(iss.input)}` }).superRefine((v, ctx) => {
+    const n = chars(v);
+    if (n <= max) return;
+    // The length is what was given (the text may be thousands of characters); the limit is what is allowed.
+    const params: IssueParams = { code: 'PROMPT_TOO_LONG', given: n, allowed: max };
+    ctx.addIssue({ code: 'custom', input: v, message: `${words} is ${n} characters; the limit is ${max}`, params });
+  });
+  if (name === 'prompt') s = s.refine((v) => v.trim() !== '', { error: 'the prompt is empty; describe the image you want' });
+  return s;
+}
+
+/** The image payload's zod schema for one model's limits. */
+export function imagePayloadSchema(limits: Readonly<ImageLimits> = DEFAULT_IMAGE_LIMITS) {
+  const side = (name: 'width' | 'height') => {
+    const error = (iss: { input?: unknown }) =>
+      `${name} must be a multiple of ${IMAGE_SIZE_MULTIPLE} from ${limits.minSize} to ${limits.maxSize}; got ${describe(iss.input)}`;
+    return z.number({ error }).int({ error }).min(limits.minSize, { error }).max(limits.maxSize, { error }).multipleOf(IMAGE_SIZE_MULTIPLE, { error });
+  };
+  const stepsError = (iss: { input?: unknown }) => `steps must be a whole number from 1 to ${limits.maxSteps}; got ${describe(iss.input)}`;
+  const guidanceError = (iss: { input?: unknown }) => `guidance must be from ${GUIDANCE.min} to ${GUIDANCE.max}; got ${describe(iss.input)}`;
+  const seedError = (iss: { input?: unknown }) => `seed must be a whole number from ${SEED.min} to ${SEED.max}; got ${describe(iss.input)}`;
+  return z.object(
+    {
+      prompt: promptText('prompt', limits.maxPromptChars),
+      negativePrompt: promptText('negativePrompt', limits.maxPromptChars),
+      width: side('width'),
+      height: side('height'),
+      steps: z.number({ error: stepsError }).int({ error: stepsError }).min(1, { error: stepsError }).max(limits.maxSteps, { error: stepsError }),
+      guidance: z.number({ error: guidanceError }).min(GUIDANCE.min, { error: guidanceError }).max(GUIDANCE.max, { error: guidanceError }),
+      seed: z.number({ error: seedError }).int({ error: seedError }).min(SEED.min, { error: seedError }).max(SEED.max, { error: seedError }),
+      scheduler: z.enum(SAMPLER_CHOICES, { error: (iss) => `unknown scheduler ${describe(iss.input)}; choose one of ${SAMPLER_CHOICES.join(', ')}` }),
+    },
+    { error: (iss) => `an image job needs an object with a prompt; got ${describe(iss.input)}` },
+  );
+}
+
+/**
+ * Checks an image payload against a model's limits, filling what is left out when `defaults` (and
+ * `randomSeed`) are given. Refuses with INVALID_INPUT, or PROMPT_TOO_LONG for a prompt or negative
+ * prompt over `maxPromptChars`, whose facts name the option, what was given and what is allowed.
+ */
+export function parseImagePayload(json: Json, opts: ImageParseOptions = {}): Result<ImagePayload, Refusal> {
+  const limits = opts.limits ?? DEFAULT_IMAGE_LIMITS;
+  let input: unknown = json;
+  if (isRecord(json)) {
+    const filled: Record<string, unknown> = { ...opts.defaults, ...given(json) };
+    if (filled.seed === undefined && opts.randomSeed) filled.seed = opts.randomSeed();
+    input = filled;
+  }
+  const allowed = imageAllowed(limits);
+  return parseWith(imagePayloadSchema(limits), input, (option) => allowed[option as keyof ImagePayload] ?? 'an object with a prompt');
+}
+
+/** A seed for a payload that names none. */
+export function randomImageSeed(): number {
+  return Math.floor(Math.random() * (SEED.max + 1));
+}
+
+/**
+ * The payload of an /imagine: the prompt trimmed, options left out taken from the model's defaults,
+ * a seed drawn when none is given, every option checked against the model's limits.
+ */
+export function buildImagePayload(
+  input: ImageOptionsInput,
+  model: { limits: Readonly<ImageLimits>; defaults: Readonly<ImageDefaults> },
+  randomSeed: () => number = randomImageSeed,
+): Result<ImagePayload, Refusal> {
+  const { prompt, ...options } = input;
+  const json: Record<string, Json> = { prompt: typeof prompt === 'string' ? prompt.trim() : prompt };
+  for (const [k, v] of Object.entries(options)) if (v !== undefined) json[k] = v as Json;
+  return parseImagePayload(json, { limits: model.limits, defaults: model.defaults, randomSeed });
+}
+
+const NUMERIC_OPTIONS = ['width', 'height', 'steps', 'guidance', 'seed'] as const;
+const TEXT_OPTIONS = ['negativePrompt', 'scheduler'] as const;
+
+/**
+ * The options from JSON a form sent (the console): numbers may come as text and an option left
+ * empty as '' or null. Only the kinds of values are checked here (a number, text); the ranges are
+ * {@link buildImagePayload}'s, with the model's limits.
+ */
+export function imageOptionsFromJson(b: Readonly<Record<string, Json | undefined>>): Result<ImageOptionsInput, Refusal> {
+  const input: ImageOptionsInput = { prompt: typeof b.prompt === 'string' ? b.prompt : '' };
+  if (b.prompt !== undefined && b.prompt !== null && typeof b.prompt !== 'string') {
+    return refuse('INVALID_INPUT', 'prompt', `the prompt must be text; got ${describe(b.prompt)}`, b.prompt, 'text');
+  }
+  for (const name of NUMERIC_OPTIONS) {
+    const v = b[name];
+    if (v === undefined || v === null || (typeof v === 'string' && v.trim() === '')) continue;
+    const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : NaN;
+    if (!Number.isFinite(n)) return refuse('INVALID_INPUT', name, `${name} must be a number; got ${describe(v)}`, v, imageAllowed(DEFAULT_IMAGE_LIMITS)[name]);
+    input[name] = n;
+  }
+  for (const name of TEXT_OPTIONS) {
+    const v = b[name];
+    if (v === undefined || v === null || v === '') continue;
+    if (typeof v !== 'string') return refuse('INVALID_INPUT', name, `${name} must be text; got ${describe(v)}`, v, name === 'scheduler' ? [...SAMPLER_CHOICES] : 'text');
+    // A negative prompt of only spaces is none.
+    if (name === 'negativePrompt' && v.trim() === '') continue;
+    input[name] = v;
+  }
+  return { ok: true, value: input };
+}
+
+/** Estimated engine steps of an image job: the denoising steps, the text encoder and the decode. */
+export function imageJobSteps(payload: Pick<ImagePayload, 'steps'>): number {
+  return payload.steps + 2;
+}
+
+/**
+ * The options of an image job, for what adapters show (prompt, size, seed…); undefined for another
+ * kind or a payload that is not one. Read against the widest limits a config allows, since a
+ * stored payload was checked against its model's own when it was queued.
+ */
+export function imageOptionsOf(job: { kind: JobKind; payload: Json }): ImagePayload | undefined {
+  if (job.kind !== 'image') return undefined;
+  const parsed = parseImagePayload(job.payload, { limits: WIDEST_IMAGE_LIMITS });
+  return parsed.ok ? parsed.value : undefined;
+}
