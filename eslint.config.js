@@ -1,6 +1,14 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+const PLATFORM_LIBS = { group: ['discord.js', '@discordjs/*', '@slack/*'], message: 'Only src/bots/<platform> imports a platform library.' };
+const MODEL_LIBS = { group: ['node-llama-cpp', 'onnxruntime-node', '@huggingface/transformers'], message: 'Model libraries live in the GPU worker (src/runners).' };
+// Only the engine's front door (index), its vocabulary (types, job-feed, clock) and the Engine class.
+const ENGINE_INTERNALS = {
+  group: ['**/engine/*', '!**/engine/index.js', '!**/engine/types.js', '!**/engine/job-feed.js', '!**/engine/clock.js', '!**/engine/engine.js', '**/engine/*/**'],
+  message: 'Outside the engine, import src/engine/index.ts (or types, job-feed, clock), not its internals.',
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', 'coverage/**', 'docs/**'] },
   js.configs.recommended,
@@ -15,14 +23,28 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/engine/**/*.ts', 'src/commands/**/*.ts'],
+    // The engine is the innermost room: nothing of the rooms around it, no platform or model library.
+    files: ['src/engine/**/*.ts'],
     rules: {
       'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['discord.js', '@discordjs/*', '@slack/*'], message: 'Only src/bots/<platform> imports a platform library.' },
-          { group: ['node-llama-cpp', 'onnxruntime-node', '@huggingface/transformers', 'sharp'], message: 'Model libraries live in the GPU worker (src/runners).' },
-        ],
+        patterns: [PLATFORM_LIBS, MODEL_LIBS, {
+          group: ['**/bots/**', '**/commands/**', '**/runners/**', '**/app/**', '**/cli/**', '**/worker/**', '**/config/**', '**/media/**', '**/views/**', '**/jobs/**'],
+          message: 'src/engine imports nothing from bots, commands, runners, app, cli, worker, config, media, views or jobs.',
+        }],
       }],
+    },
+  },
+  {
+    // Commands and the shared views reach the engine only through its front door.
+    files: ['src/commands/**/*.ts', 'src/views/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [PLATFORM_LIBS, MODEL_LIBS, ENGINE_INTERNALS, { group: ['**/bots/**'], message: 'Commands and views never import an adapter.' }] }],
+    },
+  },
+  {
+    files: ['src/bots/**/*.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: [MODEL_LIBS, ENGINE_INTERNALS] }],
     },
   },
   {

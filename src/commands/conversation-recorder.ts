@@ -1,6 +1,5 @@
 import type { Clock } from '../engine/clock.js';
-import type { Engine } from '../engine/engine.js';
-import type { JobStore } from '../engine/store/job-store.js';
+import type { CommandStore, Engine } from '../engine/index.js';
 import type { EngineEvent, Json } from '../engine/types.js';
 import { chatQuestionOf } from '../jobs/chat.js';
 
@@ -11,7 +10,7 @@ import { chatQuestionOf } from '../jobs/chat.js';
 export class ConversationRecorder {
   readonly #off: () => void;
 
-  constructor(engine: Engine, store: JobStore, clock: Clock) {
+  constructor(engine: Engine, store: CommandStore, clock: Clock) {
     this.#off = engine.on((e: EngineEvent) => {
       if (e.event.type !== 'result' && e.event.type !== 'cancelled') return;
       const job = engine.getJob(e.jobId);

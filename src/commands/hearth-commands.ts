@@ -1,7 +1,6 @@
 import type { HearthConfig } from '../config/schema.js';
 import type { Clock } from '../engine/clock.js';
-import type { Engine, EngineSnapshot } from '../engine/engine.js';
-import type { JobStore, UsageBucket, UserSeconds } from '../engine/store/job-store.js';
+import type { CommandStore, Engine, EngineSnapshot, UsageBucket, UserSeconds } from '../engine/index.js';
 import { err, ok, type ErrorInfo, type JobKind, type JobRecord, type Json, type Result } from '../engine/types.js';
 import { buildChatPayload, chatJobSteps, MAX_ASK_CHARS, parseAskQuestion, toJson as chatJson, type ChatMessage } from '../jobs/chat.js';
 import { buildCaptionPayload, CAPTION_DETAILS, MAX_CAPTION_QUESTION_CHARS, parseCaptionOptions, type CaptionDetail } from '../jobs/caption.js';
@@ -93,7 +92,7 @@ export interface StatusView extends EngineSnapshot {
 
 export interface HearthCommandsOptions {
   engine: Engine;
-  store: JobStore;
+  store: CommandStore;
   config: HearthConfig;
   clock: Clock;
   /** Injected so tests use a fake; default: the global fetch. */
@@ -108,7 +107,7 @@ export interface HearthCommandsOptions {
  */
 export class HearthCommands {
   readonly #engine: Engine;
-  readonly #store: JobStore;
+  readonly #store: CommandStore;
   readonly #config: HearthConfig;
   readonly #clock: Clock;
   readonly #fetch: typeof fetch | undefined;

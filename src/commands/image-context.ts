@@ -1,6 +1,5 @@
 import type { Clock } from '../engine/clock.js';
-import type { Engine } from '../engine/engine.js';
-import type { JobStore } from '../engine/store/job-store.js';
+import type { CommandStore, Engine } from '../engine/index.js';
 import type { EngineEvent, JobRecord } from '../engine/types.js';
 import { awaitsCaption, chatPayloadOf, toJson, withImageContext, type ChatPayload } from '../jobs/chat.js';
 
@@ -21,7 +20,7 @@ export class ImageContextLinker {
 
   constructor(
     private readonly engine: Engine,
-    private readonly store: JobStore,
+    private readonly store: CommandStore,
     private readonly clock: Clock,
   ) {
     this.#off = engine.on((e) => this.#onEvent(e));
