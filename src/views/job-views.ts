@@ -117,9 +117,14 @@ export class JobViews<O> {
     this.#release(key);
   }
 
-  /** Forgets a command's view without showing anything more (the adapter has taken its messages away). */
+  /**
+   * Forgets a command's view without showing anything more (the adapter has taken its messages away).
+   * Its ended jobs count as delivered: there is nothing of them left to show, after a restart either.
+   */
   drop(origin: O): void {
-    this.#release(this.#opts.keyOf(origin));
+    const key = this.#opts.keyOf(origin);
+    this.#confirmer(key)();
+    this.#release(key);
   }
 
   #onEvent(e: EngineEvent): void {
