@@ -22,7 +22,11 @@ export type { Actor } from './job-lifecycle.js';
 export interface EngineLimits {
   /** Queued + running jobs one user may have. */
   maxQueuedPerUser: number;
-  /** GPU-seconds a user may use per UTC day; null or absent = no limit. */
+  /**
+   * GPU-seconds a user may use per UTC day; null or absent = no limit. Checked when a job is
+   * submitted (refused DAILY_LIMIT) and again before a queued job first begins: one whose owner used
+   * up the day meanwhile fails DAILY_LIMIT and its owner is told (admins exempt; see Dispatcher).
+   */
   dailyGpuSeconds?: number | null;
   /** Crashes after which a job is failed instead of retried (default 2). */
   maxCrashes?: number;
