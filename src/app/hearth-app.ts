@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdapterContext, AdapterFactory, PlatformAdapter } from '../bots/adapter.js';
 import { ConversationRecorder } from '../commands/conversation-recorder.js';
@@ -51,7 +51,7 @@ export class HearthApp {
     this.#ownsStore = !options.store;
     if (options.store) this.store = options.store;
     else {
-      mkdirSync(config.dataDir, { recursive: true });
+      privateDataDir(config.dataDir, log);
       this.store = SqliteStore.open(join(config.dataDir, 'hearth.db'));
     }
     this.engine = new Engine({
@@ -134,6 +134,22 @@ export class HearthApp {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
+  }
+}
+
+/**
+ * dataDir holds people's prompts, answers and images: it is created 0700 (hearth's files in it are
+ * 0600, see SqliteStore.open). An existing folder that others can read is left as it is (it may be
+ * shared on purpose, or not hearth's own) and a warning says how to close it.
+ */
+function privateDataDir(dir: string, log: Logger): void {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const mode = statSync(dir).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    log.warn(
+      { dataDir: dir, mode: mode.toString(8) },
+      `dataDir ${dir} can be read by other users of this machine (mode ${mode.toString(8)}); run \`chmod 700 ${dir}\` to keep it private`,
+    );
   }
 }
 

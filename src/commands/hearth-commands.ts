@@ -279,10 +279,16 @@ export class HearthCommands {
     return this.#engine.cancel(id, { userId: inv.userId, admin: inv.admin });
   }
 
-  /** /forget: clears the conversation's memory. Returns how many turns were forgotten. */
-  forget(inv: Invocation): Result<{ turns: number }> {
+  /**
+   * /forget: clears the conversation's memory, and removes the images the person uploaded from every
+   * job of theirs that has ended (hearth already drops them when a job ends; this also clears what an
+   * earlier version kept). Images of jobs still queued or running stay until those jobs end: their
+   * runners need them. Returns how many turns were forgotten and how many jobs held images.
+   */
+  forget(inv: Invocation): Result<{ turns: number; images: number }> {
     if (!inv.conversationId) return invalid('there is no conversation here to forget', { given: 'none' });
-    return ok({ turns: this.#store.clearConversation(inv.conversationId) });
+    const turns = this.#store.clearConversation(inv.conversationId);
+    return ok({ turns, images: this.#store.forgetUploads(inv.userId) });
   }
 
   /** /queue: your jobs with position and ETA, and how busy the GPU is. */

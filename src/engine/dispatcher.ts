@@ -172,6 +172,7 @@ export class Dispatcher {
         const live = this.#o.jobs.get(id);
         if (!live) continue;
         if (!live.begun) {
+          if (this.#overDailyLimit(live)) continue;
           // Only the job being begun is to blame if the worker dies now.
           current.jobIds = [id];
           try {
@@ -243,6 +244,22 @@ export class Dispatcher {
       } else this.#failed(jobIds, e);
       return false;
     }
+  }
+
+  /**
+   * The daily limit, checked again before a job begins for the first time: a job whose owner has
+   * used up today's GPU-seconds while it waited does not start. It fails DAILY_LIMIT (facts: given,
+   * allowed) and its owner is told at once, rather than holding a queue slot until midnight UTC.
+   * Admins' jobs (remembered by the job) are exempt, as at submit; so is a job that had already
+   * begun once (a restart interrupted it: it was allowed to run and goes on).
+   */
+  #overDailyLimit(live: LiveJob): boolean {
+    const r = live.record;
+    if (r.admin || r.attempts > 0) return false;
+    const over = this.#o.meter.overDailyLimit(r.userId, 'start');
+    if (!over) return false;
+    this.#o.lifecycle.fail(live, over);
+    return true;
   }
 
   /**

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { systemClock, type Clock } from './clock.js';
 import { Admission } from './admission.js';
 import { CrashPolicy } from './crash-policy.js';
+import { Delivery } from './delivery.js';
 import { Dispatcher } from './dispatcher.js';
 import { EventHub, ReadinessSignal } from './events.js';
 import type { Executor, ModelDescriptor } from './executor/executor.js';
@@ -21,10 +22,16 @@ export type { Actor } from './job-lifecycle.js';
 export interface EngineLimits {
   /** Queued + running jobs one user may have. */
   maxQueuedPerUser: number;
-  /** GPU-seconds a user may use per UTC day; null or absent = no limit. */
+  /**
+   * GPU-seconds a user may use per UTC day; null or absent = no limit. Checked when a job is
+   * submitted (refused DAILY_LIMIT) and again before a queued job first begins: one whose owner used
+   * up the day meanwhile fails DAILY_LIMIT and its owner is told (admins exempt; see Dispatcher).
+   */
   dailyGpuSeconds?: number | null;
   /** Crashes after which a job is failed instead of retried (default 2). */
   maxCrashes?: number;
+  /** Restarts at which the end of a job not yet delivered is sent again before hearth gives up (default 5). */
+  maxRedeliveries?: number;
 }
 
 export interface EngineLogger {
@@ -58,7 +65,10 @@ export interface EngineOptions {
 }
 
 export interface SubmitOptions {
-  /** Admins are not held to the per-user queue cap or daily limit. */
+  /**
+   * Admins are not held to the per-user queue cap or daily limit. The job remembers it, so the daily
+   * limit is not applied to it when it starts either.
+   */
   admin?: boolean;
 }
 
@@ -88,8 +98,9 @@ const noopLog: EngineLogger = { info() {}, warn() {}, error() {} };
  * This class is the front door and the wiring; the work is done by its parts, one reason to change
  * each: {@link Admission} (what may be queued), {@link JobLifecycle} (states, cancel, crash verdicts
  * from the {@link CrashPolicy}),
- * {@link Dispatcher} (the step loop: executor and residency), {@link UsageMeter} (charging, rates, the
- * daily limit) and {@link QueueProjection} (positions, ETAs, `queued` events).
+ * {@link Dispatcher} (the step loop: executor and residency; the daily limit before a job begins),
+ * {@link UsageMeter} (charging, rates, the daily limit), {@link QueueProjection} (positions, ETAs,
+ * `queued` events) and {@link Delivery} (ends that have not reached their owners, sent again after a restart).
  */
 export class Engine implements JobFeed {
   readonly #store: JobRecordStore & UsageStore;
@@ -109,6 +120,7 @@ export class Engine implements JobFeed {
   readonly #lifecycle: JobLifecycle;
   readonly #dispatcher: Dispatcher;
   readonly #admission: Admission;
+  readonly #delivery: Delivery;
   #starting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
 
@@ -164,6 +176,14 @@ export class Engine implements JobFeed {
       meter: this.#meter,
       maxQueuedPerUser: options.limits.maxQueuedPerUser,
     });
+    this.#delivery = new Delivery({
+      store: this.#store,
+      jobs: this.#jobs,
+      hub: this.#hub,
+      clock: this.#clock,
+      log: this.#log,
+      ...(options.limits.maxRedeliveries !== undefined ? { maxRedeliveries: options.limits.maxRedeliveries } : {}),
+    });
     this.#executor.onCrash((reason) => this.#dispatcher.workerDied(reason));
   }
 
@@ -177,7 +197,8 @@ export class Engine implements JobFeed {
   }
 
   /**
-   * Recovers what a previous run left (running jobs go back to the queue; see {@link CrashPolicy}),
+   * Recovers what a previous run left (running jobs go back to the queue; see {@link CrashPolicy}; the
+   * end of jobs that ended but never reached their owner is published again; see {@link Delivery}),
    * learns the models from the executor (which can take seconds: jobs for declared models are
    * accepted meanwhile), fails waiting jobs whose model is not served, and starts scheduling.
    * Subscribe adapters before calling it, so they hear about recovered jobs. Returns the same promise
@@ -194,6 +215,8 @@ export class Engine implements JobFeed {
     const report = this.#crashPolicy.recover(this.#store, this.#clock.now());
     this.#lifecycle.loadWaiting(this.#store.listJobs({ states: ['queued'] }), (r) => this.#meter.stepsOf(r));
     if (report.requeued.length > 0) this.#log.info(`resuming ${report.requeued.length} job(s) that were running when hearth stopped`);
+    // The adapters have subscribed: results stored but never sent reach their owners now.
+    this.#delivery.resend();
     const described = await this.#executor.describe(opts);
     if (this.#readiness.state === 'stopping') return;
     for (const d of described) {
@@ -237,7 +260,7 @@ export class Engine implements JobFeed {
     const refusal = this.#admission.refusal(spec, readiness, opts.admin === true);
     if (refusal) return err(refusal);
     const { steps, estimateSeconds } = this.#meter.estimate(spec);
-    const record = this.#store.insertJob({ ...spec, id: this.#newId(), estimateSeconds }, this.#clock.now());
+    const record = this.#store.insertJob({ ...spec, id: this.#newId(), estimateSeconds, admin: opts.admin === true }, this.#clock.now());
     const live = this.#lifecycle.admit(record, steps);
     if (readiness === 'starting') {
       // Not schedulable yet (the policy needs the model's batch size): it waits for start().
@@ -275,6 +298,15 @@ export class Engine implements JobFeed {
    */
   updateOrigin(jobId: string, origin: Json): Result<JobRecord> {
     return this.#lifecycle.updateOrigin(jobId, origin);
+  }
+
+  /**
+   * Records that the end of an ended job reached its owner (an adapter sent its final message, or the
+   * platform refused it for good). Until then, the end is published again at each start (bounded:
+   * see {@link Delivery}). NOT_FOUND for an unknown job; INVALID_INPUT for one that has not ended.
+   */
+  markDelivered(jobId: string): Result<JobRecord> {
+    return this.#delivery.markDelivered(jobId);
   }
 
   /** Subscribes to every job's events. Returns the unsubscribe function. */

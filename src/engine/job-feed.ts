@@ -12,9 +12,9 @@ export type Readiness = 'starting' | 'ready' | 'stopping';
 
 /**
  * What a platform adapter needs from the engine, and nothing more: the event stream, a job's record,
- * a place to record what it posted, and whether hearth is up. Adapters depend on this rather than the
- * whole engine, so the engine's internals can change without touching them, and an adapter can be
- * tested against a small fake feed.
+ * a place to record what it posted, a way to confirm that a job's end reached its owner, and whether
+ * hearth is up. Adapters depend on this rather than the whole engine, so the engine's internals can
+ * change without touching them, and an adapter can be tested against a small fake feed.
  *
  * Adapters never poll: every change of a job arrives through `subscribe`, every change of readiness
  * through `onReadiness`.
@@ -36,6 +36,15 @@ export interface JobFeed {
    * the job has ended.
    */
   updateOrigin(jobId: string, origin: Json): Result<JobRecord>;
+
+  /**
+   * Records that the end of an ended job (its result, failure or cancel) reached its owner: call it
+   * once the final message was sent, or the platform refused it for good (the message was deleted).
+   * A job that ended without this is published again after the next restart (its final event, to
+   * every subscriber), a bounded number of times. NOT_FOUND for an unknown job; INVALID_INPUT for a
+   * job that has not ended. Marking twice changes nothing.
+   */
+  markDelivered(jobId: string): Result<JobRecord>;
 
   /** Where hearth stands now. */
   readiness(): Readiness;

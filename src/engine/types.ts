@@ -116,6 +116,13 @@ export interface JobRecord {
   finishedAt: number | null;
   result: JobResult | null;
   error: ErrorInfo | null;
+  /** Its submitter was a hearth admin (not held to the daily limit when it starts, as at submit). */
+  admin: boolean;
+  /**
+   * When an adapter confirmed that the job's end reached its owner; null until then (and for a job
+   * that has not ended). Ended jobs not yet delivered are sent again after a restart.
+   */
+  deliveredAt: number | null;
 }
 
 /** One typed event stream per job, for the adapters. */

@@ -47,15 +47,20 @@ export class UsageMeter {
     return Math.max(1, Math.round(record.estimateSeconds / this.rate(record.model, record.kind)));
   }
 
-  /** DAILY_LIMIT when the user has used up today's GPU-seconds; undefined when they may go on. */
-  overDailyLimit(userId: string): ErrorInfo | undefined {
+  /**
+   * DAILY_LIMIT when the user has used up today's GPU-seconds (UTC day); undefined when they may go
+   * on. Asked when a job is submitted and again when a queued job is about to begin (`start`): jobs
+   * queued while the budget lasted do not run past it.
+   */
+  overDailyLimit(userId: string, when: 'submit' | 'start' = 'submit'): ErrorInfo | undefined {
     const limit = this.#o.dailyGpuSeconds;
     if (limit === null) return undefined;
     const used = this.#o.store.usageSince(userId, startOfUtcDay(this.#o.clock.now()));
     if (used < limit) return undefined;
+    const spent = `you have used ${used.toFixed(0)} of your ${limit} GPU-seconds today`;
     return {
       code: 'DAILY_LIMIT',
-      message: `you have used ${used.toFixed(0)} of your ${limit} GPU-seconds today`,
+      message: when === 'start' ? `${spent}, so this job was not started; the limit resets at midnight UTC` : spent,
       facts: { given: round(used), allowed: limit },
     };
   }

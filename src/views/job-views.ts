@@ -1,10 +1,12 @@
-import type { EngineEvent, ErrorInfo, JobEvent, JobRecord, Json } from '../engine/types.js';
+import type { EngineEvent, ErrorInfo, JobEvent, JobRecord, Json, Result } from '../engine/types.js';
 import { emptyView, failView, isEndEvent, isFinal, reduceJobView, roleOf, type JobViewModel, type ViewJob } from './job-view-model.js';
 
 /** What the views need of the engine: events and the jobs they are about. Never polled. */
 export interface ViewFeed {
   subscribe(listener: (e: EngineEvent) => void): () => void;
   getJob(jobId: string): JobRecord | undefined;
+  /** Confirms that an ended job's end reached its owner (see JobFeed.markDelivered). */
+  markDelivered?(jobId: string): Result<unknown>;
 }
 
 /** One change of one view, handed to the adapter to render. */
@@ -18,6 +20,13 @@ export interface ViewChange<O> {
   /** The job and event that caused it; absent when the command itself failed. */
   job?: JobRecord;
   event?: JobEvent;
+  /**
+   * Only on the change that makes the view final: the adapter calls it once that final content has
+   * reached the person (its message was sent, or the platform refused it for good). It records every
+   * ended job of the view as delivered; a view whose end was not confirmed is shown again after a
+   * restart. Calling it more than once changes nothing.
+   */
+  delivered?: () => void;
 }
 
 export interface JobViewsOptions<O> {
@@ -62,6 +71,8 @@ export class JobViews<O> {
   readonly #opts: JobViewsOptions<O>;
   readonly #views = new Map<string, Entry<O>>();
   readonly #jobs = new Map<string, { key: string; job: ViewJob; record: JobRecord }>();
+  /** Every job a live view has shown, ended ones too, in the order they were first heard of. */
+  readonly #members = new Map<string, Set<string>>();
   readonly #done = new RecentSet(10_000);
   readonly #notOurs = new RecentSet(10_000);
   #off: (() => void) | undefined;
@@ -81,6 +92,7 @@ export class JobViews<O> {
     this.#off = undefined;
     this.#views.clear();
     this.#jobs.clear();
+    this.#members.clear();
   }
 
   /** Views not final yet. */
@@ -101,13 +113,18 @@ export class JobViews<O> {
     const view = failView(previous, error);
     if (view === previous) return;
     this.#views.set(key, { origin: entry.origin, view });
-    this.#emit({ key, origin: entry.origin, view, previous });
+    this.#emit({ key, origin: entry.origin, view, previous, delivered: this.#confirmer(key) });
     this.#release(key);
   }
 
-  /** Forgets a command's view without showing anything more (the adapter has taken its messages away). */
+  /**
+   * Forgets a command's view without showing anything more (the adapter has taken its messages away).
+   * Its ended jobs count as delivered: there is nothing of them left to show, after a restart either.
+   */
   drop(origin: O): void {
-    this.#release(this.#opts.keyOf(origin));
+    const key = this.#opts.keyOf(origin);
+    this.#confirmer(key)();
+    this.#release(key);
   }
 
   #onEvent(e: EngineEvent): void {
@@ -124,6 +141,9 @@ export class JobViews<O> {
       known = { key, record, job: { id: record.id, kind: record.kind, role: roleOf(record), userId: record.userId } };
       this.#jobs.set(e.jobId, known);
       if (!this.#views.has(key)) this.#views.set(key, { origin, view: emptyView() });
+      let members = this.#members.get(key);
+      if (!members) this.#members.set(key, (members = new Set()));
+      members.add(e.jobId);
     }
     if (isEndEvent(e.event)) {
       this.#jobs.delete(e.jobId);
@@ -137,7 +157,9 @@ export class JobViews<O> {
     entry.view = view;
     // The record may have changed (origin updated, payload amended): read it again at the end.
     const record = isEndEvent(e.event) ? (this.#opts.feed.getJob(e.jobId) ?? known.record) : known.record;
-    this.#emit({ key: known.key, origin: entry.origin, view, previous, job: record, event: e.event });
+    const change: ViewChange<O> = { key: known.key, origin: entry.origin, view, previous, job: record, event: e.event };
+    if (isFinal(view)) change.delivered = this.#confirmer(known.key);
+    this.#emit(change);
     if (isFinal(view)) this.#release(known.key);
   }
 
@@ -149,8 +171,24 @@ export class JobViews<O> {
     }
   }
 
+  /** Marks the view's ended jobs delivered, once; helpers before the job they serve. */
+  #confirmer(key: string): () => void {
+    // A helper still running when its command ended has no end yet: only ended jobs are delivered.
+    const ids = [...(this.#members.get(key) ?? [])].filter((id) => !this.#jobs.has(id));
+    let called = false;
+    return () => {
+      if (called) return;
+      called = true;
+      for (const id of ids) {
+        const r = this.#opts.feed.markDelivered?.(id);
+        if (r && !r.ok) this.#opts.report(new Error(`${r.error.code}: ${r.error.message}`), `recording job ${id} as delivered`);
+      }
+    };
+  }
+
   #release(key: string): void {
     this.#views.delete(key);
+    this.#members.delete(key);
     // Its other jobs (helpers) end with it; their late events must not open a new view.
     for (const [id, k] of this.#jobs) {
       if (k.key !== key) continue;

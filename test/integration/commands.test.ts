@@ -52,7 +52,7 @@ describe('commands over the engine', () => {
     expect(messages[1]!.content).toBe('what is hearth');
     await events(app, second.value.id);
 
-    expect(app.commands.forget(who)).toEqual({ ok: true, value: { turns: 4 } });
+    expect(app.commands.forget(who)).toEqual({ ok: true, value: { turns: 4, images: 0 } });
     const third = await app.commands.ask({ prompt: 'fresh start' }, who);
     if (!third.ok) throw new Error(third.error.message);
     expect((third.value.payload as { messages: unknown[] }).messages).toHaveLength(2);

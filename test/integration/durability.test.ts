@@ -22,6 +22,7 @@ const SETTINGS = {
   },
 };
 const HOST = fileURLToPath(new URL('../fixtures/engine-host.ts', import.meta.url));
+const DELIVERY_HOST = fileURLToPath(new URL('../fixtures/delivery-host.ts', import.meta.url));
 
 interface HostLine {
   jobId?: string;
@@ -168,5 +169,70 @@ describe('durability with real processes', () => {
     expect(executor.starts).toBe(4);
     await engine.close();
     store.close();
+  });
+});
+
+interface DeliveryLine {
+  holding?: string;
+  delivered?: string;
+  submitted?: string;
+  workerPid?: number;
+  summary?: { shown: Array<{ jobId: string; phase: string }>; undelivered: string[] };
+}
+
+function runDeliveryHost(db: string, jobs: JobSpec[], mode: 'hold' | 'deliver'): { child: ChildProcess; lines: AsyncIterable<DeliveryLine> } {
+  const args = ['--import', 'tsx', DELIVERY_HOST, db, JSON.stringify(SETTINGS), JSON.stringify(jobs), mode];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+  const rl = createInterface({ input: child.stdout! });
+  async function* lines(): AsyncGenerator<DeliveryLine> {
+    for await (const l of rl) if (l.startsWith('{')) yield JSON.parse(l) as DeliveryLine;
+  }
+  return { child, lines: lines() };
+}
+
+describe('delivery with real processes', () => {
+  it('sends a result that was stored but not yet sent when hearth was killed, once, after the restart', async () => {
+    const db = join(dir, 'delivery.db');
+    const jobs: JobSpec[] = [
+      { kind: 'image', model: 'image', userId: 'ann', payload: { steps: 2 }, origin: { to: 'ann-reply' } },
+      { kind: 'chat', model: 'chat', userId: 'ben', payload: { steps: 2 }, origin: { to: 'ben-reply' } },
+    ];
+    // The platform is sending the image's final message when hearth is killed.
+    const first = runDeliveryHost(db, jobs, 'hold');
+    let workerPid = 0;
+    const held = new Set<string>();
+    for await (const line of first.lines) {
+      if (line.workerPid) workerPid = line.workerPid;
+      if (line.holding) held.add(line.holding);
+      if (held.size === 2) break;
+    }
+    first.child.kill('SIGKILL');
+    await new Promise((r) => first.child.once('exit', r));
+    await waitFor(() => workerPid === 0 || !alive(workerPid), 'the orphaned worker to exit');
+    const store = SqliteStore.open(db);
+    const ended = store.listJobs();
+    store.close();
+    expect(ended.map((j) => [j.state, j.deliveredAt])).toEqual([
+      ['done', null],
+      ['done', null],
+    ]);
+
+    // After the restart both results are sent (each once), and recorded as delivered.
+    const second = runDeliveryHost(db, [], 'deliver');
+    let summary: DeliveryLine['summary'];
+    for await (const line of second.lines) if (line.summary) summary = line.summary;
+    await new Promise((r) => second.child.once('exit', r));
+    expect(summary?.shown).toEqual(ended.map((j) => ({ jobId: j.id, phase: 'done' })));
+    expect(summary?.undelivered).toEqual([]);
+
+    // Delivered means done: a third start sends nothing again.
+    const third = runDeliveryHost(db, [], 'deliver');
+    let again: DeliveryLine['summary'];
+    for await (const line of third.lines) if (line.summary) again = line.summary;
+    await new Promise((r) => third.child.once('exit', r));
+    expect(again).toEqual({ shown: [], undelivered: [] });
+    const after = SqliteStore.open(db);
+    for (const j of after.listJobs()) expect(j.deliveredAt, j.id).not.toBeNull();
+    after.close();
   });
 });

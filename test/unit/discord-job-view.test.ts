@@ -86,6 +86,7 @@ function feed(view: JobView, job: TestJob, e: JobEvent): void {
   const record: JobRecord = {
     id: job.id, seq: 1, kind: job.kind, model: job.kind, userId: 'discord:42', payload: job.payload, origin: null, conversationId: null,
     weight: 1, state: 'queued', attempts: 0, crashes: 0, estimateSeconds: 1, usedSeconds: 0, createdAt: 0, startedAt: null, finishedAt: null, result: null, error: null,
+    admin: false, deliveredAt: null,
   };
   const previous = models.get(view) ?? emptyView();
   const next = reduceJobView(previous, { id: job.id, kind: job.kind, role: roleOf(record), userId: record.userId }, e);

@@ -23,6 +23,8 @@ function record(id: string, crashes: number): JobRecord {
     finishedAt: null,
     result: null,
     error: null,
+    admin: false,
+    deliveredAt: null,
   };
 }
 

@@ -63,6 +63,10 @@ export class JobView {
   /** Messages of an earlier run being removed; recorded until they are gone, so a second restart retries. */
   readonly #removing = new Map<string, PostedMessage>();
   readonly #removed = new Set<string>();
+  /** Records the end as delivered (from the final change); called once the final messages went out. */
+  #confirm: (() => void) | undefined;
+  /** Deliveries that failed: any after the end was set means it did not reach the person. */
+  #failures = 0;
 
   constructor(origin: DiscordOrigin, deps: ViewDeps) {
     this.origin = origin;
@@ -94,6 +98,7 @@ export class JobView {
       else this.#live.add(job.id);
     }
     if (job && roleOf(job) === 'main' && this.#state.jobId !== job.id) this.#adopt(job);
+    if (change.delivered) this.#confirm = change.delivered;
     const s = this.#state;
     s.view = view;
     if (view.jobId) s.jobId = view.jobId;
@@ -175,6 +180,7 @@ export class JobView {
 
   #finish(): void {
     this.#ended = true;
+    const failures = this.#failures;
     const payloads = this.#payloads();
     payloads.forEach((p, i) => this.#set(i, p));
     const extra = this.#slots.slice(payloads.length);
@@ -183,6 +189,7 @@ export class JobView {
       // A retried chat that came out shorter than its first attempt leaves messages to remove.
       for (const sl of extra) await this.#serial(() => this.#remove(sl));
       for (const sl of this.#slots) sl.editor.dispose();
+      if (this.#failures === failures) this.#confirm?.();
     })().catch((e: unknown) => this.#deps.report(e, 'discord: finishing a reply'));
   }
 
@@ -210,7 +217,11 @@ export class JobView {
       editor: new ThrottledEditor<OutMessage>({
         intervalMs: this.#deps.intervalMs,
         now: this.#deps.now,
-        deliver: (p) => this.#deliver(slot, p),
+        deliver: (p) =>
+          this.#deliver(slot, p).catch((e: unknown) => {
+            this.#failures++;
+            throw e;
+          }),
         onError: (e) => this.#deps.report(e, `discord: ${this.origin.command} reply`),
       }),
     };
@@ -383,7 +394,10 @@ export class JobView {
         const mention = this.origin.ephemeral ? '' : `<@${this.origin.userId}> `;
         await rest.send(channelId, { content: `${mention}⚠️ ${words}`, mentionUsers: [this.origin.userId] });
       }
-    }).catch((e: unknown) => this.#deps.report(e, 'discord: reporting a failed job'));
+    }).then(
+      () => this.#confirm?.(),
+      (e: unknown) => this.#deps.report(e, 'discord: reporting a failed job'),
+    );
   }
 }
 

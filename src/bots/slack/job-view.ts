@@ -49,6 +49,8 @@ export class JobView {
   #interruptionShown = 0;
   #uploaded = false;
   #final = false;
+  /** Slack calls that failed: any after the end was set means it did not reach the person. */
+  #failures = 0;
   #disposed = false;
   readonly #finished: Promise<void>;
   #resolveFinished!: () => void;
@@ -61,7 +63,11 @@ export class JobView {
     this.#editor = new ThrottledEditor<Shown>({
       intervalMs: deps.intervalMs,
       now: () => deps.now(),
-      deliver: (shown) => this.#flush(shown),
+      deliver: (shown) =>
+        this.#flush(shown).catch((e: unknown) => {
+          this.#failures++;
+          throw e;
+        }),
       onError: (e) => deps.report(e, `slack: showing job ${this.#job?.id ?? '(none)'}`),
     });
   }
@@ -81,8 +87,14 @@ export class JobView {
     if (change.job && roleOf(change.job) === 'main') this.#job = change.job;
     const final = isFinal(change.view);
     this.#final = final;
+    const failures = this.#failures;
     this.#editor.set({ view: change.view, job: this.#job }, { final });
-    if (final) void this.#editor.idle().then(() => this.#resolveFinished());
+    if (!final) return;
+    void this.#editor.idle().then(() => {
+      // The end reached Slack: recorded, so a restart does not send it again.
+      if (!this.#disposed && this.#failures === failures) change.delivered?.();
+      this.#resolveFinished();
+    });
   }
 
   /** Stops scheduling; resolves when a Slack call in flight has returned. */

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Clock } from '../../engine/clock.js';
 
@@ -55,7 +55,7 @@ export class SeenEvents {
     if (expires !== undefined && expires > now) return false;
     const until = now + this.#ttl;
     this.#seen.set(key, until);
-    if (this.#file) appendFileSync(this.#file, `${until} ${key}\n`);
+    if (this.#file) appendFileSync(this.#file, `${until} ${key}\n`, { mode: 0o600 });
     this.#appended++;
     // Every so often, expired keys leave memory, and the file once they are the bulk of it.
     if (this.#appended % 1000 === 0 && this.#appended > 2 * this.#live(now)) this.#rewrite();
@@ -71,7 +71,8 @@ export class SeenEvents {
     this.#live(this.#clock.now());
     this.#appended = this.#seen.size;
     if (!this.#file) return;
-    mkdirSync(dirname(this.#file), { recursive: true });
-    writeFileSync(this.#file, [...this.#seen].map(([k, e]) => `${e} ${k}\n`).join(''));
+    mkdirSync(dirname(this.#file), { recursive: true, mode: 0o700 });
+    writeFileSync(this.#file, [...this.#seen].map(([k, e]) => `${e} ${k}\n`).join(''), { mode: 0o600 });
+    chmodSync(this.#file, 0o600);
   }
 }

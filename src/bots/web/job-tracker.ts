@@ -122,7 +122,11 @@ export class JobTracker {
       this.#hooks.send(card.session, { type: 'token', jobId: view.jobId, ref: view.ref, text: event.text });
       return;
     }
-    if (view.state === 'done' || view.state === 'failed' || view.state === 'cancelled') this.#finish(key, card, change.job);
+    if (view.state === 'done' || view.state === 'failed' || view.state === 'cancelled') {
+      this.#finish(key, card, change.job);
+      // A card in its session's history is delivered: the page shows it whenever it (re)connects.
+      change.delivered?.();
+    }
     this.#hooks.send(card.session, { type: 'update', job: { ...view } });
   }
 

@@ -14,8 +14,18 @@
  */
 import type { ErrorInfo, JobRecord, JobResult, JobSpec, JobState, Json } from '../types.js';
 
-/** A job to insert: the command's spec plus the engine's id and estimate. */
-export type NewJob = JobSpec & { id: string; estimateSeconds: number };
+/**
+ * A job to insert: the command's spec plus the engine's id and estimate, and whether its submitter
+ * is an admin (remembered, so the daily limit is checked the same way when it starts).
+ */
+export type NewJob = JobSpec & { id: string; estimateSeconds: number; admin?: boolean };
+
+/**
+ * The payload keys that hold uploaded bytes (a caption job's `imageBase64`): input only. They are
+ * removed from the stored payload when the job ends (the rest of the payload stays: its question,
+ * its options), and from a person's ended jobs when they ask hearth to forget.
+ */
+export const UPLOADED_BYTES_KEYS: readonly string[] = ['imageBase64'];
 
 /** The states a job ends in. Once in one of these, a job never changes again. */
 export type FinalState = 'done' | 'failed' | 'cancelled';
@@ -112,11 +122,36 @@ export interface JobRecordStore {
   markQueued(id: string, now: number, note: string, opts?: { crashed?: boolean }): JobRecord;
 
   /**
-   * `queued` or `running` → a final state: sets `finishedAt`, result and error, and takes the job out
-   * of its user's pending count. Finishing a job that has already finished changes nothing and returns
-   * it as it is: the first outcome wins, so a job is never completed twice.
+   * `queued` or `running` → a final state: sets `finishedAt`, result and error, takes the job out
+   * of its user's pending count, and drops uploaded bytes from its payload ({@link UPLOADED_BYTES_KEYS}).
+   * Finishing a job that has already finished changes nothing and returns it as it is: the first
+   * outcome wins, so a job is never completed twice.
    */
   finish(id: string, outcome: JobOutcome, now: number, note?: string): JobRecord;
+
+  /**
+   * Records that the end of an ended job reached its owner (the adapter sent its final message). The
+   * first time counts; later calls change nothing. `INVALID_INPUT` for a job that has not ended.
+   */
+  markDelivered(id: string, now: number): JobRecord;
+
+  /**
+   * Ended jobs whose end has not been confirmed as delivered and that hearth has not given up on,
+   * oldest first. Jobs with no origin (nobody to deliver to) are not listed.
+   */
+  listUndelivered(): Array<JobRecord & { redeliveries: number }>;
+
+  /** Counts one more attempt to deliver the job's end after a restart. */
+  noteRedelivery(id: string): void;
+
+  /** Stops trying to deliver the job's end (too many restarts, or too old): it is not listed again. */
+  abandonDelivery(id: string, now: number): void;
+
+  /**
+   * Removes uploaded bytes ({@link UPLOADED_BYTES_KEYS}) from the payloads of the user's ended jobs
+   * (/forget). Returns how many jobs held some.
+   */
+  forgetUploads(userId: string): number;
 
   /** Saves the fair scheduler's virtual times (creating users that are new), in one transaction. */
   saveVirtualTimes(entries: readonly VirtualTime[]): void;

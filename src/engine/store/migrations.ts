@@ -98,6 +98,27 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    description: 'jobs remember an admin submitter and whether their end reached the owner; ended jobs drop uploaded image bytes',
+    sql: `
+      -- The submitter was a hearth admin: exempt from the daily limit when the job starts, as at submit.
+      ALTER TABLE jobs ADD COLUMN admin INTEGER NOT NULL DEFAULT 0;
+      -- When an adapter confirmed that the job's end (result, failure, cancel) reached its owner.
+      ALTER TABLE jobs ADD COLUMN delivered_at INTEGER;
+      -- Restarts at which the end was sent again because it had not been confirmed.
+      ALTER TABLE jobs ADD COLUMN redeliveries INTEGER NOT NULL DEFAULT 0;
+      -- When hearth stopped trying (too many restarts, or too old): never sent again.
+      ALTER TABLE jobs ADD COLUMN delivery_abandoned_at INTEGER;
+      -- Jobs that ended before deliveries were recorded were answered by the hearth that ran them.
+      UPDATE jobs SET delivered_at = finished_at WHERE state IN ('done', 'failed', 'cancelled');
+      CREATE INDEX jobs_undelivered ON jobs (seq)
+        WHERE delivered_at IS NULL AND delivery_abandoned_at IS NULL AND finished_at IS NOT NULL;
+      -- Uploaded images are not kept once their job has ended.
+      UPDATE jobs SET payload = json_remove(payload, '$.imageBase64')
+        WHERE state IN ('done', 'failed', 'cancelled') AND json_type(payload, '$.imageBase64') IS NOT NULL;
+    `,
+  },
 ];
 
 /** The schema version this code writes and reads. */

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { HearthError, type JobKind, type JobRecord, type JobState, type Json } from '../types.js';
-import type { JobFilter, JobOutcome, JobRecordStore, NewJob, RecoveryReport, VirtualTime } from './job-store.js';
+import { UPLOADED_BYTES_KEYS, type JobFilter, type JobOutcome, type JobRecordStore, type NewJob, type RecoveryReport, type VirtualTime } from './job-store.js';
 import {
   JOB_COLUMNS,
   checkTime,
@@ -15,6 +15,8 @@ import {
 
 const ACTIVE: readonly JobState[] = ['queued', 'running'];
 const FINAL: readonly JobState[] = ['done', 'failed', 'cancelled'];
+/** The payload with its uploaded bytes removed (SQL; the keys are constants, not input). */
+const DROP_UPLOADS = `json_remove(payload, ${UPLOADED_BYTES_KEYS.map((k) => `'$.${k}'`).join(', ')})`;
 
 /**
  * {@link JobRecordStore} on SQLite: the `jobs` table with its `job_transitions` history, and `users`
@@ -53,6 +55,7 @@ export class SqliteJobs implements JobRecordStore {
         conversationId: job.conversationId ?? null,
         weight: job.weight ?? 1,
         estimate: job.estimateSeconds,
+        admin: job.admin === true ? 1 : 0,
         now,
       });
       s.pendingAdd.run(1, job.userId);
@@ -213,6 +216,31 @@ export class SqliteJobs implements JobRecordStore {
     return this.#recoverTx(now);
   }
 
+  markDelivered(id: string, now: number): JobRecord {
+    checkTime(now);
+    const job = this.#mustGet(id);
+    expectState(job, FINAL, 'be delivered');
+    if (job.deliveredAt === null) this.#s.setDelivered.run(now, id);
+    return this.#mustGet(id);
+  }
+
+  listUndelivered(): Array<JobRecord & { redeliveries: number }> {
+    return this.#s.undelivered.all().map((row) => ({ ...toRecord(row), redeliveries: row.redeliveries }));
+  }
+
+  noteRedelivery(id: string): void {
+    if (this.#s.addRedelivery.run(id).changes === 0) throw notFound(id);
+  }
+
+  abandonDelivery(id: string, now: number): void {
+    checkTime(now);
+    if (this.#s.abandonDelivery.run(now, id).changes === 0) throw notFound(id);
+  }
+
+  forgetUploads(userId: string): number {
+    return this.#s.forgetUploads.run(userId).changes;
+  }
+
   #mustGet(id: string): JobRecord {
     const job = this.getJob(id);
     if (!job) throw notFound(id);
@@ -237,10 +265,11 @@ function prepare(db: Database.Database) {
       conversationId: string | null;
       weight: number;
       estimate: number;
+      admin: number;
       now: number;
     }>(
-      `INSERT INTO jobs (id, kind, model, user_id, payload, origin, conversation_id, weight, state, estimate_s, created_at)
-       VALUES (:id, :kind, :model, :userId, :payload, :origin, :conversationId, :weight, 'queued', :estimate, :now)`,
+      `INSERT INTO jobs (id, kind, model, user_id, payload, origin, conversation_id, weight, state, estimate_s, admin, created_at)
+       VALUES (:id, :kind, :model, :userId, :payload, :origin, :conversationId, :weight, 'queued', :estimate, :admin, :now)`,
     ),
     ensureUser: db.prepare<[string]>('INSERT INTO users (id) VALUES (?) ON CONFLICT (id) DO NOTHING'),
     // Guarded so that a counter that has drifted low stays at 0 instead of breaking the CHECK.
@@ -260,6 +289,18 @@ function prepare(db: Database.Database) {
     setQueued: db.prepare<[number, string]>(
       "UPDATE jobs SET state = 'queued', started_at = NULL, crashes = crashes + ? WHERE id = ?",
     ),
+    setDelivered: db.prepare<[number, string]>('UPDATE jobs SET delivered_at = ? WHERE id = ? AND delivered_at IS NULL'),
+    undelivered: db.prepare<[], JobRow & { redeliveries: number }>(
+      `SELECT ${JOB_COLUMNS}, redeliveries FROM jobs
+       WHERE delivered_at IS NULL AND delivery_abandoned_at IS NULL AND finished_at IS NOT NULL AND origin IS NOT NULL
+       ORDER BY seq`,
+    ),
+    addRedelivery: db.prepare<[string]>('UPDATE jobs SET redeliveries = redeliveries + 1 WHERE id = ?'),
+    abandonDelivery: db.prepare<[number, string]>('UPDATE jobs SET delivery_abandoned_at = ? WHERE id = ?'),
+    forgetUploads: db.prepare<[string]>(
+      `UPDATE jobs SET payload = ${DROP_UPLOADS}
+       WHERE user_id = ? AND state IN (${FINAL.map((s) => `'${s}'`).join(', ')}) AND payload != ${DROP_UPLOADS}`,
+    ),
     setFinished: db.prepare<{
       id: string;
       state: string;
@@ -268,7 +309,8 @@ function prepare(db: Database.Database) {
       png: Buffer | null;
       error: string | null;
     }>(
-      `UPDATE jobs SET state = :state, finished_at = :now, result = :result, result_png = :png, error = :error
+      `UPDATE jobs SET state = :state, finished_at = :now, result = :result, result_png = :png, error = :error,
+         payload = ${DROP_UPLOADS}
        WHERE id = :id`,
     ),
     insertTransition: db.prepare<[string, string | null, string, number, string | null]>(

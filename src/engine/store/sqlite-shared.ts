@@ -28,11 +28,13 @@ export interface JobRow {
   result: string | null;
   result_png: Buffer | null;
   error: string | null;
+  admin: number;
+  delivered_at: number | null;
 }
 
 export const JOB_COLUMNS =
   'seq, id, kind, model, user_id, payload, origin, conversation_id, weight, state, attempts, crashes, ' +
-  'estimate_s, used_s, created_at, started_at, finished_at, result, result_png, error';
+  'estimate_s, used_s, created_at, started_at, finished_at, result, result_png, error, admin, delivered_at';
 
 /**
  * Wraps `fn` in an IMMEDIATE transaction: the write lock is taken at the start, so a second
@@ -66,6 +68,8 @@ export function toRecord(row: JobRow): JobRecord {
     finishedAt: row.finished_at,
     result: decodeResult(row.result, row.result_png),
     error: row.error === null ? null : (JSON.parse(row.error) as ErrorInfo),
+    admin: row.admin === 1,
+    deliveredAt: row.delivered_at,
   };
 }
 

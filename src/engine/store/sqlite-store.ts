@@ -5,7 +5,7 @@
  * wait instead of a failed lock upgrade). WAL with `synchronous=FULL`: a commit that returned survives
  * a power cut, which is what "durable before the owner is told" needs.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { HearthError, type JobRecord, type Json } from '../types.js';
@@ -43,7 +43,7 @@ export class SqliteStore implements HearthStore {
   readonly #db: Database.Database;
 
   /**
-   * Opens (creating it and its parent folder if needed) and migrates the database at `path`.
+   * Opens (creating it 0600 and its parent folder 0700 if needed) and migrates the database at `path`.
    * `:memory:` gives a private in-memory database, for tests.
    */
   static open(path: string, opts: SqliteStoreOptions = {}): SqliteStore {
@@ -53,7 +53,11 @@ export class SqliteStore implements HearthStore {
         busyTimeoutMs,
       });
     }
-    if (path !== ':memory:' && path !== '') mkdirSync(dirname(path), { recursive: true });
+    const onDisk = path !== ':memory:' && path !== '';
+    if (onDisk) {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+      ownerOnly(path);
+    }
     const db = new Database(path, { timeout: busyTimeoutMs });
     try {
       db.pragma('journal_mode = WAL');
@@ -61,6 +65,8 @@ export class SqliteStore implements HearthStore {
       db.pragma('foreign_keys = ON');
       db.pragma(`busy_timeout = ${busyTimeoutMs}`);
       migrate(db);
+      // SQLite makes the -wal and -shm files with the database's mode; older ones may predate that.
+      if (onDisk) for (const f of [`${path}-wal`, `${path}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
       return new SqliteStore(db, path);
     } catch (e) {
       db.close();
@@ -113,6 +119,21 @@ export class SqliteStore implements HearthStore {
   }
   recoverAfterRestart(now: number): RecoveryReport {
     return this.jobs.recoverAfterRestart(now);
+  }
+  markDelivered(id: string, now: number): JobRecord {
+    return this.jobs.markDelivered(id, now);
+  }
+  listUndelivered(): Array<JobRecord & { redeliveries: number }> {
+    return this.jobs.listUndelivered();
+  }
+  noteRedelivery(id: string): void {
+    this.jobs.noteRedelivery(id);
+  }
+  abandonDelivery(id: string, now: number): void {
+    this.jobs.abandonDelivery(id, now);
+  }
+  forgetUploads(userId: string): number {
+    return this.jobs.forgetUploads(userId);
   }
 
   // Usage -----------------------------------------------------------------------------------------
@@ -167,4 +188,13 @@ export class SqliteStore implements HearthStore {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/**
+ * The database holds people's prompts, answers and images: only its owner may read it. A new file is
+ * created 0600 (SQLite then gives its -wal and -shm files the same mode); an existing one is set to 0600.
+ */
+function ownerOnly(path: string): void {
+  if (existsSync(path)) chmodSync(path, 0o600);
+  else closeSync(openSync(path, 'a', 0o600));
 }
