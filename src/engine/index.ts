@@ -22,4 +22,4 @@ export type {
 } from './store/job-store.js';
 
 /** What the commands read and write of the store: jobs by filter, usage, conversations. */
-export type CommandStore = Pick<JobRecordStore, 'listJobs'> & UsageStore & ConversationStore;
+export type CommandStore = Pick<JobRecordStore, 'listJobs' | 'forgetUploads'> & UsageStore & ConversationStore;

@@ -111,6 +111,7 @@ describe('the view registry', () => {
     return {
       id, seq: 1, kind, model: kind, userId: 'web:a', payload, origin: { key: origin }, conversationId: null, weight: 1, state: 'queued',
       attempts: 0, crashes: 0, estimateSeconds: 1, usedSeconds: 0, createdAt: 0, startedAt: null, finishedAt: null, result: null, error: null,
+      admin: false, deliveredAt: null,
     };
   }
 
