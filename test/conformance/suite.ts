@@ -5,7 +5,11 @@
  * an image is a real PNG after `steps` steps, a caption is "a simulated caption").
  *
  * A behaviour a platform shows differently is declared by its driver ({@link Capabilities}) and the
- * declared variant is asserted; nothing is skipped.
+ * declared variant is asserted; nothing is skipped. Faults of the simulated GPU (a captioner that cannot
+ * read an image, a worker that dies under a step, a chat held at a step until the test lets it go) and
+ * restarts (on the same data dir, the platform staying up; optionally with the models still starting)
+ * are the driver's, so every face meets them the same way; tests wait for what a face shows, never for
+ * a duration.
  */
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

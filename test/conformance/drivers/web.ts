@@ -168,7 +168,11 @@ export class WebDriver implements PlatformDriver {
   async forget(user: DriverUser, conversation: Conversation): Promise<Shown> {
     if (conversation.key !== user.userId) throw new Error(`${conversation.key} is not ${user.name}'s conversation`);
     const r = await this.#post(this.#session(user), '/api/forget', {});
-    return { text: JSON.stringify(r.json), visibility: 'requester' };
+    // The notice console.js forget() shows under the conversation.
+    const error = r.json.error as { message?: unknown } | undefined;
+    if (r.status !== 200) return { text: typeof error?.message === 'string' ? error.message : JSON.stringify(r.json), visibility: 'requester' };
+    const turns = typeof r.json.turns === 'number' ? r.json.turns : 0;
+    return { text: turns > 0 ? `Forgot this conversation (${turns} messages).` : 'There was nothing to forget.', visibility: 'requester' };
   }
 
   async imagine(user: DriverUser, opts: ImagineOptions): Promise<Picture> {
