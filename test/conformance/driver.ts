@@ -5,6 +5,7 @@
  * driver; a driver never decides whether a behaviour passed.
  */
 import type { HearthApp } from '../../src/app/hearth-app.js';
+import type { SimFaults } from '../helpers/sim-faults.js';
 
 /** How every driver sets up its hearth, so the same limits hold everywhere. */
 export interface ConformanceSetup {
@@ -60,6 +61,22 @@ export interface Answer {
   conversation: Conversation;
 }
 
+/** A question asked and stored (its chat job queued), not yet answered. */
+export interface PendingAsk {
+  /** The chat job that answers it. */
+  jobId: string;
+  conversation: Conversation;
+  /** The driver's own handle on what the question showed (an interaction, a thread, a card). */
+  readonly handle: unknown;
+}
+
+export interface AskOptions {
+  /** A follow-up in this conversation (a new one when absent). */
+  conversation?: Conversation;
+  /** An image attached to the question (PNG bytes): it is described for the chat first. */
+  image?: Uint8Array;
+}
+
 export interface ImagineOptions {
   prompt: string;
   width?: number;
@@ -93,8 +110,26 @@ export interface PlatformDriver {
   readonly secrets: readonly string[];
 
   user(name: string): Promise<DriverUser>;
+  /** The simulated GPU's faults (a failing captioner, a worker crash, a chat held at a step), shared by every hearth the driver starts. */
+  readonly faults: SimFaults;
+
   /** Asks a question (a new conversation, or a follow-up in `conversation`) and waits for the finished answer. */
-  ask(user: DriverUser, prompt: string, opts?: { conversation?: Conversation }): Promise<Answer>;
+  ask(user: DriverUser, prompt: string, opts?: AskOptions): Promise<Answer>;
+  /** Asks a question, the way a person does, and returns once its chat job is stored. */
+  startAsk(user: DriverUser, prompt: string, opts?: AskOptions): Promise<PendingAsk>;
+  /** Waits for the finished answer of a question asked with {@link startAsk}. */
+  answer(asked: PendingAsk): Promise<Answer>;
+  /**
+   * What the question shows now, as the person sees it: one entry per message (or card) that is there
+   * (not deleted) in its conversation since it was asked, each as its words read, oldest first.
+   */
+  shows(asked: PendingAsk): Promise<string[]>;
+  /**
+   * Stops hearth (app.close(), as a restart does) and starts a new one on the same data dir, connected to
+   * the same platform. With `describeGate`, the new hearth's GPU worker is still starting until it settles:
+   * this returns once the platform is connected, and commands sent meanwhile find hearth starting.
+   */
+  restart(opts?: { describeGate?: Promise<void> }): Promise<void>;
   /** Clears a conversation's memory; what the user is told. */
   forget(user: DriverUser, conversation: Conversation): Promise<Shown>;
   /** Makes a picture and waits until it is delivered. */

@@ -5,13 +5,18 @@
  * an image is a real PNG after `steps` steps, a caption is "a simulated caption").
  *
  * A behaviour a platform shows differently is declared by its driver ({@link Capabilities}) and the
- * declared variant is asserted; nothing is skipped.
+ * declared variant is asserted; nothing is skipped. Faults of the simulated GPU (a captioner that cannot
+ * read an image, a worker that dies under a step, a chat held at a step until the test lets it go) and
+ * restarts (on the same data dir, the platform staying up; optionally with the models still starting)
+ * are the driver's, so every face meets them the same way; tests wait for what a face shows, never for
+ * a duration.
  */
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Json } from '../../src/engine/types.js';
-import type { ConformanceSetup, DriverUser, PlatformDriver, Shown } from './driver.js';
-import { jobIds, waitUntil } from './support.js';
+import { waitText } from '../../src/commands/wording.js';
+import type { ConformanceSetup, DriverUser, PendingAsk, PlatformDriver, Shown } from './driver.js';
+import { jobIds, textOf, waitFor, waitUntil } from './support.js';
 
 /** The one setup every driver builds its hearth with. */
 export const SETUP: ConformanceSetup = { maxQueuedPerUser: 2, chatStepMs: 15, imageStepMs: 50 };
@@ -49,6 +54,23 @@ async function expectOfferedCommands(d: PlatformDriver, shown: { text: string },
   expect(named.filter((c) => !offered.includes(c)), `${what} names commands ${d.name} does not have (it has ${offered.map((c) => `/${c}`).join(', ')}): ${shown.text}`).toEqual([]);
 }
 
+/** Words that send the person back to repeat what they asked. */
+const ASK_AGAIN = /\b(ask|send|try)\b[^.]{0,30}\bagain\b|\bre-?ask\b/i;
+
+/**
+ * The question shows its answer exactly once: one message (card) with the whole answer, none with a
+ * part of it left behind, and nothing telling the person to ask again.
+ */
+async function expectAnsweredOnce(d: PlatformDriver, asked: PendingAsk, answer: string): Promise<void> {
+  const shown = await d.shows(asked);
+  const first = answer.split(' ').slice(0, 2).join(' ');
+  const withAnswer = shown.filter((s) => s.includes(first));
+  expect(withAnswer, `${d.name} shows the answer in ${withAnswer.length} messages: ${textOf(shown)}`).toHaveLength(1);
+  expect(withAnswer[0]).toContain(answer);
+  expect(shown.filter((s) => ASK_AGAIN.test(s)), 'the person was told to ask again').toEqual([]);
+  for (const s of shown) expectPlainWords({ text: s || '(empty)' }, 'what the question shows');
+}
+
 async function png(width: number, height: number): Promise<Uint8Array> {
   return new Uint8Array(await sharp({ create: { width, height, channels: 3, background: '#4080c0' } }).png().toBuffer());
 }
@@ -67,11 +89,24 @@ export function conformanceSuite(label: string, make: (setup: ConformanceSetup) 
       await d?.close();
     });
 
-    it('1. /ask: the user sees the whole answer, nothing lost or repeated', async () => {
+    it('1. /ask: the answer streams, and the user sees the whole of it, nothing lost or repeated', async () => {
       const u = await fresh('ann');
-      const a = await d.ask(u, LONG_QUESTION);
+      // The chat waits halfway until the face shows part of it: streaming is seen, not timed.
+      const hold = d.faults.holdChat(20);
+      const asked = await d.startAsk(u, LONG_QUESTION);
+      try {
+        await hold.reached;
+        await waitFor('part of the answer shown while it is generated', async () => (await d.shows(asked)).some((s) => s.includes('echo: 00')), { last: async () => textOf(await d.shows(asked)) });
+      } finally {
+        hold.release();
+      }
+      const a = await d.answer(asked);
       expect(a.text.trim()).toBe(`echo: ${LONG_QUESTION}`);
       expect(d.app.engine.getJob(a.jobId)?.state).toBe('done');
+      // At least two different versions of the answer were shown while it streamed.
+      const distinct = new Set(a.views.map((v) => v.trimEnd()));
+      expect(distinct.size, `streamed views: ${textOf(a.views.map((v) => v.slice(-40)))}`).toBeGreaterThanOrEqual(2);
+      expect([...distinct].some((v) => v.length < a.text.trimEnd().length), 'no partial answer was ever shown').toBe(true);
       // While it streamed, every version shown was a beginning of the final answer (no text taken back or doubled).
       for (const v of a.views) expect(a.text.startsWith(v.trimEnd()), `a streamed version is not a prefix of the answer: ${JSON.stringify(v.slice(-120))}`).toBe(true);
       for (let i = 1; i < a.views.length; i++) expect(a.views[i]!.trimEnd().length).toBeGreaterThanOrEqual(a.views[i - 1]!.trimEnd().length);
@@ -171,7 +206,84 @@ export function conformanceSuite(label: string, make: (setup: ConformanceSetup) 
       await expectOfferedCommands(d, told, 'the cancel notice');
     });
 
-    it('8. no configured secret reaches anything a user sees or the platform recorded; no stack trace is shown', async () => {
+    it('8. /ask with an image: the description reaches the chat, and the answer shows once', async () => {
+      const u = await fresh('hal');
+      const asked = await d.startAsk(u, 'what is in this picture', { image: await png(32, 24) });
+      const a = await d.answer(asked);
+      expect(a.text).toContain('echo: what is in this picture');
+      const job = d.app.engine.getJob(a.jobId)!;
+      expect(job.state).toBe('done');
+      expect(JSON.stringify((job.payload as { context?: Json }).context)).toContain('a simulated caption');
+      expect(jobIds(d.app, u.userId, 'caption').map((id) => d.app.engine.getJob(id)?.state)).toEqual(['done']);
+      await expectAnsweredOnce(d, asked, 'echo: what is in this picture');
+    });
+
+    it('9. /ask with an image that cannot be described: still answered, once, and not told to ask again', async () => {
+      const u = await fresh('ida');
+      d.faults.captionFails = true;
+      let asked: PendingAsk;
+      try {
+        asked = await d.startAsk(u, 'and what about this one', { image: await png(24, 32) });
+        await waitUntil('the description failed', () => jobIds(d.app, u.userId, 'caption').some((id) => d.app.engine.getJob(id)?.state === 'failed'));
+      } finally {
+        d.faults.captionFails = false;
+      }
+      const a = await d.answer(asked);
+      expect(a.text).toContain('echo: and what about this one');
+      expect(d.app.engine.getJob(a.jobId)?.state).toBe('done');
+      await expectAnsweredOnce(d, asked, 'echo: and what about this one');
+    });
+
+    it('10. a worker crash mid-answer: retried once, answered once', async () => {
+      const u = await fresh('jo');
+      d.faults.crashChat(3);
+      const asked = await d.startAsk(u, 'what happens when the worker dies');
+      const a = await d.answer(asked);
+      expect(a.text.trim()).toBe('echo: what happens when the worker dies');
+      const job = d.app.engine.getJob(a.jobId)!;
+      expect([job.state, job.crashes, job.attempts]).toEqual(['done', 1, 2]);
+      await expectAnsweredOnce(d, asked, 'echo: what happens when the worker dies');
+    });
+
+    it('11. a restart mid-answer leaves exactly one final answer, no second copy and no orphaned part', async () => {
+      const u = await fresh('kit');
+      const hold = d.faults.holdChat(5);
+      const asked = await d.startAsk(u, 'tell me a story about the sea and the lighthouse');
+      try {
+        await hold.reached;
+        await waitFor('part of the answer shown before the restart', async () => (await d.shows(asked)).some((s) => s.includes('echo: tell')), { last: async () => textOf(await d.shows(asked)) });
+        await d.restart();
+      } finally {
+        hold.release();
+      }
+      const a = await d.answer(asked);
+      expect(a.text.trim()).toBe('echo: tell me a story about the sea and the lighthouse');
+      expect(d.app.engine.getJob(a.jobId)?.state).toBe('done');
+      await expectAnsweredOnce(d, asked, 'echo: tell me a story about the sea and the lighthouse');
+    });
+
+    it('12. a command sent while hearth starts is accepted, the person told it is starting, and answered', async () => {
+      const u = await fresh('lu');
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      let asked: PendingAsk;
+      try {
+        await d.restart({ describeGate: gate });
+        expect(d.app.engine.readiness()).toBe('starting');
+        asked = await d.startAsk(u, 'are you awake yet');
+        const told = waitText({ position: 0, etaSeconds: 0, starting: true });
+        await waitFor('the person told hearth is starting', async () => (await d.shows(asked)).some((s) => s.includes(told)), { last: async () => textOf(await d.shows(asked)) });
+        expect(d.app.engine.readiness()).toBe('starting');
+      } finally {
+        open();
+      }
+      const a = await d.answer(asked);
+      expect(a.text.trim()).toBe('echo: are you awake yet');
+      expect(d.app.engine.getJob(a.jobId)?.state).toBe('done');
+      await expectAnsweredOnce(d, asked, 'echo: are you awake yet');
+    });
+
+    it('13. no configured secret reaches anything a user sees or the platform recorded; no stack trace is shown', async () => {
       expect(d.secrets.length).toBeGreaterThan(0);
       const { shown, recorded } = await d.exposed();
       expect(shown.length).toBeGreaterThan(0);

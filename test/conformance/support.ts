@@ -13,6 +13,17 @@ export async function waitUntil<T>(what: string, fn: () => T | undefined | null 
   }
 }
 
+/** {@link waitUntil} for a condition that is read asynchronously (what a face shows). */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, opts: { ms?: number; last?: () => Promise<string> } = {}): Promise<T> {
+  const until = Date.now() + (opts.ms ?? 10_000);
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${opts.last ? `; saw: ${(await opts.last()).slice(0, 2000)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** The ids of a user's jobs of one kind, newest first. */
 export function jobIds(app: HearthApp, userId: string, kind?: JobKind): string[] {
   return app.store

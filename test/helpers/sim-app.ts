@@ -12,9 +12,11 @@ import { HearthApp } from '../../src/app/hearth-app.js';
 import type { AdapterFactory } from '../../src/bots/adapter.js';
 import { configSchema, type HearthConfig } from '../../src/config/schema.js';
 import { InProcessExecutor } from '../../src/engine/executor/in-process-executor.js';
+import type { Runner } from '../../src/engine/runner.js';
 import { SqliteStore } from '../../src/engine/store/sqlite-store.js';
 import { createLogger } from '../../src/util/log.js';
 import { SimRunner, type SimPayload } from '../fixtures/sim-runner.js';
+import type { SimFaults } from './sim-faults.js';
 
 export interface SimAppOptions {
   /** Partial config merged over the defaults (validated by the real schema). */
@@ -27,6 +29,29 @@ export interface SimAppOptions {
   dataDir?: string;
   fetch?: typeof fetch;
   headersForHost?: (host: string) => Record<string, string> | undefined;
+  /** Faults the test can set on the simulated GPU (test/helpers/sim-faults.ts). */
+  faults?: SimFaults;
+  /**
+   * When given, the executor's describe waits for it: a GPU worker still starting. `app.start()`
+   * then waits for it too; `describing` settles once the adapters are up and the engine is waiting.
+   */
+  describeGate?: Promise<void>;
+}
+
+/** An in-process executor whose describe says it was asked, then waits for a gate: a worker that takes a while to come up. */
+class SlowStartExecutor extends InProcessExecutor {
+  readonly #gate: Promise<void>;
+  readonly #entered: () => void;
+  constructor(runners: readonly Runner[], gate: Promise<void>, entered: () => void) {
+    super(runners);
+    this.#gate = gate;
+    this.#entered = entered;
+  }
+  override async describe(): ReturnType<InProcessExecutor['describe']> {
+    this.#entered();
+    await this.#gate;
+    return super.describe();
+  }
 }
 
 async function png(p: SimPayload): Promise<{ png: Uint8Array; width: number; height: number }> {
@@ -37,7 +62,7 @@ async function png(p: SimPayload): Promise<{ png: Uint8Array; width: number; hei
   return { png: new Uint8Array(buf), width, height };
 }
 
-export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; config: HearthConfig; dataDir: string }> {
+export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; config: HearthConfig; dataDir: string; describing: Promise<void> }> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'hearth-app-'));
   const config = configSchema.parse({
     dataDir,
@@ -53,20 +78,25 @@ export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; con
     await delay(ms, undefined, signal ? { signal } : {});
   };
   const hooks = { sleep, makePng: png };
-  const runners = [
+  const sims = [
     new SimRunner({ model: 'chat', kind: 'chat', stepMs: opts.chatStepMs ?? 5, maxBatch: 4 }, hooks),
     new SimRunner({ model: 'image', kind: 'image', stepMs: opts.imageStepMs ?? 5 }, hooks),
     new SimRunner({ model: 'caption', kind: 'caption', stepMs: opts.captionStepMs ?? 5 }, hooks),
   ];
+  const faults = opts.faults;
+  const runners: Runner[] = faults ? sims.map((r) => faults.wrap(r)) : sims;
+  let entered!: () => void;
+  const describing = new Promise<void>((resolve) => (entered = resolve));
+  const executor = new SlowStartExecutor(runners, opts.describeGate ?? Promise.resolve(), entered);
   const app = new HearthApp({
     config,
     log: createLogger('silent'),
-    executor: new InProcessExecutor(runners),
+    executor,
     vramBudgetBytes: 100e9,
     adapters: opts.adapters,
     store: SqliteStore.open(join(dataDir, 'hearth.db')),
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     ...(opts.headersForHost ? { headersForHost: opts.headersForHost } : {}),
   });
-  return { app, config, dataDir };
+  return { app, config, dataDir, describing };
 }

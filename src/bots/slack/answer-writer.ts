@@ -5,7 +5,7 @@
  */
 import { textMessage, type Button } from './blocks.js';
 import type { SlackOrigin } from './origin.js';
-import type { SlackApi, SlackMessage } from './slack-api.js';
+import { slackErrorCode, type SlackApi, type SlackMessage } from './slack-api.js';
 import { PART_CHARS, cutIndex, escapeMrkdwn, neutralizeMentions, splitText } from './text.js';
 
 /** One message hearth keeps showing and editing (a status line, or one part of an answer). */
@@ -53,6 +53,21 @@ export interface AnswerWriter {
   write(text: string, buttons: readonly Button[]): Promise<void>;
   /** The final text, with an optional line under it (why it stopped). */
   finish(text: string, footer?: string): Promise<void>;
+  /** Takes back what it posted of the answer (it starts over): messages of its own go, the status message stays. */
+  discard(): Promise<void>;
+}
+
+/** Told the ts of each message a writer posts for the answer (besides the status message). */
+export type OnPosted = (ts: string) => void;
+
+/** Removes answer messages an earlier attempt left: a stream still open is stopped first. Gone already is fine. */
+export async function removeAnswerMessages(api: SlackApi, channel: string, ts: readonly string[]): Promise<void> {
+  for (const t of ts) {
+    await api.stopStream(channel, t).catch(() => undefined);
+    await api.remove(channel, t).catch((e: unknown) => {
+      if (slackErrorCode(e) !== 'message_not_found') throw e;
+    });
+  }
 }
 
 /**
@@ -64,11 +79,18 @@ export class UpdateWriter implements AnswerWriter {
   readonly #api: SlackApi;
   readonly #origin: SlackOrigin;
   readonly #parts: LiveMessage[];
+  readonly #posted: OnPosted;
 
-  constructor(api: SlackApi, origin: SlackOrigin, status: LiveMessage) {
+  constructor(api: SlackApi, origin: SlackOrigin, status: LiveMessage, posted: OnPosted = () => {}) {
     this.#api = api;
     this.#origin = origin;
     this.#parts = [status];
+    this.#posted = posted;
+  }
+
+  async discard(): Promise<void> {
+    const own = this.#parts.splice(1);
+    for (const part of own) await part.remove();
   }
 
   get started(): boolean {
@@ -91,7 +113,9 @@ export class UpdateWriter implements AnswerWriter {
     const parts = splitText(escapeMrkdwn(text), PART_CHARS);
     for (let i = 0; i < parts.length; i++) {
       const target = (this.#parts[i] ??= new LiveMessage(this.#api, this.#origin.channel, this.#origin.thread));
+      const fresh = target.ts === undefined;
       await target.show(textMessage(parts[i] ?? '', i === parts.length - 1 ? last : {}));
+      if (fresh && i > 0 && target.ts !== undefined) this.#posted(target.ts);
     }
   }
 }
@@ -105,14 +129,23 @@ export class StreamWriter implements AnswerWriter {
   readonly mode = 'stream';
   readonly #api: SlackApi;
   readonly #origin: SlackOrigin & { thread: string };
+  readonly #posted: OnPosted;
   #ts: string | undefined;
+  /** Every stream it started, for {@link discard}. */
+  readonly #all: string[] = [];
   #streamChars = 0;
   #sent = 0;
   #started = false;
 
-  constructor(api: SlackApi, origin: SlackOrigin & { thread: string }) {
+  constructor(api: SlackApi, origin: SlackOrigin & { thread: string }, posted: OnPosted = () => {}) {
     this.#api = api;
     this.#origin = origin;
+    this.#posted = posted;
+  }
+
+  async discard(): Promise<void> {
+    this.#ts = undefined;
+    await removeAnswerMessages(this.#api, this.#origin.channel, this.#all.splice(0));
   }
 
   get started(): boolean {
@@ -133,6 +166,8 @@ export class StreamWriter implements AnswerWriter {
       const piece = delta.length <= room ? delta : delta.slice(0, cutIndex(delta, room));
       if (!this.#ts) {
         this.#ts = await this.#api.startStream(o.channel, o.thread, piece, o.dm ? undefined : { team: o.team, user: o.user });
+        this.#all.push(this.#ts);
+        this.#posted(this.#ts);
         this.#started = true;
         this.#streamChars = 0;
       } else {

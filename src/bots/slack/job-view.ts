@@ -11,9 +11,9 @@ import { emptyView, isFinal, roleOf, type JobViewModel } from '../../views/job-v
 import type { ViewChange } from '../../views/job-views.js';
 import { ThrottledEditor } from '../../views/throttled-editor.js';
 import { slackErrorText } from './error-text.js';
-import { StreamWriter, UpdateWriter, LiveMessage, type AnswerWriter } from './answer-writer.js';
+import { StreamWriter, UpdateWriter, LiveMessage, removeAnswerMessages, type AnswerWriter } from './answer-writer.js';
 import { cancelButton, progressBar, rerollButton, textMessage } from './blocks.js';
-import type { SlackOrigin } from './origin.js';
+import { originToJson, parseOrigin, type SlackOrigin } from './origin.js';
 import { slackErrorCode, type SlackApi } from './slack-api.js';
 import { escapeMrkdwn } from './text.js';
 
@@ -24,6 +24,8 @@ export interface JobViewDeps {
   report(error: unknown, where: string): void;
   /** Whether chat.startStream may be tried for a workspace; told when it is not available. */
   streaming: { usable(team: string): boolean; unavailable(team: string, code: string): void };
+  /** Stores a job's origin again (the answer messages it has posted), so a restarted answer can take them back. */
+  record(jobId: string, origin: Json): void;
 }
 
 /** What one flush brings Slack up to: the shared view and the main job's record. */
@@ -45,8 +47,13 @@ export class JobView {
   #writer: AnswerWriter | undefined;
   #job: JobRecord | undefined;
   #shown: Shown = { view: emptyView(), job: undefined };
-  /** The attempt whose interrupted text was already closed off. */
+  /** The attempt whose interrupted text was already taken back. */
   #interruptionShown = 0;
+  /** The answer messages this attempt posted (recorded in the main job's origin). */
+  #posted: string[] = [];
+  /** Answer messages a run before a restart left: removed before anything else is shown. */
+  #stale: string[] = [];
+  #checkedEarlier = false;
   #uploaded = false;
   #final = false;
   /** Slack calls that failed: any after the end was set means it did not reach the person. */
@@ -84,7 +91,14 @@ export class JobView {
 
   show(change: ViewChange<SlackOrigin>): void {
     if (this.#disposed || this.#final) return;
-    if (change.job && roleOf(change.job) === 'main') this.#job = change.job;
+    if (change.job && roleOf(change.job) === 'main') {
+      this.#job = change.job;
+      // First seen in this process: what an earlier run posted for this answer is taken back first.
+      if (!this.#checkedEarlier) {
+        this.#checkedEarlier = true;
+        this.#stale.push(...(parseOrigin(change.job.origin)?.answer ?? []));
+      }
+    }
     const final = isFinal(change.view);
     this.#final = final;
     const failures = this.#failures;
@@ -107,7 +121,8 @@ export class JobView {
     this.#resolveFinished();
   }
 
-  #flush(shown: Shown): Promise<void> {
+  async #flush(shown: Shown): Promise<void> {
+    if (this.#stale.length > 0) await removeAnswerMessages(this.#deps.api, this.#origin.channel, this.#stale.splice(0));
     this.#shown = shown;
     const kind = shown.view.kind;
     if (kind === 'chat') return this.#flushChat();
@@ -158,11 +173,13 @@ export class JobView {
     const v = this.#view;
     const phase = v.phase;
     if (v.interrupted !== undefined && this.#interruptionShown !== v.attempt) {
-      const partial = v.interrupted;
+      // The answer starts over (the GPU worker died under it): Slack can take back what was shown, so
+      // the thread keeps one answer only. The status message stays and shows the new attempt.
       this.#interruptionShown = v.attempt;
-      await this.#write((w) => w.finish(partial, '_Interrupted; the answer starts over below._'));
+      const writer = this.#writer;
       this.#writer = undefined;
-      this.#status = new LiveMessage(this.#deps.api, this.#origin.channel, this.#origin.thread);
+      await writer?.discard();
+      this.#setPosted([]);
     }
     if (phase === 'queued' || phase === 'waiting') return this.#status.show(this.#queuedMessage());
     const cancel = [cancelButton(this.#jobId)];
@@ -193,8 +210,8 @@ export class JobView {
       const o = this.#origin;
       this.#writer =
         o.thread && this.#deps.streaming.usable(o.team)
-          ? new StreamWriter(this.#deps.api, { ...o, thread: o.thread })
-          : new UpdateWriter(this.#deps.api, o, this.#status);
+          ? new StreamWriter(this.#deps.api, { ...o, thread: o.thread }, (ts) => this.#setPosted([...this.#posted, ts]))
+          : new UpdateWriter(this.#deps.api, o, this.#status, (ts) => this.#setPosted([...this.#posted, ts]));
     }
     return this.#writer;
   }
@@ -209,9 +226,18 @@ export class JobView {
       const code = slackErrorCode(e);
       if (!writer.started && code) this.#deps.streaming.unavailable(this.#origin.team, code);
       else this.#deps.report(e, `slack: streaming job ${this.#jobId}`);
-      this.#writer = new UpdateWriter(this.#deps.api, this.#origin, this.#status);
+      this.#writer = new UpdateWriter(this.#deps.api, this.#origin, this.#status, (ts) => this.#setPosted([...this.#posted, ts]));
       await fn(this.#writer);
     }
+  }
+
+  /** Records the answer messages posted so far in the main job's origin (durably, before more is shown). */
+  #setPosted(ts: string[]): void {
+    this.#posted = ts;
+    const job = this.#job;
+    if (!job) return;
+    const origin = parseOrigin(job.origin) ?? this.#origin;
+    this.#deps.record(job.id, originToJson({ ...origin, answer: [...ts] }));
   }
 
   async #flushImage(): Promise<void> {

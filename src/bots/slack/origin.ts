@@ -20,6 +20,12 @@ export interface SlackOrigin {
   status?: string;
   /** A DM with the app: the answer is private already, and streaming needs no recipient. */
   dm?: boolean;
+  /**
+   * The answer's own messages (streams, parts after the first) posted so far, recorded as they are
+   * posted: an answer that starts over (a restart, a worker crash) removes them first, so only one
+   * answer is ever left in the thread.
+   */
+  answer?: string[];
 }
 
 export function originToJson(o: SlackOrigin): Json {
@@ -27,6 +33,7 @@ export function originToJson(o: SlackOrigin): Json {
   if (o.thread !== undefined) out.thread = o.thread;
   if (o.status !== undefined) out.status = o.status;
   if (o.dm) out.dm = true;
+  if (o.answer && o.answer.length > 0) out.answer = [...o.answer];
   return out;
 }
 
@@ -35,13 +42,17 @@ const KINDS: readonly string[] = ['ask', 'mention', 'dm', 'imagine', 'reroll'];
 /** The origin of a Slack job, or undefined for another platform's job (or one stored by an older version). */
 export function parseOrigin(value: Json | null | undefined): SlackOrigin | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const { platform, kind, team, channel, user, thread, status, dm } = value;
+  const { platform, kind, team, channel, user, thread, status, dm, answer } = value;
   if (platform !== 'slack' || typeof kind !== 'string' || !KINDS.includes(kind)) return undefined;
   if (typeof team !== 'string' || typeof channel !== 'string' || typeof user !== 'string') return undefined;
   const o: SlackOrigin = { platform: 'slack', kind: kind as SlackOriginKind, team, channel, user };
   if (typeof thread === 'string') o.thread = thread;
   if (typeof status === 'string') o.status = status;
   if (dm === true) o.dm = true;
+  if (Array.isArray(answer)) {
+    const ts = answer.filter((x): x is string => typeof x === 'string');
+    if (ts.length > 0) o.answer = ts;
+  }
   return o;
 }
 

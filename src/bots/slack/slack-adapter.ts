@@ -117,6 +117,11 @@ export class SlackAdapter implements PlatformAdapter {
       now: () => this.#ctx.clock.now(),
       report: h.report,
       streaming: new StreamingSupport(log, this.#options.streaming !== false),
+      record: (jobId, origin) => {
+        const r = this.#ctx.jobs.updateOrigin(jobId, origin);
+        // A job that has ended meanwhile keeps its origin: nothing is left to take back.
+        if (!r.ok && r.error.code !== 'NOT_FOUND') h.report(new Error(r.error.message), `slack: recording the answer of job ${jobId}`);
+      },
     });
 
     try {

@@ -11,10 +11,17 @@ import type { HearthApp } from '../../../src/app/hearth-app.js';
 import { buttonIds, ephemeralText } from '../../fakes/discord/assertions.js';
 import { EPHEMERAL, FakeDiscord, LOADING, type FakeChannel, type FakeInteraction, type FakeMessage, type OptionValue } from '../../fakes/discord/fake-discord.js';
 import { discordHearth, type DiscordHearth } from '../../fakes/discord/harness.js';
-import type { Answer, Capabilities, CaptionShown, ConformanceSetup, Conversation, DriverUser, ImagineOptions, Picture, PlatformDriver, Shown } from '../driver.js';
+import { SimFaults } from '../../helpers/sim-faults.js';
+import type { Answer, AskOptions, Capabilities, CaptionShown, ConformanceSetup, Conversation, DriverUser, ImagineOptions, PendingAsk, Picture, PlatformDriver, Shown } from '../driver.js';
 import { answerViews, isFinal, jobIds, newJob, textOf, waitUntil } from '../support.js';
 
 const CURSOR = /\s*▌\s*$/;
+
+/** A question's interaction (its reply and follow-ups show the answer), and the conversation it was asked in. */
+interface AskHandle {
+  it: FakeInteraction;
+  conversation: Conversation | undefined;
+}
 
 type Def = { name: string; options?: Array<{ name: string; min_value?: number; max_value?: number; choices?: Array<{ value: unknown }> }> };
 
@@ -31,27 +38,40 @@ export class DiscordDriver implements PlatformDriver {
   readonly name = 'discord';
   readonly capabilities: Capabilities = { ephemeral: true, caption: 'command', conversations: 'per-ask', optionBounds: true };
   readonly secrets: readonly string[];
+  readonly faults: SimFaults;
+  readonly #setup: ConformanceSetup;
   readonly #fake: FakeDiscord;
-  readonly #h: DiscordHearth;
+  #h: DiscordHearth;
+  /** What earlier hearths (before a restart) handed to reportError. */
+  readonly #earlier: string[] = [];
   readonly #users = new Map<string, ReturnType<FakeDiscord['user']>>();
   /** The interaction that started each image job (its reply shows the job). */
   readonly #started = new Map<string, FakeInteraction>();
 
   static async start(setup: ConformanceSetup): Promise<DiscordDriver> {
     const fake = await FakeDiscord.start({ token: `conformance-discord-${randomUUID()}.secret` });
-    const h = await discordHearth({
+    const faults = new SimFaults();
+    const h = await DiscordDriver.#hearth(setup, fake, faults, {});
+    return new DiscordDriver(fake, h, setup, faults);
+  }
+
+  static #hearth(setup: ConformanceSetup, fake: FakeDiscord, faults: SimFaults, opts: { dataDir?: string; describeGate?: Promise<void> }): Promise<DiscordHearth> {
+    return discordHearth({
       fake,
       discord: { threadPerAsk: true, editIntervalMs: 250 },
       config: { limits: { maxQueuedPerUser: setup.maxQueuedPerUser } },
       chatStepMs: setup.chatStepMs,
       imageStepMs: setup.imageStepMs,
+      faults,
+      ...opts,
     });
-    return new DiscordDriver(fake, h);
   }
 
-  private constructor(fake: FakeDiscord, h: DiscordHearth) {
+  private constructor(fake: FakeDiscord, h: DiscordHearth, setup: ConformanceSetup, faults: SimFaults) {
     this.#fake = fake;
     this.#h = h;
+    this.#setup = setup;
+    this.faults = faults;
     this.secrets = [fake.token];
   }
 
@@ -65,15 +85,28 @@ export class DiscordDriver implements PlatformDriver {
     return { name, userId: `discord:${u.id}` };
   }
 
-  async ask(user: DriverUser, prompt: string, opts: { conversation?: Conversation } = {}): Promise<Answer> {
+  async ask(user: DriverUser, prompt: string, opts: AskOptions = {}): Promise<Answer> {
+    return this.answer(await this.startAsk(user, prompt, opts));
+  }
+
+  async startAsk(user: DriverUser, prompt: string, opts: AskOptions = {}): Promise<PendingAsk> {
     const before = new Set(jobIds(this.app, user.userId, 'chat'));
     const channel = opts.conversation ? this.#channel(opts.conversation.key) : this.#fake.channel;
-    const it = this.#slash('ask', { prompt }, user, channel);
+    const options: Record<string, OptionValue> = { prompt };
+    if (opts.image) options.image = this.#fake.upload('photo.png', opts.image, 'image/png');
+    const it = this.#slash('ask', options, user, channel);
     const job = await newJob(this.app, user.userId, 'chat', before, '/ask');
+    const handle: AskHandle = { it, conversation: opts.conversation };
+    // The conversation is known once the reply opened its thread (see answer); until then, the channel's.
+    return { jobId: job.id, conversation: opts.conversation ?? { key: channel.id }, handle };
+  }
+
+  async answer(asked: PendingAsk): Promise<Answer> {
+    const { it, conversation } = asked.handle as AskHandle;
     const parts = await waitUntil(
       'the finished answer',
       () => {
-        if (!isFinal(this.app, job.id)) return undefined;
+        if (!isFinal(this.app, asked.jobId)) return undefined;
         const msgs = [this.#fake.original(it), ...this.#fake.followups(it)];
         if (!msgs.every((m): m is FakeMessage => !!m && !m.deleted && m.content !== '')) return undefined;
         const last = msgs[msgs.length - 1]!;
@@ -84,8 +117,31 @@ export class DiscordDriver implements PlatformDriver {
     const text = parts.map((m) => m.content).join('');
     const views = answerViews(parts.map((m) => ({ history: m.history, final: m.content })), text, (s) => s.replace(CURSOR, ''));
     // A new /ask in the channel opens a thread on its reply; in a thread it continues that thread.
-    const key = opts.conversation?.key ?? (await waitUntil('the thread of the answer', () => this.#fake.state.channels.get(parts[0]!.id))).id;
-    return { text, views, jobId: job.id, conversation: { key } };
+    const key = conversation?.key ?? (await waitUntil('the thread of the answer', () => this.#fake.state.channels.get(parts[0]!.id))).id;
+    return { text, views, jobId: asked.jobId, conversation: { key } };
+  }
+
+  /**
+   * Every message of the bot that is there since the question was asked, in the channel it was asked in
+   * and in the thread opened on its reply: the reply, its follow-ups, and anything posted instead.
+   */
+  async shows(asked: PendingAsk): Promise<string[]> {
+    const { it } = asked.handle as AskHandle;
+    const reply = this.#fake.original(it);
+    const where = new Set([it.channelId, ...(reply ? [reply.id] : [])]);
+    return [...this.#fake.state.messages.values()]
+      .filter((m) => m.authorId === this.#fake.bot.id && !m.deleted && where.has(m.channelId) && m.createdAt >= it.dispatchedAt && (m.flags & LOADING) === 0)
+      .sort((a, b) => a.createdAt - b.createdAt)
+      .map((m) => m.content.replace(CURSOR, ''));
+  }
+
+  async restart(opts: { describeGate?: Promise<void> } = {}): Promise<void> {
+    const old = this.#h;
+    this.#earlier.push(...old.reported.map((r) => `${r.where}: ${r.message}`));
+    await old.stop();
+    await old.started.catch(() => {});
+    old.app.store.close();
+    this.#h = await DiscordDriver.#hearth(this.#setup, this.#fake, this.faults, { dataDir: old.dataDir, ...opts });
   }
 
   async forget(user: DriverUser, conversation: Conversation): Promise<Shown> {
@@ -178,12 +234,14 @@ export class DiscordDriver implements PlatformDriver {
   }
 
   reported(): string[] {
-    return [...this.#h.reported.map((r) => `${r.where}: ${r.message}`), ...this.#fake.state.unexpected.map((u) => `unexpected request ${u}`)];
+    return [...this.#earlier, ...this.#h.reported.map((r) => `${r.where}: ${r.message}`), ...this.#fake.state.unexpected.map((u) => `unexpected request ${u}`)];
   }
 
   async close(): Promise<void> {
+    this.faults.clear();
     try {
       await this.#h.stop();
+      await this.#h.started.catch(() => {});
       await this.#fake.close();
     } finally {
       this.app.store.close();

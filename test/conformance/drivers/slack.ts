@@ -15,10 +15,18 @@ import { FakeSlack } from '../../fakes/slack/fake-slack.js';
 import { SlackHarness } from '../../fakes/slack/harness.js';
 import { mention } from '../../fakes/slack/payloads.js';
 import { buttonsOf, shownText, type FakeMessage } from '../../fakes/slack/state.js';
-import type { Answer, Capabilities, CaptionShown, ConformanceSetup, Conversation, DriverUser, ImagineOptions, Picture, PlatformDriver, Shown } from '../driver.js';
+import { SimFaults } from '../../helpers/sim-faults.js';
+import type { Answer, AskOptions, Capabilities, CaptionShown, ConformanceSetup, Conversation, DriverUser, ImagineOptions, PendingAsk, Picture, PlatformDriver, Shown } from '../driver.js';
 import { answerViews, isFinal, jobIds, newJob, textOf, waitUntil } from '../support.js';
 
 const CHANNEL = 'CCONF';
+
+/** Where a question's answer shows: its thread, and the thread's messages from before it. */
+interface AskHandle {
+  user: DriverUser;
+  thread: string;
+  seen: Set<string>;
+}
 const CANCEL = 'hearth_cancel';
 
 /** Slack clients render the three entities mrkdwn escapes back as characters. */
@@ -43,25 +51,40 @@ export class SlackDriver implements PlatformDriver {
   readonly name: string;
   readonly capabilities: Capabilities = { ephemeral: true, caption: 'chat-context', conversations: 'per-ask', optionBounds: false };
   readonly secrets: readonly string[];
-  readonly #h: SlackHarness;
+  readonly faults: SimFaults;
+  readonly #setup: ConformanceSetup;
+  readonly #mode: 'socket' | 'http';
+  #h: SlackHarness;
+  /** What earlier hearths (before a restart) handed to reportError. */
+  readonly #earlierErrors: string[] = [];
 
   static async start(setup: ConformanceSetup, mode: 'socket' | 'http'): Promise<SlackDriver> {
     const id = randomUUID();
     const fake = new FakeSlack({ botToken: `xoxb-conformance-${id}`, appToken: `xapp-conformance-${id}`, signingSecret: `conformance-signing-${id}` });
     await fake.start();
     fake.streaming = mode === 'socket';
-    const h = await SlackHarness.start({
+    const faults = new SimFaults();
+    const h = await SlackDriver.#hearth(setup, mode, fake, faults, {});
+    return new SlackDriver(h, mode, setup, faults);
+  }
+
+  static #hearth(setup: ConformanceSetup, mode: 'socket' | 'http', fake: FakeSlack, faults: SimFaults, opts: { dataDir?: string; describeGate?: Promise<void> }): Promise<SlackHarness> {
+    return SlackHarness.start({
       mode,
       fake,
       config: { limits: { maxQueuedPerUser: setup.maxQueuedPerUser } },
       chatStepMs: setup.chatStepMs,
       imageStepMs: setup.imageStepMs,
+      faults,
+      ...opts,
     });
-    return new SlackDriver(h, mode);
   }
 
-  private constructor(h: SlackHarness, mode: 'socket' | 'http') {
+  private constructor(h: SlackHarness, mode: 'socket' | 'http', setup: ConformanceSetup, faults: SimFaults) {
     this.#h = h;
+    this.#mode = mode;
+    this.#setup = setup;
+    this.faults = faults;
     this.name = `slack (${mode})`;
     this.secrets = [h.fake.botToken, h.fake.appToken, h.fake.signingSecret];
   }
@@ -75,21 +98,52 @@ export class SlackDriver implements PlatformDriver {
     return { name: id, userId: `slack:${id}` };
   }
 
-  async ask(user: DriverUser, prompt: string, opts: { conversation?: Conversation } = {}): Promise<Answer> {
+  async ask(user: DriverUser, prompt: string, opts: AskOptions = {}): Promise<Answer> {
+    return this.answer(await this.startAsk(user, prompt, opts));
+  }
+
+  /**
+   * A question: /ask (a new thread hangs from the message it posts), or a mention in the thread of a
+   * conversation; with an image, a mention with the image shared (slash commands take no files),
+   * which opens a thread of its own.
+   */
+  async startAsk(user: DriverUser, prompt: string, opts: AskOptions = {}): Promise<PendingAsk> {
     const before = new Set(jobIds(this.app, user.userId, 'chat'));
-    let thread: string;
-    let seen: Set<string>;
+    let handle: AskHandle;
+    const files = opts.image ? [this.#h.fake.addFile(opts.image)] : undefined;
     if (opts.conversation) {
-      thread = opts.conversation.key;
-      seen = this.#threadTs(thread);
-      await this.#h.event(mention(prompt, { user: user.name, channel: CHANNEL, thread }).event);
+      const thread = opts.conversation.key;
+      handle = { user, thread, seen: this.#threadTs(thread) };
+      await this.#h.event(mention(prompt, { user: user.name, channel: CHANNEL, thread, ...(files ? { files } : {}) }).event);
+    } else if (files) {
+      const m = mention(prompt, { user: user.name, channel: CHANNEL, files });
+      handle = { user, thread: m.ts, seen: new Set() };
+      await this.#h.event(m.event);
     } else {
       const tops = this.#topTs();
       await this.#h.command('/ask', prompt, { user: user.name, channel: CHANNEL });
-      thread = (await this.#newRoot(user, tops)).ts;
-      seen = new Set();
+      handle = { user, thread: (await this.#newRoot(user, tops)).ts, seen: new Set() };
     }
-    return this.#answer(user, before, thread, seen);
+    const job = await newJob(this.app, user.userId, 'chat', before, 'the question');
+    return { jobId: job.id, conversation: { key: handle.thread }, handle };
+  }
+
+  answer(asked: PendingAsk): Promise<Answer> {
+    return this.#answer(asked.jobId, asked.handle as AskHandle);
+  }
+
+  async shows(asked: PendingAsk): Promise<string[]> {
+    const { thread, seen } = asked.handle as AskHandle;
+    return this.#state.thread(CHANNEL, thread).filter((m) => !seen.has(m.ts)).map(shows);
+  }
+
+  async restart(opts: { describeGate?: Promise<void> } = {}): Promise<void> {
+    const old = this.#h;
+    this.#earlierErrors.push(...old.errors);
+    await old.close();
+    await old.started.catch(() => {});
+    old.app.store.close();
+    this.#h = await SlackDriver.#hearth(this.#setup, this.#mode, old.fake, this.faults, { dataDir: old.dataDir, ...opts });
   }
 
   async forget(user: DriverUser, conversation: Conversation): Promise<Shown> {
@@ -129,11 +183,7 @@ export class SlackDriver implements PlatformDriver {
 
   /** Slack has no caption command: an image shared with a mention is described for the chat, which answers. */
   async caption(user: DriverUser, png: Uint8Array): Promise<CaptionShown> {
-    const before = new Set(jobIds(this.app, user.userId, 'chat'));
-    const file = this.#h.fake.addFile(png);
-    const m = mention('', { user: user.name, channel: CHANNEL, files: [file] });
-    await this.#h.event(m.event);
-    const answer = await this.#answer(user, before, m.ts, new Set());
+    const answer = await this.ask(user, '', { image: png });
     return { text: answer.text, jobId: answer.jobId };
   }
 
@@ -180,12 +230,14 @@ export class SlackDriver implements PlatformDriver {
   }
 
   reported(): string[] {
-    return [...this.#h.errors];
+    return [...this.#earlierErrors, ...this.#h.errors];
   }
 
   async close(): Promise<void> {
+    this.faults.clear();
     try {
       await this.#h.close({ fake: true });
+      await this.#h.started.catch(() => {});
     } finally {
       this.app.store.close();
       rmSync(this.#h.dataDir, { recursive: true, force: true });
@@ -218,15 +270,14 @@ export class SlackDriver implements PlatformDriver {
   }
 
   /**
-   * The finished answer of the user's next chat job in `thread`: once the job has ended and its
-   * messages (those not in `seen`) have settled: streams stopped, no Cancel button left.
+   * The finished answer of chat job `jobId` in its thread: once the job has ended and its messages
+   * (those not in `seen`) have settled: streams stopped, no Cancel button left.
    */
-  async #answer(user: DriverUser, before: Set<string>, thread: string, seen: Set<string>): Promise<Answer> {
-    const job = await newJob(this.app, user.userId, 'chat', before, 'the question');
+  async #answer(jobId: string, { thread, seen }: AskHandle): Promise<Answer> {
     const parts = await waitUntil(
       'the finished answer',
       () => {
-        if (!isFinal(this.app, job.id)) return undefined;
+        if (!isFinal(this.app, jobId)) return undefined;
         const msgs = this.#state.thread(CHANNEL, thread).filter((m) => !seen.has(m.ts));
         const settled = msgs.length > 0 && msgs.every((m) => (m.stream ? m.stream.stopped : buttonsOf(m).length === 0));
         return settled ? msgs : undefined;
@@ -238,6 +289,6 @@ export class SlackDriver implements PlatformDriver {
       parts.map((m) => ({ history: m.history.map(rendered), final: shows(m) })),
       text,
     );
-    return { text, views, jobId: job.id, conversation: { key: thread } };
+    return { text, views, jobId, conversation: { key: thread } };
   }
 }

@@ -4,6 +4,7 @@ import type { AdapterFactory } from '../../../src/bots/adapter.js';
 import { DiscordAdapter, type DiscordAdapterOptions } from '../../../src/bots/discord/index.js';
 import type { HearthConfig } from '../../../src/config/schema.js';
 import { simApp } from '../../helpers/sim-app.js';
+import type { SimFaults } from '../../helpers/sim-faults.js';
 import { FakeDiscord } from './fake-discord.js';
 
 export interface DiscordHearthOptions {
@@ -16,6 +17,10 @@ export interface DiscordHearthOptions {
   dataDir?: string;
   chatStepMs?: number;
   imageStepMs?: number;
+  /** Faults the test can set on the simulated GPU. */
+  faults?: SimFaults;
+  /** The GPU worker is still starting until this settles: discordHearth returns once the bot is logged in. */
+  describeGate?: Promise<void>;
 }
 
 export interface DiscordHearth {
@@ -25,6 +30,8 @@ export interface DiscordHearth {
   dataDir: string;
   /** Everything the adapter handed to reportError. */
   reported: Array<{ where: string; message: string }>;
+  /** Settles once hearth has started (later than discordHearth when a describe gate holds the models back). */
+  started: Promise<void>;
   /** Closes the app (the fake stays up for a restart). */
   stop(): Promise<void>;
 }
@@ -43,7 +50,7 @@ export async function discordHearth(opts: DiscordHearthOptions = {}): Promise<Di
       },
       { rest: { globalRequestsPerSecond: 10_000 }, closeTimeoutMs: 2000, ...opts.adapter },
     );
-  const { app, config, dataDir } = await simApp({
+  const { app, config, dataDir, describing } = await simApp({
     config: {
       discord: { token: fake.token, applicationId: fake.applicationId, apiBaseUrl: fake.apiBaseUrl, editIntervalMs: 250, ...opts.discord },
       files: { allowedHosts: ['127.0.0.1'] },
@@ -53,7 +60,11 @@ export async function discordHearth(opts: DiscordHearthOptions = {}): Promise<Di
     ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
     ...(opts.chatStepMs !== undefined ? { chatStepMs: opts.chatStepMs } : {}),
     ...(opts.imageStepMs !== undefined ? { imageStepMs: opts.imageStepMs } : {}),
+    ...(opts.faults ? { faults: opts.faults } : {}),
+    ...(opts.describeGate ? { describeGate: opts.describeGate } : {}),
   });
-  await app.start();
-  return { fake, app, config, dataDir, reported, stop: () => app.close() };
+  const started = app.start();
+  // With a gate, the adapter is up once the engine is waiting for the models.
+  await Promise.race([started, opts.describeGate ? describing : started]);
+  return { fake, app, config, dataDir, reported, started, stop: () => app.close() };
 }

@@ -6,6 +6,7 @@
 import type { HearthApp } from '../../../src/app/hearth-app.js';
 import { createSlackAdapter, type SlackAdapter } from '../../../src/bots/slack/index.js';
 import { simApp } from '../../helpers/sim-app.js';
+import type { SimFaults } from '../../helpers/sim-faults.js';
 import type { Delivery } from './deliveries.js';
 import { FakeSlack } from './fake-slack.js';
 import { buttonPress, eventCallback, slashCommand, type Who } from './payloads.js';
@@ -22,6 +23,10 @@ export interface HarnessOptions {
   config?: Record<string, unknown>;
   chatStepMs?: number;
   imageStepMs?: number;
+  /** Faults the test can set on the simulated GPU. */
+  faults?: SimFaults;
+  /** The GPU worker is still starting until this settles: start() returns once Slack is connected. */
+  describeGate?: Promise<void>;
 }
 
 /** What a delivery came back with: the Socket Mode acknowledgement, or the HTTP status. */
@@ -38,6 +43,8 @@ export class SlackHarness {
   readonly mode: 'socket' | 'http';
   /** Everything hearth reported through reportError, as "where: message". */
   readonly errors: string[] = [];
+  /** Settles once hearth has started (later than start() when a describe gate holds the models back). */
+  started: Promise<void> = Promise.resolve();
 
   /** Wraps a hearth built some other way (e.g. with the real GPU worker) whose Slack adapter talks to `fake`. */
   static wrap(fake: FakeSlack, app: HearthApp, adapter: SlackAdapter, dataDir: string, mode: 'socket' | 'http'): SlackHarness {
@@ -66,7 +73,7 @@ export class SlackHarness {
     const fake = opts.fake ?? new FakeSlack();
     if (!opts.fake) await fake.start();
     let adapter: SlackAdapter | undefined;
-    const { app, dataDir } = await simApp({
+    const { app, dataDir, describing } = await simApp({
       config: {
         slack: { ...SlackHarness.slackConfig(fake, opts.mode), ...opts.slack },
         files: { allowedHosts: ['127.0.0.1'] },
@@ -76,9 +83,15 @@ export class SlackHarness {
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       ...(opts.chatStepMs ? { chatStepMs: opts.chatStepMs } : {}),
       ...(opts.imageStepMs ? { imageStepMs: opts.imageStepMs } : {}),
+      ...(opts.faults ? { faults: opts.faults } : {}),
+      ...(opts.describeGate ? { describeGate: opts.describeGate } : {}),
     });
-    await app.start();
-    return new SlackHarness(fake, app, adapter!, dataDir, opts.mode);
+    const started = app.start();
+    // With a gate, the adapters are up once the engine is waiting for the models.
+    await Promise.race([started, opts.describeGate ? describing : started]);
+    const h = new SlackHarness(fake, app, adapter!, dataDir, opts.mode);
+    h.started = started;
+    return h;
   }
 
   get eventsUrl(): string {

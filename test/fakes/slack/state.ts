@@ -130,6 +130,8 @@ export class SlackState {
           ts: nextTs(), channel, thread, user: this.#botUserId, text: streamText(a), blocks: [], edits: 0, history: [], deleted: false,
           stream: { stopped: false, appends: 0, recipient: { team: a.recipient_team_id as string, user: a.recipient_user_id as string } },
         };
+        // Every version a streamed message showed, as for an edited one.
+        if (m.text !== '') m.history.push(m.text);
         this.messages.push(m);
         return { ok: true, channel, ts: m.ts };
       }
@@ -138,7 +140,9 @@ export class SlackState {
         const m = this.find(channel, ts);
         if (!m?.stream) return { ok: false, error: 'message_not_found' };
         if (m.stream.stopped) return { ok: false, error: 'message_not_in_streaming_state' };
-        m.text += streamText(a);
+        const added = streamText(a);
+        m.text += added;
+        if (added !== '') m.history.push(m.text);
         if (method === 'chat.appendStream') m.stream.appends++;
         else m.stream.stopped = true;
         return { ok: true, channel, ts };
