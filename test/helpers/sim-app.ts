@@ -13,8 +13,8 @@ import type { AdapterFactory } from '../../src/bots/adapter.js';
 import { configSchema, type HearthConfig } from '../../src/config/schema.js';
 import { InProcessExecutor } from '../../src/engine/executor/in-process-executor.js';
 import { SqliteStore } from '../../src/engine/store/sqlite-store.js';
-import { createLogger } from '../../src/util/log.js';
 import { SimRunner, type SimPayload } from '../fixtures/sim-runner.js';
+import { LogCapture } from './log-capture.js';
 
 export interface SimAppOptions {
   /** Partial config merged over the defaults (validated by the real schema). */
@@ -27,6 +27,8 @@ export interface SimAppOptions {
   dataDir?: string;
   fetch?: typeof fetch;
   headersForHost?: (host: string) => Record<string, string> | undefined;
+  /** Where hearth's log goes (a new capture at debug level by default): harnesses scan it for credentials. */
+  logs?: LogCapture;
 }
 
 async function png(p: SimPayload): Promise<{ png: Uint8Array; width: number; height: number }> {
@@ -37,7 +39,7 @@ async function png(p: SimPayload): Promise<{ png: Uint8Array; width: number; hei
   return { png: new Uint8Array(buf), width, height };
 }
 
-export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; config: HearthConfig; dataDir: string }> {
+export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; config: HearthConfig; dataDir: string; logs: LogCapture }> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'hearth-app-'));
   const config = configSchema.parse({
     dataDir,
@@ -53,6 +55,7 @@ export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; con
     await delay(ms, undefined, signal ? { signal } : {});
   };
   const hooks = { sleep, makePng: png };
+  const logs = opts.logs ?? new LogCapture();
   const runners = [
     new SimRunner({ model: 'chat', kind: 'chat', stepMs: opts.chatStepMs ?? 5, maxBatch: 4 }, hooks),
     new SimRunner({ model: 'image', kind: 'image', stepMs: opts.imageStepMs ?? 5 }, hooks),
@@ -60,7 +63,7 @@ export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; con
   ];
   const app = new HearthApp({
     config,
-    log: createLogger('silent'),
+    log: logs.log,
     executor: new InProcessExecutor(runners),
     vramBudgetBytes: 100e9,
     adapters: opts.adapters,
@@ -68,5 +71,5 @@ export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; con
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     ...(opts.headersForHost ? { headersForHost: opts.headersForHost } : {}),
   });
-  return { app, config, dataDir };
+  return { app, config, dataDir, logs };
 }

@@ -3,6 +3,7 @@ import type { HearthApp } from '../../../src/app/hearth-app.js';
 import type { AdapterFactory } from '../../../src/bots/adapter.js';
 import { DiscordAdapter, type DiscordAdapterOptions } from '../../../src/bots/discord/index.js';
 import type { HearthConfig } from '../../../src/config/schema.js';
+import type { LogCapture } from '../../helpers/log-capture.js';
 import { simApp } from '../../helpers/sim-app.js';
 import { FakeDiscord } from './fake-discord.js';
 
@@ -16,6 +17,8 @@ export interface DiscordHearthOptions {
   dataDir?: string;
   chatStepMs?: number;
   imageStepMs?: number;
+  /** Log into this capture (restart tests keep one across runs); a new one by default. */
+  logs?: LogCapture;
 }
 
 export interface DiscordHearth {
@@ -25,7 +28,11 @@ export interface DiscordHearth {
   dataDir: string;
   /** Everything the adapter handed to reportError. */
   reported: Array<{ where: string; message: string }>;
-  /** Closes the app (the fake stays up for a restart). */
+  /** Everything hearth logged (debug level and up). */
+  logs: LogCapture;
+  /** Fails when the bot token or any interaction token the fake issued is in the log. */
+  assertNoSecretsLogged(): void;
+  /** Closes the app (the fake stays up for a restart), then checks the log for credentials. */
   stop(): Promise<void>;
 }
 
@@ -43,7 +50,8 @@ export async function discordHearth(opts: DiscordHearthOptions = {}): Promise<Di
       },
       { rest: { globalRequestsPerSecond: 10_000 }, closeTimeoutMs: 2000, ...opts.adapter },
     );
-  const { app, config, dataDir } = await simApp({
+  const { app, config, dataDir, logs } = await simApp({
+    ...(opts.logs ? { logs: opts.logs } : {}),
     config: {
       discord: { token: fake.token, applicationId: fake.applicationId, apiBaseUrl: fake.apiBaseUrl, editIntervalMs: 250, ...opts.discord },
       files: { allowedHosts: ['127.0.0.1'] },
@@ -55,5 +63,25 @@ export async function discordHearth(opts: DiscordHearthOptions = {}): Promise<Di
     ...(opts.imageStepMs !== undefined ? { imageStepMs: opts.imageStepMs } : {}),
   });
   await app.start();
-  return { fake, app, config, dataDir, reported, stop: () => app.close() };
+  const assertNoSecretsLogged = () => logs.assertNoSecrets(discordSecrets(fake));
+  return {
+    fake,
+    app,
+    config,
+    dataDir,
+    reported,
+    logs,
+    assertNoSecretsLogged,
+    stop: async () => {
+      await app.close();
+      assertNoSecretsLogged();
+    },
+  };
+}
+
+/** The credentials a fake Discord handed out: the bot token and every interaction's token. */
+export function discordSecrets(fake: FakeDiscord): Record<string, string> {
+  const out: Record<string, string> = { 'discord.token': fake.token };
+  for (const it of fake.state.interactions.values()) out[`interaction ${it.id} token`] = it.token;
+  return out;
 }

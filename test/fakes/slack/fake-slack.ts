@@ -8,6 +8,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { slackTokens } from '../../helpers/tokens.js';
 import { Deliveries, type Delivery } from './deliveries.js';
 import { SlackState, type ApiCall } from './state.js';
 
@@ -46,9 +47,10 @@ export class FakeSlack {
   #port = 0;
 
   constructor(opts: FakeSlackOptions = {}) {
-    this.botToken = opts.botToken ?? 'xoxb-fake-bot-token';
-    this.appToken = opts.appToken ?? 'xapp-fake-app-token';
-    this.signingSecret = opts.signingSecret ?? 'fake-signing-secret';
+    // Credentials in Slack's real shapes, so log scrubbing is tested against what it will meet.
+    this.botToken = opts.botToken ?? slackTokens.bot();
+    this.appToken = opts.appToken ?? slackTokens.app();
+    this.signingSecret = opts.signingSecret ?? slackTokens.signingSecret();
     this.team = opts.team ?? 'T0001';
     this.botUserId = opts.botUserId ?? 'UBOT';
     this.streaming = opts.streaming ?? true;

@@ -5,6 +5,7 @@
  */
 import type { HearthApp } from '../../../src/app/hearth-app.js';
 import { createSlackAdapter, type SlackAdapter } from '../../../src/bots/slack/index.js';
+import type { LogCapture } from '../../helpers/log-capture.js';
 import { simApp } from '../../helpers/sim-app.js';
 import type { Delivery } from './deliveries.js';
 import { FakeSlack } from './fake-slack.js';
@@ -22,6 +23,8 @@ export interface HarnessOptions {
   config?: Record<string, unknown>;
   chatStepMs?: number;
   imageStepMs?: number;
+  /** Log into this capture (restart tests keep one across runs); a new one by default. */
+  logs?: LogCapture;
 }
 
 /** What a delivery came back with: the Socket Mode acknowledgement, or the HTTP status. */
@@ -38,10 +41,12 @@ export class SlackHarness {
   readonly mode: 'socket' | 'http';
   /** Everything hearth reported through reportError, as "where: message". */
   readonly errors: string[] = [];
+  /** Everything hearth logged, when the harness built the app (not for `wrap`). */
+  readonly logs: LogCapture | undefined;
 
   /** Wraps a hearth built some other way (e.g. with the real GPU worker) whose Slack adapter talks to `fake`. */
-  static wrap(fake: FakeSlack, app: HearthApp, adapter: SlackAdapter, dataDir: string, mode: 'socket' | 'http'): SlackHarness {
-    return new SlackHarness(fake, app, adapter, dataDir, mode);
+  static wrap(fake: FakeSlack, app: HearthApp, adapter: SlackAdapter, dataDir: string, mode: 'socket' | 'http', logs?: LogCapture): SlackHarness {
+    return new SlackHarness(fake, app, adapter, dataDir, mode, logs);
   }
 
   /** The `slack` config section that points hearth at `fake`. */
@@ -49,8 +54,9 @@ export class SlackHarness {
     return { botToken: fake.botToken, appToken: fake.appToken, signingSecret: fake.signingSecret, mode, port: 0, apiUrl: fake.apiUrl, updateIntervalMs: 250 };
   }
 
-  private constructor(fake: FakeSlack, app: HearthApp, adapter: SlackAdapter, dataDir: string, mode: 'socket' | 'http') {
+  private constructor(fake: FakeSlack, app: HearthApp, adapter: SlackAdapter, dataDir: string, mode: 'socket' | 'http', logs?: LogCapture) {
     this.fake = fake;
+    this.logs = logs;
     this.app = app;
     this.adapter = adapter;
     this.dataDir = dataDir;
@@ -66,7 +72,8 @@ export class SlackHarness {
     const fake = opts.fake ?? new FakeSlack();
     if (!opts.fake) await fake.start();
     let adapter: SlackAdapter | undefined;
-    const { app, dataDir } = await simApp({
+    const { app, dataDir, logs } = await simApp({
+      ...(opts.logs ? { logs: opts.logs } : {}),
       config: {
         slack: { ...SlackHarness.slackConfig(fake, opts.mode), ...opts.slack },
         files: { allowedHosts: ['127.0.0.1'] },
@@ -78,7 +85,12 @@ export class SlackHarness {
       ...(opts.imageStepMs ? { imageStepMs: opts.imageStepMs } : {}),
     });
     await app.start();
-    return new SlackHarness(fake, app, adapter!, dataDir, opts.mode);
+    return new SlackHarness(fake, app, adapter!, dataDir, opts.mode, logs);
+  }
+
+  /** Fails when the bot token, the app token or the signing secret is in hearth's log. */
+  assertNoSecretsLogged(): void {
+    this.logs?.assertNoSecrets(slackSecrets(this.fake));
   }
 
   get eventsUrl(): string {
@@ -89,8 +101,12 @@ export class SlackHarness {
 
   /** Stops hearth; the fake goes on unless `fake` is set. */
   async close(opts: { fake?: boolean } = {}): Promise<void> {
-    await this.app.close();
-    if (opts.fake) await this.fake.close();
+    try {
+      await this.app.close();
+    } finally {
+      if (opts.fake) await this.fake.close();
+    }
+    this.assertNoSecretsLogged();
   }
 
   async command(command: string, text: string, who: Who): Promise<Sent> {
@@ -139,4 +155,9 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | null | 
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** The credentials a fake Slack issued. */
+export function slackSecrets(fake: FakeSlack): Record<string, string> {
+  return { 'slack.botToken': fake.botToken, 'slack.appToken': fake.appToken, 'slack.signingSecret': fake.signingSecret };
 }
