@@ -25,6 +25,12 @@ export interface HarnessOptions {
   imageStepMs?: number;
   /** Log into this capture (restart tests keep one across runs); a new one by default. */
   logs?: LogCapture;
+  /**
+   * Web API client options over the tests' `{ retryConfig: { retries: 0 } }`. With no retries a 429 is
+   * not retried (the Web API client retries a rate-limited call through its retry policy); pass a
+   * retryConfig to have it waited out, as hearth's default (10 retries) does.
+   */
+  clientOptions?: Record<string, unknown>;
 }
 
 /** What a delivery came back with: the Socket Mode acknowledgement, or the HTTP status. */
@@ -79,7 +85,7 @@ export class SlackHarness {
         files: { allowedHosts: ['127.0.0.1'] },
         ...opts.config,
       },
-      adapters: [(ctx) => (adapter = createSlackAdapter(ctx, { host: '127.0.0.1', clientOptions: { retryConfig: { retries: 0 } } }))],
+      adapters: [(ctx) => (adapter = createSlackAdapter(ctx, { host: '127.0.0.1', clientOptions: { retryConfig: { retries: 0 }, ...opts.clientOptions } }))],
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       ...(opts.chatStepMs ? { chatStepMs: opts.chatStepMs } : {}),
       ...(opts.imageStepMs ? { imageStepMs: opts.imageStepMs } : {}),
