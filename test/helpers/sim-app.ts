@@ -13,7 +13,7 @@ import type { AdapterFactory } from '../../src/bots/adapter.js';
 import { configSchema, type HearthConfig } from '../../src/config/schema.js';
 import { InProcessExecutor } from '../../src/engine/executor/in-process-executor.js';
 import { SqliteStore } from '../../src/engine/store/sqlite-store.js';
-import { SimRunner, type SimPayload } from '../fixtures/sim-runner.js';
+import { SimGate, SimRunner, type SimPayload } from '../fixtures/sim-runner.js';
 import { LogCapture } from './log-capture.js';
 
 export interface SimAppOptions {
@@ -29,6 +29,8 @@ export interface SimAppOptions {
   headersForHost?: (host: string) => Record<string, string> | undefined;
   /** Where hearth's log goes (a new capture at debug level by default): harnesses scan it for credentials. */
   logs?: LogCapture;
+  /** Holds steps until the test releases them (a new gate by default, holding nothing). */
+  gate?: SimGate;
 }
 
 async function png(p: SimPayload): Promise<{ png: Uint8Array; width: number; height: number }> {
@@ -39,7 +41,7 @@ async function png(p: SimPayload): Promise<{ png: Uint8Array; width: number; hei
   return { png: new Uint8Array(buf), width, height };
 }
 
-export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; config: HearthConfig; dataDir: string; logs: LogCapture }> {
+export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; config: HearthConfig; dataDir: string; logs: LogCapture; gate: SimGate }> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'hearth-app-'));
   const config = configSchema.parse({
     dataDir,
@@ -54,7 +56,8 @@ export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; con
   const sleep = async (ms: number, signal?: AbortSignal): Promise<void> => {
     await delay(ms, undefined, signal ? { signal } : {});
   };
-  const hooks = { sleep, makePng: png };
+  const gate = opts.gate ?? new SimGate();
+  const hooks = { sleep, makePng: png, gate };
   const logs = opts.logs ?? new LogCapture();
   const runners = [
     new SimRunner({ model: 'chat', kind: 'chat', stepMs: opts.chatStepMs ?? 5, maxBatch: 4 }, hooks),
@@ -71,5 +74,5 @@ export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; con
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     ...(opts.headersForHost ? { headersForHost: opts.headersForHost } : {}),
   });
-  return { app, config, dataDir, logs };
+  return { app, config, dataDir, logs, gate };
 }

@@ -4,6 +4,7 @@ import type { AdapterFactory } from '../../../src/bots/adapter.js';
 import { DiscordAdapter, type DiscordAdapterOptions } from '../../../src/bots/discord/index.js';
 import type { HearthConfig } from '../../../src/config/schema.js';
 import type { LogCapture } from '../../helpers/log-capture.js';
+import type { SimGate } from '../../fixtures/sim-runner.js';
 import { simApp } from '../../helpers/sim-app.js';
 import { FakeDiscord } from './fake-discord.js';
 
@@ -19,6 +20,8 @@ export interface DiscordHearthOptions {
   imageStepMs?: number;
   /** Log into this capture (restart tests keep one across runs); a new one by default. */
   logs?: LogCapture;
+  /** Hold simulated steps with this gate (restart tests keep one); a new one by default. */
+  gate?: SimGate;
 }
 
 export interface DiscordHearth {
@@ -30,6 +33,8 @@ export interface DiscordHearth {
   reported: Array<{ where: string; message: string }>;
   /** Everything hearth logged (debug level and up). */
   logs: LogCapture;
+  /** Holds simulated GPU steps until the test releases them. */
+  gate: SimGate;
   /** Fails when the bot token or any interaction token the fake issued is in the log. */
   assertNoSecretsLogged(): void;
   /** Closes the app (the fake stays up for a restart), then checks the log for credentials. */
@@ -50,8 +55,9 @@ export async function discordHearth(opts: DiscordHearthOptions = {}): Promise<Di
       },
       { rest: { globalRequestsPerSecond: 10_000 }, closeTimeoutMs: 2000, ...opts.adapter },
     );
-  const { app, config, dataDir, logs } = await simApp({
+  const { app, config, dataDir, logs, gate } = await simApp({
     ...(opts.logs ? { logs: opts.logs } : {}),
+    ...(opts.gate ? { gate: opts.gate } : {}),
     config: {
       discord: { token: fake.token, applicationId: fake.applicationId, apiBaseUrl: fake.apiBaseUrl, editIntervalMs: 250, ...opts.discord },
       files: { allowedHosts: ['127.0.0.1'] },
@@ -71,8 +77,10 @@ export async function discordHearth(opts: DiscordHearthOptions = {}): Promise<Di
     dataDir,
     reported,
     logs,
+    gate,
     assertNoSecretsLogged,
     stop: async () => {
+      gate.releaseAll();
       await app.close();
       assertNoSecretsLogged();
     },

@@ -6,6 +6,7 @@
 import type { HearthApp } from '../../../src/app/hearth-app.js';
 import { createSlackAdapter, type SlackAdapter } from '../../../src/bots/slack/index.js';
 import type { LogCapture } from '../../helpers/log-capture.js';
+import { SimGate } from '../../fixtures/sim-runner.js';
 import { simApp } from '../../helpers/sim-app.js';
 import type { Delivery } from './deliveries.js';
 import { FakeSlack } from './fake-slack.js';
@@ -31,6 +32,8 @@ export interface HarnessOptions {
    * retryConfig to have it waited out, as hearth's default (10 retries) does.
    */
   clientOptions?: Record<string, unknown>;
+  /** Hold simulated steps with this gate (restart tests keep one); a new one by default. */
+  gate?: SimGate;
 }
 
 /** What a delivery came back with: the Socket Mode acknowledgement, or the HTTP status. */
@@ -49,10 +52,12 @@ export class SlackHarness {
   readonly errors: string[] = [];
   /** Everything hearth logged, when the harness built the app (not for `wrap`). */
   readonly logs: LogCapture | undefined;
+  /** Holds simulated GPU steps until the test releases them (a gate of its own for `wrap`, holding nothing). */
+  readonly gate: SimGate;
 
   /** Wraps a hearth built some other way (e.g. with the real GPU worker) whose Slack adapter talks to `fake`. */
   static wrap(fake: FakeSlack, app: HearthApp, adapter: SlackAdapter, dataDir: string, mode: 'socket' | 'http', logs?: LogCapture): SlackHarness {
-    return new SlackHarness(fake, app, adapter, dataDir, mode, logs);
+    return new SlackHarness(fake, app, adapter, dataDir, mode, logs, new SimGate());
   }
 
   /** The `slack` config section that points hearth at `fake`. */
@@ -60,9 +65,10 @@ export class SlackHarness {
     return { botToken: fake.botToken, appToken: fake.appToken, signingSecret: fake.signingSecret, mode, port: 0, apiUrl: fake.apiUrl, updateIntervalMs: 250 };
   }
 
-  private constructor(fake: FakeSlack, app: HearthApp, adapter: SlackAdapter, dataDir: string, mode: 'socket' | 'http', logs?: LogCapture) {
+  private constructor(fake: FakeSlack, app: HearthApp, adapter: SlackAdapter, dataDir: string, mode: 'socket' | 'http', logs: LogCapture | undefined, gate: SimGate) {
     this.fake = fake;
     this.logs = logs;
+    this.gate = gate;
     this.app = app;
     this.adapter = adapter;
     this.dataDir = dataDir;
@@ -78,8 +84,9 @@ export class SlackHarness {
     const fake = opts.fake ?? new FakeSlack();
     if (!opts.fake) await fake.start();
     let adapter: SlackAdapter | undefined;
-    const { app, dataDir, logs } = await simApp({
+    const { app, dataDir, logs, gate } = await simApp({
       ...(opts.logs ? { logs: opts.logs } : {}),
+      ...(opts.gate ? { gate: opts.gate } : {}),
       config: {
         slack: { ...SlackHarness.slackConfig(fake, opts.mode), ...opts.slack },
         files: { allowedHosts: ['127.0.0.1'] },
@@ -91,7 +98,7 @@ export class SlackHarness {
       ...(opts.imageStepMs ? { imageStepMs: opts.imageStepMs } : {}),
     });
     await app.start();
-    return new SlackHarness(fake, app, adapter!, dataDir, opts.mode, logs);
+    return new SlackHarness(fake, app, adapter!, dataDir, opts.mode, logs, gate);
   }
 
   /** Fails when the bot token, the app token or the signing secret is in hearth's log. */
@@ -107,6 +114,7 @@ export class SlackHarness {
 
   /** Stops hearth; the fake goes on unless `fake` is set. */
   async close(opts: { fake?: boolean } = {}): Promise<void> {
+    this.gate.releaseAll();
     try {
       await this.app.close();
     } finally {
