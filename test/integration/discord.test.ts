@@ -189,7 +189,8 @@ describe('Discord adapter', () => {
     const steps = fake.slash('imagine', { prompt: 'x', steps: 80 }, { user: hal });
     expect(await errorOf(steps, 'the steps error')).toContain('Steps must be a whole number from 1 to 60; got 80');
     // The public "thinking…" reply is gone; only the user sees the error.
-    expect(original(steps)!.deleted).toBe(true);
+    // (hearth posts the note, then deletes the reply: wait for the second request rather than race it.)
+    await fake.waitFor(() => original(steps)!.deleted, 'the public reply removed');
 
     const size = fake.slash('imagine', { prompt: 'x', size: 'huge' }, { user: hal });
     expect(await errorOf(size, 'the size error')).toContain('Size must look like 512x768');
