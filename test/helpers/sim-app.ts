@@ -14,8 +14,8 @@ import { configSchema, type HearthConfig } from '../../src/config/schema.js';
 import { InProcessExecutor } from '../../src/engine/executor/in-process-executor.js';
 import type { Runner } from '../../src/engine/runner.js';
 import { SqliteStore } from '../../src/engine/store/sqlite-store.js';
-import { createLogger } from '../../src/util/log.js';
-import { SimRunner, type SimPayload } from '../fixtures/sim-runner.js';
+import { SimGate, SimRunner, type SimPayload } from '../fixtures/sim-runner.js';
+import { LogCapture } from './log-capture.js';
 import type { SimFaults } from './sim-faults.js';
 
 export interface SimAppOptions {
@@ -29,6 +29,10 @@ export interface SimAppOptions {
   dataDir?: string;
   fetch?: typeof fetch;
   headersForHost?: (host: string) => Record<string, string> | undefined;
+  /** Where hearth's log goes (a new capture at debug level by default): harnesses scan it for credentials. */
+  logs?: LogCapture;
+  /** Holds steps until the test releases them (a new gate by default, holding nothing). */
+  gate?: SimGate;
   /** Faults the test can set on the simulated GPU (test/helpers/sim-faults.ts). */
   faults?: SimFaults;
   /**
@@ -62,7 +66,7 @@ async function png(p: SimPayload): Promise<{ png: Uint8Array; width: number; hei
   return { png: new Uint8Array(buf), width, height };
 }
 
-export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; config: HearthConfig; dataDir: string; describing: Promise<void> }> {
+export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; config: HearthConfig; dataDir: string; describing: Promise<void>; logs: LogCapture; gate: SimGate }> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'hearth-app-'));
   const config = configSchema.parse({
     dataDir,
@@ -77,7 +81,9 @@ export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; con
   const sleep = async (ms: number, signal?: AbortSignal): Promise<void> => {
     await delay(ms, undefined, signal ? { signal } : {});
   };
-  const hooks = { sleep, makePng: png };
+  const gate = opts.gate ?? new SimGate();
+  const hooks = { sleep, makePng: png, gate };
+  const logs = opts.logs ?? new LogCapture();
   const sims = [
     new SimRunner({ model: 'chat', kind: 'chat', stepMs: opts.chatStepMs ?? 5, maxBatch: 4 }, hooks),
     new SimRunner({ model: 'image', kind: 'image', stepMs: opts.imageStepMs ?? 5 }, hooks),
@@ -90,7 +96,7 @@ export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; con
   const executor = new SlowStartExecutor(runners, opts.describeGate ?? Promise.resolve(), entered);
   const app = new HearthApp({
     config,
-    log: createLogger('silent'),
+    log: logs.log,
     executor,
     vramBudgetBytes: 100e9,
     adapters: opts.adapters,
@@ -98,5 +104,5 @@ export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; con
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     ...(opts.headersForHost ? { headersForHost: opts.headersForHost } : {}),
   });
-  return { app, config, dataDir, describing };
+  return { app, config, dataDir, describing, logs, gate };
 }

@@ -12,14 +12,16 @@ import { HearthApp } from '../../src/app/hearth-app.js';
 import { createGpuWorker } from '../../src/worker/index.js';
 import { DiscordAdapter } from '../../src/bots/discord/index.js';
 import { configSchema } from '../../src/config/schema.js';
-import { createLogger } from '../../src/util/log.js';
 import { FakeDiscord } from '../fakes/discord/fake-discord.js';
+import { discordSecrets } from '../fakes/discord/harness.js';
 import { writeTinyVitGpt2 } from '../fixtures/tiny-captioner.js';
 import { writeTinyGguf } from '../fixtures/tiny-gguf.js';
+import { LogCapture } from '../helpers/log-capture.js';
 
 let dir: string;
 let fake: FakeDiscord;
 let app: HearthApp;
+let logs: LogCapture | undefined;
 const reported: string[] = [];
 
 beforeAll(async () => {
@@ -36,7 +38,9 @@ beforeAll(async () => {
       caption: { dir: join(dir, 'caption'), providers: ['cpu'], maxNewTokens: 8, detailedMaxNewTokens: 16 },
     },
   });
-  const log = createLogger('silent');
+  // The GPU worker's log lines come through this one: scanned for the credentials at the end.
+  logs = new LogCapture();
+  const log = logs.log;
   app = new HearthApp({
     config,
     log,
@@ -58,6 +62,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.close();
+  if (fake && logs) logs.assertNoSecrets(discordSecrets(fake));
   await fake?.close();
   if (dir) await rm(dir, { recursive: true, force: true });
 });

@@ -3,7 +3,7 @@
  * hearth behind it with a simulated GPU (streamed chat tokens, real PNGs).
  */
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buttonIds, editGaps, ephemeralText, finishedAnswer, tooFastEdits } from '../fakes/discord/assertions.js';
 import { EPHEMERAL, FakeDiscord, type FakeInteraction, type FakeMessage, type FakeUser } from '../fakes/discord/fake-discord.js';
 import { discordHearth, type DiscordHearth } from '../fakes/discord/harness.js';
@@ -31,6 +31,15 @@ describe('Discord adapter', () => {
     await h?.stop();
     await fake?.close();
   });
+
+  afterEach(() => h.gate.releaseAll());
+
+  /**
+   * Holds images whose prompt matches before their step `step`: they stay running (or queued behind
+   * a held one) until the test releases them or cancels them, however slow the machine.
+   */
+  const holdImages = (prompt: RegExp, step = 3) =>
+    h.gate.hold((s) => s.model === 'image' && s.step === step && prompt.test(String((s.payload as { prompt?: unknown }).prompt)));
 
   const original = (it: FakeInteraction) => fake.original(it);
   const settled = (it: FakeInteraction, test: (m: FakeMessage) => boolean, what: string) =>
@@ -92,7 +101,12 @@ describe('Discord adapter', () => {
 
   it('/imagine shows progress with Cancel, then a PNG with its seed and options, Reroll and Delete', async () => {
     const dan = fake.user('dan');
+    // Held after 4 steps until its progress has been shown, then let go.
+    const held = holdImages(/^a red fox in snow$/, 5);
     const it = fake.slash('imagine', { prompt: 'a red fox in snow', size: '256x256', steps: 20, seed: 1234, guidance: 5 }, { user: dan });
+    await held.reached;
+    await settled(it, (x) => x.content.includes('step 4 of 20') && buttonIds(x).some((id) => id.startsWith('hearth:cancel:')), 'progress with Cancel');
+    held.release();
     const m = await settled(it, (x) => !!png(x), 'the image');
     expect(m.content).toContain('a red fox in snow');
     expect(m.content).toContain('seed `1234`');
@@ -130,7 +144,9 @@ describe('Discord adapter', () => {
 
   it('Cancel stops a running image', async () => {
     const fay = fake.user('fay');
+    const held = holdImages(/^a slow painting$/);
     const it = fake.slash('imagine', { prompt: 'a slow painting', size: '256x256', steps: 60 }, { user: fay });
+    await held.reached;
     const running = await settled(it, (x) => /step \d+ of 60/.test(x.content), 'progress');
     const cancelId = buttonIds(running).find((id) => id.startsWith('hearth:cancel:'))!;
     expect(cancelId).toBeDefined();
@@ -145,7 +161,9 @@ describe('Discord adapter', () => {
 
   it('only the owner or an admin can cancel a job', async () => {
     const gil = fake.user('gil');
+    const held = holdImages(/^not yours to stop$/);
     const it = fake.slash('imagine', { prompt: 'not yours to stop', size: '256x256', steps: 60 }, { user: gil });
+    await held.reached;
     const running = await settled(it, (x) => /step \d+ of 60/.test(x.content), 'progress');
     const cancelId = buttonIds(running).find((id) => id.startsWith('hearth:cancel:'))!;
     const stranger = fake.click(running, cancelId, { user: fake.user('stranger') });
@@ -171,7 +189,8 @@ describe('Discord adapter', () => {
     const steps = fake.slash('imagine', { prompt: 'x', steps: 80 }, { user: hal });
     expect(await errorOf(steps, 'the steps error')).toContain('Steps must be a whole number from 1 to 60; got 80');
     // The public "thinking…" reply is gone; only the user sees the error.
-    await fake.waitFor(() => original(steps)?.deleted === true, 'the public reply removed');
+    // (hearth posts the note, then deletes the reply: wait for the second request rather than race it.)
+    await fake.waitFor(() => original(steps)!.deleted, 'the public reply removed');
 
     const size = fake.slash('imagine', { prompt: 'x', size: 'huge' }, { user: hal });
     expect(await errorOf(size, 'the size error')).toContain('Size must look like 512x768');
@@ -191,7 +210,10 @@ describe('Discord adapter', () => {
 
   it('refuses a job over the per-user queue cap, naming the limit; /queue and /cancel see the jobs', async () => {
     const ivy = fake.user('ivy');
+    // The first stays running and the others wait behind it until they are cancelled.
+    const held = holdImages(/^slow \d$/);
     const slow = [1, 2, 3].map((n) => fake.slash('imagine', { prompt: `slow ${n}`, size: '256x256', steps: 60 }, { user: ivy }));
+    await held.reached;
     for (const s of slow) await settled(s, (x) => x.content.includes('slow') && x.components.length > 0, 'a queued image');
     const over = fake.slash('imagine', { prompt: 'one too many' }, { user: ivy });
     expect(await errorOf(over, 'the queue cap error')).toContain('You already have 3 jobs waiting or running (the limit is 3)');
@@ -230,9 +252,13 @@ describe('Discord adapter', () => {
 
   it('posts the result in the channel, mentioning the user, once the interaction token is gone', async () => {
     const jo = fake.user('jo');
+    const held = holdImages(/^outlived its token$/);
     const it = fake.slash('imagine', { prompt: 'outlived its token', size: '256x256', steps: 20 }, { user: jo });
+    await held.reached;
     await settled(it, (x) => /step \d+ of 20/.test(x.content), 'progress');
+    // The token goes while the image is still being drawn; then it finishes.
     fake.expireToken(it);
+    held.release();
     const posted = await fake.waitFor(
       () => fake.messagesIn(fake.channel.id).find((m) => m.via === 'channel' && m.content.includes('outlived its token') && !!png(m)),
       'the image posted in the channel',

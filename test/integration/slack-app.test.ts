@@ -31,8 +31,13 @@ describe.each(['socket', 'http'] as const)('Slack app in %s mode', (mode) => {
 
   // Nothing went wrong behind the scenes either (every handler error goes to reportError).
   afterEach(() => {
+    h.gate.releaseAll();
     expect(h.errors).toEqual([]);
   });
+
+  /** Holds the image whose prompt contains `prompt` before its step `step`: it runs until the test releases it. */
+  const holdImage = (prompt: string, step = 3) =>
+    h.gate.hold((s) => s.model === 'image' && s.step === step && String((s.payload as { prompt?: unknown }).prompt).includes(prompt));
 
   /** A finished answer containing `needle` in a thread (or top level when `thread` is null). */
   function answer(channel: string, thread: string | null, needle: string): FakeMessage | undefined {
@@ -125,9 +130,14 @@ describe.each(['socket', 'http'] as const)('Slack app in %s mode', (mode) => {
   });
 
   test('/imagine with flags posts progress and uploads a PNG with its seed; Reroll makes another', async () => {
+    // Held after 4 steps until its progress has been shown, then let go.
+    const held = holdImage('a red fox in snow', 5);
     await h.command('/imagine', 'a red fox in snow --steps 20 --seed 7 --size 768x512 --no "text, watermark"', { user: 'U5', channel: 'C5' });
     const root = await waitFor('the prompt', () => h.fake.state.topLevel('C5')[0]);
     expect(root.text).toBe('*<@U5> imagines:* a red fox in snow');
+    await held.reached;
+    await waitFor('progress shown', () => h.fake.state.thread('C5', root.ts).some((m) => /Painting….*step 4 of 20/.test(shownText(m))));
+    held.release();
     const file = await waitFor('the upload', () => h.fake.state.files.find((f) => f.channel === 'C5' && f.thread === root.ts));
     const meta = await sharp(file.bytes).metadata();
     expect([meta.format, meta.width, meta.height]).toEqual(['png', 768, 512]);
@@ -151,7 +161,10 @@ describe.each(['socket', 'http'] as const)('Slack app in %s mode', (mode) => {
   });
 
   test('Cancel stops a running image; only its owner or an admin may press it', async () => {
+    // The image stays running (2 steps done) until the test is through: no race with its end.
+    const held = holdImage('a very slow painting');
     await h.command('/imagine', 'a very slow painting --steps 60', { user: 'U6', channel: 'C6' });
+    await held.reached;
     const root = await waitFor('the prompt', () => h.fake.state.topLevel('C6')[0]);
     const status = await waitFor('a running image', () =>
       h.fake.state.thread('C6', root.ts).find((m) => /Painting/.test(shownText(m)) && buttonsOf(m).some((b) => b.action === 'hearth_cancel')),
@@ -165,12 +178,16 @@ describe.each(['socket', 'http'] as const)('Slack app in %s mode', (mode) => {
     await h.press('hearth_cancel', jobId, { user: 'UADMIN', channel: 'C6', messageTs: status.ts, thread: root.ts });
     await waitFor('the cancel shown', () => shownText(h.fake.state.find('C6', status.ts)!).includes('Cancelled by <@UADMIN>'));
     expect(h.app.engine.getJob(jobId)?.state).toBe('cancelled');
+    // The cancel ended the held step (it never ran on).
+    expect(held.holding).toBe(false);
     expect(buttonsOf(h.fake.state.find('C6', status.ts)!)).toEqual([]);
     expect(h.fake.state.files.filter((f) => f.channel === 'C6')).toEqual([]);
   });
 
   test('/hearth queue shows your jobs and /hearth cancel cancels the newest', async () => {
+    const held = holdImage('another slow painting');
     await h.command('/imagine', 'another slow painting --steps 60', { user: 'U11', channel: 'C7' });
+    await held.reached;
     const root = await waitFor('the prompt', () => h.fake.state.topLevel('C7')[0]);
     const status = await waitFor('a running image', () => h.fake.state.thread('C7', root.ts).find((m) => /Painting/.test(shownText(m))));
     // A second picture waits behind the first: its status shows where it stands, and Cancel works there too.
@@ -191,7 +208,10 @@ describe.each(['socket', 'http'] as const)('Slack app in %s mode', (mode) => {
   });
 
   test('an image running when hearth stops is finished after the restart, in its thread', async () => {
+    // Still running when hearth stops (held after 2 of its 30 steps), whatever the machine's speed.
+    const held = holdImage('a lighthouse');
     await h.command('/imagine', 'a lighthouse --steps 30 --seed 3', { user: 'U10', channel: 'C3' });
+    await held.reached;
     const root = await waitFor('the prompt', () => h.fake.state.topLevel('C3')[0]);
     const status = await waitFor('a running image', () => h.fake.state.thread('C3', root.ts).find((m) => /Painting/.test(shownText(m))));
     await h.close();

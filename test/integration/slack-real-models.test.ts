@@ -12,12 +12,12 @@ import { HearthApp } from '../../src/app/hearth-app.js';
 import { createGpuWorker } from '../../src/worker/index.js';
 import { createSlackAdapter, type SlackAdapter } from '../../src/bots/slack/index.js';
 import { configSchema } from '../../src/config/schema.js';
-import { createLogger } from '../../src/util/log.js';
 import { FakeSlack } from '../fakes/slack/fake-slack.js';
 import { SlackHarness, waitFor } from '../fakes/slack/harness.js';
 import { mention } from '../fakes/slack/payloads.js';
 import { writeTinyVitGpt2 } from '../fixtures/tiny-captioner.js';
 import { writeTinyGguf } from '../fixtures/tiny-gguf.js';
+import { LogCapture } from '../helpers/log-capture.js';
 
 let dir: string;
 let h: SlackHarness;
@@ -37,7 +37,9 @@ beforeAll(async () => {
       caption: { dir: join(dir, 'caption'), providers: ['cpu'], maxNewTokens: 8, detailedMaxNewTokens: 16 },
     },
   });
-  const log = createLogger('silent');
+  // The GPU worker's log lines come through this one: scanned for the credentials when the harness closes.
+  const logs = new LogCapture();
+  const log = logs.log;
   let adapter: SlackAdapter | undefined;
   const app = new HearthApp({
     config,
@@ -47,7 +49,7 @@ beforeAll(async () => {
     adapters: [(ctx) => (adapter = createSlackAdapter(ctx, { clientOptions: { retryConfig: { retries: 0 } } }))],
   });
   await app.start();
-  h = SlackHarness.wrap(fake, app, adapter!, config.dataDir, 'socket');
+  h = SlackHarness.wrap(fake, app, adapter!, config.dataDir, 'socket', logs);
 }, 120_000);
 
 afterAll(async () => {

@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { DiscordAPIError } from 'discord.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { JobView, type ViewDeps } from '../../src/bots/discord/job-view.js';
 import { parseOrigin, originToJson, type DiscordOrigin, type PostedMessage } from '../../src/bots/discord/origin.js';
 import type { DiscordRest, OutMessage } from '../../src/bots/discord/rest-client.js';
@@ -12,7 +13,6 @@ function recorder(opts: { tokenGone?: boolean } = {}) {
   const calls: Call[] = [];
   let n = 0;
   const gone = async () => {
-    const { DiscordAPIError } = await import('discord.js');
     throw new DiscordAPIError({ code: 50027, message: 'Invalid Webhook Token' }, 50027, 401, 'PATCH', 'http://x/webhooks/1/t', { body: undefined, files: undefined });
   };
   const rest = {
@@ -94,12 +94,40 @@ function feed(view: JobView, job: TestJob, e: JobEvent): void {
   view.show({ key: 'k', origin: view.origin, view: next, previous, job: record, event: e });
 }
 
+/*
+ * The views throttle their edits with timers (intervalMs 5 here). The clock is vitest's fake one: each
+ * event is followed by `gapMs` of virtual time, so every edit due is made before the next event, the
+ * same on any machine, and nothing really sleeps.
+ */
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+/** Lets `ms` of virtual time pass, running the timers due and the promises they start. */
+const pass = (ms: number): Promise<unknown> => vi.advanceTimersByTimeAsync(ms);
+
+/** Advances virtual time until `p` settles (a view finishing its last edits); fails if it never does. */
+async function settled(p: Promise<unknown>): Promise<void> {
+  let done = false;
+  const watched = p.then(
+    () => (done = true),
+    () => (done = true),
+  );
+  for (let i = 0; i < 10_000 && !done; i++) await pass(5);
+  if (!done) throw new Error('the view never finished (10 s of virtual time)');
+  await watched;
+  await p;
+}
+
 async function play(view: JobView, job: TestJob, events: JobEvent[], gapMs = 12): Promise<void> {
   for (const e of events) {
     feed(view, job, e);
-    await new Promise((r) => setTimeout(r, gapMs));
+    await pass(gapMs);
   }
-  await view.done;
+  await settled(view.done);
 }
 
 describe('JobView', () => {
@@ -116,6 +144,8 @@ describe('JobView', () => {
     ]);
     const uploads = calls.filter((c) => c.m?.files?.[0]?.name === 'preview.png');
     expect(uploads).toHaveLength(1);
+    // Each progress step was shown (the check above is about edits that happened, not coalesced away).
+    for (const step of [1, 2, 3]) expect(calls.some((c) => c.m?.content.includes(`step ${step} of 4`)), `step ${step}`).toBe(true);
     const last = calls.at(-1)!;
     expect(last.m?.files?.[0]?.name).toBe('hearth-9.png');
     expect(last.m?.content).toContain('seed `9`');
@@ -125,7 +155,7 @@ describe('JobView', () => {
     const { rest, calls } = recorder();
     const view = new JobView(origin(), deps(rest));
     view.fail({ code: 'INVALID_INPUT', message: 'steps must be a whole number from 1 to 60; got 80' });
-    await view.done;
+    await settled(view.done);
     expect(calls.map((c) => c.op)).toEqual(['editOriginal', 'followup', 'deleteOriginal']);
     expect(calls[1]!.m).toMatchObject({ ephemeral: true, content: '⚠️ Steps must be a whole number from 1 to 60; got 80.' });
   });
@@ -170,7 +200,7 @@ describe('JobView', () => {
     const { rest, calls } = recorder();
     const view = new JobView(origin({ command: 'ask' }), deps(rest));
     feed(view, { id: 'cap', kind: 'caption', payload: { forChat: true } }, { type: 'queued', position: 1, etaSeconds: 4 });
-    await new Promise((r) => setTimeout(r, 12));
+    await pass(12);
     feed(view, { id: 'cap', kind: 'caption', payload: { forChat: true } }, { type: 'result', result: { text: 'a dog' } });
     await play(view, chatJob, [{ type: 'queued', position: 0, etaSeconds: 1 }, { type: 'result', result: { text: 'it is a dog' } }]);
     expect(calls[0]!.m?.content).toBe('👀 Looking at your image first — 2nd in line — starts in about 4 s.');
@@ -217,7 +247,7 @@ describe('JobView', () => {
     const expired = { id: 'i1', token: 'tok', applicationId: 'app', createdAt: Date.now() - 120_000 };
     new JobView(origin({ command: 'ask', interaction: expired }), deps(rest)).removeEarlier(old);
     new JobView(origin({ command: 'ask', interaction: expired, ephemeral: true }), deps(rest)).removeEarlier(old);
-    await new Promise((r) => setTimeout(r, 20));
+    await pass(20);
     expect(calls.map((c) => `${c.op} ${c.target}`)).toEqual(['deleteMessage chan/old1']);
   });
 });

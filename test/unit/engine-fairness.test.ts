@@ -1,9 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { FifoScheduler } from '../../src/engine/scheduler/fifo-scheduler.js';
+import type { SchedJob, SchedulerPolicy } from '../../src/engine/scheduler/policy.js';
+import { VirtualTimeScheduler } from '../../src/engine/scheduler/virtual-time-scheduler.js';
 import type { JobSpec } from '../../src/engine/types.js';
 import { simEngine, type SimEngine } from '../helpers/sim-engine.js';
 
 const IMAGE = { model: 'image', kind: 'image' as const, stepMs: 500 };
 const CHAT = { model: 'chat', kind: 'chat' as const, stepMs: 100, maxBatch: 4 };
+const SMALL = 100;
+const LARGE = 700;
 
 function image(userId: string, steps: number, stepMs?: number): JobSpec {
   return { kind: 'image', model: 'image', userId, payload: { steps, ...(stepMs ? { stepMs } : {}) }, estimatedSteps: steps };
@@ -21,32 +26,9 @@ afterEach(async () => {
 describe('fair scheduler on a virtual clock', () => {
   it('starts each newcomer chat within 2 steps while one user floods 20 images of 20 steps', async () => {
     sim = await simEngine({ models: [IMAGE, CHAT] });
-    const { engine } = sim;
-    for (let i = 0; i < 20; i++) expect(engine.submit(image('alice', 20)).ok).toBe(true);
-
-    const arrivedAt = new Map<string, number>();
-    const startedAt = new Map<string, number>();
-    let injected = false;
-    engine.on((e) => {
-      // Mid-flood (alice's first image at step 5), three other users each ask something.
-      if (!injected && e.event.type === 'progress' && e.event.step === 5) {
-        injected = true;
-        for (const u of ['bob', 'carol', 'dave']) {
-          const r = engine.submit(chat(u, 3));
-          if (!r.ok) throw new Error(r.error.message);
-          arrivedAt.set(r.value.id, engine.steps);
-        }
-      }
-      if (e.event.type === 'started' && arrivedAt.has(e.jobId)) startedAt.set(e.jobId, engine.steps);
-    });
-    await engine.whenIdle();
-
-    expect(arrivedAt.size).toBe(3);
-    for (const [id, at] of arrivedAt) {
-      const started = startedAt.get(id);
-      expect(started, `chat ${id} never started`).toBeDefined();
-      expect(started! - at).toBeLessThanOrEqual(2);
-    }
+    const waits = await newcomerWaits(sim);
+    expect(waits).toHaveLength(3);
+    for (const w of waits) expect(w).toBeLessThanOrEqual(2);
     // The three chats decoded together: one step carried all of them.
     const chatSteps = sim.stepLog.filter((s) => s.model === 'chat');
     expect(Math.max(...chatSteps.map((s) => s.jobIds.length))).toBe(3);
@@ -55,46 +37,14 @@ describe('fair scheduler on a virtual clock', () => {
   });
 
   it('keeps two backlogged users within 2x the largest step of GPU-seconds, whatever their step sizes', async () => {
-    sim = await simEngine({ models: [IMAGE] });
-    const { engine, store } = sim;
-    const small = 100;
-    const large = 700;
-    for (let i = 0; i < 10; i++) {
-      engine.submit(image('small', 10, small));
-      engine.submit(image('large', 10, large));
-    }
-    let maxGap = 0;
-    let checks = 0;
-    engine.on((e) => {
-      if (e.event.type !== 'progress') return;
-      const active = (u: string) => store.countActive(u) > 0;
-      if (!active('small') || !active('large')) return;
-      const gap = Math.abs(store.usageSince('small', 0) - store.usageSince('large', 0));
-      maxGap = Math.max(maxGap, gap);
-      checks++;
-    });
-    await engine.whenIdle();
+    const { maxGap, checks } = await backloggedGap();
     expect(checks).toBeGreaterThan(50);
-    expect(maxGap).toBeLessThanOrEqual((2 * large) / 1000);
-    // And FIFO would not have: the small user waits behind a whole large job. Sanity of the measure:
+    expect(maxGap).toBeLessThanOrEqual((2 * LARGE) / 1000);
     expect(maxGap).toBeGreaterThan(0);
   });
 
   it('gives a user with weight 2 about twice the GPU time of a user with weight 1', async () => {
-    sim = await simEngine({ models: [IMAGE] });
-    const { engine, store } = sim;
-    for (let i = 0; i < 10; i++) {
-      engine.submit({ ...image('heavy', 10), weight: 2 });
-      engine.submit(image('light', 10));
-    }
-    let ratio = 0;
-    engine.on((e) => {
-      if (e.event.type === 'progress' && store.countActive('heavy') > 0 && store.countActive('light') > 0) {
-        const l = store.usageSince('light', 0);
-        if (l > 5) ratio = store.usageSince('heavy', 0) / l;
-      }
-    });
-    await engine.whenIdle();
+    const ratio = await weightRatio();
     expect(ratio).toBeGreaterThan(1.8);
     expect(ratio).toBeLessThan(2.2);
   });
@@ -113,33 +63,166 @@ describe('fair scheduler on a virtual clock', () => {
   });
 
   it('lifts a newcomer to the current minimum instead of letting it bank idle time', async () => {
-    sim = await simEngine({ models: [IMAGE] });
-    const { engine, store } = sim;
+    const real = await newcomerRun();
+    // Measured while both users were backlogged (the late user's 15 s against the early user's last 10 s).
+    expect(real.bothBacklogged).toBeGreaterThanOrEqual(20);
+    expect(real.firstLate).toBeGreaterThan(0);
+    expect(real.longestLateRun).toBeLessThanOrEqual(2);
+  });
+
+  it('the newcomer measure fails a scheduler that lets a newcomer bank idle time', async () => {
+    const broken = await newcomerRun(new NoLiftScheduler());
+    expect(broken.bothBacklogged).toBeGreaterThanOrEqual(20);
+    // Started at zero while the early user had 20 GPU-seconds: the late user runs alone until it catches up.
+    expect(broken.longestLateRun).toBeGreaterThan(2);
+  });
+
+  it('the two-user bound and the weight measure fail first-come-first-served', async () => {
+    const fifoGap = await backloggedGap(new FifoScheduler());
+    expect(fifoGap.checks).toBeGreaterThan(50);
+    expect(fifoGap.maxGap).toBeGreaterThan((2 * LARGE) / 1000);
+    const fifoRatio = await weightRatio(new FifoScheduler());
+    expect(fifoRatio < 1.8 || fifoRatio > 2.2).toBe(true);
+  });
+
+  it('the newcomer-wait measure fails first-come-first-served', async () => {
+    sim = await simEngine({ models: [IMAGE, CHAT], policy: new FifoScheduler() });
+    const waits = await newcomerWaits(sim);
+    expect(Math.max(...waits)).toBeGreaterThan(2);
+  });
+});
+
+/**
+ * A deliberately broken fair scheduler for checking the checks: a user who becomes backlogged starts
+ * from zero instead of the current minimum, so idle time (or never having come) is banked.
+ */
+class NoLiftScheduler extends VirtualTimeScheduler {
+  readonly #queued = new Map<string, number>();
+  readonly #owner = new Map<string, string>();
+
+  override add(job: SchedJob): void {
+    const fresh = !this.#queued.has(job.userId);
+    super.add(job);
+    this.#owner.set(job.id, job.userId);
+    this.#queued.set(job.userId, (this.#queued.get(job.userId) ?? 0) + 1);
+    // restoreVirtualTimes normalises by the smallest value given: one entry always lands on zero.
+    if (fresh) this.restoreVirtualTimes(new Map([[job.userId, 0]]));
+  }
+
+  override remove(jobId: string): void {
+    super.remove(jobId);
+    const userId = this.#owner.get(jobId);
+    if (userId === undefined) return;
+    this.#owner.delete(jobId);
+    const left = (this.#queued.get(userId) ?? 1) - 1;
+    if (left > 0) this.#queued.set(userId, left);
+    else this.#queued.delete(userId);
+  }
+}
+
+/** An early user sends 30 s of images; after 20 s a late user sends 15 s. Measured only while both are backlogged. */
+async function newcomerRun(policy?: SchedulerPolicy): Promise<{ firstLate: number; longestLateRun: number; bothBacklogged: number }> {
+  const s = await simEngine({ models: [IMAGE], ...(policy ? { policy } : {}) });
+  try {
+    const { engine, store } = s;
     for (let i = 0; i < 6; i++) engine.submit(image('early', 10));
     let late = false;
-    const order: string[] = [];
+    let firstLate = -1;
+    let steps = 0;
+    let run = 0;
+    let longestLateRun = 0;
+    let bothBacklogged = 0;
     engine.on((e) => {
-      if (e.event.type === 'progress') order.push(e.userId);
-      if (!late && e.event.type === 'progress' && store.usageSince('early', 0) >= 20) {
+      if (e.event.type !== 'progress') return;
+      steps++;
+      if (late && store.countActive('early') > 0 && store.countActive('late') > 0) {
+        bothBacklogged++;
+        if (e.userId === 'late') {
+          if (firstLate < 0) firstLate = steps;
+          longestLateRun = Math.max(longestLateRun, ++run);
+        } else run = 0;
+      }
+      if (!late && store.usageSince('early', 0) >= 20) {
         late = true;
         for (let i = 0; i < 3; i++) engine.submit(image('late', 10));
       }
     });
     await engine.whenIdle();
-    const firstLate = order.indexOf('late');
-    // After the late user arrives, the two alternate: the late user never gets a long exclusive run
-    // to "catch up" on the early user's 20 GPU-seconds.
-    let run = 0;
-    let longest = 0;
-    for (const u of order.slice(firstLate)) {
-      if (u === 'late') longest = Math.max(longest, ++run);
-      else run = 0;
-      if (store.countActive('early') === 0) break;
+    return { firstLate, longestLateRun, bothBacklogged };
+  } finally {
+    await s.close();
+  }
+}
+
+/** Two users backlogged with 10 images each, steps of 0.1 s and 0.7 s: the largest GPU-seconds gap seen while both wait. */
+async function backloggedGap(policy?: SchedulerPolicy): Promise<{ maxGap: number; checks: number }> {
+  const s = await simEngine({ models: [IMAGE], ...(policy ? { policy } : {}) });
+  try {
+    const { engine, store } = s;
+    for (let i = 0; i < 10; i++) {
+      engine.submit(image('small', 10, SMALL));
+      engine.submit(image('large', 10, LARGE));
     }
-    expect(firstLate).toBeGreaterThan(0);
-    expect(longest).toBeLessThanOrEqual(2);
+    let maxGap = 0;
+    let checks = 0;
+    engine.on((e) => {
+      if (e.event.type !== 'progress') return;
+      const active = (u: string) => store.countActive(u) > 0;
+      if (!active('small') || !active('large')) return;
+      maxGap = Math.max(maxGap, Math.abs(store.usageSince('small', 0) - store.usageSince('large', 0)));
+      checks++;
+    });
+    await engine.whenIdle();
+    return { maxGap, checks };
+  } finally {
+    await s.close();
+  }
+}
+
+/** GPU-seconds of a weight-2 user over a weight-1 user while both are backlogged. */
+async function weightRatio(policy?: SchedulerPolicy): Promise<number> {
+  const s = await simEngine({ models: [IMAGE], ...(policy ? { policy } : {}) });
+  try {
+    const { engine, store } = s;
+    for (let i = 0; i < 10; i++) {
+      engine.submit({ ...image('heavy', 10), weight: 2 });
+      engine.submit(image('light', 10));
+    }
+    let ratio = 0;
+    engine.on((e) => {
+      if (e.event.type === 'progress' && store.countActive('heavy') > 0 && store.countActive('light') > 0) {
+        const l = store.usageSince('light', 0);
+        if (l > 5) ratio = store.usageSince('heavy', 0) / l;
+      }
+    });
+    await engine.whenIdle();
+    return ratio;
+  } finally {
+    await s.close();
+  }
+}
+
+/** Steps each of three newcomer chats waited to start while one user floods 20 images. */
+async function newcomerWaits(s: SimEngine): Promise<number[]> {
+  const { engine } = s;
+  for (let i = 0; i < 20; i++) engine.submit(image('alice', 20));
+  const arrivedAt = new Map<string, number>();
+  const startedAt = new Map<string, number>();
+  let injected = false;
+  engine.on((e) => {
+    if (!injected && e.event.type === 'progress' && e.event.step === 5) {
+      injected = true;
+      for (const u of ['bob', 'carol', 'dave']) {
+        const r = engine.submit(chat(u, 3));
+        if (!r.ok) throw new Error(r.error.message);
+        arrivedAt.set(r.value.id, engine.steps);
+      }
+    }
+    if (e.event.type === 'started' && arrivedAt.has(e.jobId)) startedAt.set(e.jobId, engine.steps);
   });
-});
+  await engine.whenIdle();
+  return [...arrivedAt].map(([id, at]) => (startedAt.get(id) ?? Infinity) - at);
+}
 
 describe('limits and cancel', () => {
   it('refuses a job over the per-user queue cap, naming the count and the limit', async () => {
@@ -258,7 +341,6 @@ describe('queue positions and residency', () => {
 
   it('swaps models less often when it may prefer the loaded model within the fairness lag', async () => {
     const run = async (lag: number) => {
-      const { VirtualTimeScheduler } = await import('../../src/engine/scheduler/virtual-time-scheduler.js');
       const s = await simEngine({
         models: [
           { ...IMAGE, vramBytes: 6e9 },

@@ -17,8 +17,8 @@ import { InProcessExecutor } from '../../../src/engine/executor/in-process-execu
 import type { Runner, RunnerJob, StepOptions, StepOutput } from '../../../src/engine/runner.js';
 import type { Json } from '../../../src/engine/types.js';
 import { SqliteStore } from '../../../src/engine/store/sqlite-store.js';
-import { createLogger } from '../../../src/util/log.js';
 import { SimRunner, type SimPayload } from '../../fixtures/sim-runner.js';
+import { LogCapture } from '../../helpers/log-capture.js';
 
 export interface WebAppOptions {
   /** Partial config merged over the defaults (validated by the real schema); `web.port` defaults to 0. */
@@ -33,7 +33,9 @@ export interface WebApp {
   app: HearthApp;
   web: WebAdapter;
   dataDir: string;
-  /** Closes the app and the store it was given, and deletes the data folder unless told to keep it. */
+  /** Everything hearth logged (debug level and up). */
+  logs: LogCapture;
+  /** Closes the app and the store it was given, deletes the data folder unless told to keep it, and fails if `web.token` was logged. */
   close(opts?: { keepData?: boolean }): Promise<void>;
 }
 
@@ -138,9 +140,10 @@ export async function webApp(opts: WebAppOptions = {}): Promise<WebApp> {
     new SimRunner({ model: 'caption', kind: 'caption', stepMs: 5, vramBytes: 0.9e9 }, hooks),
   ];
   let web: WebAdapter | undefined;
+  const logs = new LogCapture();
   const app = new HearthApp({
     config,
-    log: createLogger('silent'),
+    log: logs.log,
     executor: new InProcessExecutor(runners),
     vramBudgetBytes: 12e9,
     adapters: [(ctx) => (web = createWebAdapter(ctx))],
@@ -154,6 +157,7 @@ export async function webApp(opts: WebAppOptions = {}): Promise<WebApp> {
       app.store.close();
       if (!closeOpts.keepData) rmSync(dataDir, { recursive: true, force: true });
     }
+    logs.assertNoSecrets({ 'web.token': config.web.token });
   };
-  return { app, web: web!, dataDir, close };
+  return { app, web: web!, dataDir, logs, close };
 }

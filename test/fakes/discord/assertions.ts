@@ -25,9 +25,14 @@ export function finishedAnswer(fake: FakeDiscord, it: FakeInteraction): string |
   return msgs.map((m) => m.content).join('');
 }
 
-/** The text of the ephemeral note an interaction got (its errors). */
+/**
+ * The text of the ephemeral note an interaction got (its errors). A reply that is only the warning
+ * sign is not a note: hearth edits a failed reply to "⚠️" before it posts the note as a follow-up and
+ * deletes the reply (src/bots/discord/job-view.ts), so a poll between those requests would read the
+ * placeholder as the whole error.
+ */
 export function ephemeralText(fake: FakeDiscord, it: FakeInteraction): string | null {
-  const notes = fake.ephemeralOf(it).filter((m) => m.content !== '');
+  const notes = fake.ephemeralOf(it).filter((m) => m.content !== '' && m.content.trim() !== '⚠️');
   return notes.length > 0 ? notes.map((m) => m.content).join('\n') : null;
 }
 

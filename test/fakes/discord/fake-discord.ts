@@ -5,8 +5,10 @@
  * autocomplete, messages. It models the Discord rules hearth must respect: the 3-second acknowledgement,
  * the 15-minute token, 2000-character messages, the first follow-up of a deferred reply.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { discordId, discordToken } from '../../helpers/tokens.js';
 import { FakeGateway } from './fake-gateway.js';
 import { FakeRestState } from './fake-rest.js';
 import { ChannelTypes, EPHEMERAL, Intents, Snowflakes, type FakeAttachment, type FakeChannel, type FakeInteraction, type FakeMessage, type FakeUser } from './model.js';
@@ -50,7 +52,8 @@ export class FakeDiscord {
     this.#server = server;
     this.#ids = new Snowflakes();
     this.applicationId = this.#ids.next();
-    this.token = opts.token ?? 'fake-bot-token.for-tests.only';
+    // A token in Discord's real shape, of an id starting with 8 (so "O…", the shape log scrubbing once missed).
+    this.token = opts.token ?? discordToken(discordId('8'));
     this.bot = { id: this.applicationId, username: 'hearth', global_name: null, discriminator: '0', avatar: null, bot: true };
     this.state = new FakeRestState(this.bot, this.applicationId, this.token, {
       ackDeadlineMs: opts.ackDeadlineMs ?? 3000,
@@ -160,6 +163,15 @@ export class FakeDiscord {
     return m;
   }
 
+  /**
+   * Makes the next `times` requests matching `route` (a path after /api/v10, e.g. /^\/webhooks\//)
+   * answer 429 as Discord does: `retry_after` in the JSON body, `Retry-After` and `X-RateLimit-*`
+   * headers (or `X-RateLimit-Global` when `global`). Requests answered so are in `state.rateLimited`.
+   */
+  rateLimit(route: RegExp, opts: { method?: string; times?: number; retryAfterSeconds?: number; global?: boolean } = {}): void {
+    this.state.rateLimits.push({ method: opts.method, route, times: opts.times ?? 1, retryAfterSeconds: opts.retryAfterSeconds ?? 0.25, global: opts.global ?? false });
+  }
+
   /** Makes an interaction's token stop working, as 15 minutes would. */
   expireToken(it: FakeInteraction): void {
     it.expired = true;
@@ -208,7 +220,8 @@ export class FakeDiscord {
     const channel = who.channel ?? this.channel;
     const inGuild = channel.guild_id !== undefined;
     const id = this.#ids.next(who.at ?? Date.now());
-    const token = `itoken-${id}-${Math.random().toString(36).slice(2)}`;
+    // Discord's interaction tokens: base64 of `interaction:<id>:<random>`, a credential for 15 minutes.
+    const token = Buffer.from(`interaction:${id}:${randomBytes(96).toString('base64url')}`).toString('base64url');
     const it: FakeInteraction = {
       id, token, type, name, userId: user.id, channelId: channel.id, guildId: channel.guild_id ?? null,
       dispatchedAt: Date.now(), callbacks: [], followupIds: [], expired: false,

@@ -12,14 +12,31 @@ import {
   type FakeUser,
   type MessageVia,
 } from './model.js';
+import { checkCommands, checkMessage, type ErrorTree, type FormErrors } from './limits.js';
 
 type Body = Record<string, unknown>;
 type Files = Map<string, { name: string; type: string; bytes: Uint8Array }>;
 
 class ApiError extends Error {
-  constructor(readonly status: number, readonly code: number, message: string) {
+  constructor(readonly status: number, readonly code: number, message: string, readonly errors?: ErrorTree) {
     super(message);
   }
+}
+
+/** Discord's 400 for a body that breaks its rules: `{ code: 50035, message: 'Invalid Form Body', errors }`. */
+function invalidForm(e: FormErrors): ApiError | undefined {
+  return e.count > 0 ? new ApiError(400, 50035, 'Invalid Form Body', e.tree) : undefined;
+}
+
+/** A 429 the fake gives when a test asks for one. */
+export interface RateLimitRule {
+  method: string | undefined;
+  route: RegExp;
+  /** How many more requests it answers 429. */
+  times: number;
+  retryAfterSeconds: number;
+  /** `global: true` (X-RateLimit-Global) or a per-route bucket. */
+  global: boolean;
 }
 
 const unknownMessage = () => new ApiError(404, 10008, 'Unknown Message');
@@ -45,6 +62,12 @@ export class FakeRestState {
   readonly unexpected: string[] = [];
   /** Requests answered with an error status, as `METHOD path → status code`. */
   readonly errors: string[] = [];
+  /** Bodies refused as Discord refuses them (400 Invalid Form Body): the route and each `path: CODE message`. */
+  readonly refused: Array<{ request: string; errors: string[] }> = [];
+  /** 429s to give (see FakeDiscord.rateLimit). */
+  readonly rateLimits: RateLimitRule[] = [];
+  /** Requests answered 429, as `METHOD path`. */
+  readonly rateLimited: string[] = [];
   baseUrl = '';
   /** Called for MESSAGE_CREATE dispatches (set by the server). */
   onMessageCreated: (m: FakeMessage, intent: number) => void = () => {};
@@ -129,6 +152,7 @@ export class FakeRestState {
       const { body, files } = await readBody(req);
       const bot = !route.startsWith('/interactions/') && !route.startsWith('/webhooks/');
       if (bot && req.headers.authorization !== `Bot ${this.token}`) throw new ApiError(401, 0, '401: Unauthorized');
+      if (this.#rateLimited(method, route, res)) return;
       const out = this.#route(method, route, body, files);
       if (out === undefined) {
         res.writeHead(204).end();
@@ -137,8 +161,10 @@ export class FakeRestState {
       }
     } catch (e) {
       const err = e instanceof ApiError ? e : new ApiError(500, 0, e instanceof Error ? e.message : String(e));
-      this.errors.push(`${method} ${path.replace(/\/(webhooks\/\d+|interactions\/\d+)\/[^/]+/, '/$1/<token>')} → ${err.status} ${err.code}`);
-      res.writeHead(err.status, { 'content-type': 'application/json' }).end(JSON.stringify({ message: err.message, code: err.code }));
+      const shown = `${method} ${path.replace(/\/(webhooks\/\d+|interactions\/\d+)\/[^/]+/, '/$1/<token>')}`;
+      this.errors.push(`${shown} → ${err.status} ${err.code}`);
+      if (err.errors) this.refused.push({ request: shown, errors: flatten(err.errors) });
+      res.writeHead(err.status, { 'content-type': 'application/json' }).end(JSON.stringify({ message: err.message, code: err.code, ...(err.errors ? { errors: err.errors } : {}) }));
     }
   }
 
@@ -175,8 +201,37 @@ export class FakeRestState {
     return c;
   }
 
+  /** Answers 429 as Discord does when a rule matches: `retry_after` in the body, `Retry-After` and `X-RateLimit-*` headers. */
+  #rateLimited(method: string, route: string, res: ServerResponse): boolean {
+    const rule = this.rateLimits.find((r) => r.times > 0 && (r.method === undefined || r.method === method) && r.route.test(route));
+    if (!rule) return false;
+    rule.times--;
+    const shown = `${method} ${route.replace(/\/(webhooks\/\d+|interactions\/\d+)\/[^/]+/, '/$1/<token>')}`;
+    this.rateLimited.push(shown);
+    const after = rule.retryAfterSeconds;
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'retry-after': String(Math.max(1, Math.ceil(after))),
+      'x-ratelimit-scope': rule.global ? 'global' : 'user',
+    };
+    if (rule.global) headers['x-ratelimit-global'] = 'true';
+    else {
+      Object.assign(headers, {
+        'x-ratelimit-limit': '5',
+        'x-ratelimit-remaining': '0',
+        'x-ratelimit-reset': String((Date.now() + after * 1000) / 1000),
+        'x-ratelimit-reset-after': String(after),
+        'x-ratelimit-bucket': `fake-${rule.route.source.length.toString(16)}`,
+      });
+    }
+    res.writeHead(429, headers).end(JSON.stringify({ message: 'You are being rate limited.', retry_after: after, global: rule.global, code: 0 }));
+    return true;
+  }
+
   #putCommands(app: string, scope: string, body: unknown): unknown {
     if (app !== this.applicationId) throw new ApiError(403, 50001, 'Missing Access');
+    const bad = invalidForm(checkCommands(body));
+    if (bad) throw bad;
     if (!Array.isArray(body)) throw new ApiError(400, 50035, 'Invalid Form Body');
     const saved = (body as Body[]).map((c) => ({ ...c, id: this.ids.next(), application_id: app, version: this.ids.next() }));
     this.commands.set(scope, saved);
@@ -191,6 +246,11 @@ export class FakeRestState {
     if (now - it.dispatchedAt > this.opts.ackDeadlineMs) throw new ApiError(404, 10062, 'Unknown interaction');
     const type = Number(body.type);
     const data = body.data as Body | undefined;
+    // A response Discord refuses acknowledges nothing: the interaction may still be answered.
+    if (type === 4 || type === 7) {
+      const bad = invalidForm(checkMessage(data ?? {}, 0));
+      if (bad) throw bad;
+    }
     it.callbacks.push({ type, at: now, data });
     const ephemeral = (Number(data?.flags ?? 0) & EPHEMERAL) !== 0 ? EPHEMERAL : 0;
     switch (type) {
@@ -303,8 +363,13 @@ export class FakeRestState {
 
   /** Applies a create/edit body the way Discord does, and checks what Discord checks. */
   #apply(msg: FakeMessage, body: Body, files: Files, creating: boolean): void {
+    // Refused as a whole before anything changes, as Discord does.
+    const bad = invalidForm(checkMessage(body, files.size));
+    if (bad) {
+      if (creating) this.messages.delete(msg.id);
+      throw bad;
+    }
     if ('content' in body) msg.content = body.content === null || body.content === undefined ? '' : String(body.content);
-    if (msg.content.length > 2000) throw new ApiError(400, 50035, 'Invalid Form Body: content: Must be 2000 or fewer in length.');
     if ('components' in body) msg.components = (body.components as unknown[] | null) ?? [];
     if (Array.isArray(body.attachments)) {
       const next: FakeAttachment[] = [];
@@ -356,4 +421,13 @@ async function readBody(req: IncomingMessage): Promise<{ body: Body; files: File
     return { body, files };
   }
   return { body: JSON.parse(raw.toString('utf8')) as Body, files };
+}
+
+function flatten(tree: ErrorTree, at: string[] = []): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(tree)) {
+    if (k === '_errors') for (const e of v as Array<{ code: string; message: string }>) out.push(`${at.join('.')}: ${e.code} ${e.message}`);
+    else out.push(...flatten(v as ErrorTree, [...at, k]));
+  }
+  return out;
 }

@@ -3,6 +3,8 @@ import type { HearthApp } from '../../../src/app/hearth-app.js';
 import type { AdapterFactory } from '../../../src/bots/adapter.js';
 import { DiscordAdapter, type DiscordAdapterOptions } from '../../../src/bots/discord/index.js';
 import type { HearthConfig } from '../../../src/config/schema.js';
+import type { LogCapture } from '../../helpers/log-capture.js';
+import type { SimGate } from '../../fixtures/sim-runner.js';
 import { simApp } from '../../helpers/sim-app.js';
 import type { SimFaults } from '../../helpers/sim-faults.js';
 import { FakeDiscord } from './fake-discord.js';
@@ -21,6 +23,10 @@ export interface DiscordHearthOptions {
   faults?: SimFaults;
   /** The GPU worker is still starting until this settles: discordHearth returns once the bot is logged in. */
   describeGate?: Promise<void>;
+  /** Log into this capture (restart tests keep one across runs); a new one by default. */
+  logs?: LogCapture;
+  /** Hold simulated steps with this gate (restart tests keep one); a new one by default. */
+  gate?: SimGate;
 }
 
 export interface DiscordHearth {
@@ -32,7 +38,13 @@ export interface DiscordHearth {
   reported: Array<{ where: string; message: string }>;
   /** Settles once hearth has started (later than discordHearth when a describe gate holds the models back). */
   started: Promise<void>;
-  /** Closes the app (the fake stays up for a restart). */
+  /** Everything hearth logged (debug level and up). */
+  logs: LogCapture;
+  /** Holds simulated GPU steps until the test releases them. */
+  gate: SimGate;
+  /** Fails when the bot token or any interaction token the fake issued is in the log. */
+  assertNoSecretsLogged(): void;
+  /** Closes the app (the fake stays up for a restart), then checks the log for credentials. */
   stop(): Promise<void>;
 }
 
@@ -50,7 +62,9 @@ export async function discordHearth(opts: DiscordHearthOptions = {}): Promise<Di
       },
       { rest: { globalRequestsPerSecond: 10_000 }, closeTimeoutMs: 2000, ...opts.adapter },
     );
-  const { app, config, dataDir, describing } = await simApp({
+  const { app, config, dataDir, describing, logs, gate } = await simApp({
+    ...(opts.logs ? { logs: opts.logs } : {}),
+    ...(opts.gate ? { gate: opts.gate } : {}),
     config: {
       discord: { token: fake.token, applicationId: fake.applicationId, apiBaseUrl: fake.apiBaseUrl, editIntervalMs: 250, ...opts.discord },
       files: { allowedHosts: ['127.0.0.1'] },
@@ -66,5 +80,28 @@ export async function discordHearth(opts: DiscordHearthOptions = {}): Promise<Di
   const started = app.start();
   // With a gate, the adapter is up once the engine is waiting for the models.
   await Promise.race([started, opts.describeGate ? describing : started]);
-  return { fake, app, config, dataDir, reported, started, stop: () => app.close() };
+  const assertNoSecretsLogged = () => logs.assertNoSecrets(discordSecrets(fake));
+  return {
+    fake,
+    app,
+    config,
+    dataDir,
+    reported,
+    started,
+    logs,
+    gate,
+    assertNoSecretsLogged,
+    stop: async () => {
+      gate.releaseAll();
+      await app.close();
+      assertNoSecretsLogged();
+    },
+  };
+}
+
+/** The credentials a fake Discord handed out: the bot token and every interaction's token. */
+export function discordSecrets(fake: FakeDiscord): Record<string, string> {
+  const out: Record<string, string> = { 'discord.token': fake.token };
+  for (const it of fake.state.interactions.values()) out[`interaction ${it.id} token`] = it.token;
+  return out;
 }

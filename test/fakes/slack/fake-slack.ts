@@ -8,7 +8,9 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
+import { slackTokens } from '../../helpers/tokens.js';
 import { Deliveries, type Delivery } from './deliveries.js';
+import { checkSlackMessage } from './limits.js';
 import { SlackState, type ApiCall } from './state.js';
 
 export interface FakeSlackOptions {
@@ -38,6 +40,11 @@ export class FakeSlack {
   readonly fileRequests: Array<{ path: string; authorization: string | undefined }> = [];
   /** Bodies posted to response_url, by its id. */
   readonly responses: Array<{ id: string; body: Json }> = [];
+  /** Messages refused as Slack refuses them (invalid_blocks, msg_too_long), with Slack's error lines. */
+  readonly refused: Array<{ method: string; error: string; errors: string[] }> = [];
+  /** Web API calls answered 429, by method name. */
+  readonly rateLimited: string[] = [];
+  readonly #rateLimits: Array<{ method: string; times: number; retryAfter: number }> = [];
   readonly #server: Server;
   readonly #wss: WebSocketServer;
   readonly #sockets = new Set<WebSocket>();
@@ -46,9 +53,10 @@ export class FakeSlack {
   #port = 0;
 
   constructor(opts: FakeSlackOptions = {}) {
-    this.botToken = opts.botToken ?? 'xoxb-fake-bot-token';
-    this.appToken = opts.appToken ?? 'xapp-fake-app-token';
-    this.signingSecret = opts.signingSecret ?? 'fake-signing-secret';
+    // Credentials in Slack's real shapes, so log scrubbing is tested against what it will meet.
+    this.botToken = opts.botToken ?? slackTokens.bot();
+    this.appToken = opts.appToken ?? slackTokens.app();
+    this.signingSecret = opts.signingSecret ?? slackTokens.signingSecret();
     this.team = opts.team ?? 'T0001';
     this.botUserId = opts.botUserId ?? 'UBOT';
     this.streaming = opts.streaming ?? true;
@@ -155,10 +163,29 @@ export class FakeSlack {
 
   // ---- HTTP routes ------------------------------------------------------------------------------
 
+  /**
+   * Makes the next `times` calls of a Web API method answer as Slack's rate limiter does: HTTP 429
+   * with `Retry-After` (whole seconds) and `{"ok": false, "error": "ratelimited"}`. Calls answered so
+   * are in `rateLimited`.
+   */
+  rateLimit(method: string, opts: { times?: number; retryAfterSeconds?: number } = {}): void {
+    this.#rateLimits.push({ method, times: opts.times ?? 1, retryAfter: Math.max(0, Math.round(opts.retryAfterSeconds ?? 1)) });
+  }
+
   async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.origin);
     const body = await readBody(req);
     try {
+      if (url.pathname.startsWith('/api/')) {
+        const method = url.pathname.slice(5);
+        const rule = this.#rateLimits.find((r) => r.times > 0 && r.method === method);
+        if (rule) {
+          rule.times--;
+          this.rateLimited.push(method);
+          res.writeHead(429, { 'content-type': 'application/json', 'retry-after': String(rule.retryAfter) }).end(JSON.stringify({ ok: false, error: 'ratelimited' }));
+          return;
+        }
+      }
       if (url.pathname.startsWith('/api/')) return json(res, await this.#api(url.pathname.slice(5), req, body));
       if (url.pathname.startsWith('/upload/')) {
         this.#uploads.set(url.pathname.slice(8), await uploadedBytes(req, body));
@@ -196,6 +223,13 @@ export class FakeSlack {
     }
     if (token !== this.botToken) return { ok: false, error: 'invalid_auth' };
     if (method.startsWith('chat.') && method.endsWith('Stream') && !this.streaming) return { ok: false, error: 'unknown_method' };
+    if (method === 'chat.postMessage' || method === 'chat.update' || method === 'chat.postEphemeral') {
+      const refused = checkSlackMessage(args);
+      if (refused) {
+        this.refused.push({ method, error: String(refused.error), errors: (refused.errors as string[] | undefined) ?? [] });
+        return refused;
+      }
+    }
     if (method === 'files.getUploadURLExternal') {
       const id = `F${randomUUID().slice(0, 8).toUpperCase()}`;
       return { ok: true, file_id: id, upload_url: `${this.origin}/upload/${id}` };

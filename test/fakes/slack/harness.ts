@@ -5,6 +5,8 @@
  */
 import type { HearthApp } from '../../../src/app/hearth-app.js';
 import { createSlackAdapter, type SlackAdapter } from '../../../src/bots/slack/index.js';
+import type { LogCapture } from '../../helpers/log-capture.js';
+import { SimGate } from '../../fixtures/sim-runner.js';
 import { simApp } from '../../helpers/sim-app.js';
 import type { SimFaults } from '../../helpers/sim-faults.js';
 import type { Delivery } from './deliveries.js';
@@ -27,6 +29,16 @@ export interface HarnessOptions {
   faults?: SimFaults;
   /** The GPU worker is still starting until this settles: start() returns once Slack is connected. */
   describeGate?: Promise<void>;
+  /** Log into this capture (restart tests keep one across runs); a new one by default. */
+  logs?: LogCapture;
+  /**
+   * Web API client options over the tests' `{ retryConfig: { retries: 0 } }`. With no retries a 429 is
+   * not retried (the Web API client retries a rate-limited call through its retry policy); pass a
+   * retryConfig to have it waited out, as hearth's default (10 retries) does.
+   */
+  clientOptions?: Record<string, unknown>;
+  /** Hold simulated steps with this gate (restart tests keep one); a new one by default. */
+  gate?: SimGate;
 }
 
 /** What a delivery came back with: the Socket Mode acknowledgement, or the HTTP status. */
@@ -45,10 +57,14 @@ export class SlackHarness {
   readonly errors: string[] = [];
   /** Settles once hearth has started (later than start() when a describe gate holds the models back). */
   started: Promise<void> = Promise.resolve();
+  /** Everything hearth logged, when the harness built the app (not for `wrap`). */
+  readonly logs: LogCapture | undefined;
+  /** Holds simulated GPU steps until the test releases them (a gate of its own for `wrap`, holding nothing). */
+  readonly gate: SimGate;
 
   /** Wraps a hearth built some other way (e.g. with the real GPU worker) whose Slack adapter talks to `fake`. */
-  static wrap(fake: FakeSlack, app: HearthApp, adapter: SlackAdapter, dataDir: string, mode: 'socket' | 'http'): SlackHarness {
-    return new SlackHarness(fake, app, adapter, dataDir, mode);
+  static wrap(fake: FakeSlack, app: HearthApp, adapter: SlackAdapter, dataDir: string, mode: 'socket' | 'http', logs?: LogCapture): SlackHarness {
+    return new SlackHarness(fake, app, adapter, dataDir, mode, logs, new SimGate());
   }
 
   /** The `slack` config section that points hearth at `fake`. */
@@ -56,8 +72,10 @@ export class SlackHarness {
     return { botToken: fake.botToken, appToken: fake.appToken, signingSecret: fake.signingSecret, mode, port: 0, apiUrl: fake.apiUrl, updateIntervalMs: 250 };
   }
 
-  private constructor(fake: FakeSlack, app: HearthApp, adapter: SlackAdapter, dataDir: string, mode: 'socket' | 'http') {
+  private constructor(fake: FakeSlack, app: HearthApp, adapter: SlackAdapter, dataDir: string, mode: 'socket' | 'http', logs: LogCapture | undefined, gate: SimGate) {
     this.fake = fake;
+    this.logs = logs;
+    this.gate = gate;
     this.app = app;
     this.adapter = adapter;
     this.dataDir = dataDir;
@@ -73,13 +91,15 @@ export class SlackHarness {
     const fake = opts.fake ?? new FakeSlack();
     if (!opts.fake) await fake.start();
     let adapter: SlackAdapter | undefined;
-    const { app, dataDir, describing } = await simApp({
+    const { app, dataDir, describing, logs, gate } = await simApp({
+      ...(opts.logs ? { logs: opts.logs } : {}),
+      ...(opts.gate ? { gate: opts.gate } : {}),
       config: {
         slack: { ...SlackHarness.slackConfig(fake, opts.mode), ...opts.slack },
         files: { allowedHosts: ['127.0.0.1'] },
         ...opts.config,
       },
-      adapters: [(ctx) => (adapter = createSlackAdapter(ctx, { host: '127.0.0.1', clientOptions: { retryConfig: { retries: 0 } } }))],
+      adapters: [(ctx) => (adapter = createSlackAdapter(ctx, { host: '127.0.0.1', clientOptions: { retryConfig: { retries: 0 }, ...opts.clientOptions } }))],
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       ...(opts.chatStepMs ? { chatStepMs: opts.chatStepMs } : {}),
       ...(opts.imageStepMs ? { imageStepMs: opts.imageStepMs } : {}),
@@ -89,9 +109,14 @@ export class SlackHarness {
     const started = app.start();
     // With a gate, the adapters are up once the engine is waiting for the models.
     await Promise.race([started, opts.describeGate ? describing : started]);
-    const h = new SlackHarness(fake, app, adapter!, dataDir, opts.mode);
+    const h = new SlackHarness(fake, app, adapter!, dataDir, opts.mode, logs, gate);
     h.started = started;
     return h;
+  }
+
+  /** Fails when the bot token, the app token or the signing secret is in hearth's log. */
+  assertNoSecretsLogged(): void {
+    this.logs?.assertNoSecrets(slackSecrets(this.fake));
   }
 
   get eventsUrl(): string {
@@ -102,8 +127,13 @@ export class SlackHarness {
 
   /** Stops hearth; the fake goes on unless `fake` is set. */
   async close(opts: { fake?: boolean } = {}): Promise<void> {
-    await this.app.close();
-    if (opts.fake) await this.fake.close();
+    this.gate.releaseAll();
+    try {
+      await this.app.close();
+    } finally {
+      if (opts.fake) await this.fake.close();
+    }
+    this.assertNoSecretsLogged();
   }
 
   async command(command: string, text: string, who: Who): Promise<Sent> {
@@ -152,4 +182,9 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | null | 
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 10));
   }
+}
+
+/** The credentials a fake Slack issued. */
+export function slackSecrets(fake: FakeSlack): Record<string, string> {
+  return { 'slack.botToken': fake.botToken, 'slack.appToken': fake.appToken, 'slack.signingSecret': fake.signingSecret };
 }
