@@ -31,7 +31,8 @@ function visibility(m: FakeMessage): 'ephemeral' | 'public' {
 
 /** A reply that shows something final: there, not deleted, not "thinking…", no Cancel button. */
 function settled(m: FakeMessage | undefined): m is FakeMessage {
-  return !!m && !m.deleted && (m.flags & LOADING) === 0 && m.content !== '' && !buttonIds(m).some((id) => id.startsWith('hearth:cancel:'));
+  // A bare "⚠️" is the public reply on its way out: hearth posts the private note, then deletes it.
+  return !!m && !m.deleted && (m.flags & LOADING) === 0 && m.content !== '' && m.content !== '⚠️' && !buttonIds(m).some((id) => id.startsWith('hearth:cancel:'));
 }
 
 export class DiscordDriver implements PlatformDriver {
