@@ -118,6 +118,8 @@ const discordSchema = z
     allowedGuilds: idList,
     allowedChannels: idList,
     allowedRoles: idList,
+    // Unset: DMs are open only while no allowlist (guilds, channels, roles) is set. Admins always may.
+    allowDMs: bool.optional(),
     adminRoles: idList,
     adminUsers: idList,
     editIntervalMs: intIn(250, 60_000).default(1000),
