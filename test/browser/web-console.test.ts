@@ -22,6 +22,7 @@ let profile: string;
 let h: WebApp;
 let base: string;
 const pageErrors: string[] = [];
+const ADA_TOKEN = 'ada-signs-in-with-this-0123456789';
 
 async function open(path: string, baseUrl = base): Promise<Page> {
   const page = await ctx.newPage();
@@ -38,7 +39,8 @@ beforeAll(async () => {
   if (!existsSync(CHROMIUM)) {
     throw new Error(`the browser tests need Debian's Chromium at ${CHROMIUM}: apt-get update && apt-get install -y chromium`);
   }
-  h = await webApp({ chatStepMs: 60, imageStepMs: 200 });
+  // Everyone at the console shares one user; a second person signs in with a token of their own.
+  h = await webApp({ config: { web: { users: [{ name: 'ada', token: ADA_TOKEN }] } }, chatStepMs: 60, imageStepMs: 200 });
   base = h.web.url();
   profile = mkdtempSync(join(tmpdir(), 'hearth-chromium-'));
   ctx = await chromium.launchPersistentContext(profile, {
@@ -56,6 +58,7 @@ afterAll(async () => {
   await h?.close();
   if (profile) rmSync(profile, { recursive: true, force: true });
 });
+
 
 describe('web console in Chromium', () => {
   // One tab stays open through the console tests: closing a browser's last tab ends its session
@@ -158,9 +161,9 @@ describe('web console in Chromium', () => {
   });
 
   it("shows two users' jobs in the dashboard queue, and a cancel there ends one", async () => {
-    const other = await new ConsoleClient(base).visit();
+    const other = await new ConsoleClient(base, { authorization: `Bearer ${ADA_TOKEN}` }).visit();
     const otherEvents = await other.events();
-    const otherUser = `web:${other.cookies.get('hearth_session')}`;
+    const otherUser = 'web:ada';
     try {
       // The other user has used the GPU before, so the chart has two people too.
       const warm = await other.post('/api/ask', { prompt: 'good morning hearth', ref: 'o1' });
