@@ -118,6 +118,8 @@ const discordSchema = z
     allowedGuilds: idList,
     allowedChannels: idList,
     allowedRoles: idList,
+    // Unset: DMs are open only while no allowlist (guilds, channels, roles) is set. Admins always may.
+    allowDMs: bool.optional(),
     adminRoles: idList,
     adminUsers: idList,
     editIntervalMs: intIn(250, 60_000).default(1000),
@@ -332,20 +334,61 @@ export function isLoopbackHost(host: string): boolean {
   return h === 'localhost' || h === '::1' || (isIP(h) === 4 && h.startsWith('127.'));
 }
 
+/** Shortest `web.token` accepted off loopback (and shortest `web.users` token anywhere). */
+export const MIN_WEB_TOKEN_CHARS = 16;
+
+const WEB_USER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$/;
+/** Names the console uses for itself (`web:console` is everyone who has not signed in). */
+const RESERVED_WEB_USERS = new Set(['console', 'dashboard']);
+
+/** A person who signs in to the console with their own token, and so has their own limits. */
+const webUserSchema = z.strictObject({
+  name: z
+    .string({ error: 'a name of letters, digits, ".", "_" or "-" (up to 32)' })
+    .trim()
+    .regex(WEB_USER_NAME, { error: 'a name of letters, digits, ".", "_" or "-" (up to 32)' })
+    .refine((n) => !RESERVED_WEB_USERS.has(n.toLowerCase()), { error: 'a name other than "console" or "dashboard"' }),
+  token: z.preprocess(
+    (v) => (typeof v === 'string' ? v.trim() : v),
+    z.string({ error: 'a string' }).min(MIN_WEB_TOKEN_CHARS, { error: `a token of at least ${MIN_WEB_TOKEN_CHARS} characters` }),
+  ),
+});
+
 const webSchema = z
   .strictObject({
     host: nonEmpty('a host name or IP address to listen on').default('127.0.0.1'),
     port: intIn(0, 65_535).default(8080),
     token: secret,
+    users: z.array(webUserSchema, { error: 'a list of { name, token }' }).default([]),
+    maxQueued: intIn(1, 10_000).default(20),
   })
   .superRefine((w, ctx) => {
+    const hint = 'Set web.token (e.g. web.token: ${HEARTH_WEB_TOKEN}) to a long random string (openssl rand -base64 24 makes one), or set web.host: 127.0.0.1.';
     if (!isLoopbackHost(w.host) && w.token === undefined) {
       ctx.addIssue({
         code: 'custom', path: ['token'], input: undefined,
         message: `an access token, because web.host (${w.host}) is not a loopback address`,
-        params: { hint: 'Set web.token (e.g. web.token: ${HEARTH_WEB_TOKEN}) to a long random string, or set web.host: 127.0.0.1.' },
+        params: { hint },
+      });
+    } else if (!isLoopbackHost(w.host) && w.token !== undefined && [...w.token].length < MIN_WEB_TOKEN_CHARS) {
+      ctx.addIssue({
+        code: 'custom', path: ['token'], input: w.token,
+        message: `an access token of at least ${MIN_WEB_TOKEN_CHARS} characters, because web.host (${w.host}) is not a loopback address`,
+        params: { hidden: true, hint },
       });
     }
+    const names = new Set<string>();
+    const tokens = new Set<string>(w.token === undefined ? [] : [w.token]);
+    w.users.forEach((u, i) => {
+      if (names.has(u.name.toLowerCase())) {
+        ctx.addIssue({ code: 'custom', path: ['users', i, 'name'], input: u.name, message: 'a name no other web.users entry has' });
+      }
+      if (tokens.has(u.token)) {
+        ctx.addIssue({ code: 'custom', path: ['users', i, 'token'], input: u.token, message: 'a token of its own (not web.token, nor another user\'s)', params: { hidden: true } });
+      }
+      names.add(u.name.toLowerCase());
+      tokens.add(u.token);
+    });
   });
 
 const limitsSchema = z.strictObject({

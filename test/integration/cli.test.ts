@@ -67,6 +67,14 @@ describe('the hearth command', () => {
     expect(r.err).toContain('web.token');
   });
 
+  it('refuses a web console beyond loopback with a token under 16 characters, naming web.token and not printing it', () => {
+    const path = config('short.yaml', 'web:\n  host: 0.0.0.0\n  token: short-S3CRET\n');
+    const r = hearth(['start', '--config', path]);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('web.token: expected an access token of at least 16 characters');
+    expect(r.err + r.out).not.toContain('short-S3CRET');
+  });
+
   it('takes the config file from HEARTH_CONFIG, and says so when it does not exist', () => {
     const r = hearth(['start'], { HEARTH_CONFIG: join(dir, 'nope.yaml') });
     expect(r.code).toBe(2);

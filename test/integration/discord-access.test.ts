@@ -119,3 +119,34 @@ describe('Discord access', () => {
     }
   });
 });
+
+describe('Discord DMs with only allowedGuilds set', () => {
+  let fake: FakeDiscord;
+  let h: DiscordHearth;
+
+  beforeAll(async () => {
+    fake = await FakeDiscord.start();
+    const dataDir = mkdtempSync(join(tmpdir(), 'hearth-discord-'));
+    h = await discordHearth({ fake, dataDir, discord: { guildIds: [fake.guildId], allowedGuilds: [fake.guildId], adminUsers: [] } });
+  });
+
+  afterAll(async () => {
+    await h?.stop();
+    await fake?.close();
+  });
+
+  it('refuses a DM in words (a member of another server could otherwise use the GPU), but not the server', async () => {
+    const stranger = fake.user('stranger');
+    const it = fake.slash('queue', {}, { user: stranger, channel: fake.dm(stranger) });
+    await fake.waitFor(() => it.callbacks.length > 0, 'the answer');
+    expect(it.callbacks[0]!.type).toBe(4);
+    expect(String(it.callbacks[0]!.data?.content)).toBe("hearth doesn't answer in DMs here. Use it in one of the server's channels.");
+    const said = fake.say(fake.dm(stranger), stranger, 'draw me something');
+    const reply = await fake.waitFor(() => [...fake.state.messages.values()].find((r) => r.replyTo === said.id), 'the reply');
+    expect(reply.content).toBe("⚠️ hearth doesn't answer in DMs here. Use it in one of the server's channels.");
+    const inServer = fake.slash('queue', {}, { user: stranger });
+    await fake.waitFor(() => fake.original(inServer) ?? (inServer.callbacks.find((c) => c.type === 4) ? inServer : undefined), 'the queue');
+    expect(String(inServer.callbacks.find((c) => c.type === 4)?.data?.content ?? '')).not.toContain('DMs');
+    expect(h.app.store.listJobs({})).toEqual([]);
+  });
+});

@@ -58,6 +58,12 @@ describe.each(['socket', 'http'] as const)('Slack app in %s mode', (mode) => {
     return typeof r?.body.text === 'string' ? r.body.text : '';
   }
 
+  test('/ask echoes the question escaped: markup Slack made of a typed @here or link pings no one', async () => {
+    await h.command('/ask', 'why <!here> &amp; <@U2|bob> see <https://evil.example|docs> 1 &lt; 2', { user: 'U9', channel: 'C8', asSent: true });
+    const root = await waitFor('the question', () => h.fake.state.topLevel('C8').find((m) => m.text.includes('asked:')));
+    expect(root.text).toBe('*<@U9> asked:* why &lt;!here&gt; &amp; &lt;@U2|bob&gt; see &lt;https://evil.example|docs&gt; 1 &lt; 2');
+  });
+
   test('/ask answers in a thread under the question, and the thread remembers it', async () => {
     const sent = await h.command('/ask', 'what is a hearth & why', { user: 'U1', channel: 'C1' });
     expect(sent.status).toBe(200);

@@ -58,7 +58,7 @@ describe('loadConfig: where the config comes from', () => {
     expect(path).toBeNull();
     expect(baseDir).toBe(cwd);
     expect(config.dataDir).toBe(join(cwd, 'data'));
-    expect(config.web).toEqual({ host: '127.0.0.1', port: 8080 });
+    expect(config.web).toEqual({ host: '127.0.0.1', port: 8080, users: [], maxQueued: 20 });
     expect(config.discord.apiBaseUrl).toBe('https://discord.com/api');
     expect(config.slack.apiUrl).toBe('https://slack.com/api/');
     expect(config.files.allowedHosts).toEqual(['cdn.discordapp.com', 'media.discordapp.net', 'files.slack.com']);
@@ -227,8 +227,16 @@ describe('values', () => {
   });
 
   it('lets a non-loopback web.host through when web.token is set', async () => {
-    const { config } = await load('web:\n  host: 0.0.0.0\n  token: long-random\n');
+    const { config } = await load('web:\n  host: 0.0.0.0\n  token: long-random-token-0123\n');
     expect(config.web.host).toBe('0.0.0.0');
+  });
+
+  it('takes a short web.token on loopback only, and web.users with their own long tokens', async () => {
+    const { config } = await load('web:\n  token: short\n  maxQueued: 7\n  users:\n    - { name: ada, token: ada-token-0123456789 }\n');
+    expect(config.web.token).toBe('short');
+    expect(config.web.maxQueued).toBe(7);
+    expect(config.web.users).toEqual([{ name: 'ada', token: 'ada-token-0123456789' }]);
+    expect(redactConfig(config).web.users).toEqual([{ name: 'ada', token: '***' }]);
   });
 
   it('accepts a Slack bot in http mode with a signing secret', async () => {
@@ -243,6 +251,10 @@ describe('config errors name the key, what was given and what is expected', () =
     { name: 'parallel 0', yaml: 'models:\n  chat:\n    path: a.gguf\n    parallel: 0\n', key: 'models.chat.parallel', given: '0', expected: 'an integer from 1 to 64' },
     { name: 'a typo in a key', yaml: 'discord:\n  tokne: x\n', key: 'discord.tokne', given: 'unknown key "tokne"', expected: 'one of the keys in discord: token, applicationId', hint: 'Did you mean "token"?' },
     { name: 'web.host 0.0.0.0 without a token', yaml: 'web:\n  host: 0.0.0.0\n', key: 'web.token', expected: 'not a loopback address', hint: 'web.host: 127.0.0.1' },
+    { name: 'a web.token under 16 characters off loopback', yaml: 'web:\n  host: 0.0.0.0\n  token: fifteen-chars-x\n', key: 'web.token', given: '(hidden)', expected: 'at least 16 characters, because web.host (0.0.0.0) is not a loopback address', hint: 'openssl rand' },
+    { name: 'a web.users token under 16 characters', yaml: 'web:\n  users:\n    - { name: ada, token: short-S3CRET }\n', key: 'web.users[0].token', given: '(hidden)', expected: 'at least 16 characters' },
+    { name: 'a web.users token shared with web.token', yaml: 'web:\n  token: same-token-0123456789\n  users:\n    - { name: ada, token: same-token-0123456789 }\n', key: 'web.users[0].token', given: '(hidden)', expected: 'a token of its own' },
+    { name: 'a web.users name the console keeps for itself', yaml: 'web:\n  users:\n    - { name: console, token: ada-token-0123456789 }\n', key: 'web.users[0].name', given: '"console"', expected: 'other than "console"' },
     { name: 'a Slack bot token without an app token in socket mode', yaml: 'slack:\n  botToken: xoxb-1\n', key: 'slack.appToken', expected: 'starts with xapp-', hint: 'Basic Information → App-Level Tokens, with the connections:write scope' },
     { name: 'Slack http mode without a signing secret', yaml: 'slack:\n  botToken: xoxb-1\n  mode: http\n', key: 'slack.signingSecret', expected: 'the signing secret', hint: 'Basic Information → App Credentials' },
     { name: 'a Discord token without an application id', yaml: 'discord:\n  token: t\n', key: 'discord.applicationId', expected: 'application id', hint: 'General Information' },

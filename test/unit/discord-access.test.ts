@@ -19,6 +19,18 @@ describe('Discord access', () => {
     expect(checkAccess(cfg, actor({ channelId: 't', parentId: 'x', isThread: true })).ok).toBe(false);
   });
 
+  it('refuses DMs when only allowedGuilds is set (admins excepted), unless discord.allowDMs opens them', () => {
+    const dm = actor({ isDm: true, guildId: null, channelId: 'd' });
+    const guilds = configSchema.parse({ discord: { allowedGuilds: ['g'], adminUsers: ['7'] } });
+    expect(checkAccess(guilds, dm)).toEqual({ ok: false, reason: "hearth doesn't answer in DMs here. Use it in one of the server's channels." });
+    expect(checkAccess(guilds, actor({ isDm: true, guildId: null, userId: '7' }))).toMatchObject({ ok: true, admin: true });
+    expect(checkAccess(guilds, actor())).toMatchObject({ ok: true });
+    const open = configSchema.parse({ discord: { allowedGuilds: ['g'], allowedRoles: ['r'], allowDMs: true } });
+    expect(checkAccess(open, dm)).toMatchObject({ ok: true, admin: false });
+    const closed = configSchema.parse({ discord: { allowDMs: 'false' } });
+    expect(checkAccess(closed, dm)).toMatchObject({ ok: false });
+  });
+
   it('makes admins of admin users and admin roles, everywhere', () => {
     const cfg = configSchema.parse({ discord: { allowedGuilds: ['g'], allowedRoles: ['member'], adminUsers: ['7'], adminRoles: ['mod'] } });
     expect(checkAccess(cfg, actor({ userId: '7', guildId: 'other' }))).toMatchObject({ ok: true, admin: true });

@@ -19,8 +19,9 @@ const LIST_MAX = 5;
 
 /**
  * Allowlists and roles. Admins (`adminUsers`, `adminRoles`) are let in everywhere. In a DM there are no
- * channels or roles to check, so DMs are open only while neither `allowedChannels` nor `allowedRoles`
- * is set (a server that limits hearth to some channels or roles would otherwise be bypassed by a DM).
+ * server, channels or roles to check, so DMs are open only while none of `allowedGuilds`,
+ * `allowedChannels` and `allowedRoles` is set (a DM would otherwise bypass them: anyone in any server
+ * the bot shares can DM it). `discord.allowDMs` decides for itself when set.
  */
 export function checkAccess(config: HearthConfig, actor: Actor): Access {
   const d = config.discord;
@@ -28,7 +29,7 @@ export function checkAccess(config: HearthConfig, actor: Actor): Access {
   const weight = weightOf(config, actor.roles, admin);
   if (admin) return { ok: true, admin, weight };
   if (actor.isDm) {
-    if (d.allowedChannels.length > 0 || d.allowedRoles.length > 0) {
+    if (!dmsOpen(config)) {
       return { ok: false, reason: "hearth doesn't answer in DMs here. Use it in one of the server's channels." };
     }
     return { ok: true, admin, weight };
@@ -45,6 +46,12 @@ export function checkAccess(config: HearthConfig, actor: Actor): Access {
     return { ok: false, reason: `You need one of these roles to use hearth: ${roles}.` };
   }
   return { ok: true, admin, weight };
+}
+
+/** Whether people who are not admins may use hearth in a DM. */
+export function dmsOpen(config: HearthConfig): boolean {
+  const d = config.discord;
+  return d.allowDMs ?? (d.allowedGuilds.length === 0 && d.allowedChannels.length === 0 && d.allowedRoles.length === 0);
 }
 
 /** The largest weight among the user's roles (1 with none listed); admins get at least `adminWeight`. */

@@ -64,7 +64,7 @@ export function registerSlashCommands(app: App, h: HandlerContext): void {
       if (!where.ok) return tell(where.text);
       const prompt = unescapeSlack(command.text).trim();
       if (prompt.length === 0 || prompt.toLowerCase() === 'help') return tell(ASK_HELP);
-      const root = await postRoot(h, command.channel_id, `*<@${command.user_id}> asked:* ${command.text.trim()}`, tell);
+      const root = await postRoot(h, command.channel_id, `*<@${command.user_id}> asked:* ${escapeMrkdwn(prompt)}`, tell);
       if (!root) return;
       await startChat(h, { ...where.origin, thread: root }, { prompt }, tell, { userName: command.user_name, root });
     });

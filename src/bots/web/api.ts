@@ -1,16 +1,17 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HearthCommands } from '../../commands/hearth-commands.js';
 import type { Invocation } from '../../commands/invocation.js';
-import { etaText } from '../../commands/wording.js';
+import { errorText, etaText } from '../../commands/wording.js';
 import type { HearthConfig } from '../../config/schema.js';
 import type { AdapterJobs } from '../adapter.js';
-import { err, ok, type JobRecord, type Json, type Result } from '../../engine/types.js';
+import { err, ok, type ErrorInfo, type JobRecord, type Json, type Result } from '../../engine/types.js';
 import { parseCaptionOptions } from '../../jobs/caption.js';
 import { imageOptionsFromJson, type ImageOptionsInput } from '../../jobs/image.js';
 import { isSupportedFormat, sniffImageType } from '../../media/image-type.js';
-import { mediaType, readBody, readJsonObject, sendBytes, sendError, sendJson } from './http.js';
+import { SHARED_USER, type ConsoleUser } from './auth.js';
+import { mediaType, readBody, readJsonObject, sendBytes, sendError, sendJson, statusFor } from './http.js';
 import type { JobTracker } from './job-tracker.js';
-import { isRef, toJson, type WebOrigin } from './origin.js';
+import { isRef, parseOrigin, toJson, type WebOrigin } from './origin.js';
 import type { UploadStore } from './uploads.js';
 
 export interface ApiDeps {
@@ -23,27 +24,42 @@ export interface ApiDeps {
   signal: AbortSignal;
 }
 
-/** The console's user id for a browser session. */
-export function webUserId(session: string): string {
-  return `web:${session}`;
+/**
+ * Who calls the console's API: the browser session (its key, never the cookie's id; it names the
+ * conversation, the cards and the images) and the user it acts as for limits and fair share (everyone
+ * shares `web:console` unless signed in with their own `web.users` token).
+ */
+export interface Caller {
+  session: string;
+  user: ConsoleUser;
+}
+
+/** The conversation of a browser session. */
+export function conversationOf(session: string): string {
+  return `web:session:${session}`;
 }
 
 /**
- * A console user: one per browser session, with that session's conversation. Commands that queue
- * work run as a regular user (the per-user queue cap and daily limit hold, as on Discord and Slack);
- * cancel and status run as the machine's admin (see {@link ConsoleApi.cancel}).
+ * A console command's invocation. Commands that queue work run as a regular user (the per-user queue
+ * cap and daily limit hold, as on Discord and Slack, for the console's shared user as a whole); cancel
+ * and status run as the machine's admin (see {@link ConsoleApi.cancel}).
  */
-export function invocation(session: string, origin: Omit<WebOrigin, 'platform' | 'session'>, admin = false): Invocation {
+export function invocation(caller: Caller, origin: Omit<WebOrigin, 'platform' | 'session'>, admin = false): Invocation {
   return {
     platform: 'web',
-    userId: webUserId(session),
-    userName: `console ${session.slice(0, 6)}`,
+    userId: caller.user.userId,
+    userName: caller.user.userName,
     admin,
     weight: 1,
-    conversationId: webUserId(session),
-    origin: toJson({ platform: 'web', session, ...origin }),
+    conversationId: conversationOf(caller.session),
+    origin: toJson({ platform: 'web', session: caller.session, ...origin }),
   };
 }
+
+/** The console's admin view of the engine (the whole queue), for its own caps and lookups. */
+const MACHINE: Invocation = { platform: 'web', userId: 'web:dashboard', admin: true, weight: 1, origin: null };
+/** Commands that queue GPU work, held to `web.maxQueued`. */
+const QUEUEING = new Set(['ask', 'imagine', 'reroll', 'caption']);
 
 const JOB_PATH = /^\/api\/jobs\/([A-Za-z0-9_-]{1,64})\/(image|preview)\.png$/;
 
@@ -56,17 +72,17 @@ export class ConsoleApi {
   }
 
   /** Answers an /api/ request (but the event streams); false when no route matches. */
-  async handle(req: IncomingMessage, res: ServerResponse, url: URL, session: string): Promise<boolean> {
+  async handle(req: IncomingMessage, res: ServerResponse, url: URL, caller: Caller): Promise<boolean> {
     const route = `${req.method ?? 'GET'} ${url.pathname}`;
     switch (route) {
       case 'GET /api/info':
-        sendJson(res, 200, this.#info(session));
+        sendJson(res, 200, this.#info(caller));
         return true;
       case 'GET /api/queue':
-        sendJson(res, 200, this.#queue(session));
+        sendJson(res, 200, this.#queue(caller));
         return true;
       case 'POST /api/uploads':
-        await this.#upload(req, res, session);
+        await this.#upload(req, res, caller.session);
         return true;
       case 'POST /api/ask':
       case 'POST /api/imagine':
@@ -74,33 +90,37 @@ export class ConsoleApi {
       case 'POST /api/caption':
       case 'POST /api/cancel':
       case 'POST /api/forget':
-        await this.#command(route.slice('POST /api/'.length), req, res, session);
+        await this.#command(route.slice('POST /api/'.length), req, res, caller);
         return true;
     }
     const m = req.method === 'GET' ? JOB_PATH.exec(url.pathname) : null;
     if (m) {
-      this.#image(res, m[1]!, m[2] as 'image' | 'preview', session);
+      this.#image(res, m[1]!, m[2] as 'image' | 'preview', caller.session);
       return true;
     }
     return false;
   }
 
-  #info(session: string): Record<string, Json> {
+  #info(caller: Caller): Record<string, Json> {
     const { commands, config } = this.#d;
     const image = config.models.image;
     return {
-      userId: webUserId(session),
+      userId: caller.user.userId,
+      signedIn: caller.user.name ?? null,
       available: { ...commands.available() },
       limits: JSON.parse(JSON.stringify(commands.limits)) as Json,
       maxUploadBytes: config.files.maxBytes,
       imageDefaults: image ? { ...image.defaults } : null,
       maxQueuedPerUser: config.limits.maxQueuedPerUser,
+      maxQueued: config.web.maxQueued,
     };
   }
 
-  #queue(session: string): Json {
-    const view = this.#d.commands.queue(invocation(session, { ref: 'queue' }));
-    const mine = view.mine.map((j) => ({
+  /** The queue, with `mine` the jobs of this browser session (not of everyone sharing its user). */
+  #queue(caller: Caller): Json {
+    const view = this.#d.commands.queue(invocation(caller, { ref: 'queue' }));
+    const own = new Set(this.#activeOf(caller.session).map((j) => j.id));
+    const mine = view.mine.filter((j) => own.has(j.jobId)).map((j) => ({
       ...j,
       text: j.state === 'running' ? `running${j.of ? ` (step ${j.step ?? 0} of ${j.of})` : ''}` : `waiting, starts in ${etaText(j.etaSeconds ?? 0)}`,
     }));
@@ -127,7 +147,7 @@ export class ConsoleApi {
     sendJson(res, 201, { uploadId, bytes: body.value.byteLength, format: sniffed });
   }
 
-  async #command(name: string, req: IncomingMessage, res: ServerResponse, session: string): Promise<void> {
+  async #command(name: string, req: IncomingMessage, res: ServerResponse, caller: Caller): Promise<void> {
     if (mediaType(req) !== 'application/json') {
       sendError(res, { code: 'INVALID_INPUT', message: 'send the command as JSON (Content-Type: application/json)', facts: { given: mediaType(req) } });
       return;
@@ -136,32 +156,60 @@ export class ConsoleApi {
     if (!body.ok) return sendError(res, body.error);
     const b = body.value;
     const ref = isRef(b.ref) ? b.ref : `r${Date.now().toString(36)}`;
+    const full = QUEUEING.has(name) ? this.#consoleFull() : undefined;
     let result: Result<Json>;
-    switch (name) {
-      case 'ask':
-        result = job(await this.#ask(b, session, ref));
-        break;
-      case 'imagine': {
-        const input = imagineInput(b);
-        result = input.ok ? job(this.#d.commands.imagine(input.value, invocation(session, { ref }))) : input;
-        break;
-      }
-      case 'reroll':
-        result = job(this.#reroll(b, session, ref));
-        break;
-      case 'caption':
-        result = job(await this.#caption(b, session, ref));
-        break;
-      case 'cancel':
-        result = job(this.cancel(b, session));
-        break;
-      default: {
-        const forgotten = this.#d.commands.forget(invocation(session, { ref }));
-        result = forgotten.ok ? ok({ turns: forgotten.value.turns }) : forgotten;
+    if (full) result = err(full);
+    else {
+      switch (name) {
+        case 'ask':
+          result = job(await this.#ask(b, caller, ref));
+          break;
+        case 'imagine': {
+          const input = imagineInput(b);
+          result = input.ok ? job(this.#d.commands.imagine(input.value, invocation(caller, { ref }))) : input;
+          break;
+        }
+        case 'reroll':
+          result = job(this.#reroll(b, caller, ref));
+          break;
+        case 'caption':
+          result = job(await this.#caption(b, caller, ref));
+          break;
+        case 'cancel':
+          result = job(this.cancel(b, caller));
+          break;
+        default: {
+          const forgotten = this.#d.commands.forget(invocation(caller, { ref }));
+          result = forgotten.ok ? ok({ turns: forgotten.value.turns }) : forgotten;
+        }
       }
     }
     if (result.ok) sendJson(res, 200, result.value);
-    else sendError(res, result.error);
+    else sendJson(res, statusFor(result.error.code), { error: consoleError(result.error, caller) });
+  }
+
+  /** Why the console as a whole may not queue more now (`web.maxQueued`), or undefined. */
+  #consoleFull(): ErrorInfo | undefined {
+    const max = this.#d.config.web.maxQueued;
+    const active = this.#d.commands.activeJobs(MACHINE).filter((j) => j.userId.startsWith('web:')).length;
+    if (active < max) return undefined;
+    return { code: 'QUEUE_FULL', message: `the console has ${active} jobs queued or running; its limit is ${max}`, facts: { given: active + 1, allowed: max, scope: 'console' } };
+  }
+
+  /** The queued and running jobs of a browser session, newest first. */
+  #activeOf(session: string): JobRecord[] {
+    const out: JobRecord[] = [];
+    for (const j of this.#d.commands.activeJobs(MACHINE)) {
+      const record = this.#d.jobs.getJob(j.jobId);
+      if (record && parseOrigin(record.origin)?.session === session) out.push(record);
+    }
+    return out.sort((a, b) => b.createdAt - a.createdAt);
+  }
+
+  /** A job of this browser session (its origin names the session), whatever its state. */
+  #ownJob(jobId: string, session: string): JobRecord | undefined {
+    const job = jobId ? this.#d.jobs.getJob(jobId) : undefined;
+    return job && parseOrigin(job.origin)?.session === session ? job : undefined;
   }
 
   /**
@@ -170,43 +218,46 @@ export class ConsoleApi {
    * answer waits for that and returns the chat job. The wait is not tied to the request: a page
    * reloaded meanwhile still gets its answer through the session's event stream.
    */
-  async #ask(b: Record<string, Json>, session: string, ref: string): Promise<Result<JobRecord>> {
+  async #ask(b: Record<string, Json>, caller: Caller, ref: string): Promise<Result<JobRecord>> {
     const prompt = typeof b.prompt === 'string' ? b.prompt : '';
+    const session = caller.session;
     if (b.uploadId === undefined || b.uploadId === null || b.uploadId === '') {
-      return this.#d.commands.ask({ prompt }, invocation(session, { ref }));
+      return this.#d.commands.ask({ prompt }, invocation(caller, { ref }));
     }
     const bytes = this.#take(b.uploadId, session);
     if (!bytes.ok) return bytes;
-    const inv = invocation(session, { ref, then: 'ask', prompt: prompt.trim() });
+    const inv = invocation(caller, { ref, then: 'ask', prompt: prompt.trim() });
     const asked = await this.#d.commands.ask({ prompt, images: [{ bytes: bytes.value }] }, inv, { signal: this.#d.signal });
     // The card may already show its image being described: it ends with the reason too.
     if (!asked.ok) this.#d.tracker.fail({ platform: 'web', session, ref, then: 'ask', prompt: prompt.trim() }, asked.error);
     return asked;
   }
 
-  #reroll(b: Record<string, Json>, session: string, ref: string): Result<JobRecord> {
+  #reroll(b: Record<string, Json>, caller: Caller, ref: string): Result<JobRecord> {
     const jobId = typeof b.jobId === 'string' ? b.jobId : '';
-    const job = jobId ? this.#d.jobs.getJob(jobId) : undefined;
-    if (!job || job.userId !== webUserId(session)) return err({ code: 'NOT_FOUND', message: 'that image is not one of yours in this browser, so it cannot be rerolled', facts: { given: jobId } });
-    return this.#d.commands.reroll(jobId, invocation(session, { ref }));
+    if (!this.#ownJob(jobId, caller.session)) return err({ code: 'NOT_FOUND', message: 'that image is not one of yours in this browser, so it cannot be rerolled', facts: { given: jobId } });
+    return this.#d.commands.reroll(jobId, invocation(caller, { ref }));
   }
 
-  async #caption(b: Record<string, Json>, session: string, ref: string): Promise<Result<JobRecord>> {
+  async #caption(b: Record<string, Json>, caller: Caller, ref: string): Promise<Result<JobRecord>> {
     // Options first: a refused option leaves the upload for the corrected request.
     const options = parseCaptionOptions({ question: b.question, detail: b.detail });
     if (!options.ok) return options;
-    const bytes = this.#take(b.uploadId, session);
+    const bytes = this.#take(b.uploadId, caller.session);
     if (!bytes.ok) return bytes;
-    return this.#d.commands.caption({ imageBytes: bytes.value, ...options.value }, invocation(session, { ref }));
+    return this.#d.commands.caption({ imageBytes: bytes.value, ...options.value }, invocation(caller, { ref }));
   }
 
   /**
    * Cancels a job: any job, whoever's, since the console's user is the admin of their own machine (the
-   * dashboard's cancel buttons); without a job id, the session's newest.
+   * dashboard's cancel buttons); without a job id, this browser session's newest (not the newest of
+   * everyone sharing the console's user).
    */
-  cancel(b: Record<string, Json>, session: string): Result<JobRecord> {
-    const jobId = typeof b.jobId === 'string' && b.jobId !== '' ? b.jobId : undefined;
-    return this.#d.commands.cancel(jobId, invocation(session, { ref: 'cancel' }, jobId !== undefined));
+  cancel(b: Record<string, Json>, caller: Caller): Result<JobRecord> {
+    const jobId = typeof b.jobId === 'string' && b.jobId !== '' ? b.jobId : this.#activeOf(caller.session)[0]?.id;
+    if (jobId === undefined) return err({ code: 'NOT_FOUND', message: 'you have no job waiting or running in this browser', facts: {} });
+    // Another browser's job (the dashboard's cancel buttons) is stopped by the dashboard, so its owner is told so.
+    return this.#d.commands.cancel(jobId, this.#ownJob(jobId, caller.session) ? invocation(caller, { ref: 'cancel' }, true) : MACHINE);
   }
 
   #take(uploadId: Json | undefined, session: string): Result<Uint8Array> {
@@ -221,12 +272,26 @@ export class ConsoleApi {
       const png = this.#d.tracker.preview(jobId, session);
       if (png) return sendBytes(res, png, 'image/png');
     } else {
-      const job = this.#d.jobs.getJob(jobId);
-      const png = job && job.userId === webUserId(session) ? job.result?.image?.png : undefined;
+      const png = this.#ownJob(jobId, session)?.result?.image?.png;
       if (png) return sendBytes(res, png, 'image/png', 'private, max-age=86400, immutable');
     }
     sendError(res, { code: 'NOT_FOUND', message: `there is no ${which} for job ${jobId} in this browser session`, facts: { given: jobId } });
   }
+}
+
+/**
+ * An expected failure as the console words it: the console's own cap in its own words, and a note
+ * when a per-user limit is the one everyone at the console shares.
+ */
+export function consoleError(error: ErrorInfo, caller: Caller): { code: ErrorInfo['code']; message: string; facts: Record<string, Json> } {
+  const facts = error.facts ?? {};
+  let message = errorText(error);
+  if (error.code === 'QUEUE_FULL' && facts.scope === 'console') {
+    message = `The console already has ${Number(facts.given) - 1} jobs waiting or running (the limit for everyone here together is ${String(facts.allowed)}). Wait for one to finish, or cancel one.`;
+  } else if ((error.code === 'QUEUE_FULL' || error.code === 'DAILY_LIMIT') && caller.user.userId === SHARED_USER.userId) {
+    message += ' Everyone using this console without a token of their own shares this limit.';
+  }
+  return { code: error.code, message, facts };
 }
 
 function job(r: Result<JobRecord>): Result<Json> {

@@ -36,6 +36,32 @@ export function statusFor(code: ErrorCode): number {
   return STATUS_BY_CODE[code] ?? 500;
 }
 
+/**
+ * Whether the request has a body that was not read to its end: then the answer says the connection
+ * closes, and the console closes it once the answer is sent (see {@link closeUnreadBodies}) instead of
+ * reading the rest only to throw it away.
+ */
+export function bodyLeftUnread(req: IncomingMessage): boolean {
+  if (req.complete) return false;
+  const length = req.headers['content-length'];
+  return (length !== undefined && length.trim() !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+function closing(res: ServerResponse): Record<string, string> {
+  return bodyLeftUnread(res.req) ? { Connection: 'close' } : {};
+}
+
+/**
+ * A request answered before its body was read to the end (refused, too large, not wanted): once the
+ * answer is out, the socket is destroyed, so a client cannot make the console swallow hundreds of
+ * megabytes it will throw away. Call once per request, before answering.
+ */
+export function closeUnreadBodies(req: IncomingMessage, res: ServerResponse): void {
+  res.once('finish', () => {
+    if (!req.complete) req.socket.destroy();
+  });
+}
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
   res.writeHead(status, {
@@ -43,6 +69,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': String(Buffer.byteLength(text)),
     'Cache-Control': 'no-store',
+    ...closing(res),
     ...headers,
   });
   res.end(text);
@@ -67,6 +94,7 @@ export function sendBytes(res: ServerResponse, bytes: Uint8Array, contentType: s
     'Content-Type': contentType,
     'Content-Length': String(bytes.byteLength),
     'Cache-Control': cache,
+    ...closing(res),
   });
   res.end(bytes);
 }
@@ -78,6 +106,7 @@ export function sendText(res: ServerResponse, status: number, text: string, head
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': String(Buffer.byteLength(text)),
     'Cache-Control': 'no-store',
+    ...closing(res),
     ...headers,
   });
   res.end(text);
@@ -96,15 +125,12 @@ export function parseCookies(header: string | undefined): Map<string, string> {
   return out;
 }
 
-/** How much of a refused body is still read so the browser gets the answer instead of a reset connection. */
-const DRAIN_LIMIT = 64 * 1024 * 1024;
-
 /**
  * Reads a request body, stopping at `maxBytes`: the cap holds while the bytes arrive (a declared
- * Content-Length over the cap is refused before reading). A body over the cap is drained up to a
- * limit, then the connection is dropped.
+ * Content-Length over the cap is refused before reading). Past the cap nothing more is read: the
+ * answer closes the connection (see {@link closeUnreadBodies}).
  */
-export async function readBody(req: IncomingMessage, maxBytes: number, what: 'image' | 'request'): Promise<Result<Buffer>> {
+export function readBody(req: IncomingMessage, maxBytes: number, what: 'image' | 'request'): Promise<Result<Buffer>> {
   const tooLarge = (given: number): Result<never> =>
     err({
       code: what === 'image' ? 'IMAGE_TOO_LARGE' : 'INVALID_INPUT',
@@ -112,35 +138,27 @@ export async function readBody(req: IncomingMessage, maxBytes: number, what: 'im
       facts: { given, allowed: maxBytes },
     });
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > maxBytes) {
-    drain(req);
-    return tooLarge(declared);
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of req as AsyncIterable<Buffer>) {
+  if (Number.isFinite(declared) && declared > maxBytes) return Promise.resolve(tooLarge(declared));
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const done = (r: Result<Buffer>): void => {
+      req.off('data', onData).off('end', onEnd).off('error', onStop).off('close', onStop);
+      resolve(r);
+    };
+    const onData = (chunk: Buffer): void => {
       size += chunk.byteLength;
       if (size > maxBytes) {
-        drain(req);
-        return tooLarge(size);
+        req.pause();
+        return done(tooLarge(size));
       }
       chunks.push(chunk);
-    }
-  } catch {
+    };
+    const onEnd = (): void => done(ok(Buffer.concat(chunks, size)));
     // The browser went away mid-upload (tab closed, network lost): not a fault of the console.
-    return err({ code: 'INVALID_INPUT', message: `the ${what} was interrupted after ${size} bytes`, facts: { given: size } });
-  }
-  return ok(Buffer.concat(chunks, size));
-}
-
-function drain(req: IncomingMessage): void {
-  let drained = 0;
-  req.on('data', (c: Buffer) => {
-    drained += c.byteLength;
-    if (drained > DRAIN_LIMIT) req.socket.destroy();
+    const onStop = (): void => done(err({ code: 'INVALID_INPUT', message: `the ${what} was interrupted after ${size} bytes`, facts: { given: size } }));
+    req.on('data', onData).on('end', onEnd).on('error', onStop).on('close', onStop);
   });
-  req.resume();
 }
 
 /** Reads a JSON object body (the only kind of POST the API takes besides raw image uploads). */

@@ -1,10 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AdapterContext, PlatformAdapter } from '../adapter.js';
-import { ConsoleApi, webUserId } from './api.js';
+import { ConsoleApi, type Caller } from './api.js';
 import { Gatekeeper } from './auth.js';
 import { DASHBOARD, DashboardFeed } from './dashboard-feed.js';
-import { SECURITY_HEADERS, sendError, sendJson, sendText } from './http.js';
+import { closeUnreadBodies, SECURITY_HEADERS, sendError, sendJson, sendText } from './http.js';
+import { ConsoleKeys, loadConsoleSecret } from './session.js';
 import { JobTracker } from './job-tracker.js';
 import { SseHub } from './sse.js';
 import { loadStaticFiles, type StaticFile } from './static-files.js';
@@ -31,7 +32,7 @@ export class WebConsole implements WebAdapter {
   readonly #feed: DashboardFeed;
   readonly #uploads: UploadStore;
   readonly #api: ConsoleApi;
-  readonly #gate: Gatekeeper;
+  #gate: Gatekeeper | undefined;
   readonly #stop = new AbortController();
   #server: Server | undefined;
   #files = new Map<string, StaticFile>();
@@ -41,8 +42,6 @@ export class WebConsole implements WebAdapter {
 
   constructor(ctx: AdapterContext) {
     this.#ctx = ctx;
-    const web = ctx.config.web;
-    this.#gate = new Gatekeeper({ token: web.token, host: web.host, port: () => this.#port });
     this.#tracker = new JobTracker(ctx.jobs, {
       send: (session, message) => this.#hub.send(session, message),
       report: (e, where) => ctx.reportError(e, `web: ${where}`),
@@ -73,6 +72,9 @@ export class WebConsole implements WebAdapter {
   async start(opts: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.#server) return;
     opts.signal?.throwIfAborted();
+    const web = this.#ctx.config.web;
+    const keys = new ConsoleKeys(await loadConsoleSecret(this.#ctx.config.dataDir));
+    this.#gate = new Gatekeeper({ token: web.token, users: web.users, host: web.host, port: () => this.#port, keys });
     this.#files = await loadStaticFiles();
     this.#tracker.start();
     this.#off = this.#ctx.jobs.subscribe((e) => {
@@ -100,6 +102,7 @@ export class WebConsole implements WebAdapter {
     this.#port = (server.address() as AddressInfo).port;
     server.on('error', (e) => this.#ctx.reportError(e, 'web console server'));
     this.#ctx.log.info(`web console listening on ${this.url()}${this.#gate.requiresToken ? ' (web.token required)' : ''}`);
+    if (web.users.length > 0) this.#ctx.log.info(`web console: ${web.users.length} people may sign in with their own token (web.users)`);
   }
 
   close(): Promise<void> {
@@ -122,14 +125,18 @@ export class WebConsole implements WebAdapter {
 
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     let path = '/';
+    // A body that is refused or not read is not read to its end either: the answer closes the connection.
+    closeUnreadBodies(req, res);
     try {
       const url = new URL(req.url ?? '/', 'http://console.invalid');
       path = url.pathname;
       const isApi = path.startsWith('/api/');
+      if (!this.#gate) throw new Error('the web console is not started');
       const gate = this.#gate.check(req, url, { session: isApi || PAGES[path] !== undefined });
       if (gate.kind === 'refuse') {
-        req.resume();
         const headers: Record<string, string> = gate.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="hearth"' } : {};
+        if (gate.retryAfter !== undefined) headers['Retry-After'] = String(gate.retryAfter);
+        if (gate.setCookies?.length) res.setHeader('Set-Cookie', gate.setCookies);
         return sendText(res, gate.status, gate.reason, headers);
       }
       if (gate.setCookies.length > 0) res.setHeader('Set-Cookie', gate.setCookies);
@@ -138,10 +145,9 @@ export class WebConsole implements WebAdapter {
         return void res.end();
       }
       const session = gate.session;
-      if (isApi && session !== undefined) return await this.#route(req, res, url, session);
+      if (isApi && session !== undefined) return await this.#route(req, res, url, { session, user: gate.user });
       const file = req.method === 'GET' || req.method === 'HEAD' ? this.#fileFor(path) : undefined;
       if (!file) {
-        req.resume();
         return sendText(res, req.method === 'GET' || req.method === 'HEAD' ? 404 : 405, 'Not found.');
       }
       res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': file.type, 'Content-Length': String(file.body.byteLength), 'Cache-Control': 'no-cache' });
@@ -154,13 +160,12 @@ export class WebConsole implements WebAdapter {
     }
   }
 
-  async #route(req: IncomingMessage, res: ServerResponse, url: URL, session: string): Promise<void> {
+  async #route(req: IncomingMessage, res: ServerResponse, url: URL, caller: Caller): Promise<void> {
     const path = url.pathname;
-    if (req.method === 'GET' && path === '/api/events') return this.#openSession(req, res, session);
-    if (req.method === 'GET' && path === '/api/dashboard/events') return this.#openDashboard(req, res);
+    if (req.method === 'GET' && path === '/api/events') return this.#openSession(req, res, caller);
+    if (req.method === 'GET' && path === '/api/dashboard/events') return this.#openDashboard(req, res, caller);
     if (req.method === 'GET' && path === '/api/status') return sendJson(res, 200, this.#feed.view());
-    if (await this.#api.handle(req, res, url, session)) return;
-    req.resume();
+    if (await this.#api.handle(req, res, url, caller)) return;
     sendError(res, { code: 'NOT_FOUND', message: `there is no ${req.method ?? 'GET'} ${path} in the console's API`, facts: { given: path } });
   }
 
@@ -171,15 +176,20 @@ export class WebConsole implements WebAdapter {
     return m ? this.#files.get(m[1]!) : undefined;
   }
 
-  #openSession(req: IncomingMessage, res: ServerResponse, session: string): void {
-    if (!this.#hub.open(session, req, res)) return;
-    this.#hub.sendTo(res, { type: 'hello', userId: webUserId(session), jobs: this.#tracker.jobsOf(session) });
+  #openSession(req: IncomingMessage, res: ServerResponse, caller: Caller): void {
+    if (!this.#hub.open(caller.session, req, res, holderOf(req, caller))) return;
+    this.#hub.sendTo(res, { type: 'hello', userId: caller.user.userId, jobs: this.#tracker.jobsOf(caller.session) });
   }
 
-  #openDashboard(req: IncomingMessage, res: ServerResponse): void {
-    if (!this.#hub.open(DASHBOARD, req, res)) return;
+  #openDashboard(req: IncomingMessage, res: ServerResponse, caller: Caller): void {
+    if (!this.#hub.open(DASHBOARD, req, res, holderOf(req, caller))) return;
     this.#hub.sendTo(res, { type: 'status', view: this.#feed.view() });
   }
+}
+
+/** Who holds an event stream, for the per-session and per-address caps. */
+function holderOf(req: IncomingMessage, caller: Caller): { session: string; address: string } {
+  return { session: caller.session, address: req.socket.remoteAddress ?? 'unknown' };
 }
 
 /** Why the console could not listen, in words that name the setting to change. */

@@ -5,13 +5,14 @@
  * screenshot shows something, the chat echoes the whole new turn the model is given (an image's
  * description included), and the models have sizes against a 12 GB budget.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import sharp from 'sharp';
 import { HearthApp } from '../../../src/app/hearth-app.js';
 import { createWebAdapter, type WebAdapter } from '../../../src/bots/web/index.js';
+import { ConsoleKeys, SECRET_FILE } from '../../../src/bots/web/session.js';
 import { configSchema } from '../../../src/config/schema.js';
 import { InProcessExecutor } from '../../../src/engine/executor/in-process-executor.js';
 import type { Runner, RunnerJob, StepOptions, StepOutput } from '../../../src/engine/runner.js';
@@ -114,6 +115,11 @@ class WrappedRunner implements Runner {
   dispose(): Promise<void> {
     return this.#inner.dispose();
   }
+}
+
+/** The key a browser session's jobs and conversation are filed under (never its cookie's id), from its cookie. */
+export function sessionKeyOf(h: { dataDir: string }, cookie: string | undefined): string | undefined {
+  return new ConsoleKeys(readFileSync(join(h.dataDir, SECRET_FILE))).sessionKey(cookie);
 }
 
 export async function webApp(opts: WebAppOptions = {}): Promise<WebApp> {

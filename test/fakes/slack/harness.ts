@@ -136,7 +136,7 @@ export class SlackHarness {
     this.assertNoSecretsLogged();
   }
 
-  async command(command: string, text: string, who: Who): Promise<Sent> {
+  async command(command: string, text: string, who: Who & { asSent?: boolean }): Promise<Sent> {
     const body = slashCommand(command, text, { ...who, responseUrl: this.fake.responseUrl() });
     if (this.mode === 'socket') return this.#envelope('slash_commands', body);
     const res = await this.fake.postSigned(this.eventsUrl, 'form', body);

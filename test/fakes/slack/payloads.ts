@@ -10,7 +10,11 @@ export interface Who {
   channel: string;
 }
 
-export function slashCommand(command: string, text: string, who: Who & { responseUrl: string }): Json {
+/**
+ * `who.asSent`: `text` is already as Slack sends it. With "Escape channels, users, and links" on, Slack
+ * escapes what people type but turns a typed @here or @someone into markup (`<!here>`, `<@U1|name>`).
+ */
+export function slashCommand(command: string, text: string, who: Who & { responseUrl: string; asSent?: boolean }): Json {
   return {
     token: 'verification-token',
     team_id: who.team ?? 'T0001',
@@ -21,7 +25,7 @@ export function slashCommand(command: string, text: string, who: Who & { respons
     user_name: who.user.toLowerCase(),
     command,
     // Slack escapes &, < and > in what people type.
-    text: text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'),
+    text: who.asSent ? text : text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'),
     api_app_id: 'A0001',
     is_enterprise_install: 'false',
     response_url: who.responseUrl,

@@ -89,8 +89,8 @@ export function fmtSeconds(s) {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
-/** "console 1a2b3c" for a console session, the platform id otherwise. */
+/** "console" for everyone at the console, "console: ada" for someone signed in there, the platform id otherwise. */
 export function userLabel(userId, you) {
-  const base = userId.startsWith('web:') ? `console ${userId.slice(4, 10)}` : userId;
+  const base = userId === 'web:console' ? 'console' : userId.startsWith('web:') ? `console: ${userId.slice(4)}` : userId;
   return userId === you ? `${base} (you)` : base;
 }
