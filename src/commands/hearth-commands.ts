@@ -1,7 +1,7 @@
 import type { HearthConfig } from '../config/schema.js';
 import type { Clock } from '../engine/clock.js';
 import type { CommandStore, Engine, EngineSnapshot, UsageBucket, UserSeconds } from '../engine/index.js';
-import { err, ok, type ErrorInfo, type JobKind, type JobRecord, type Json, type Result } from '../engine/types.js';
+import { err, type ErrorInfo, type FactsOf, type JobKind, type JobRecord, ok, type Result } from '../engine/types.js';
 import { buildChatPayload, chatJobSteps, MAX_ASK_CHARS, parseAskQuestion, toJson as chatJson, type ChatMessage } from '../jobs/chat.js';
 import { buildCaptionPayload, CAPTION_DETAILS, MAX_CAPTION_QUESTION_CHARS, parseCaptionOptions, type CaptionDetail } from '../jobs/caption.js';
 import {
@@ -366,6 +366,6 @@ export class HearthCommands {
   }
 }
 
-function invalid(message: string, facts: Record<string, Json>): Result<never> {
+function invalid(message: string, facts: FactsOf<'INVALID_INPUT'>): Result<never> {
   return err<ErrorInfo>({ code: 'INVALID_INPUT', message, facts });
 }

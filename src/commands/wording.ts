@@ -1,17 +1,19 @@
-import type { ErrorInfo, Json } from '../engine/types.js';
+import type { EndedState, ErrorInfo } from '../engine/types.js';
 
 /**
  * Plain words for an expected failure. Adapters may word things their own way from the code and facts;
  * this is the shared default, so Discord, Slack and the console say the same thing. Never a stack trace.
+ * Every code has a case: a new code does not compile until it is worded here.
  */
 export function errorText(error: ErrorInfo, opts: { cancelCommand?: string } = {}): string {
-  const f = error.facts ?? {};
   switch (error.code) {
-    case 'QUEUE_FULL':
+    case 'QUEUE_FULL': {
+      const f = error.facts;
       // Each platform names its own way to cancel (Slack has `/hearth cancel`, not `/cancel`).
-      return `You already have ${num(f.given, 1) - 1} jobs waiting or running (the limit is ${str(f.allowed)}). Wait for one to finish, or cancel one with ${opts.cancelCommand ?? '/cancel'}.`;
+      return `You already have ${f.given - 1} jobs waiting or running (the limit is ${f.allowed}). Wait for one to finish, or cancel one with ${opts.cancelCommand ?? '/cancel'}.`;
+    }
     case 'DAILY_LIMIT':
-      return `You have used your GPU time for today (${str(f.given)} of ${str(f.allowed)} GPU-seconds). It resets at midnight UTC.`;
+      return `You have used your GPU time for today (${error.facts.given} of ${error.facts.allowed} GPU-seconds). It resets at midnight UTC.`;
     case 'MODEL_MISSING':
       return `That model is not set up on this hearth yet. ${error.message}. An admin can add it to the config and run \`hearth models pull\`.`;
     case 'MODEL_INVALID':
@@ -25,13 +27,30 @@ export function errorText(error: ErrorInfo, opts: { cancelCommand?: string } = {
       return `You can't do that: ${error.message}.`;
     case 'NOT_FOUND':
       return capital(error.message) + '.';
+    case 'ALREADY_ENDED':
+      return `That ${error.facts.kind} job has already ${endedVerb(error.facts.state)}.`;
     case 'RUNNER_FAILED':
       return 'Sorry, something went wrong while running this job. The admin can find the details in the log.';
+    case 'ABORTED':
+      return 'This job was stopped before it finished. Please try again.';
+    case 'TIMED_OUT':
+      return 'This job took too long and was stopped. Please try again.';
+    case 'INVALID_INPUT':
+    case 'PROMPT_TOO_LONG':
+    case 'IMAGE_INVALID':
+    case 'IMAGE_TOO_LARGE':
+    case 'DOWNLOAD_FAILED':
+    case 'HOST_NOT_ALLOWED':
+      // The message already says what was given and what is allowed.
+      return sentence(error.message);
     default:
-      // INVALID_INPUT, PROMPT_TOO_LONG, IMAGE_*, DOWNLOAD_FAILED, HOST_NOT_ALLOWED: the message already
-      // says what was given and what is allowed.
-      return capital(error.message) + (error.message.endsWith('.') ? '' : '.');
+      return error satisfies never;
   }
+}
+
+/** How an ended job ended, as "has already …" goes on: a job that is done has finished; the rest ended. */
+export function endedVerb(state: EndedState): string {
+  return state === 'done' ? 'finished' : 'ended';
 }
 
 /** "about 40 s", "about 3 min" — for queue positions. */
@@ -69,9 +88,8 @@ export function ordinal(n: number): string {
 function capital(s: string): string {
   return s.length > 0 ? s[0]!.toUpperCase() + s.slice(1) : s;
 }
-function str(v: Json | undefined): string {
-  return v === undefined || v === null ? '?' : String(v);
-}
-function num(v: Json | undefined, fallback: number): number {
-  return typeof v === 'number' ? v : fallback;
+
+/** A message as a sentence: capital first, one full stop at the end. */
+function sentence(s: string): string {
+  return capital(s) + (s.endsWith('.') ? '' : '.');
 }

@@ -8,7 +8,7 @@ import type { ResidencyManager } from './residency.js';
 import type { StepOutput } from './runner.js';
 import type { PickContext, SchedulerPolicy } from './scheduler/policy.js';
 import type { UsageMeter } from './usage-meter.js';
-import { HearthError, type ErrorInfo } from './types.js';
+import { HearthError, toErrorInfo } from './types.js';
 
 export interface DispatcherLogger {
   info(msg: string): void;
@@ -279,7 +279,7 @@ export class Dispatcher {
       if (CrashPolicy.isWorkerCrash(e)) throw e;
       // Stopping: close() puts the job back in the queue. Cancelled meanwhile: already ended.
       if (this.#stopping || !this.#o.jobs.has(live.record.id)) return false;
-      this.#o.lifecycle.fail(live, errorInfo(e));
+      this.#o.lifecycle.fail(live, toErrorInfo(e));
       return false;
     }
   }
@@ -292,11 +292,6 @@ export class Dispatcher {
     }
     // While stopping, an aborted step's error is no failure: close() puts its jobs back in the queue.
     if (this.#stopping) return;
-    this.#o.lifecycle.failAll(jobIds, errorInfo(e));
+    this.#o.lifecycle.failAll(jobIds, toErrorInfo(e));
   }
-}
-
-function errorInfo(e: unknown): ErrorInfo {
-  if (e instanceof HearthError) return e.toInfo();
-  return { code: 'RUNNER_FAILED', message: e instanceof Error ? e.message : String(e) };
 }

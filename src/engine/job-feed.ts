@@ -32,8 +32,8 @@ export interface JobFeed {
 
   /**
    * Replaces a queued or running job's origin, durably: an adapter records there what it has posted
-   * (follow-up message ids), so after a restart it can tidy them up or continue them. NOT_FOUND once
-   * the job has ended.
+   * (follow-up message ids), so after a restart it can tidy them up or continue them. ALREADY_ENDED
+   * once the job has ended (NOT_FOUND for an id hearth does not know).
    */
   updateOrigin(jobId: string, origin: Json): Result<JobRecord>;
 

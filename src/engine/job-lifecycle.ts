@@ -150,11 +150,7 @@ export class JobLifecycle {
    */
   cancel(jobId: string, by: Actor): Result<{ record: JobRecord; wasBegun: boolean }> {
     const live = this.#o.jobs.get(jobId);
-    if (!live) {
-      const stored = this.#o.store.getJob(jobId);
-      if (!stored) return err({ code: 'NOT_FOUND', message: `there is no job ${jobId}`, facts: { given: jobId } });
-      return err({ code: 'NOT_FOUND', message: `job ${jobId} has already ended (${stored.state})`, facts: { given: jobId, state: stored.state } });
-    }
+    if (!live) return err(this.#notLive(jobId));
     if (live.record.userId !== by.userId && !by.admin) {
       return err({ code: 'FORBIDDEN', message: 'only the job owner or an admin can cancel it', facts: { given: jobId } });
     }
@@ -168,7 +164,7 @@ export class JobLifecycle {
   /** Replaces the input of a job that has not begun (its runner would already have it). */
   amendPayload(jobId: string, payload: Json): Result<JobRecord> {
     const live = this.#o.jobs.get(jobId);
-    if (!live) return err({ code: 'NOT_FOUND', message: `job ${jobId} is not waiting`, facts: { given: jobId } });
+    if (!live) return err(this.#notLive(jobId));
     if (live.begun) {
       return err({ code: 'INVALID_INPUT', message: `job ${jobId} has already started; its input can no longer change`, facts: { given: jobId } });
     }
@@ -179,7 +175,7 @@ export class JobLifecycle {
   /** Replaces a queued or running job's origin, durably. */
   updateOrigin(jobId: string, origin: Json): Result<JobRecord> {
     const live = this.#o.jobs.get(jobId);
-    if (!live) return err({ code: 'NOT_FOUND', message: `job ${jobId} is not queued or running`, facts: { given: jobId } });
+    if (!live) return err(this.#notLive(jobId));
     live.record = this.#o.store.updateOrigin(jobId, origin);
     return ok(live.record);
   }
@@ -223,6 +219,25 @@ export class JobLifecycle {
   saveVirtualTimes(): void {
     const entries = [...this.#o.policy.virtualTimes()].map(([userId, vtime]) => ({ userId, vtime }));
     if (entries.length > 0) this.#o.store.saveVirtualTimes(entries);
+  }
+
+  /**
+   * Why a job that is not live cannot be acted on: it has ended (a state, not a missing job: the
+   * adapters say "already finished"), or there is no such job at all.
+   */
+  #notLive(jobId: string): ErrorInfo {
+    const stored = this.#o.store.getJob(jobId);
+    if (!stored) return { code: 'NOT_FOUND', message: `there is no job ${jobId}`, facts: { given: jobId } };
+    // Not live but stored: ended. (`queued`/`running` here would be a job the engine has not taken up
+    // yet, e.g. during recovery; it is told apart rather than called ended.)
+    if (stored.state === 'queued' || stored.state === 'running') {
+      return { code: 'NOT_FOUND', message: `job ${jobId} is not live yet`, facts: { given: jobId } };
+    }
+    return {
+      code: 'ALREADY_ENDED',
+      message: `job ${jobId} has already ended (${stored.state})`,
+      facts: { jobId, kind: stored.kind, state: stored.state },
+    };
   }
 
   #requeue(live: LiveJob, now: number, note: string, crashed: boolean): void {

@@ -9,53 +9,25 @@ export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 /** A JSON value: what payloads, origins and facts are made of (they cross a process boundary and SQLite). */
 export type Json = string | number | boolean | null | Json[] | { [key: string]: Json };
 
-/** Codes of the expected failures. Adapters turn them into words; `facts` carries what was given and allowed. */
-export type ErrorCode =
-  | 'QUEUE_FULL'
-  | 'DAILY_LIMIT'
-  | 'INVALID_INPUT'
-  | 'MODEL_MISSING'
-  | 'MODEL_INVALID'
-  | 'MODEL_TOO_LARGE'
-  | 'WORKER_CRASHED'
-  | 'RUNNER_FAILED'
-  | 'NOT_FOUND'
-  | 'FORBIDDEN'
-  | 'SHUTTING_DOWN'
-  | 'IMAGE_INVALID'
-  | 'IMAGE_TOO_LARGE'
-  | 'DOWNLOAD_FAILED'
-  | 'HOST_NOT_ALLOWED'
-  | 'PROMPT_TOO_LONG';
-
-export interface ErrorInfo {
-  code: ErrorCode;
-  /** Plain words for logs and as a fallback; adapters may word it their own way from code + facts. */
-  message: string;
-  facts?: Record<string, Json>;
-}
+export {
+  ERROR_CODES,
+  HearthError,
+  fault,
+  messageOf,
+  toErrorInfo,
+  type EndedState,
+  type ErrorCode,
+  type ErrorFacts,
+  type ErrorInfo,
+  type ErrorInfoOf,
+  type FactsOf,
+  type ToErrorInfoOptions,
+} from './errors.js';
+import type { ErrorInfo } from './errors.js';
 
 export type Result<T, E = ErrorInfo> = { ok: true; value: T } | { ok: false; error: E };
 export const ok = <T>(value: T): Result<T, never> => ({ ok: true, value });
 export const err = <E = ErrorInfo>(error: E): Result<never, E> => ({ ok: false, error });
-
-/** An error that carries an {@link ErrorInfo}; thrown across async seams, turned back into a value at the edges. */
-export class HearthError extends Error {
-  readonly code: ErrorCode;
-  readonly facts: Record<string, Json>;
-  constructor(code: ErrorCode, message: string, facts: Record<string, Json> = {}) {
-    super(message);
-    this.name = 'HearthError';
-    this.code = code;
-    this.facts = facts;
-  }
-  toInfo(): ErrorInfo {
-    return { code: this.code, message: this.message, facts: this.facts };
-  }
-  static from(info: ErrorInfo): HearthError {
-    return new HearthError(info.code, info.message, info.facts ?? {});
-  }
-}
 
 /** What a command asks the engine to run. */
 export interface JobSpec {

@@ -6,27 +6,25 @@
  * can all read it without an import running back into any of them.
  */
 import type { z } from 'zod';
-import { err, ok, type ErrorInfo, type Json, type Result } from '../engine/types.js';
+import { err, ok, type Json, type Result } from '../engine/types.js';
 
 /** The codes a contract refuses with: a bad option, or a text over its length limit. */
 export type RefusalCode = 'INVALID_INPUT' | 'PROMPT_TOO_LONG';
 
 /** Facts of a refused option: which option, what was given, what is allowed. */
 export interface OptionFacts {
-  [key: string]: Json;
   /** The option's name as the payload spells it (`steps`, `negativePrompt`, `messages[2].role`). */
   option: string;
-  /** What came: the value (long text clipped), or a length for PROMPT_TOO_LONG. */
+  /** What came: the value (long text clipped). */
   given: Json;
   /** What is allowed: a range in words (`1–60`), a limit (a number), or the list of choices. */
   allowed: Json;
 }
 
-/** A refusal whose facts are {@link OptionFacts}. */
-export interface Refusal extends ErrorInfo {
-  code: RefusalCode;
-  facts: OptionFacts;
-}
+/** A refused option, or a text over its limit (its length and the limit, both numbers). */
+export type Refusal =
+  | { code: 'INVALID_INPUT'; message: string; facts: OptionFacts }
+  | { code: 'PROMPT_TOO_LONG'; message: string; facts: { option: string; given: number; allowed: number } };
 
 /**
  * What a check can attach to its zod issue (through `params` of a refinement), for the refusal to
@@ -66,7 +64,12 @@ export function chars(s: string): number {
 
 /** A refused option as a Result. */
 export function refuse(code: RefusalCode, option: string, message: string, given: unknown, allowed: Json): Result<never, Refusal> {
-  return err({ code, message, facts: { option, given: givenFact(given), allowed } });
+  // A length refusal carries numbers (its checks pass the counted length and the limit); should one
+  // ever not, it is still refused, as a plain bad option.
+  if (code === 'PROMPT_TOO_LONG' && typeof given === 'number' && typeof allowed === 'number') {
+    return err({ code, message, facts: { option, given, allowed } });
+  }
+  return err({ code: 'INVALID_INPUT', message, facts: { option, given: givenFact(given), allowed } });
 }
 
 function optionName(path: readonly PropertyKey[]): string {

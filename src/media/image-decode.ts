@@ -8,7 +8,7 @@
  * header without a pixel being allocated.
  */
 import sharp, { type Metadata } from 'sharp';
-import { err, ok, type ErrorInfo, type Json, type Result } from '../engine/types.js';
+import { err, type ErrorInfo, type FactsOf, ok, type Result } from '../engine/types.js';
 import { declaredFormat, isSupportedFormat, sniffImageType, type ImageFormat } from './image-type.js';
 
 export interface DecodeImageOptions {
@@ -45,10 +45,10 @@ export interface DecodedImage {
   frames: number;
 }
 
-const invalid = (message: string, facts: Record<string, Json>): Result<never> =>
+const invalid = (message: string, facts: FactsOf<'IMAGE_INVALID'>): Result<never> =>
   err<ErrorInfo>({ code: 'IMAGE_INVALID', message, facts });
 
-const tooLarge = (message: string, facts: Record<string, Json>): Result<never> =>
+const tooLarge = (message: string, facts: FactsOf<'IMAGE_TOO_LARGE'>): Result<never> =>
   err<ErrorInfo>({ code: 'IMAGE_TOO_LARGE', message, facts });
 
 function sharpMessage(e: unknown): string {
@@ -76,7 +76,7 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeImageOptions): 
 
   const sniffed = sniffImageType(bytes);
   const claimed = declaredFormat(opts.declaredType);
-  const declaredFacts: Record<string, Json> = opts.declaredType === undefined ? {} : { declaredType: opts.declaredType };
+  const declaredFacts: FactsOf<'IMAGE_INVALID'> = opts.declaredType === undefined ? {} : { declaredType: opts.declaredType };
 
   if (!isSupportedFormat(sniffed)) {
     const what = sniffed === 'unknown' ? 'not a recognised image' : `${sniffed}, not a supported image`;

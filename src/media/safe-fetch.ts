@@ -4,7 +4,7 @@
  * over the cap is refused before the body is read, and the body is cut off as soon as the running
  * count passes the cap), and credentials only to the host they belong to.
  */
-import { err, ok, type ErrorInfo, type Json, type Result } from '../engine/types.js';
+import { err, fault, ok, type ErrorCode, type FactsOf, type Result } from '../engine/types.js';
 import { isHostAllowed, isLoopbackHost, normalizeHost } from './host-allowlist.js';
 
 export interface FetchImageOptions {
@@ -46,8 +46,7 @@ function displayUrl(u: URL): string {
   return `${u.protocol}//${u.host}${u.pathname}`;
 }
 
-const fail = (code: ErrorInfo['code'], message: string, facts: Record<string, Json>): Result<never> =>
-  err<ErrorInfo>({ code, message, facts });
+const fail = <C extends ErrorCode>(code: C, message: string, facts: FactsOf<C>): Result<never> => err(fault(code, message, facts));
 
 function checkUrl(u: URL, allowedHosts: readonly string[], hop: number): Result<null> {
   if (u.protocol !== 'http:' && u.protocol !== 'https:') {

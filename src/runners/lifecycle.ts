@@ -24,7 +24,7 @@
  * The idea follows node-llama-cpp's DisposeGuard and LlamaModel's dispose aggregator; the code is ours.
  */
 import type { StepOutput } from '../engine/runner.js';
-import { HearthError, type ErrorInfo, type JobKind, type Json } from '../engine/types.js';
+import { type ErrorInfo, type FactsOf, HearthError, type JobKind, toErrorInfo } from '../engine/types.js';
 
 /** One teardown step: frees one resource. May be sync or async. */
 export type Teardown = () => void | Promise<void>;
@@ -163,8 +163,8 @@ export class RunnerLifecycle<T> {
   /** The error `begin`/`step` get with no model loaded. */
   notLoaded(): HearthError {
     const last = this.#lastLoadError;
-    const facts: Record<string, Json> = { model: this.model, kind: this.kind, loaded: false };
-    if (last) facts['loadError'] = { code: last.code, message: last.message };
+    const facts: FactsOf<'RUNNER_FAILED'> = { model: this.model, kind: this.kind, loaded: false };
+    if (last) facts.loadError = { code: last.code, message: last.message };
     const why = last ? `: its last load failed: ${last.message}` : '';
     return new HearthError('RUNNER_FAILED', `the ${this.kind} model "${this.model}" is not loaded${why}`, facts);
   }
@@ -322,7 +322,7 @@ export class RunnerLifecycle<T> {
         for (const f of failures) this.#warn(`freeing ${f.label} after a failed load failed too: ${describe(f.error)}`);
         if (isCurrent()) this.#state = { kind: 'unloaded' };
         if (controller.signal.aborted) throw abortReason(controller.signal);
-        this.#lastLoadError = error instanceof HearthError ? error.toInfo() : { code: 'RUNNER_FAILED', message: describe(error) };
+        this.#lastLoadError = toErrorInfo(error);
         throw error;
       }
     })();

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ExecStepOptions, Executor, ModelDescriptor } from '../engine/executor/executor.js';
 import type { RunnerJob, StepOutput } from '../engine/runner.js';
-import { HearthError, type Json } from '../engine/types.js';
+import { type FactsOf, HearthError, type Json } from '../engine/types.js';
 import {
   decodeFromWorker,
   decodeResponseValue,
@@ -228,7 +228,7 @@ export class ChildProcessExecutor implements Executor {
           this.#ready = undefined;
         }
         const reason = fault ?? (sig ? `the GPU worker was killed by ${sig}` : `the GPU worker exited with code ${code}`);
-        const facts: Record<string, Json> = fault !== undefined ? { cause: 'protocol' } : { cause: 'exit', code, signal: sig };
+        const facts: FactsOf<'WORKER_CRASHED'> = fault !== undefined ? { cause: 'protocol' } : { cause: 'exit', code, signal: sig };
         if (!ready) reject(new HearthError('WORKER_CRASHED', `${reason} while starting`, facts));
         if (this.#closing) return;
         // A fault was logged when it was found; a plain exit is logged here.
@@ -265,7 +265,7 @@ export class ChildProcessExecutor implements Executor {
     return undefined;
   }
 
-  #failPending(reason: string, code: 'WORKER_CRASHED' | 'SHUTTING_DOWN', facts: Record<string, Json> = {}): void {
+  #failPending(reason: string, code: 'WORKER_CRASHED' | 'SHUTTING_DOWN', facts: FactsOf<'WORKER_CRASHED'> & FactsOf<'SHUTTING_DOWN'> = {}): void {
     const pending = [...this.#pending.values()];
     this.#pending.clear();
     for (const p of pending) p.reject(new HearthError(code, reason, facts));

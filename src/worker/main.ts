@@ -9,7 +9,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { Runner, RunnerFactory } from '../engine/runner.js';
-import { HearthError, type ErrorInfo } from '../engine/types.js';
+import { HearthError, messageOf, toErrorInfo } from '../engine/types.js';
 import {
   decodeToWorker,
   OPS,
@@ -37,12 +37,6 @@ function send(message: FromWorker): void {
   });
 }
 
-function toInfo(e: unknown): ErrorInfo {
-  if (e instanceof HearthError) return e.toInfo();
-  const message = e instanceof Error ? e.message : String(e);
-  return { code: 'RUNNER_FAILED', message };
-}
-
 function runner(model: string): Runner {
   const r = runners.get(model);
   if (!r) {
@@ -65,7 +59,7 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
         } catch (e) {
           // A missing or broken model must not keep the others from serving: its jobs fail at load
           // with the runner's own error (MODEL_MISSING, MODEL_INVALID), which names the file.
-          send({ type: 'log', level: 'warn', message: `model "${r.model}" cannot be estimated: ${toInfo(e).message}` });
+          send({ type: 'log', level: 'warn', message: `model "${r.model}" cannot be estimated: ${messageOf(e)}` });
         }
         out.push({ model: r.model, kind: r.kind, maxBatch: r.maxBatch, vramBytes });
       }
@@ -113,7 +107,7 @@ function onMessage(message: ToWorker): void {
     initialised = true;
     init(message.init).then(
       () => send({ type: 'ready' }),
-      (e: unknown) => send({ type: 'init-failed', error: toInfo(e) }),
+      (e: unknown) => send({ type: 'init-failed', error: toErrorInfo(e) }),
     );
     return;
   }
@@ -123,7 +117,7 @@ function onMessage(message: ToWorker): void {
   handle(id, request, controller.signal)
     .then(
       (value) => send({ type: 'response', id, ok: true, value }),
-      (e: unknown) => send({ type: 'response', id, ok: false, error: toInfo(e) }),
+      (e: unknown) => send({ type: 'response', id, ok: false, error: toErrorInfo(e) }),
     )
     .finally(() => controllers.delete(id));
 }

@@ -16,7 +16,7 @@ import { inspect } from 'node:util';
 import { z } from 'zod';
 import type { ModelDescriptor } from '../engine/executor/executor.js';
 import type { RunnerJob, StepOutput } from '../engine/runner.js';
-import type { ErrorCode, ErrorInfo, JobEvent, JobResult, Json } from '../engine/types.js';
+import { ERROR_CODES, type ErrorCode, type ErrorInfo, type JobEvent, type JobResult, type Json } from '../engine/types.js';
 
 // ── Building blocks ────────────────────────────────────────────────────────────────────────────
 
@@ -43,25 +43,60 @@ const jsonObject = z.custom<Record<string, Json>>(isJsonObject, { error: 'a JSON
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, { error: 'bytes (a Uint8Array)' });
 const callId = z.int().nonnegative();
 
-/** Every ErrorCode, for checking codes that arrive at run time. */
-const ERROR_CODES = [
-  'QUEUE_FULL', 'DAILY_LIMIT', 'INVALID_INPUT', 'MODEL_MISSING', 'MODEL_INVALID', 'MODEL_TOO_LARGE',
-  'WORKER_CRASHED', 'RUNNER_FAILED', 'NOT_FOUND', 'FORBIDDEN', 'SHUTTING_DOWN', 'IMAGE_INVALID',
-  'IMAGE_TOO_LARGE', 'DOWNLOAD_FAILED', 'HOST_NOT_ALLOWED', 'PROMPT_TOO_LONG',
-] as const satisfies readonly ErrorCode[];
-// A code added to ErrorCode must be added above, or a worker error carrying it would be refused:
-// this line stops compiling until it is.
-const _allCodes: Exclude<ErrorCode, (typeof ERROR_CODES)[number]> extends never ? true : never = true;
-void _allCodes;
-
 const jobKind = z.enum(['chat', 'image', 'caption']);
 
-/** A runner's or the worker's error, as a HearthError carries it across the channel. */
-export const errorInfoSchema: z.ZodType<ErrorInfo> = z.looseObject({
-  code: z.enum(ERROR_CODES),
-  message: z.string(),
-  facts: jsonObject.exactOptional(),
-});
+/** Facts with keys that are read: those keys by type, and the whole a JSON object like any facts. */
+const typedFacts = <T extends z.ZodRawShape>(shape: T) => z.looseObject(shape).refine(isJsonObject, { error: 'a JSON object' });
+const limitFacts = typedFacts({ given: z.number(), allowed: z.number() });
+
+/**
+ * Each code's facts as the parent checks them: the keys adapters read are checked by type (the facts
+ * a refusal is worded from); the rest are for logs and the console, and are checked as JSON. Keyed by
+ * every code (`satisfies`), so a new code does not compile until it is listed here.
+ */
+const factsByCode = {
+  QUEUE_FULL: limitFacts,
+  DAILY_LIMIT: limitFacts,
+  PROMPT_TOO_LONG: limitFacts,
+  ALREADY_ENDED: typedFacts({ jobId: z.string(), kind: jobKind, state: z.enum(['done', 'failed', 'cancelled']) }),
+  INVALID_INPUT: jsonObject,
+  MODEL_MISSING: jsonObject,
+  MODEL_INVALID: jsonObject,
+  MODEL_TOO_LARGE: jsonObject,
+  WORKER_CRASHED: jsonObject,
+  RUNNER_FAILED: jsonObject,
+  ABORTED: jsonObject,
+  TIMED_OUT: jsonObject,
+  NOT_FOUND: jsonObject,
+  FORBIDDEN: jsonObject,
+  SHUTTING_DOWN: jsonObject,
+  IMAGE_INVALID: jsonObject,
+  IMAGE_TOO_LARGE: jsonObject,
+  DOWNLOAD_FAILED: jsonObject,
+  HOST_NOT_ALLOWED: jsonObject,
+} satisfies Record<ErrorCode, z.ZodType>;
+
+/** Codes whose facts are required (their type has required keys): the rest may come without facts. */
+const FACTS_REQUIRED: ReadonlySet<ErrorCode> = new Set(['QUEUE_FULL', 'DAILY_LIMIT', 'PROMPT_TOO_LONG', 'ALREADY_ENDED']);
+
+const [firstCode, ...otherCodes] = ERROR_CODES;
+const errorVariant = (code: ErrorCode) =>
+  z.looseObject({
+    code: z.literal(code),
+    message: z.string(),
+    facts: FACTS_REQUIRED.has(code) ? factsByCode[code] : factsByCode[code].exactOptional(),
+  });
+
+/**
+ * A runner's or the worker's error, as a HearthError carries it across the channel. The codes are
+ * {@link ERROR_CODES}, the list `ErrorCode` is made from, so the check and the type cannot drift.
+ */
+// The variants check what adapters read and that the rest is JSON; zod cannot spell each code's full
+// facts type (most keys are for logs), so the union is named as the type it stands for.
+export const errorInfoSchema = z.discriminatedUnion('code', [
+  errorVariant(firstCode),
+  ...otherCodes.map(errorVariant),
+]) as unknown as z.ZodType<ErrorInfo>;
 
 const jobResultSchema: z.ZodType<JobResult> = z.looseObject({
   text: z.string().exactOptional(),

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getLlama, type Llama } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobEvent, JobResult, Json } from '../../src/engine/types.js';
+import type { ErrorCode, JobEvent, JobResult, Json } from '../../src/engine/types.js';
 import type { StepOutput } from '../../src/engine/runner.js';
 import { HearthError } from '../../src/engine/types.js';
 import { ChatRunner, PROMPT_TOKEN_SHARE, type ChatRunnerSettings } from '../../src/runners/llm/chat-runner.js';
@@ -115,14 +115,14 @@ async function answerAlone(runner: ChatRunner, id: string, payload: Json): Promi
   return results.get(id) as JobResult;
 }
 
-async function expectHearthError(promise: Promise<unknown>, code: string): Promise<HearthError> {
+async function expectHearthError<C extends ErrorCode>(promise: Promise<unknown>, code: C): Promise<HearthError<C>> {
   const error = await promise.then(
     () => undefined,
     (e: unknown) => e,
   );
   expect(error).toBeInstanceOf(HearthError);
   expect((error as HearthError).code).toBe(code);
-  return error as HearthError;
+  return error as HearthError<C>;
 }
 
 describe('ChatRunner streaming', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { decodeImage, type DecodedImage } from '../../src/media/image-decode.js';
+import assert from 'node:assert/strict';
 import type { ErrorInfo, Result } from '../../src/engine/types.js';
 import {
   animatedImage,
@@ -91,9 +92,9 @@ describe('decodeImage', () => {
 
   it('refuses a corrupt (truncated) PNG whose header is fine', async () => {
     const e = expectError(await decodeImage(await truncatedPng(), LIMITS));
-    expect(e.code).toBe('IMAGE_INVALID');
+    assert(e.code === 'IMAGE_INVALID');
     expect(e.facts).toMatchObject({ detectedType: 'png' });
-    expect(typeof e.facts?.['reason']).toBe('string');
+    expect(typeof e.facts?.reason).toBe('string');
   });
 
   it('refuses a corrupt JPEG (garbage after the magic bytes)', async () => {

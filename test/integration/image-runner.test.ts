@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StepOutput } from '../../src/engine/runner.js';
+import assert from 'node:assert/strict';
 import { HearthError, type JobEvent, type JobResult, type Json } from '../../src/engine/types.js';
 import { ClipTokenizer } from '../../src/runners/image/clip-tokenizer.js';
 import { ImageRunner, type ImageRunnerLogger } from '../../src/runners/image/image-runner.js';
@@ -351,7 +352,7 @@ describe('image runner: bad input', () => {
     runner = await loadedRunner(base);
   });
 
-  const cases: Array<[string, Json, string, Record<string, Json>]> = [
+  const cases: Array<[string, Json, 'INVALID_INPUT' | 'PROMPT_TOO_LONG', Record<string, Json>]> = [
     ['empty prompt', { prompt: '' }, 'INVALID_INPUT', { option: 'prompt' }],
     ['blank prompt', { prompt: '   ' }, 'INVALID_INPUT', { option: 'prompt' }],
     ['no prompt', { width: 64 }, 'INVALID_INPUT', { option: 'prompt' }],
@@ -376,7 +377,7 @@ describe('image runner: bad input', () => {
 
   it.each(cases)('%s → %s with the facts', async (_name, payload, code, facts) => {
     const e = await rejection(runner.begin({ id: `bad-${++jobSeq}`, kind: 'image', model: 'image', userId: 'u', payload }));
-    expect(e.code).toBe(code);
+    assert(e.is(code));
     expect(e.facts).toMatchObject(facts);
     expect(e.facts.given !== undefined || e.facts.option === 'prompt').toBe(true);
   });
@@ -386,6 +387,7 @@ describe('image runner: bad input', () => {
     expect(steps.message).toBe('steps must be a whole number from 1 to 60; got 80');
     const sched = await rejection(runner.begin({ id: 'msg-2', kind: 'image', model: 'image', userId: 'u', payload: { prompt: 'a cat', scheduler: 'heun' } }));
     expect(sched.message).toContain('euler, euler_a, dpmpp_2m_karras, ddim, lcm, default');
+    assert(sched.is('INVALID_INPUT'));
     expect(sched.facts.allowed).toEqual(['euler', 'euler_a', 'dpmpp_2m_karras', 'ddim', 'lcm', 'default']);
     const width = await rejection(runner.begin({ id: 'msg-3', kind: 'image', model: 'image', userId: 'u', payload: { prompt: 'a cat', width: 100 } }));
     expect(width.message).toBe('width must be a multiple of 8 from 32 to 256; got 100');
@@ -403,7 +405,7 @@ describe('image runner: model folder problems', () => {
     const r = new ImageRunner(settings(dir), { logger: memoryLogger() });
     runners.push(r);
     const e = await rejection(r.load());
-    expect(e.code).toBe('MODEL_MISSING');
+    assert(e.is('MODEL_MISSING'));
     expect(String(e.facts.file)).toBe(join(dir, 'unet', 'model.onnx'));
     expect(e.message).toContain('unet/model.onnx');
     // A job on it hears why the model is not loaded: the load's own error, not a vaguer one.
@@ -413,18 +415,18 @@ describe('image runner: model folder problems', () => {
 
   it('missing folder, tokenizer or scheduler config → MODEL_MISSING', async () => {
     const noDir = await rejection(new ImageRunner(settings(join(root, 'nowhere')), { logger: memoryLogger() }).load());
-    expect(noDir.code).toBe('MODEL_MISSING');
+    assert(noDir.is('MODEL_MISSING'));
     expect(noDir.facts.file).toBe(join(root, 'nowhere'));
 
     const dir = await copyOf('no-tokenizer');
     await rm(join(dir, 'tokenizer', 'tokenizer.json'));
     const tok = await rejection(new ImageRunner(settings(dir), { logger: memoryLogger() }).load());
-    expect(tok.code).toBe('MODEL_MISSING');
+    assert(tok.is('MODEL_MISSING'));
     expect(tok.facts.expected).toBe('tokenizer.json, or vocab.json and merges.txt');
 
     await rm(join(dir, 'scheduler', 'scheduler_config.json'));
     const sched = await rejection(new ImageRunner(settings(dir), { logger: memoryLogger() }).load());
-    expect(sched.code).toBe('MODEL_MISSING');
+    assert(sched.is('MODEL_MISSING'));
     expect(String(sched.facts.file)).toContain('scheduler_config.json');
   });
 
@@ -432,7 +434,7 @@ describe('image runner: model folder problems', () => {
     const dir = await copyOf('wrong-unet');
     await copyFile(join(dir, 'vae_decoder', 'model.onnx'), join(dir, 'unet', 'model.onnx'));
     const e = await rejection(new ImageRunner(settings(dir), { logger: memoryLogger() }).load());
-    expect(e.code).toBe('MODEL_INVALID');
+    assert(e.is('MODEL_INVALID'));
     expect(e.facts.file).toBe(join(dir, 'unet', 'model.onnx'));
     expect(e.facts.expected).toBe('input sample');
     expect(e.message).toContain('latent_sample');
@@ -443,7 +445,7 @@ describe('image runner: model folder problems', () => {
     const other = await writeTinySd(join(root, 'narrow'), { hidden: 16 });
     await copyFile(join(other, 'text_encoder', 'model.onnx'), join(dir, 'text_encoder', 'model.onnx'));
     const e = await rejection(new ImageRunner(settings(dir), { logger: memoryLogger() }).load());
-    expect(e.code).toBe('MODEL_INVALID');
+    assert(e.is('MODEL_INVALID'));
     expect(e.message).toContain('different models');
     expect(e.facts.expected).toBe('encoder_hidden_states width 16');
   });
@@ -452,7 +454,7 @@ describe('image runner: model folder problems', () => {
     const dir = await copyOf('corrupt');
     await writeFile(join(dir, 'vae_decoder', 'model.onnx'), 'not a model');
     const onnx = await rejection(new ImageRunner(settings(dir), { logger: memoryLogger() }).load());
-    expect(onnx.code).toBe('MODEL_INVALID');
+    assert(onnx.is('MODEL_INVALID'));
     expect(onnx.facts.file).toBe(join(dir, 'vae_decoder', 'model.onnx'));
 
     await writeFile(join(dir, 'scheduler', 'scheduler_config.json'), JSON.stringify({ beta_schedule: 'cosine' }));

@@ -137,7 +137,7 @@ describe('pullChatModel', () => {
     const error = await pullChatModel({ uri: 'hf:someone/tiny-GGUF/absent.gguf', dirPath: join(dir, 'data3'), endpoint: hub.endpoint }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HearthError);
     expect((error as HearthError).code).toBe('DOWNLOAD_FAILED');
-    expect((error as HearthError).facts.uri).toBe('hf:someone/tiny-GGUF/absent.gguf');
+    expect((error as HearthError<'DOWNLOAD_FAILED'>).facts.uri).toBe('hf:someone/tiny-GGUF/absent.gguf');
 
     const missing = await resolveChatModelPath('hf:someone/tiny-GGUF/never-pulled.gguf', join(dir, 'data3')).catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(HearthError);

@@ -2,6 +2,7 @@ import { lookup } from 'node:dns/promises';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import assert from 'node:assert/strict';
 import type { ErrorInfo, Result } from '../../src/engine/types.js';
 import { fetchImage, type FetchedImage } from '../../src/media/safe-fetch.js';
 import { pngImage } from '../fixtures/caption/images.js';
@@ -123,12 +124,12 @@ describe('fetchImage', () => {
     });
 
     const e = expectError(await fetchImage(url(s), { allowedHosts: ['127.0.0.1'], maxBytes }));
-    expect(e.code).toBe('IMAGE_TOO_LARGE');
-    const received = Number(e.facts?.['receivedBytes']);
+    assert(e.code === 'IMAGE_TOO_LARGE');
+    const received = Number(e.facts?.receivedBytes);
     expect(received).toBeGreaterThan(maxBytes);
     // Stopped within one read of the cap, not after the body.
     expect(received).toBeLessThanOrEqual(maxBytes + 128 * 1024);
-    expect(e.facts?.['allowedBytes']).toBe(maxBytes);
+    expect(e.facts?.allowedBytes).toBe(maxBytes);
 
     await closed;
     expect(log.closed).toBe(true);

@@ -309,7 +309,11 @@ describe('limits and cancel', () => {
     expect(sim.engine.cancel(r.value.id, { userId: 'mod', admin: true }).ok).toBe(true);
     const gone = sim.engine.cancel(r.value.id, { userId: 'owner' });
     expect(gone.ok).toBe(false);
-    if (!gone.ok) expect(gone.error.code).toBe('NOT_FOUND');
+    // An ended job is a known state, not a missing one: its own code, saying how it ended.
+    if (!gone.ok) expect(gone.error).toMatchObject({ code: 'ALREADY_ENDED', facts: { jobId: r.value.id, kind: 'image', state: 'cancelled' } });
+    const unknown = sim.engine.cancel('no-such-job', { userId: 'owner' });
+    if (!unknown.ok) expect(unknown.error.code).toBe('NOT_FOUND');
+    expect(unknown.ok).toBe(false);
   });
 
   it('fails a job whose input the runner refuses, with the runner’s code', async () => {

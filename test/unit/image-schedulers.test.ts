@@ -90,11 +90,11 @@ describe('noise schedule', () => {
   });
 
   it('rejects configs it cannot follow, naming the file and key', () => {
-    const bad = (over: Record<string, unknown>): HearthError => {
+    const bad = (over: Record<string, unknown>): HearthError<'MODEL_INVALID'> => {
       try {
         config(over);
       } catch (e) {
-        return e as HearthError;
+        return e as HearthError<'MODEL_INVALID'>;
       }
       throw new Error('expected a throw');
     };

@@ -40,10 +40,7 @@ export async function handleButton(deps: HandlerDeps, i: APIMessageComponentInte
     if (!(await deferUpdate(deps, i))) return;
     const origin = interactionOrigin(i, 'imagine', actor, true);
     const res = deps.ctx.commands.cancel(jobId, invocation(deps, actor, access, origin));
-    if (!res.ok) {
-      const words = res.error.code === 'NOT_FOUND' && job ? `That ${kindWord(job.kind)} has already ${job.state === 'done' ? 'finished' : 'ended'}.` : problemText(res.error);
-      await deps.rest.followup(i.token, { content: `⚠️ ${words}`, ephemeral: true });
-    }
+    if (!res.ok) await deps.rest.followup(i.token, { content: `⚠️ ${problemText(res.error)}`, ephemeral: true });
     return;
   }
 

@@ -50,8 +50,14 @@ export async function handleSlashCommand(deps: HandlerDeps, i: APIChatInputAppli
         return await answer(deps, call, `hearth has no /${name} command any more. Type / to see the ones it has.`);
     }
   } catch (e) {
-    deps.ctx.reportError(discordFailure(e, `running /${name}`), 'discord: command');
-    await answer(deps, call, '⚠️ Sorry, something went wrong on hearth’s side. The admin can find the details in the log.', ephemeral).catch(() => {});
+    const failure = discordFailure(e, `running /${name}`);
+    deps.ctx.reportError(failure, 'discord: command');
+    if (ephemeral) {
+      await answer(deps, call, '⚠️ Sorry, something went wrong on hearth’s side. The admin can find the details in the log.').catch(() => {});
+      return;
+    }
+    // A public reply goes the way of a failed job's: replaced by a note only its user sees.
+    deps.views.fail(interactionOrigin(call.i, 'ask', call.actor, false), { code: 'RUNNER_FAILED', message: failure.message });
   }
 }
 
@@ -60,12 +66,11 @@ function inv(deps: HandlerDeps, call: Call, conversationId?: string) {
   return invocation(deps, call.actor, call.access, origin, conversationId);
 }
 
-/** The answer of a command whose reply only its user sees. */
-async function answer(deps: HandlerDeps, call: Call, text: string, ephemeral = true): Promise<void> {
-  if (!ephemeral) {
-    deps.views.fail(interactionOrigin(call.i, 'ask', call.actor, false), { code: 'RUNNER_FAILED', message: text });
-    return;
-  }
+/**
+ * The answer of a command whose reply only its user sees. An answer is not a failure: it is never
+ * dressed as an error code (a failure goes through `deps.views.fail` with its own).
+ */
+async function answer(deps: HandlerDeps, call: Call, text: string): Promise<void> {
   await deps.rest.editOriginal(call.i.token, { content: clip(text, 2000) });
 }
 

@@ -89,7 +89,7 @@ export class ViewRegistry {
       if (!isObject(origin)) continue;
       const r = this.#feed.updateOrigin(id, { ...origin, followups });
       // A job that ended meanwhile is never started over: there is nothing to keep for it.
-      if (!r.ok && r.error.code !== 'NOT_FOUND') this.#deps.report(new Error(`${r.error.code}: ${r.error.message}`), 'discord: recording a reply');
+      if (!r.ok && r.error.code !== 'ALREADY_ENDED' && r.error.code !== 'NOT_FOUND') this.#deps.report(new Error(`${r.error.code}: ${r.error.message}`), 'discord: recording a reply');
     }
   }
 

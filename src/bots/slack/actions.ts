@@ -35,7 +35,7 @@ export function registerActions(app: App, h: HandlerContext): void {
       if (!who.ok) return tell(who.text);
       const res = h.commands.cancel(action.value ?? '', h.access.invocation(who.origin, { conversation: false }));
       // The job's own message shows the cancel; only a refusal needs words.
-      if (!res.ok) await tell(res.error.code === 'NOT_FOUND' ? 'That job has already finished.' : slackErrorText(res.error));
+      if (!res.ok) await tell(slackErrorText(res.error));
     });
   });
 

@@ -8,7 +8,7 @@
  * contract's (src/jobs/image.ts), checked by the command; the help shows them.
  */
 import type { CommandLimits } from '../../commands/hearth-commands.js';
-import { err, ok, type Result, type ErrorInfo } from '../../engine/types.js';
+import { err, type ErrorInfo, type FactsOf, ok, type Result } from '../../engine/types.js';
 import { IMAGE_SIZE_MULTIPLE, SEED, type ImageOptionsInput } from '../../jobs/image.js';
 
 /** The limits the help text shows. */
@@ -56,7 +56,7 @@ function flagOf(token: string): { name: string; inline?: string } | null {
   return m[2] !== undefined ? { name, inline: m[2] } : { name };
 }
 
-const invalid = (message: string, facts: Record<string, string | number>): Result<never> =>
+const invalid = (message: string, facts: FactsOf<'INVALID_INPUT'>): Result<never> =>
   err<ErrorInfo>({ code: 'INVALID_INPUT', message, facts });
 
 function wholeNumber(flag: string, value: string): Result<number> {

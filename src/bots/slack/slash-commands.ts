@@ -1,6 +1,7 @@
 /** `/ask`, `/imagine` and `/hearth`: acknowledged at once, then answered in a thread or privately. */
 import type { App, RespondFn, SlashCommand } from '@slack/bolt';
-import { errorText, etaText } from '../../commands/wording.js';
+import { etaText } from '../../commands/wording.js';
+import { slackErrorText } from './error-text.js';
 import { fresh, guarded, startChat, startImage, type HandlerContext, type Tell } from './handler-context.js';
 import { imagineHelp, parseImagine } from './imagine-flags.js';
 import type { SlackOrigin } from './origin.js';
@@ -78,7 +79,7 @@ export function registerSlashCommands(app: App, h: HandlerContext): void {
       const where = place(h, command, 'imagine');
       if (!where.ok) return tell(where.text);
       const parsed = parseImagine(unescapeSlack(command.text));
-      if (!parsed.ok) return tell(`${errorText(parsed.error)} Type \`/imagine help\` for the options.`);
+      if (!parsed.ok) return tell(`${slackErrorText(parsed.error)} Type \`/imagine help\` for the options.`);
       if (parsed.value.help) return tell(imagineHelp(h.commands.limits.image, h.config.models.image?.defaults));
       const input = parsed.value.input;
       const root = await postRoot(h, command.channel_id, `*<@${command.user_id}> imagines:* ${escapeMrkdwn(input.prompt)}`, tell);
@@ -106,16 +107,16 @@ export function registerSlashCommands(app: App, h: HandlerContext): void {
         }
         case 'cancel': {
           const res = h.commands.cancel(undefined, inv);
-          return tell(res.ok ? `Cancelled your ${res.value.kind} job.` : errorText(res.error));
+          return tell(res.ok ? `Cancelled your ${res.value.kind} job.` : slackErrorText(res.error));
         }
         case 'forget': {
           if (!where.origin.dm) return tell('To make me forget a thread, mention me in it with the word `forget`.');
           const res = h.commands.forget(inv);
-          return tell(res.ok ? `Done: I forgot ${res.value.turns} messages of our conversation.` : errorText(res.error));
+          return tell(res.ok ? `Done: I forgot ${res.value.turns} messages of our conversation.` : slackErrorText(res.error));
         }
         case 'status': {
           const res = h.commands.status(inv);
-          if (!res.ok) return tell(errorText(res.error));
+          if (!res.ok) return tell(slackErrorText(res.error));
           const s = res.value;
           const gb = (b: number) => (b / 2 ** 30).toFixed(1);
           const usage = s.usageToday.slice(0, 10).map((u) => `• ${u.userId}: ${u.seconds.toFixed(0)} GPU-s today`);

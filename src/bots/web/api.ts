@@ -284,10 +284,10 @@ export class ConsoleApi {
  * when a per-user limit is the one everyone at the console shares.
  */
 export function consoleError(error: ErrorInfo, caller: Caller): { code: ErrorInfo['code']; message: string; facts: Record<string, Json> } {
-  const facts = error.facts ?? {};
+  const facts: Record<string, Json> = { ...(error.facts ?? {}) };
   let message = errorText(error);
-  if (error.code === 'QUEUE_FULL' && facts.scope === 'console') {
-    message = `The console already has ${Number(facts.given) - 1} jobs waiting or running (the limit for everyone here together is ${String(facts.allowed)}). Wait for one to finish, or cancel one.`;
+  if (error.code === 'QUEUE_FULL' && error.facts.scope === 'console') {
+    message = `The console already has ${error.facts.given - 1} jobs waiting or running (the limit for everyone here together is ${error.facts.allowed}). Wait for one to finish, or cancel one.`;
   } else if ((error.code === 'QUEUE_FULL' || error.code === 'DAILY_LIMIT') && caller.user.userId === SHARED_USER.userId) {
     message += ' Everyone using this console without a token of their own shares this limit.';
   }

@@ -27,6 +27,7 @@ const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
   DAILY_LIMIT: 429,
   FORBIDDEN: 403,
   NOT_FOUND: 404,
+  ALREADY_ENDED: 409,
   MODEL_MISSING: 503,
   SHUTTING_DOWN: 503,
 };

@@ -1,5 +1,5 @@
 import { errorText, waitText } from '../../commands/wording.js';
-import type { ErrorCode, JobKind, JobRecord, Json } from '../../engine/types.js';
+import type { ErrorCode, ErrorInfo, JobKind, JobRecord, Json } from '../../engine/types.js';
 import type { JobViewModel } from '../../views/job-view-model.js';
 import { JobViews, type ViewChange, type ViewFeed } from '../../views/job-views.js';
 import { parseOrigin, type WebOrigin } from './origin.js';
@@ -89,8 +89,8 @@ export class JobTracker {
   }
 
   /** A command of this card was refused after part of it was queued (a question whose image was being described). */
-  fail(origin: WebOrigin, error: { code: ErrorCode; message: string }): void {
-    this.#shared.fail(origin, { code: error.code, message: error.message });
+  fail(origin: WebOrigin, error: ErrorInfo): void {
+    this.#shared.fail(origin, error);
   }
 
   /** The session's cards, finished then active, oldest first: what a page shows when it (re)connects. */

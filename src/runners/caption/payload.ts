@@ -4,7 +4,7 @@
  * read within the worker's byte cap.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { HearthError, type Json } from '../../engine/types.js';
+import { type FactsOf, HearthError, type Json } from '../../engine/types.js';
 import { parseCaptionPayload as parseContract, type CaptionDetail } from '../../jobs/caption.js';
 
 /** What a caption job carries. Exactly one image source. */
@@ -22,7 +22,7 @@ export interface PayloadLimits {
   maxQuestionChars: number;
 }
 
-function invalid(message: string, facts: Record<string, Json> = {}): HearthError {
+function invalid(message: string, facts: FactsOf<'INVALID_INPUT'> = {}): HearthError {
   return new HearthError('INVALID_INPUT', message, facts);
 }
 

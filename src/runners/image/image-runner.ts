@@ -5,7 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Runner, RunnerJob, StepOptions, StepOutput } from '../../engine/runner.js';
-import { HearthError, type ErrorInfo, type JobEvent, type JobResult } from '../../engine/types.js';
+import { HearthError, toErrorInfo, type JobEvent, type JobResult } from '../../engine/types.js';
 import { RunnerLifecycle, type LoadContext } from '../lifecycle.js';
 import { ClipTokenizer, CLIP_LENGTH } from './clip-tokenizer.js';
 import { estimateVramBytes, inspectModelFolder, type ModelFolder } from './model-folder.js';
@@ -83,10 +83,6 @@ function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promi
   });
 }
 
-function toInfo(e: unknown): ErrorInfo {
-  if (e instanceof HearthError) return e.toInfo();
-  return { code: 'RUNNER_FAILED', message: e instanceof Error ? e.message : String(e) };
-}
 
 const consoleLogger: ImageRunnerLogger = {
   info: (m) => console.error(`[image] ${m}`),
@@ -241,7 +237,7 @@ export class ImageRunner implements Runner {
       try {
         out.push(await this.stepOne(jobId, loaded, opts));
       } catch (e) {
-        out.push({ jobId, failed: toInfo(e) });
+        out.push({ jobId, failed: toErrorInfo(e) });
       }
     }
     return out;

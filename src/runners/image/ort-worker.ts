@@ -5,7 +5,7 @@
  */
 import { parentPort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
-import { HearthError, type ErrorInfo } from '../../engine/types.js';
+import { HearthError, toErrorInfo } from '../../engine/types.js';
 import { floatsToHalf, halfToFloats, toHalfBits } from './fp16.js';
 import { resolvePipelineIo, type FloatType, type PipelineIo, type SessionInfo, type TensorInfo } from './model-io.js';
 import type { CallMessage, LoadCall, LoadResult, ReplyMessage, Shape4, WorkerCall, WorkerResults } from './protocol.js';
@@ -197,11 +197,6 @@ async function handle(call: WorkerCall): Promise<WorkerResults[WorkerCall['type'
   }
 }
 
-function toInfo(e: unknown): ErrorInfo {
-  if (e instanceof HearthError) return e.toInfo();
-  return { code: 'RUNNER_FAILED', message: `ONNX Runtime: ${e instanceof Error ? e.message : String(e)}` };
-}
-
 function transferables(value: WorkerResults[WorkerCall['type']]): ArrayBuffer[] {
   if (value instanceof Float32Array) return [value.buffer as ArrayBuffer];
   if (value && typeof value === 'object' && 'image' in value) return [value.image.buffer as ArrayBuffer];
@@ -222,7 +217,8 @@ port.on('message', (msg: CallMessage) => {
       reply = { id: msg.id, ok: true, value };
       transfer = transferables(value);
     } catch (e) {
-      reply = { id: msg.id, ok: false, error: toInfo(e) };
+      // A foreign error (not a HearthError) comes from ONNX Runtime itself: its message says so.
+      reply = { id: msg.id, ok: false, error: toErrorInfo(e, { source: 'ONNX Runtime' }) };
     }
     port.postMessage(reply, transfer);
   });

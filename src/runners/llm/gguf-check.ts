@@ -6,7 +6,7 @@
  */
 import { open, stat } from 'node:fs/promises';
 import { GgufInsights, readGgufFileInfo, type GgufFileInfo, type Llama } from 'node-llama-cpp';
-import { HearthError } from '../../engine/types.js';
+import { type FactsOf, HearthError } from '../../engine/types.js';
 
 /** What the inspection found; enough to estimate memory and to load the file. */
 export interface ChatModelInspection {
@@ -106,7 +106,7 @@ export async function inspectChatModel(
   };
 }
 
-function invalid(path: string, message: string, facts: Record<string, string | number>): HearthError {
+function invalid(path: string, message: string, facts: FactsOf<'MODEL_INVALID'>): HearthError {
   return new HearthError('MODEL_INVALID', `${path}: ${message}`, { path, ...facts });
 }
 
