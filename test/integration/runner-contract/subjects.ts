@@ -60,14 +60,6 @@ export function simSubject(): ContractSubject {
     // Long enough that an abort not honoured shows (the contract allows 1 s), short enough for the resumed step.
     longJob: (id) => job('chat', model, id, { steps: 1000, stepMs: 1500 }),
     stepsBeforeAbort: 0,
-    // test/fixtures/sim-runner.ts is owned elsewhere; what it needs for these is in the report on issue 12 item 7.
-    gaps: {
-      'load-shared': 'SimRunner.load sleeps and counts a load on every call; it does not share a load in flight',
-      'unload-waits': 'SimRunner.unload returns at once, and a load still in flight then marks the model loaded',
-      'unknown-step': 'SimRunner.step throws RUNNER_FAILED for an unknown id instead of returning that job failed NOT_FOUND',
-      'not-loaded': 'SimRunner.begin does not check that the model is loaded, and its step error has no facts { loaded: false }',
-      'after-dispose': 'SimRunner has no guard after dispose: later calls go on working instead of rejecting SHUTTING_DOWN',
-    },
   };
 }
 
