@@ -30,6 +30,13 @@ interface AskHandle {
   ref: string;
 }
 
+/** The people the suite may sign in, each with a token of their own. */
+const PEOPLE: readonly string[] = Array.from({ length: 32 }, (_, i) => `p${i + 1}`);
+
+function personToken(consoleToken: string, name: string): string {
+  return `${consoleToken}-${name}`;
+}
+
 export class WebDriver implements PlatformDriver {
   readonly name = 'web';
   readonly capabilities: Capabilities = { ephemeral: false, caption: 'command', conversations: 'per-user', optionBounds: true };
@@ -58,7 +65,9 @@ export class WebDriver implements PlatformDriver {
   static async #hearth(setup: ConformanceSetup, token: string, faults: SimFaults, opts: { port: number; dataDir?: string; describeGate?: Promise<void> }) {
     let web: WebAdapter | undefined;
     const { app, dataDir, describing } = await simApp({
-      config: { web: { port: opts.port, token }, limits: { maxQueuedPerUser: setup.maxQueuedPerUser } },
+      // Each person of the suite signs in with a token of their own (web.users): without one, everyone
+      // at the console is one user for limits and fair share.
+      config: { web: { port: opts.port, token, users: PEOPLE.map((name) => ({ name, token: personToken(token, name) })) }, limits: { maxQueuedPerUser: setup.maxQueuedPerUser } },
       adapters: [(ctx) => (web = createWebAdapter(ctx))],
       chatStepMs: setup.chatStepMs,
       imageStepMs: setup.imageStepMs,
@@ -79,7 +88,7 @@ export class WebDriver implements PlatformDriver {
     this.#token = token;
     this.#dataDir = made.dataDir;
     this.faults = faults;
-    this.secrets = [token];
+    this.secrets = [token, ...PEOPLE.map((p) => personToken(token, p))];
     this.#watchErrors(made.app);
   }
 
@@ -96,15 +105,16 @@ export class WebDriver implements PlatformDriver {
   }
 
   async user(name: string): Promise<DriverUser> {
-    const client = await new ConsoleClient(this.#web.url(), { authorization: `Bearer ${this.#token}` }).visit();
-    const session = client.cookies.get('hearth_session');
-    if (!session) throw new Error('the console gave the browser no session cookie');
+    const person = PEOPLE[this.#sessions.size];
+    if (!person) throw new Error(`the web driver signs in at most ${PEOPLE.length} people`);
+    const client = await new ConsoleClient(this.#web.url(), { authorization: `Bearer ${personToken(this.#token, person)}` }).visit();
+    if (!client.cookies.get('hearth_session')) throw new Error('the console gave the browser no session cookie');
     const events = await client.events();
-    await events.next((m) => isMessage(m) && (m as { type: string }).type === 'hello');
+    const hello = (await events.next((m) => isMessage(m) && (m as { type: string }).type === 'hello')) as { userId: string };
     const page = new Page();
     page.follow(events);
     this.#sessions.set(name, { client, events, page });
-    return { name, userId: `web:${session}` };
+    return { name, userId: hello.userId };
   }
 
   async ask(user: DriverUser, prompt: string, opts: AskOptions = {}): Promise<Answer> {
