@@ -5,6 +5,7 @@ import { ConsoleApi, webUserId } from './api.js';
 import { Gatekeeper } from './auth.js';
 import { DASHBOARD, DashboardFeed } from './dashboard-feed.js';
 import { SECURITY_HEADERS, sendError, sendJson, sendText } from './http.js';
+import { sendMetrics } from './metrics-route.js';
 import { JobTracker } from './job-tracker.js';
 import { SseHub } from './sse.js';
 import { loadStaticFiles, type StaticFile } from './static-files.js';
@@ -79,6 +80,12 @@ export class WebConsole implements WebAdapter {
       const t = e.event.type;
       this.#feed.changed(t === 'result' || t === 'failed' || t === 'cancelled');
     });
+    const offGpu = this.#ctx.monitoring?.gpu.onUpdate(() => this.#feed.changed());
+    const offJobs = this.#off;
+    this.#off = () => {
+      offJobs();
+      offGpu?.();
+    };
     const server = createServer((req, res) => void this.#handle(req, res));
     this.#server = server;
     const { host, port } = this.#ctx.config.web;
@@ -139,6 +146,7 @@ export class WebConsole implements WebAdapter {
       }
       const session = gate.session;
       if (isApi && session !== undefined) return await this.#route(req, res, url, session);
+      if (path === '/metrics' && this.#ctx.monitoring) return await sendMetrics(req, res, this.#ctx.monitoring.metrics);
       const file = req.method === 'GET' || req.method === 'HEAD' ? this.#fileFor(path) : undefined;
       if (!file) {
         req.resume();
