@@ -51,14 +51,22 @@ export interface GpuMonitorOptions {
 
 export const NVIDIA_SMI = 'nvidia-smi';
 
-/** child_process.execFile as a {@link CommandRunner}: PATH lookup, no shell, a timeout. */
-export const execRunner: CommandRunner = (file, args, opts) =>
-  new Promise((resolve, reject) => {
-    execFile(file, [...args], { signal: opts.signal, timeout: 10_000, maxBuffer: 1 << 20, encoding: 'utf8' }, (error, stdout, stderr) => {
-      if (error) reject(Object.assign(error, { stdout, stderr }));
-      else resolve(stdout);
+/**
+ * child_process.execFile as a {@link CommandRunner}: no shell, a timeout, the program looked up on
+ * the PATH of `env` (default: this process's environment).
+ */
+export function commandRunner(opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): CommandRunner {
+  return (file, args, { signal }) =>
+    new Promise((resolve, reject) => {
+      const options = { signal, timeout: opts.timeoutMs ?? 10_000, maxBuffer: 1 << 20, encoding: 'utf8' as const, ...(opts.env ? { env: opts.env } : {}) };
+      execFile(file, [...args], options, (error, stdout, stderr) => {
+        if (error) reject(Object.assign(error, { stdout, stderr }));
+        else resolve(stdout);
+      });
     });
-  });
+}
+
+export const execRunner: CommandRunner = commandRunner();
 
 /**
  * Polls nvidia-smi every `pollSeconds` for each GPU's utilization, VRAM, temperature and power, and
@@ -101,8 +109,9 @@ export class GpuMonitor implements GpuTelemetrySource {
     void this.#loop();
   }
 
-  /** One reading now (a poll already under way is shared). */
+  /** One reading now (a poll already under way is shared; none once disposed). */
   poll(): Promise<GpuTelemetry> {
+    if (this.#stop.signal.aborted) return Promise.resolve(this.#state);
     this.#polling ??= this.#read().finally(() => (this.#polling = undefined));
     return this.#polling;
   }
@@ -182,7 +191,7 @@ function problem(e: unknown): { state: 'missing' | 'failed'; message: string } {
     return { state: 'missing', message: 'nvidia-smi was not found on PATH (no NVIDIA driver on this machine?), so the dashboard, status and /metrics show no GPU readings' };
   }
   const said = [err?.stdout, err?.stderr].filter((s): s is string => typeof s === 'string').map(firstLine).find((s) => s !== '');
-  const why = err?.killed ? 'it did not answer within 10 s' : (said ?? (e instanceof Error ? e.message : String(e)));
+  const why = err?.killed ? 'it did not answer in time' : (said ?? (e instanceof Error ? e.message : String(e)));
   return { state: 'failed', message: `nvidia-smi failed: ${why}` };
 }
 

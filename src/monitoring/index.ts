@@ -1,6 +1,6 @@
 import type { GpuTelemetrySource } from './gpu-monitor.js';
 
-export { GpuMonitor, execRunner, isOwnProcess, telemetryOff, type CommandRunner, type GpuTelemetry, type GpuTelemetrySource } from './gpu-monitor.js';
+export { GpuMonitor, commandRunner, execRunner, isOwnProcess, telemetryOff, type CommandRunner, type GpuTelemetry, type GpuTelemetrySource } from './gpu-monitor.js';
 export { HearthMetrics } from './metrics.js';
 export type { GpuReading } from './nvidia-smi.js';
 

@@ -35,6 +35,8 @@ interface Tracked {
   waited: boolean;
   /** GPU-seconds of the job already counted. */
   seconds: number;
+  /** Told `queued` and not begun since (jobs waiting while hearth starts are in no snapshot yet). */
+  queued: boolean;
   /** Last step reported (images) and tokens counted (chats). */
   step: number;
   tokens: number;
@@ -63,16 +65,12 @@ export class HearthMetrics {
     this.#o = options;
     const registers = [this.registry];
     this.#jobsTotal = new Counter({ name: 'hearth_jobs_total', help: 'Jobs that ended, by kind and outcome.', labelNames: ['kind', 'outcome'], registers });
-    new Gauge({
+    const queue = new Gauge({
       name: 'hearth_queue_jobs',
       help: 'Jobs waiting in the queue, by kind.',
       labelNames: ['kind'],
       registers,
-      collect: guard(options, function (this: Gauge<'kind'>) {
-        const counts = new Map<JobKind, number>(KINDS.map((k) => [k, 0]));
-        for (const q of options.snapshot().queue) counts.set(q.kind, (counts.get(q.kind) ?? 0) + 1);
-        for (const [kind, n] of counts) this.set({ kind }, n);
-      }),
+      collect: guard(options, (): void => this.#countQueue(queue)),
     });
     this.#wait = new Histogram({
       name: 'hearth_job_wait_seconds',
@@ -140,7 +138,7 @@ export class HearthMetrics {
     if (t) return t;
     const record = this.#o.jobs.getJob(jobId);
     if (!record) return undefined;
-    t = { kind: record.kind, createdAt: record.createdAt, waited: false, seconds: 0, step: 0, tokens: 0, endedAt: null };
+    t = { kind: record.kind, createdAt: record.createdAt, waited: false, queued: false, seconds: 0, step: 0, tokens: 0, endedAt: null };
     this.#tracked.set(jobId, t);
     return t;
   }
@@ -149,7 +147,11 @@ export class HearthMetrics {
     const t = this.#track(jobId);
     if (!t) return;
     switch (event.type) {
+      case 'queued':
+        t.queued = true;
+        return;
       case 'started':
+        t.queued = false;
         if (!t.waited) {
           t.waited = true;
           this.#wait.observe({ kind: t.kind }, Math.max(0, (this.#o.clock.now() - t.createdAt) / 1000));
@@ -179,7 +181,6 @@ export class HearthMetrics {
       case 'cancelled':
         this.#end(jobId, t, 'cancelled');
         return;
-      case 'queued':
       case 'preview':
         return;
     }
@@ -187,6 +188,7 @@ export class HearthMetrics {
 
   #end(jobId: string, t: Tracked, outcome: Outcome): void {
     if (t.endedAt !== null) return;
+    t.queued = false;
     t.endedAt = this.#o.clock.now();
     this.#jobsTotal.inc({ kind: t.kind, outcome });
     this.#charge(jobId, t, this.#o.jobs.getJob(jobId));
@@ -205,6 +207,18 @@ export class HearthMetrics {
       this.#gpuSeconds.inc({ kind: t.kind }, delta);
       t.seconds = record.usedSeconds;
     }
+  }
+
+  /** The waiting jobs by kind: the engine's queue, and jobs told `queued` that have not begun. */
+  #countQueue(gauge: Gauge<'kind'>): void {
+    const snap = this.#o.snapshot();
+    const running = new Set(snap.running.map((r) => r.jobId));
+    const waiting = new Map<string, JobKind>();
+    for (const q of snap.queue) waiting.set(q.jobId, q.kind);
+    for (const [id, t] of this.#tracked) if (t.queued) waiting.set(id, t.kind);
+    const counts = new Map<JobKind, number>(KINDS.map((k) => [k, 0]));
+    for (const [id, kind] of waiting) if (!running.has(id)) counts.set(kind, (counts.get(kind) ?? 0) + 1);
+    for (const [kind, n] of counts) gauge.set({ kind }, n);
   }
 
   /** At a scrape: late charges of jobs that ended lately; jobs long ended are forgotten. */

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import sharp from 'sharp';
-import { HearthApp } from '../../src/app/hearth-app.js';
+import { HearthApp, type HearthAppOptions } from '../../src/app/hearth-app.js';
 import type { AdapterFactory } from '../../src/bots/adapter.js';
 import { configSchema, type HearthConfig } from '../../src/config/schema.js';
 import { InProcessExecutor } from '../../src/engine/executor/in-process-executor.js';
@@ -27,6 +27,9 @@ export interface SimAppOptions {
   dataDir?: string;
   fetch?: typeof fetch;
   headersForHost?: (host: string) => Record<string, string> | undefined;
+  /** A fake nvidia-smi (and which processes are hearth's). */
+  monitoring?: HearthAppOptions['monitoring'];
+  clock?: HearthAppOptions['clock'];
 }
 
 async function png(p: SimPayload): Promise<{ png: Uint8Array; width: number; height: number }> {
@@ -67,6 +70,8 @@ export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; con
     store: SqliteStore.open(join(dataDir, 'hearth.db')),
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     ...(opts.headersForHost ? { headersForHost: opts.headersForHost } : {}),
+    ...(opts.monitoring ? { monitoring: opts.monitoring } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
   });
   return { app, config, dataDir };
 }
