@@ -3,17 +3,18 @@
  * against a whole hearth with a simulated GPU. Everything stays on loopback: any other request is
  * aborted. The run also takes the screenshots in docs/.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { ConsoleClient } from './support/http-client.js';
 import { webApp, type WebApp } from './support/web-app.js';
 
-const CHROMIUM = '/usr/bin/chromium';
+/** Found, or installed, by the globalSetup (test/setup/browser.ts). */
+const CHROMIUM = inject('chromiumPath');
 const DOCS = fileURLToPath(new URL('../../docs/', import.meta.url));
 const LOOPBACK = new Set(['127.0.0.1', '127.0.0.2', 'localhost', '[::1]']);
 
@@ -35,9 +36,7 @@ async function open(path: string, baseUrl = base): Promise<Page> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`the browser tests need Debian's Chromium at ${CHROMIUM}: apt-get update && apt-get install -y chromium`);
-  }
+  if (!CHROMIUM) throw new Error('no browser was provided: the globalSetup test/setup/browser.ts finds one when test/browser is part of the run');
   h = await webApp({ chatStepMs: 60, imageStepMs: 200 });
   base = h.web.url();
   profile = mkdtempSync(join(tmpdir(), 'hearth-chromium-'));
