@@ -188,7 +188,7 @@ export class GpuMonitor implements GpuTelemetrySource {
 function problem(e: unknown): { state: 'missing' | 'failed'; message: string } {
   const err = e as (NodeJS.ErrnoException & { stdout?: unknown; stderr?: unknown; killed?: boolean }) | undefined;
   if (err?.code === 'ENOENT') {
-    return { state: 'missing', message: 'nvidia-smi was not found on PATH (no NVIDIA driver on this machine?), so the dashboard, status and /metrics show no GPU readings' };
+    return { state: 'missing', message: 'nvidia-smi was not found on PATH (no NVIDIA driver on this machine?)' };
   }
   const said = [err?.stdout, err?.stderr].filter((s): s is string => typeof s === 'string').map(firstLine).find((s) => s !== '');
   const why = err?.killed ? 'it did not answer in time' : (said ?? (e instanceof Error ? e.message : String(e)));
