@@ -5,6 +5,8 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     // Native addons (better-sqlite3, node-llama-cpp, onnxruntime-node) break under vmThreads.
     pool: 'forks',
+    // Finds (or installs, as root with apt) the Chromium the browser tests drive.
+    globalSetup: ['test/setup/browser.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default'],

@@ -10,6 +10,9 @@ import { Engine } from '../engine/engine.js';
 import type { Executor } from '../engine/executor/executor.js';
 import { VirtualTimeScheduler } from '../engine/scheduler/virtual-time-scheduler.js';
 import { SqliteStore } from '../engine/store/sqlite-store.js';
+import { GpuMonitor, type CommandRunner } from '../monitoring/gpu-monitor.js';
+import { HearthMetrics } from '../monitoring/metrics.js';
+import { Upkeep, type UpkeepReport } from './upkeep.js';
 import type { JobStore } from '../engine/store/job-store.js';
 import type { JobKind } from '../engine/types.js';
 import { scrubSecrets, type Logger } from '../util/log.js';
@@ -26,6 +29,8 @@ export interface HearthAppOptions {
   store?: JobStore;
   fetch?: typeof fetch;
   headersForHost?: HearthCommandsOptions['headersForHost'];
+  /** How nvidia-smi is run and which processes are hearth's (tests: a fake); default the real tool on PATH. */
+  monitoring?: { run?: CommandRunner; isOwnProcess?: (pid: number) => boolean };
 }
 
 /**
@@ -38,6 +43,11 @@ export class HearthApp {
   readonly store: JobStore;
   readonly commands: HearthCommands;
   readonly adapters: PlatformAdapter[];
+  /** GPU telemetry from nvidia-smi, every `monitoring.gpuPollSeconds`. */
+  readonly gpu: GpuMonitor;
+  /** The Prometheus metrics (served at /metrics by the web console). */
+  readonly metrics: HearthMetrics;
+  readonly #upkeep: Upkeep | undefined;
   readonly #recorder: ConversationRecorder;
   readonly #linker: ImageContextLinker;
   readonly #log: Logger;
@@ -76,7 +86,33 @@ export class HearthApp {
     });
     this.#recorder = new ConversationRecorder(this.engine, this.store, clock);
     this.#linker = new ImageContextLinker(this.engine, this.store, clock);
-    const commandOptions: HearthCommandsOptions = { engine: this.engine, store: this.store, config, clock };
+    this.gpu = new GpuMonitor({
+      pollSeconds: config.monitoring.gpuPollSeconds,
+      clock,
+      log: { info: (m) => log.info(m), warn: (m) => log.warn(m) },
+      onError: (e) => this.reportError(e, 'GPU telemetry listener'),
+      ...(options.monitoring?.run ? { run: options.monitoring.run } : {}),
+      ...(options.monitoring?.isOwnProcess ? { isOwnProcess: options.monitoring.isOwnProcess } : {}),
+    });
+    this.metrics = new HearthMetrics({
+      jobs: this.engine,
+      snapshot: () => this.engine.snapshot(),
+      gpu: this.gpu,
+      clock,
+      onError: (e) => this.reportError(e, 'metrics'),
+    });
+    this.#upkeep =
+      this.store instanceof SqliteStore
+        ? new Upkeep({
+            store: this.store.retention,
+            days: config.retention.days,
+            clock,
+            whenIdle: () => this.engine.whenIdle(),
+            log: { info: (m) => log.info(m) },
+            onError: (e) => this.reportError(e, 'upkeep'),
+          })
+        : undefined;
+    const commandOptions: HearthCommandsOptions = { engine: this.engine, store: this.store, config, clock, gpu: this.gpu };
     if (options.fetch) commandOptions.fetch = options.fetch;
     if (options.headersForHost) commandOptions.headersForHost = options.headersForHost;
     this.commands = new HearthCommands(commandOptions);
@@ -86,6 +122,7 @@ export class HearthApp {
       config,
       clock,
       log,
+      monitoring: { gpu: this.gpu, metrics: this.metrics },
       reportError: (e, where) => this.reportError(e, where),
     };
     this.adapters = options.adapters.map((make) => make(ctx));
@@ -99,13 +136,22 @@ export class HearthApp {
   }
 
   async start(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    this.gpu.start();
     for (const a of this.adapters) await a.start(opts);
     await this.engine.start(opts);
+    this.#upkeep?.start();
+  }
+
+  /** Runs the upkeep now (pruning; compaction at the next quiet moment), as it runs at start and daily. */
+  upkeep(): Promise<UpkeepReport | undefined> {
+    return this.#upkeep?.run() ?? Promise.resolve(undefined);
   }
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const errors: unknown[] = [];
+      this.#upkeep?.dispose();
+      this.gpu.dispose();
       for (const a of [...this.adapters].reverse()) {
         try {
           await a.close();
@@ -120,6 +166,7 @@ export class HearthApp {
       }
       this.#recorder.dispose();
       this.#linker.dispose();
+      this.metrics.dispose();
       if (this.#ownsStore) {
         try {
           this.store.close();

@@ -3,6 +3,7 @@ import type { Platform } from '../commands/invocation.js';
 import type { HearthConfig } from '../config/schema.js';
 import type { Clock } from '../engine/clock.js';
 import type { JobFeed } from '../engine/job-feed.js';
+import type { Monitoring } from '../monitoring/index.js';
 import type { Logger } from '../util/log.js';
 
 /**
@@ -20,6 +21,8 @@ export interface AdapterContext {
   config: HearthConfig;
   clock: Clock;
   log: Logger;
+  /** GPU telemetry and the Prometheus metrics (absent where the app does not watch them). */
+  monitoring?: Monitoring;
   /** The one place every handler error goes (logged with context; nothing is swallowed). */
   reportError(error: unknown, where: string): void;
 }

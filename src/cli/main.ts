@@ -1,11 +1,12 @@
 /**
- * The `hearth` command: start, doctor, models pull. Exit codes in ./exit-codes.ts.
+ * The `hearth` command: start, doctor, models pull, service, slack-manifest. Exit codes in ./exit-codes.ts.
  */
 import { Command, CommanderError } from 'commander';
 import { formatConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
 import { EXIT } from './exit-codes.js';
 import { runDoctor } from './doctor.js';
 import { runModelsPull } from './models-pull.js';
+import { runService } from './service.js';
 import { runStart } from './start.js';
 
 async function config(path: string | undefined): Promise<LoadedConfig> {
@@ -54,6 +55,16 @@ program
   .option('--endpoint <url>', 'a Hugging Face compatible endpoint to download from (default: huggingface.co)')
   .action(async (opts: { config?: string; endpoint?: string }) => {
     process.exitCode = await runModelsPull(await config(opts.config), opts.endpoint);
+  });
+
+program
+  .command('service')
+  .description('print a systemd unit that runs this hearth as a service (restart on failure, tokens from an environment file)')
+  .option('-c, --config <file>', 'config file (default: $HEARTH_CONFIG or config/hearth.yaml)')
+  .option('--tokens-file <file>', 'the file holding the tokens (default: hearth.env beside the config)')
+  .option('--user <name>', 'the account to run hearth as (default: you)')
+  .action((opts: { config?: string; tokensFile?: string; user?: string }) => {
+    process.exitCode = runService(opts);
   });
 
 program

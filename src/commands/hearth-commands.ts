@@ -17,6 +17,7 @@ import {
   type SamplerChoice,
 } from '../jobs/image.js';
 import { fetchImage, type FetchImageOptions } from '../media/safe-fetch.js';
+import { telemetryOff, type GpuTelemetry, type GpuTelemetrySource } from '../monitoring/gpu-monitor.js';
 import type { Invocation } from './invocation.js';
 
 /**
@@ -88,6 +89,8 @@ export interface StatusView extends EngineSnapshot {
   usageLastHour: UserSeconds[];
   /** GPU-seconds per user per hour over the last 24 hours, for a chart. */
   usageBuckets: UsageBucket[];
+  /** Live readings of the GPUs (nvidia-smi), or why there are none. */
+  gpu: GpuTelemetry;
 }
 
 export interface HearthCommandsOptions {
@@ -99,6 +102,8 @@ export interface HearthCommandsOptions {
   fetch?: typeof fetch;
   /** Platform tokens for their own file hosts only (Slack's files need the bot token). */
   headersForHost?: FetchImageOptions['headersForHost'];
+  /** GPU telemetry for the status (default: none, said so). */
+  gpu?: GpuTelemetrySource;
 }
 
 /**
@@ -112,6 +117,7 @@ export class HearthCommands {
   readonly #clock: Clock;
   readonly #fetch: typeof fetch | undefined;
   readonly #headersForHost: FetchImageOptions['headersForHost'];
+  readonly #gpu: GpuTelemetrySource | undefined;
 
   constructor(options: HearthCommandsOptions) {
     this.#engine = options.engine;
@@ -120,6 +126,7 @@ export class HearthCommands {
     this.#clock = options.clock;
     this.#fetch = options.fetch;
     this.#headersForHost = options.headersForHost;
+    this.#gpu = options.gpu;
   }
 
   get limits(): CommandLimits {
@@ -331,6 +338,7 @@ export class HearthCommands {
       usageToday: this.#store.usageByUser(now - (now % 86_400_000)),
       usageLastHour: this.#store.usageByUser(now - 3_600_000),
       usageBuckets: this.#store.usageBuckets(now - 86_400_000, 3_600_000),
+      gpu: this.#gpu?.telemetry() ?? telemetryOff(),
     });
   }
 

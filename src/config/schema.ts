@@ -398,6 +398,16 @@ const limitsSchema = z.strictObject({
   adminWeight: positive().default(1),
 });
 
+const monitoringSchema = z.strictObject({
+  /** Seconds between two nvidia-smi readings (GPU telemetry on the dashboard, status and /metrics). */
+  gpuPollSeconds: numIn(1, 3600).default(5),
+});
+
+const retentionSchema = z.strictObject({
+  /** Days a finished job's result and images are kept; GPU-seconds totals are kept for ever. */
+  days: numIn(1, 36_500).default(30),
+});
+
 /** The whole configuration file. Every section may be left out; unknown keys are errors. */
 export const configSchema = z.strictObject({
   dataDir: nonEmpty('a folder path').default('./data'),
@@ -408,6 +418,8 @@ export const configSchema = z.strictObject({
   files: filesSchema.prefault({}),
   web: webSchema.prefault({}),
   limits: limitsSchema.prefault({}),
+  monitoring: monitoringSchema.prefault({}),
+  retention: retentionSchema.prefault({}),
 });
 
 /** The configuration with defaults applied. */

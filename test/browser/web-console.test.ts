@@ -6,7 +6,7 @@
  */
 import type { BrowserContext, Page } from 'playwright-core';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { launchBrowser, type Browser } from './support/browser.js';
 import { ConsoleClient } from './support/http-client.js';
 import { webApp, type WebApp } from './support/web-app.js';
@@ -26,7 +26,8 @@ beforeAll(async () => {
   // Everyone at the console shares one user; a second person signs in with a token of their own.
   h = await webApp({ config: { web: { users: [{ name: 'ada', token: ADA_TOKEN }] } }, chatStepMs: 60, imageStepMs: 200 });
   base = h.web.url();
-  browser = await launchBrowser();
+  // Found, or installed, by the globalSetup (test/setup/browser.ts).
+  browser = await launchBrowser(inject('chromiumPath'));
   ctx = browser.ctx;
   pageErrors = browser.errors;
 });
@@ -182,6 +183,9 @@ describe('web console in Chromium', () => {
       expect(await dash.textContent('#queue')).toContain('(you)');
       await dash.waitForFunction(() => document.querySelectorAll('#gpu .running progress').length === 2);
       expect(await dash.textContent('#vram')).toContain('of 12.0 GB in use');
+      // GPU telemetry from nvidia-smi: a reading per GPU, or one line saying there is none.
+      await dash.waitForSelector('#telemetry .gpu-reading, #telemetry .no-telemetry');
+      expect(await dash.textContent('#telemetry')).toMatch(/^(No GPU telemetry: nvidia-smi .+\.|GPU 0.*)$/);
       // GPU time per user per hour: the earlier hours, and both users in the current one.
       const bar = (user: string, hour: number): string => `#usage svg rect.bucket[data-user="${user}"][data-hour="${hourOf(hour)}"]`;
       expect(Number(await dash.getAttribute(bar(otherUser, now - 3 * HOUR), 'data-seconds'))).toBeCloseTo(4.5, 6);

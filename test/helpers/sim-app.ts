@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import sharp from 'sharp';
-import { HearthApp } from '../../src/app/hearth-app.js';
+import { HearthApp, type HearthAppOptions } from '../../src/app/hearth-app.js';
 import type { AdapterFactory } from '../../src/bots/adapter.js';
 import { configSchema, type HearthConfig } from '../../src/config/schema.js';
 import { InProcessExecutor } from '../../src/engine/executor/in-process-executor.js';
@@ -40,6 +40,9 @@ export interface SimAppOptions {
    * then waits for it too; `describing` settles once the adapters are up and the engine is waiting.
    */
   describeGate?: Promise<void>;
+  /** A fake nvidia-smi (and which processes are hearth's). */
+  monitoring?: HearthAppOptions['monitoring'];
+  clock?: HearthAppOptions['clock'];
 }
 
 /** An in-process executor whose describe says it was asked, then waits for a gate: a worker that takes a while to come up. */
@@ -103,6 +106,8 @@ export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; con
     store: SqliteStore.open(join(dataDir, 'hearth.db')),
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
     ...(opts.headersForHost ? { headersForHost: opts.headersForHost } : {}),
+    ...(opts.monitoring ? { monitoring: opts.monitoring } : {}),
+    ...(opts.clock ? { clock: opts.clock } : {}),
   });
   return { app, config, dataDir, describing, logs, gate };
 }

@@ -7,6 +7,7 @@ import { imagineHelp, parseImagine } from './imagine-flags.js';
 import type { SlackOrigin } from './origin.js';
 import { slackErrorCode } from './slack-api.js';
 import { escapeMrkdwn, unescapeSlack } from './text.js';
+import { gpuTelemetryLines } from '../../monitoring/telemetry-text.js';
 
 export const ASK_HELP = [
   '*/ask* answers a question in a thread under it: `/ask how do I undo a git commit?`',
@@ -122,6 +123,7 @@ export function registerSlashCommands(app: App, h: HandlerContext): void {
           const usage = s.usageToday.slice(0, 10).map((u) => `• ${u.userId}: ${u.seconds.toFixed(0)} GPU-s today`);
           return tell([
             `*Models loaded:* ${s.loadedModels.join(', ') || 'none'} (${gb(s.vramUsedBytes)} of ${gb(s.vramBudgetBytes)} GB)`,
+            ...gpuTelemetryLines(s.gpu).map((l) => `*Telemetry:* ${escapeMrkdwn(l)}`),
             `*Queue:* ${s.running.length} running, ${s.queue.length} waiting; ${s.steps} steps run, ${s.swaps} model swaps`,
             ...usage,
           ].join('\n'));

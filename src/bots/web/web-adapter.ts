@@ -6,6 +6,7 @@ import { Gatekeeper } from './auth.js';
 import { DASHBOARD, DashboardFeed } from './dashboard-feed.js';
 import { closeUnreadBodies, SECURITY_HEADERS, sendError, sendJson, sendText } from './http.js';
 import { ConsoleKeys, loadConsoleSecret } from './session.js';
+import { sendMetrics } from './metrics-route.js';
 import { JobTracker } from './job-tracker.js';
 import { SseHub } from './sse.js';
 import { loadStaticFiles, type StaticFile } from './static-files.js';
@@ -81,6 +82,12 @@ export class WebConsole implements WebAdapter {
       const t = e.event.type;
       this.#feed.changed(t === 'result' || t === 'failed' || t === 'cancelled');
     });
+    const offGpu = this.#ctx.monitoring?.gpu.onUpdate(() => this.#feed.changed());
+    const offJobs = this.#off;
+    this.#off = () => {
+      offJobs();
+      offGpu?.();
+    };
     const server = createServer((req, res) => void this.#handle(req, res));
     this.#server = server;
     const { host, port } = this.#ctx.config.web;
@@ -146,6 +153,7 @@ export class WebConsole implements WebAdapter {
       }
       const session = gate.session;
       if (isApi && session !== undefined) return await this.#route(req, res, url, { session, user: gate.user });
+      if (path === '/metrics' && this.#ctx.monitoring) return await sendMetrics(req, res, this.#ctx.monitoring.metrics);
       const file = req.method === 'GET' || req.method === 'HEAD' ? this.#fileFor(path) : undefined;
       if (!file) {
         return sendText(res, req.method === 'GET' || req.method === 'HEAD' ? 404 : 405, 'Not found.');

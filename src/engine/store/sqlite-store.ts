@@ -24,6 +24,7 @@ import type {
 import { migrate } from './migrations.js';
 import { SqliteConversations } from './sqlite-conversations.js';
 import { SqliteJobs } from './sqlite-jobs.js';
+import { SqliteRetention } from './sqlite-retention.js';
 import { SqliteUsage } from './sqlite-usage.js';
 
 export interface SqliteStoreOptions {
@@ -40,6 +41,8 @@ export class SqliteStore implements HearthStore {
   readonly usage: SqliteUsage;
   /** Conversation history. */
   readonly conversations: SqliteConversations;
+  /** Upkeep: pruning old jobs, compacting the file. */
+  readonly retention: SqliteRetention;
   readonly #db: Database.Database;
 
   /**
@@ -80,6 +83,7 @@ export class SqliteStore implements HearthStore {
     this.jobs = new SqliteJobs(db);
     this.usage = new SqliteUsage(db);
     this.conversations = new SqliteConversations(db);
+    this.retention = new SqliteRetention(db);
   }
 
   // Jobs ------------------------------------------------------------------------------------------

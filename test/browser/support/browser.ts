@@ -19,13 +19,13 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`the browser tests need Debian's Chromium at ${CHROMIUM}: apt-get update && apt-get install -y chromium`);
+export async function launchBrowser(executablePath: string = CHROMIUM): Promise<Browser> {
+  if (!existsSync(executablePath)) {
+    throw new Error(`the browser tests need Chromium at ${executablePath}: apt-get update && apt-get install -y chromium`);
   }
   const profile = mkdtempSync(join(tmpdir(), 'hearth-chromium-'));
   const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath,
     args: ['--disable-gpu', '--disable-quic'],
     viewport: { width: 1280, height: 860 },
   });

@@ -38,6 +38,39 @@ function renderGpu(v) {
   );
 }
 
+/** Live nvidia-smi readings per GPU, or why there are none. */
+function renderTelemetry(t) {
+  if (!t || t.state === 'pending') return $('telemetry').replaceChildren(empty('Reading the GPU…'));
+  if (t.state !== 'ok' || t.gpus.length === 0) {
+    return $('telemetry').replaceChildren(h('p', { class: 'muted no-telemetry' }, `No GPU telemetry: ${t.message ?? 'nvidia-smi lists no GPU'}.`));
+  }
+  const na = (x, fmt) => (x === null ? 'N/A' : fmt(x));
+  const rows = t.gpus.map((g) => {
+    const bar = h('div', { class: 'meter' }, h('div', { class: 'fill' }));
+    const share = g.memoryUsedBytes !== null && g.memoryTotalBytes ? g.memoryUsedBytes / g.memoryTotalBytes : 0;
+    bar.firstChild.style.width = `${Math.min(100, 100 * share)}%`;
+    return h(
+      'div',
+      { class: 'gpu-reading', dataset: { gpu: String(g.index) } },
+      h('h3', {}, `GPU ${g.index}`),
+      h(
+        'p',
+        {},
+        h('span', { class: 'util' }, `${na(g.utilization, (u) => `${Math.round(u * 100)}%`)} busy`),
+        ' · ',
+        h('span', { class: 'temp' }, na(g.temperatureCelsius, (c) => `${Math.round(c)} °C`)),
+        ' · ',
+        h('span', { class: 'power' }, na(g.powerWatts, (w) => `${Math.round(w)} W`)),
+      ),
+      h('p', { class: 'mem' }, `VRAM ${na(g.memoryUsedBytes, fmtBytes)} of ${na(g.memoryTotalBytes, fmtBytes)}`),
+      bar,
+    );
+  });
+  const own = t.hearthMemoryBytes === null ? [] : [h('p', { class: 'muted own' }, `hearth's processes: ${fmtBytes(t.hearthMemoryBytes)} of VRAM`)];
+  const at = t.at ? [h('p', { class: 'muted' }, `read ${new Date(t.at).toLocaleTimeString()}, every ${t.pollSeconds} s`)] : [];
+  $('telemetry').replaceChildren(...rows, ...own, ...at);
+}
+
 function renderVram(v) {
   const budget = v.vramBudgetBytes;
   const bar = h('div', { class: 'meter' }, h('div', { class: 'fill' }));
@@ -258,6 +291,7 @@ function render(v) {
   const users = new Set([...v.queue.map((q) => q.userId), ...v.running.map((r) => r.userId)]);
   $('summary').textContent = `${v.running.length} running, ${v.queue.length} waiting, ${users.size} ${users.size === 1 ? 'person' : 'people'}`;
   panel('gpu', [v.running, v.current], () => renderGpu(v));
+  panel('telemetry', v.gpu, () => renderTelemetry(v.gpu));
   panel('vram', [v.vramUsedBytes, v.vramBudgetBytes, v.loadedModels, v.models, v.steps, v.swaps], () => renderVram(v));
   panel('queue', v.queue, () => renderQueue(v));
   panel('usage', [v.usageToday, v.usageLastHour, v.usageBuckets, Math.floor(v.now / HOUR)], () => renderUsage(v));
