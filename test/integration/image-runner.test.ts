@@ -278,10 +278,10 @@ describe('image runner: cancel and resume', () => {
 });
 
 describe('image runner: model variants', () => {
-  it('loads the slow tokenizer files (vocab.json + merges.txt) to the same ids and the same image', async () => {
-    const slow = await writeTinySd(join(root, 'slow'), { tokenizer: 'slow' });
-    const fast = await ClipTokenizer.load(join(base, 'tokenizer'));
-    const slowTok = await ClipTokenizer.load(join(slow, 'tokenizer'));
+  it('loads the fast tokenizer.json form to the same ids and the same image as the slow files (the default)', async () => {
+    const json = await writeTinySd(join(root, 'fast'), { tokenizer: 'json' });
+    const fast = await ClipTokenizer.load(join(json, 'tokenizer'));
+    const slowTok = await ClipTokenizer.load(join(base, 'tokenizer'));
     for (const text of ['a photo of a cat', 'A  Photo of the RED house, on a hill!', 'zebra 42 über']) {
       expect(Array.from(slowTok.encode(text).ids)).toEqual(Array.from(fast.encode(text).ids));
     }
@@ -292,7 +292,7 @@ describe('image runner: model variants', () => {
     expect(Array.from(fast.encode('a photo of a cat').ids)).toEqual([536, 320, 515, 516, 320, 518, ...Array<number>(71).fill(537)]);
 
     const a = await generate(await loadedRunner(base), { prompt: 'a photo of a cat', seed: 21 });
-    const b = await generate(await loadedRunner(slow), { prompt: 'a photo of a cat', seed: 21 });
+    const b = await generate(await loadedRunner(json), { prompt: 'a photo of a cat', seed: 21 });
     expect(Buffer.from(png(a)).equals(Buffer.from(png(b)))).toBe(true);
   });
 
@@ -419,7 +419,7 @@ describe('image runner: model folder problems', () => {
     expect(noDir.facts.file).toBe(join(root, 'nowhere'));
 
     const dir = await copyOf('no-tokenizer');
-    await rm(join(dir, 'tokenizer', 'tokenizer.json'));
+    await rm(join(dir, 'tokenizer', 'merges.txt')); // vocab.json alone is not a tokenizer
     const tok = await rejection(new ImageRunner(settings(dir), { logger: memoryLogger() }).load());
     assert(tok.is('MODEL_MISSING'));
     expect(tok.facts.expected).toBe('tokenizer.json, or vocab.json and merges.txt');

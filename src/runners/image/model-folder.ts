@@ -3,7 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HearthError } from '../../engine/types.js';
 import { exists } from './files.js';
-import { parseSchedulerConfig, type SchedulerConfig } from './schedulers/config.js';
+import { parseDiffusersJson, parseSchedulerConfig, type SchedulerConfig } from './schedulers/config.js';
 
 /** SD 1.x's VAE scaling factor, used when vae_decoder/config.json does not say. */
 export const DEFAULT_SCALING_FACTOR = 0.18215;
@@ -82,7 +82,7 @@ async function readScalingFactor(file: string): Promise<number> {
 
 async function readJson(file: string): Promise<unknown> {
   try {
-    return JSON.parse(await readFile(file, 'utf8'));
+    return parseDiffusersJson(await readFile(file, 'utf8'));
   } catch (e) {
     throw new HearthError('MODEL_INVALID', `${file} is not valid JSON: ${(e as Error).message}`, { file, expected: 'JSON' });
   }

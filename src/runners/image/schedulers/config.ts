@@ -37,6 +37,23 @@ export interface NoiseSchedule {
   alphasCumprod: Float64Array;
 }
 
+const PYTHON_FLOATS: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
+const PY_SENTINEL = '\u0000py-float:';
+
+/**
+ * Parses JSON as Python's json module writes it, which is how diffusers saves every config: besides
+ * standard JSON, the bare literals `NaN`, `Infinity` and `-Infinity` that `json.dumps` emits for
+ * non-finite floats (DPMSolverMultistepScheduler's default `lambda_min_clipped = -inf` is saved as
+ * `-Infinity`), which JSON.parse rejects. Text inside strings is left alone. Throws SyntaxError as
+ * JSON.parse does.
+ */
+export function parseDiffusersJson(text: string): unknown {
+  const json = text.replace(/"(?:[^"\\]|\\.)*"|-?Infinity|NaN/g, (m) => (m.startsWith('"') ? m : JSON.stringify(PY_SENTINEL + m)));
+  return JSON.parse(json, (_key, value: unknown) =>
+    typeof value === 'string' && value.startsWith(PY_SENTINEL) ? PYTHON_FLOATS[value.slice(PY_SENTINEL.length)] : value,
+  );
+}
+
 /** Parses scheduler_config.json; `file` names the file in errors. */
 export function parseSchedulerConfig(json: unknown, file: string): SchedulerConfig {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
@@ -174,6 +191,7 @@ function invalid(file: string, expected: string, given: string): HearthError {
 }
 
 function describe(v: unknown): string {
+  if (typeof v === 'number' && !Number.isFinite(v)) return String(v); // JSON.stringify says "null"
   const s = JSON.stringify(v);
   return s === undefined ? String(v) : s.length > 80 ? `${s.slice(0, 77)}...` : s;
 }
