@@ -18,6 +18,8 @@ export interface BuiltinChatSettings {
   gpu: 'auto' | 'cuda' | 'vulkan' | 'cpu';
   gpuLayers: number | 'auto';
   tokensPerStep: number;
+  promptTokensPerStep: number;
+  cacheConversations?: number | undefined;
   /** Overrides the runner's VRAM estimate. `undefined` as the config's optional keys carry it. */
   vramMB?: number | undefined;
 }

@@ -31,6 +31,8 @@ const factory: RunnerFactory = async (raw: Json) => {
         gpu: chat.gpu,
         gpuLayers: chat.gpuLayers,
         tokensPerStep: chat.tokensPerStep,
+        promptTokensPerStep: chat.promptTokensPerStep,
+        ...(chat.cacheConversations !== undefined ? { cacheConversations: chat.cacheConversations } : {}),
         vramBudgetBytes: s.vramBudgetBytes,
       }),
     );
