@@ -8,7 +8,14 @@
  * tokens and erases from the first difference), so a wrong or evicted cache costs time, never a
  * different answer.
  */
-import type { LlamaContext, LlamaContextSequence } from 'node-llama-cpp';
+import type { LlamaContextSequence } from 'node-llama-cpp';
+
+/** Where new sequences come from (the runner's context; with a draft model, each with its token predictor). */
+export interface SequenceSource {
+  /** Sequences that can still be created. */
+  readonly sequencesLeft: number;
+  getSequence(): LlamaContextSequence;
+}
 
 /** What the cache did (counters since the runner was created). */
 export interface ConversationCacheStats {
@@ -50,7 +57,7 @@ export class SequenceCache {
    * @param keep most idle sequences that keep a conversation's tokens; 0 clears every sequence a job gives back.
    */
   constructor(
-    private readonly context: LlamaContext,
+    private readonly context: SequenceSource,
     private readonly keep: number,
     private readonly stats: ConversationCacheStats,
   ) {}
