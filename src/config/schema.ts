@@ -221,6 +221,15 @@ const chatSchema = z
     // Conversations whose evaluated tokens idle sequences keep (0 = no cache); unset = parallel.
     // More than `parallel` adds sequences to the context, each `contextSize` tokens of KV memory.
     cacheConversations: intIn(0, 256).optional(),
+    // Speculative decoding with a smaller model of the same tokenizer; off when unset.
+    draft: z
+      .strictObject({
+        path: z.string({ error: CHAT_PATH_EXPECTED }).trim().refine(isChatModelPath, { error: CHAT_PATH_EXPECTED }),
+        maxTokens: intIn(1, 64).default(16),
+        minTokens: intIn(0, 64).default(0),
+        minConfidence: numIn(0, 1).default(0.6),
+      })
+      .optional(),
     vramMB,
   })
   .superRefine((c, ctx) => {

@@ -20,6 +20,7 @@ export interface BuiltinChatSettings {
   tokensPerStep: number;
   promptTokensPerStep: number;
   cacheConversations?: number | undefined;
+  draft?: { path: string; maxTokens: number; minTokens: number; minConfidence: number } | undefined;
   /** Overrides the runner's VRAM estimate. `undefined` as the config's optional keys carry it. */
   vramMB?: number | undefined;
 }

@@ -87,6 +87,8 @@ export class ChatJob {
   chunks = 0;
   /** Work so far. */
   readonly work: ChatWork = { promptTokens: 0, generated: 0 };
+  /** The sequence's draft predictions when the job began (see draft.ts). */
+  readonly predictionsAtStart: { validated: number; refuted: number };
   /** Prompt tokens in the sequence. */
   private evaluatedTo: number;
   private readonly abortController = new AbortController();
@@ -111,6 +113,8 @@ export class ChatJob {
     this.promptTokens = total;
     this.cachedTokens = prompt.cachedTokens;
     this.evaluatedTo = prompt.cachedTokens;
+    const { validated, refuted } = sequence.tokenPredictions;
+    this.predictionsAtStart = { validated, refuted };
     this.prefillEnd = total - prompt.cachedTokens > Math.max(1, prompt.tokensPerStep) ? total - 1 : prompt.cachedTokens;
     // Each generation iteration asks the gate; the first one also evaluates what is left of the prompt.
     const generationStep = async (): Promise<void> => {

@@ -20,54 +20,28 @@ import { RunnerLifecycle, type LoadContext } from '../lifecycle.js';
 import { countingStrategy, type BatchStats } from './batch-stats.js';
 import { ChatJob, toChatHistory } from './chat-job.js';
 import { inspectChatModel, type ChatModelInspection } from './gguf-check.js';
-import { createLlama, type ChatGpu } from './llama-instance.js';
+import { acceptanceRate, draftedSequences, emptyDraftStats, predictionsSince, type DraftStats } from './draft.js';
+import { createLlama } from './llama-instance.js';
 import {
   DEFAULT_PAYLOAD_LIMITS,
   fitChatHistory,
   parseChatPayload,
-  SAMPLING_RANGES,
   type ChatMessage,
   type ChatPayload,
   type FittedPrompt,
 } from './prompt-fit.js';
-import { emptyCacheStats, SequenceCache, type ConversationCacheStats } from './sequence-cache.js';
+import { checkSettings, DEFAULT_PROMPT_TOKENS_PER_STEP, type ChatRunnerSettings } from './chat-settings.js';
+import { emptyCacheStats, SequenceCache, type ConversationCacheStats, type SequenceSource } from './sequence-cache.js';
 import { StepCoordinator, type TokenGate } from './token-gate.js';
 import { estimateChatVram, fitGpuLayers } from './vram.js';
 
-/** Settings of one chat model (from `models.chat.*`). */
-export interface ChatRunnerSettings {
-  /** Model id the engine routes jobs by, e.g. `chat`. */
-  model: string;
-  /** Path of the .gguf file. */
-  path: string;
-  threads: number | 'auto';
-  /** Sequences in the context: how many chats decode together. */
-  parallel: number;
-  /** Tokens per sequence (prompt + answer). */
-  contextSize: number;
-  /** Default and largest answer length in tokens. */
-  maxTokens: number;
-  temperature: number;
-  topP: number;
-  repeatPenalty: number;
-  gpu: ChatGpu;
-  gpuLayers: number | 'auto';
-  /** Tokens each job decodes per engine step. */
-  tokensPerStep: number;
-  /** Prompt tokens one step evaluates, over all its jobs (a longer prompt takes several steps). Default 512. */
-  promptTokensPerStep?: number;
-  /** Conversations whose evaluated tokens idle sequences keep (0 = none). Default `parallel`; more adds sequences. */
-  cacheConversations?: number;
-  /** VRAM the model and its context may take; `gpuLayers: 'auto'` fits into it. */
-  vramBudgetBytes?: number;
-}
-
-/** Default of {@link ChatRunnerSettings.promptTokensPerStep}: llama.cpp's default batch. */
-export const DEFAULT_PROMPT_TOKENS_PER_STEP = 512;
+export { DEFAULT_PROMPT_TOKENS_PER_STEP, type ChatRunnerSettings } from './chat-settings.js';
 
 /** What the runner has done: llama.cpp batches, and the conversation cache. */
 export interface ChatRunnerStats extends BatchStats {
   cache: ConversationCacheStats;
+  /** Speculative decoding (zeros without a draft model); `acceptance` is validated / (validated + refuted). */
+  draft: DraftStats & { acceptance: number | null };
 }
 
 export interface ChatRunnerOptions {
@@ -97,28 +71,6 @@ interface Loaded {
   gpuLayers: number;
 }
 
-function checkSettings(s: ChatRunnerSettings): void {
-  const fail = (field: string, rule: string, given: Json): never => {
-    throw new HearthError('INVALID_INPUT', `models.chat.${field} must be ${rule}; got ${JSON.stringify(given)}`, { field, given });
-  };
-  const int = (v: number, min: number, max: number): boolean => Number.isInteger(v) && v >= min && v <= max;
-  if (!int(s.parallel, 1, 64)) fail('parallel', 'an integer between 1 and 64', s.parallel);
-  if (!int(s.contextSize, 64, 1 << 20)) fail('contextSize', `an integer between 64 and ${1 << 20}`, s.contextSize);
-  if (!int(s.maxTokens, 1, s.contextSize - 1)) fail('maxTokens', `an integer between 1 and ${s.contextSize - 1} (contextSize - 1)`, s.maxTokens);
-  if (!int(s.tokensPerStep, 1, 4096)) fail('tokensPerStep', 'an integer between 1 and 4096', s.tokensPerStep);
-  if (s.promptTokensPerStep !== undefined && !int(s.promptTokensPerStep, 1, 1 << 20))
-    fail('promptTokensPerStep', `an integer between 1 and ${1 << 20}`, s.promptTokensPerStep);
-  if (s.cacheConversations !== undefined && !int(s.cacheConversations, 0, 256))
-    fail('cacheConversations', 'an integer between 0 and 256', s.cacheConversations);
-  if (s.threads !== 'auto' && !int(s.threads, 1, 1024)) fail('threads', '"auto" or an integer between 1 and 1024', s.threads);
-  if (s.gpuLayers !== 'auto' && !int(s.gpuLayers, 0, 100_000)) fail('gpuLayers', '"auto" or a non-negative integer', s.gpuLayers);
-  for (const key of ['temperature', 'topP', 'repeatPenalty'] as const) {
-    const { min, max } = SAMPLING_RANGES[key];
-    if (!(s[key] >= min && s[key] <= max)) fail(key, `a number between ${min} and ${max}`, s[key]);
-  }
-  if (s.vramBudgetBytes !== undefined && !(s.vramBudgetBytes >= 0)) fail('vramBudgetBytes', 'a non-negative number', s.vramBudgetBytes);
-}
-
 export class ChatRunner implements Runner {
   readonly kind = 'chat' as const;
   readonly model: string;
@@ -132,6 +84,7 @@ export class ChatRunner implements Runner {
   private readonly coordinator = new StepCoordinator();
   private readonly batchStats: BatchStats = { batches: 0, items: 0, tokens: 0 };
   private readonly cacheStats = emptyCacheStats();
+  private readonly draftStats = emptyDraftStats();
   /** Jobs begun or beginning (each holds a sequence). */
   private active = 0;
 
@@ -146,7 +99,7 @@ export class ChatRunner implements Runner {
 
   /** Decode batches and conversation cache counters so far (for benchmarks and diagnostics). */
   stats(): ChatRunnerStats {
-    return { ...this.batchStats, cache: { ...this.cacheStats } };
+    return { ...this.batchStats, cache: { ...this.cacheStats }, draft: { ...this.draftStats, acceptance: acceptanceRate(this.draftStats) ?? null } };
   }
 
   private get keepConversations(): number {
@@ -259,7 +212,7 @@ export class ChatRunner implements Runner {
       throw this.loadError(error, signal);
     }
     defer('context', () => context.dispose());
-    const sequences = new SequenceCache(context, this.keepConversations, this.cacheStats);
+    const sequences = new SequenceCache(await this.sequenceSource(model, context, gpuLayers, signal, defer), this.keepConversations, this.cacheStats);
     defer('sequences', () => sequences.dispose());
     // The jobs' sequences belong to this context: they go first, whenever the context goes.
     defer('jobs', () => this.disposeJobs(sequences));
@@ -268,12 +221,35 @@ export class ChatRunner implements Runner {
     return { llama, model, context, chatWrapper, sequences, inspection, gpuLayers: model.gpuLayers };
   }
 
-  private loadError(error: unknown, signal: AbortSignal): unknown {
+  /** The context's sequences; with a draft model, each drafting with a sequence of the draft model's own context. */
+  private async sequenceSource(model: LlamaModel, context: LlamaContext, gpuLayers: number, signal: AbortSignal, defer: LoadContext['defer']): Promise<SequenceSource> {
+    const draft = this.settings.draft;
+    if (!draft) return context;
+    let draftContext: LlamaContext;
+    try {
+      const draftModel = await model.llama.loadModel({ modelPath: draft.path, gpuLayers: gpuLayers > 0 ? 'auto' : 0, loadSignal: signal });
+      defer('draft model', () => draftModel.dispose());
+      draftContext = await draftModel.createContext({
+        contextSize: this.settings.contextSize,
+        sequences: this.shape.sequences,
+        batchSize: context.batchSize,
+        ...(this.settings.threads === 'auto' ? {} : { threads: this.settings.threads }),
+        failedCreationRemedy: false,
+        createSignal: signal,
+      });
+    } catch (error) {
+      throw this.loadError(error, signal, draft.path);
+    }
+    defer('draft context', () => draftContext.dispose());
+    return draftedSequences(context, draftContext, draft);
+  }
+
+  private loadError(error: unknown, signal: AbortSignal, path = this.settings.path): unknown {
     if (signal.aborted) return error;
     const found = error instanceof Error ? error.message : String(error);
     if (error instanceof InsufficientMemoryError)
-      return new HearthError('MODEL_TOO_LARGE', `${this.settings.path} does not fit in memory: ${found}`, { path: this.settings.path, found });
-    return new HearthError('MODEL_INVALID', `${this.settings.path} could not be loaded: ${found}`, { path: this.settings.path, found });
+      return new HearthError('MODEL_TOO_LARGE', `${path} does not fit in memory: ${found}`, { path, found });
+    return new HearthError('MODEL_INVALID', `${path} could not be loaded: ${found}`, { path, found });
   }
 
   /** Frees the jobs, the context and the model (waits for a load in flight). */
@@ -293,6 +269,9 @@ export class ChatRunner implements Runner {
       await job.dispose();
     } finally {
       this.active--;
+      const drafted = predictionsSince(job.sequence, job.predictionsAtStart);
+      this.draftStats.validated += drafted.validated;
+      this.draftStats.refuted += drafted.refuted;
       await sequences.give(job.sequence, job.conversationId, job.failure === undefined);
     }
   }
