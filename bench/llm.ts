@@ -5,7 +5,13 @@
  * embedding 512 and 8 layers (~110 MB, written to the OS temp folder once), so the model's work
  * dominates. Every figure is a ratio of two runs on the same machine in one go.
  *
- * Run: npx tsx bench/llm.ts
+ * Also: a follow-up's first-token time with the conversation cache vs the same conversation
+ * evaluated cold (about 1,500 tokens of history), and the longest step while one person's
+ * 6,000-character prompt is evaluated and three others chat, with and without chunked prompt
+ * evaluation.
+ *
+ * Run: npx tsx bench/llm.ts            (everything)
+ *      npx tsx bench/llm.ts cache chunked   (only the named parts: overhead, batching, cache, chunked)
  */
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +19,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { getLlama, LlamaChatSession, resolveChatWrapper, type Llama } from 'node-llama-cpp';
 import type { Json } from '../src/engine/types.js';
+import { MAX_ASK_CHARS } from '../src/jobs/chat.js';
 import { ChatRunner, type ChatRunnerSettings } from '../src/runners/llm/chat-runner.js';
 import { writeTinyGguf } from '../test/fixtures/tiny-gguf.js';
 
@@ -206,35 +213,190 @@ async function batching(llama: Llama, path: string): Promise<string[]> {
   return rows;
 }
 
-/** Runs the LLM benchmark and returns its figures as markdown. */
-export async function runLlmBench(): Promise<string> {
+const WORDS = ['the', 'cat', 'and', 'dog', 'is', 'in', 'a', 'house', 'of', 'light', 'tree', 'night', 'day', 'good', 'answer', 'model'];
+/** Text of about `chars` characters made of the model's words (deterministic). */
+function wordsText(chars: number, seed: number): string {
+  const out: string[] = [];
+  let length = 0;
+  for (let i = 0; length < chars; i++) {
+    const word = WORDS[(i * 7 + seed * 3 + ((i * i) % 5)) % WORDS.length] ?? 'the';
+    out.push(word);
+    length += word.length + 1;
+  }
+  return out.join(' ').slice(0, chars);
+}
+
+type Turn = { role: 'system' | 'user' | 'assistant'; content: string };
+
+/** Steps one begun job until its first token; returns the seconds from `begin` on, then finishes it untimed. */
+async function firstTokenSeconds(runner: ChatRunner, id: string, p: Json): Promise<number> {
+  const start = performance.now();
+  await runner.begin({ id, kind: 'chat', model: 'chat', userId: 'bench', payload: p });
+  let first: number | undefined;
+  for (;;) {
+    const [out] = await runner.step([id], {
+      emit: () => {
+        first ??= performance.now();
+      },
+    });
+    if (out?.failed) throw new Error(`${id}: ${out.failed.message}`);
+    if (out?.done) break;
+  }
+  await runner.end(id);
+  if (first === undefined) throw new Error(`${id} produced no token`);
+  return (first - start) / 1000;
+}
+
+const HISTORY_TOKENS = 1500;
+const CACHE_REPEATS = 3;
+
+async function conversationCache(llama: Llama, path: string): Promise<string[]> {
+  const base = { ...settings(path, 2, 16), contextSize: 2048 };
+  const cached = new ChatRunner(base, { llama });
+  const cold = new ChatRunner({ ...base, cacheConversations: 0 }, { llama });
+  await cached.load();
+  await cold.load();
+  // A conversation of about HISTORY_TOKENS tokens before the follow-up.
+  const history: Turn[] = [{ role: 'system', content: SYSTEM }];
+  for (let i = 0; cached.preparePrompt({ messages: [...history, { role: 'user', content: 'x' }] }).promptTokens < HISTORY_TOKENS; i++) {
+    history.push({ role: 'user', content: wordsText(300, i) }, { role: 'assistant', content: wordsText(300, i + 100) });
+  }
+  const warm: number[] = [];
+  const coldSeconds: number[] = [];
+  let historyTokens = 0;
+  let followUpTokens = 0;
+  let cachedTokens = 0;
+  for (let rep = 0; rep < CACHE_REPEATS; rep++) {
+    const conversation = `bench-conv-${rep}`;
+    const turn = [...history, { role: 'user' as const, content: `question ${rep} about the cat` }];
+    historyTokens = cached.preparePrompt({ messages: turn }).promptTokens;
+    // The turn before: its answer ends in the cache.
+    let answer = '';
+    const firstId = nextId();
+    await cached.begin({ id: firstId, kind: 'chat', model: 'chat', userId: 'bench', payload: { messages: turn, conversationId: conversation } });
+    for (let done = false; !done; ) {
+      const [out] = await cached.step([firstId], { emit: (_id, e) => (answer += e.type === 'token' ? e.text : '') });
+      done = out?.done !== undefined;
+    }
+    await cached.end(firstId);
+    const followUp = { messages: [...turn, { role: 'assistant', content: answer }, { role: 'user', content: 'and the dog' }], conversationId: conversation };
+    followUpTokens = cached.preparePrompt(followUp).promptTokens;
+    // Alternate which goes first, so drift on a noisy machine hits both.
+    const runCold = () => firstTokenSeconds(cold, nextId(), followUp);
+    const runWarm = async () => {
+      const before = cached.stats().cache.reusedTokens;
+      const seconds = await firstTokenSeconds(cached, nextId(), followUp);
+      cachedTokens = cached.stats().cache.reusedTokens - before;
+      return seconds;
+    };
+    if (rep % 2 === 0) {
+      coldSeconds.push(await runCold());
+      warm.push(await runWarm());
+    } else {
+      warm.push(await runWarm());
+      coldSeconds.push(await runCold());
+    }
+  }
+  const stats = cached.stats().cache;
+  await cached.dispose();
+  await cold.dispose();
+  const w = median(warm);
+  const c = median(coldSeconds);
+  return [
+    `History before the follow-up: ${historyTokens} prompt tokens; follow-up prompt ${followUpTokens} tokens, ${cachedTokens} of them found in the cache.`,
+    '',
+    `| follow-up | first token (s, median of ${CACHE_REPEATS}) |`,
+    '| --- | --- |',
+    `| cold (cacheConversations: 0) | ${c.toFixed(3)} |`,
+    `| conversation cache hit | ${w.toFixed(3)} |`,
+    `| **ratio cached / cold** (target ≤ 0.25) | **${(w / c).toFixed(3)}** |`,
+    '',
+    `Cache counters: ${stats.hits} hits, ${stats.misses} misses, ${stats.evictions} evictions.`,
+  ];
+}
+
+const CHAT_TOKENS_PER_STEP = 16;
+
+/** Step durations while a 6,000-character prompt arrives among three chats already answering. */
+async function longPromptSteps(llama: Llama, path: string, promptTokensPerStep: number): Promise<{ steps: number[]; promptTokens: number; decodeMedian: number }> {
+  const runner = new ChatRunner(
+    { ...settings(path, 4, 400), contextSize: 4096, tokensPerStep: CHAT_TOKENS_PER_STEP, promptTokensPerStep, cacheConversations: 0 },
+    { llama },
+  );
+  await runner.load();
+  const others = [0, 1, 2].map((i) => `other${i}-${promptTokensPerStep}`);
+  for (const [i, id] of others.entries()) await runner.begin({ id, kind: 'chat', model: 'chat', userId: id, payload: payload(QUESTIONS[i] ?? '', 400) });
+  // Until every other chat answers, then a few plain decode steps to time.
+  const decode: number[] = [];
+  for (let i = 0; i < 8; i++) {
+    const t = performance.now();
+    await runner.step(others, { emit: () => undefined });
+    if (i >= 4) decode.push((performance.now() - t) / 1000);
+  }
+  const long = { messages: [{ role: 'system', content: SYSTEM }, { role: 'user', content: wordsText(MAX_ASK_CHARS, 7) }], maxTokens: 8 };
+  const promptTokens = runner.preparePrompt(long).promptTokens;
+  const longId = `long-${promptTokensPerStep}`;
+  await runner.begin({ id: longId, kind: 'chat', model: 'chat', userId: 'paster', payload: long });
+  const steps: number[] = [];
+  let first = false;
+  while (!first) {
+    const t = performance.now();
+    const outputs = await runner.step([...others, longId], {
+      emit: (id) => {
+        if (id === longId) first = true;
+      },
+    });
+    steps.push((performance.now() - t) / 1000);
+    if (outputs.some((o) => o.failed || o.done)) throw new Error('a chat ended during the long prompt; raise its maxTokens');
+  }
+  await runner.dispose();
+  return { steps, promptTokens, decodeMedian: median(decode) };
+}
+
+async function chunkedPrompt(llama: Llama, path: string): Promise<string[]> {
+  const chunked = await longPromptSteps(llama, path, 512);
+  const whole = await longPromptSteps(llama, path, 8192);
+  const row = (name: string, r: typeof chunked): string =>
+    `| ${name} | ${r.steps.length} | ${Math.max(...r.steps).toFixed(3)} | ${r.decodeMedian.toFixed(3)} | ${(Math.max(...r.steps) / r.decodeMedian).toFixed(2)}× |`;
+  return [
+    `A ${MAX_ASK_CHARS}-character prompt (${chunked.promptTokens} tokens) arrives while three chats answer (${CHAT_TOKENS_PER_STEP} tokens per step each); steps until its first token.`,
+    '',
+    '| prompt evaluation | steps to its first token | longest step (s) | plain decode step (s, median) | longest / decode step |',
+    '| --- | --- | --- | --- | --- |',
+    row('chunked, promptTokensPerStep 512', chunked),
+    row('whole prompt in one step (8192)', whole),
+  ];
+}
+
+const PARTS = ['overhead', 'batching', 'cache', 'chunked'] as const;
+type Part = (typeof PARTS)[number];
+
+/** Runs the LLM benchmark (all parts, or the named ones) and returns its figures as markdown. */
+export async function runLlmBench(parts: readonly Part[] = PARTS): Promise<string> {
   const path = await benchModel();
   const llama = await getLlama({ gpu: false, build: 'never', maxThreads: 1 });
   try {
     const started = performance.now();
-    const over = await overhead(llama, path);
-    const batch = await batching(llama, path);
-    const seconds = ((performance.now() - started) / 1000).toFixed(0);
-    return [
-      `Model: generated llama GGUF, F32, embedding 512, 8 layers, FFN 1536 (~110 MB); CPU, 1 thread; context 512 per sequence; temperature 0.`,
-      '',
-      `### Engine overhead (${SOLO_TOKENS} tokens, same prompt)`,
-      '',
-      ...over,
-      '',
-      `### Batching (${BATCH_TOKENS} tokens per chat; runner with 8 sequences; median of ${BATCH_REPEATS})`,
-      '',
-      ...batch,
-      '',
-      `Bench time: ${seconds} s.`,
-    ].join('\n');
+    const out = [
+      `Model: generated llama GGUF, F32, embedding 512, 8 layers, FFN 1536 (~110 MB); CPU, 1 thread; temperature 0; context 512 per sequence unless said.`,
+    ];
+    if (parts.includes('overhead')) out.push('', `### Engine overhead (${SOLO_TOKENS} tokens, same prompt)`, '', ...(await overhead(llama, path)));
+    if (parts.includes('batching'))
+      out.push('', `### Batching (${BATCH_TOKENS} tokens per chat; runner with 8 sequences; median of ${BATCH_REPEATS})`, '', ...(await batching(llama, path)));
+    if (parts.includes('cache')) out.push('', '### Conversation cache: follow-up first token (context 2048)', '', ...(await conversationCache(llama, path)));
+    if (parts.includes('chunked')) out.push('', '### Chunked prompt evaluation: longest step (context 4096)', '', ...(await chunkedPrompt(llama, path)));
+    out.push('', `Bench time: ${((performance.now() - started) / 1000).toFixed(0)} s.`);
+    return out.join('\n');
   } finally {
     await llama.dispose();
   }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  runLlmBench().then(
+  const asked = process.argv.slice(2);
+  const unknown = asked.filter((a) => !(PARTS as readonly string[]).includes(a));
+  if (unknown.length > 0) throw new Error(`unknown part(s) ${unknown.join(', ')}; parts: ${PARTS.join(', ')}`);
+  runLlmBench(asked.length > 0 ? (asked as Part[]) : PARTS).then(
     (md) => console.log(md),
     (error: unknown) => {
       console.error(error);

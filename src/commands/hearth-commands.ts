@@ -196,7 +196,7 @@ export class HearthCommands {
       }
       awaiting.push(queued.value.id);
     }
-    const payload = buildChatPayload({ system, history, question: prompt, maxTokens: chat.maxTokens, awaiting });
+    const payload = buildChatPayload({ system, history, question: prompt, maxTokens: chat.maxTokens, awaiting, ...(conversationId ? { conversationId } : {}) });
     if (!payload.ok) {
       for (const id of awaiting) this.#engine.cancel(id, { userId: inv.userId, admin: true });
       return payload;

@@ -218,6 +218,20 @@ const chatSchema = z
     gpu: z.enum(['auto', 'cuda', 'vulkan', 'cpu']).default('auto'),
     gpuLayers: autoOr((e) => intIn(0, undefined, e), 'an integer of 0 or more').default('auto'),
     tokensPerStep: intIn(1, 256).default(8),
+    // Prompt tokens one chat may evaluate in one scheduling step; a longer prompt takes several steps.
+    promptTokensPerStep: intIn(16, 8192).default(512),
+    // Conversations whose evaluated tokens idle sequences keep (0 = no cache); unset = parallel.
+    // More than `parallel` adds sequences to the context, each `contextSize` tokens of KV memory.
+    cacheConversations: intIn(0, 256).optional(),
+    // Speculative decoding with a smaller model of the same tokenizer; off when unset.
+    draft: z
+      .strictObject({
+        path: z.string({ error: CHAT_PATH_EXPECTED }).trim().refine(isChatModelPath, { error: CHAT_PATH_EXPECTED }),
+        maxTokens: intIn(1, 64).default(16),
+        minTokens: intIn(0, 64).default(0),
+        minConfidence: numIn(0, 1).default(0.6),
+      })
+      .optional(),
     vramMB,
   })
   .superRefine((c, ctx) => {

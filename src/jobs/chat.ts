@@ -54,6 +54,8 @@ export interface ChatPayload {
   context?: string[];
   /** Caption jobs describing the question's images that have not ended yet. */
   awaiting?: string[];
+  /** The conversation the turn belongs to: the runner keeps its evaluated tokens for the next turn. */
+  conversationId?: string;
 }
 
 function allowedOf(limits: Readonly<ChatLimits>) {
@@ -71,6 +73,7 @@ function allowedOf(limits: Readonly<ChatLimits>) {
       case 'repeatPenalty':
         return `${SAMPLING_RANGES[option].min}–${SAMPLING_RANGES[option].max}`;
       case 'question':
+      case 'conversationId':
         return 'text';
       case 'context':
       case 'awaiting':
@@ -115,6 +118,7 @@ export function chatPayloadSchema(limits: Readonly<ChatLimits> = DEFAULT_CHAT_LI
         question: z.string({ error: (iss) => `question must be text; got ${describe(iss.input)}` }).optional(),
         context: textList('context'),
         awaiting: textList('awaiting'),
+        conversationId: z.string({ error: (iss) => `conversationId must be text; got ${describe(iss.input)}` }).optional(),
       },
       { error: (iss) => `the chat payload must be an object with messages; got ${describe(iss.input)}` },
     )
@@ -149,6 +153,7 @@ function compact(p: { [K in keyof ChatPayload]: ChatPayload[K] | undefined }): C
   if (p.question !== undefined) out.question = p.question;
   if (p.context !== undefined) out.context = p.context;
   if (p.awaiting !== undefined) out.awaiting = p.awaiting;
+  if (p.conversationId !== undefined) out.conversationId = p.conversationId;
   return out;
 }
 
@@ -185,6 +190,8 @@ export interface ChatBuildInput {
   maxTokens: number;
   /** Caption jobs of the question's images, queued before the chat. */
   awaiting?: readonly string[];
+  /** The conversation of the turn (lets the runner reuse the conversation's evaluated tokens). */
+  conversationId?: string;
 }
 
 /** The payload of an /ask: the system prompt, the history, the question last; checked as the runner will. */
@@ -197,6 +204,7 @@ export function buildChatPayload(input: ChatBuildInput): Result<ChatPayload, Ref
     question: question.value,
     context: [],
     ...(input.awaiting && input.awaiting.length > 0 ? { awaiting: [...input.awaiting] } : {}),
+    ...(input.conversationId ? { conversationId: input.conversationId } : {}),
   };
   return parseChatPayload(toJson(payload), { maxTokens: Math.max(input.maxTokens, 1) });
 }
@@ -240,7 +248,7 @@ export function withImageContext(payload: ChatPayload, captionJobId: string, con
 /** A payload as the JSON the engine stores. */
 export function toJson(payload: ChatPayload): Json {
   const out: { [key: string]: Json } = { messages: payload.messages.map((m) => ({ role: m.role, content: m.content })) };
-  for (const key of ['maxTokens', 'temperature', 'topP', 'repeatPenalty', 'question'] as const) {
+  for (const key of ['maxTokens', 'temperature', 'topP', 'repeatPenalty', 'question', 'conversationId'] as const) {
     const v = payload[key];
     if (v !== undefined) out[key] = v;
   }

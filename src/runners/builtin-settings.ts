@@ -18,6 +18,9 @@ export interface BuiltinChatSettings {
   gpu: 'auto' | 'cuda' | 'vulkan' | 'cpu';
   gpuLayers: number | 'auto';
   tokensPerStep: number;
+  promptTokensPerStep: number;
+  cacheConversations?: number | undefined;
+  draft?: { path: string; maxTokens: number; minTokens: number; minConfidence: number } | undefined;
   /** Overrides the runner's VRAM estimate. `undefined` as the config's optional keys carry it. */
   vramMB?: number | undefined;
 }

@@ -31,6 +31,9 @@ const factory: RunnerFactory = async (raw: Json) => {
         gpu: chat.gpu,
         gpuLayers: chat.gpuLayers,
         tokensPerStep: chat.tokensPerStep,
+        promptTokensPerStep: chat.promptTokensPerStep,
+        ...(chat.cacheConversations !== undefined ? { cacheConversations: chat.cacheConversations } : {}),
+        ...(chat.draft ? { draft: { ...chat.draft, path: await resolveChatModelPath(chat.draft.path, s.dataDir).catch(() => chat.draft?.path ?? '') } } : {}),
         vramBudgetBytes: s.vramBudgetBytes,
       }),
     );

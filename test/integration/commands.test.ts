@@ -50,6 +50,8 @@ describe('commands over the engine', () => {
     const messages = (second.value.payload as { messages: Array<{ role: string; content: string }> }).messages;
     expect(messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user']);
     expect(messages[1]!.content).toBe('what is hearth');
+    // The runner keeps the conversation's evaluated tokens by this id.
+    expect((second.value.payload as { conversationId?: string }).conversationId).toBe('web:conv1');
     await events(app, second.value.id);
 
     expect(app.commands.forget(who)).toEqual({ ok: true, value: { turns: 4, images: 0 } });

@@ -1,8 +1,16 @@
 /**
  * One chat job inside the runner: its context sequence, its LlamaChat generation (running as one
  * promise, paced by its TokenGate), and the text it has produced.
+ *
+ * Each gate iteration is one unit of a step's work. When more of the prompt is missing from the
+ * sequence than one step may evaluate, the job first evaluates it in chunks (all but its last
+ * token), one chunk per iteration, each as large as the runner allows in that step (`chunkBudget`);
+ * its next iteration evaluates the last token and yields the first one of the answer. A shorter
+ * prompt is evaluated whole by the first iteration, which also yields the first token. Every later
+ * iteration yields one token. LlamaChat finds the chunks already in the sequence (it compares the
+ * sequence's tokens with its prompt) and evaluates only the rest.
  */
-import { LlamaChat, type ChatHistoryItem, type ChatWrapper, type LlamaContextSequence } from 'node-llama-cpp';
+import { LlamaChat, type ChatHistoryItem, type ChatWrapper, type LlamaContextSequence, type Token } from 'node-llama-cpp';
 import type { ErrorInfo } from '../../engine/types.js';
 import { gateSequence } from './gated-sequence.js';
 import type { ChatMessage } from '../../jobs/chat.js';
@@ -15,6 +23,24 @@ export interface ChatOutcome {
   /** True when the answer was cut (token limit or cancel), not ended by the model. */
   stopped: boolean;
   stopReason: ChatStopReason;
+}
+
+/** How the job's prompt is evaluated. */
+export interface ChatPromptPlan {
+  /** The rendered prompt's tokens, as LlamaChat evaluates them. */
+  tokens: readonly Token[];
+  /** Leading prompt tokens already evaluated in the sequence (a conversation cache hit, a shared prefix). */
+  cachedTokens: number;
+  /** Most prompt tokens one step evaluates: a prompt missing more than this is evaluated in chunks. */
+  tokensPerStep: number;
+}
+
+/** A job's work so far. */
+export interface ChatWork {
+  /** Prompt tokens evaluated. */
+  promptTokens: number;
+  /** Answer tokens produced (iterations of the generation). */
+  generated: number;
 }
 
 export interface ChatSampling {
@@ -49,6 +75,22 @@ export class ChatJob {
   failure: ErrorInfo | undefined;
   /** Receives text as it is produced, while a step runs. */
   onText: ((text: string) => void) | undefined;
+  /** Tokens of the rendered prompt. */
+  readonly promptTokens: number;
+  /** Leading prompt tokens the sequence held already. */
+  readonly cachedTokens: number;
+  /** Where chunked evaluation stops (the prompt's last token is left to the first generation iteration); `cachedTokens` when there is none. */
+  readonly prefillEnd: number;
+  /** Most prompt tokens the next chunk may evaluate; the runner sets it before each step. */
+  chunkBudget = 0;
+  /** Prompt chunks evaluated. */
+  chunks = 0;
+  /** Work so far. */
+  readonly work: ChatWork = { promptTokens: 0, generated: 0 };
+  /** The sequence's draft predictions when the job began (see draft.ts). */
+  readonly predictionsAtStart: { validated: number; refuted: number };
+  /** Prompt tokens in the sequence. */
+  private evaluatedTo: number;
   private readonly abortController = new AbortController();
   private readonly chat: LlamaChat;
   private readonly settled: Promise<void>;
@@ -56,20 +98,46 @@ export class ChatJob {
 
   constructor(
     readonly id: string,
-    private readonly sequence: LlamaContextSequence,
+    readonly sequence: LlamaContextSequence,
     chatWrapper: ChatWrapper,
     readonly gate: TokenGate,
     messages: readonly ChatMessage[],
     sampling: ChatSampling,
-    /** Tokens of the rendered prompt, evaluated in the job's first step. */
-    readonly promptTokens: number,
+    prompt: ChatPromptPlan,
     /** Oldest messages left out to fit the context. */
     readonly droppedMessages: number,
+    /** The conversation the job is a turn of: its sequence is kept for the next turn. */
+    readonly conversationId: string | undefined,
   ) {
-    this.chat = new LlamaChat({ contextSequence: gateSequence(sequence, () => gate.acquire()), chatWrapper });
+    const total = prompt.tokens.length;
+    this.promptTokens = total;
+    this.cachedTokens = prompt.cachedTokens;
+    this.evaluatedTo = prompt.cachedTokens;
+    const { validated, refuted } = sequence.tokenPredictions;
+    this.predictionsAtStart = { validated, refuted };
+    this.prefillEnd = total - prompt.cachedTokens > Math.max(1, prompt.tokensPerStep) ? total - 1 : prompt.cachedTokens;
+    // Each generation iteration asks the gate; the first one also evaluates what is left of the prompt.
+    const generationStep = async (): Promise<void> => {
+      await gate.acquire();
+      this.work.promptTokens += total - this.evaluatedTo;
+      this.evaluatedTo = total;
+      this.work.generated++;
+    };
+    this.chat = new LlamaChat({ contextSequence: gateSequence(sequence, generationStep), chatWrapper });
     const signal = this.abortController.signal;
-    this.settled = this.chat
-      .generateResponse(toChatHistory(messages), {
+    const prefill = async (): Promise<void> => {
+      while (this.evaluatedTo < this.prefillEnd) {
+        await gate.acquire();
+        const from = this.evaluatedTo;
+        const size = Math.max(1, Math.min(this.chunkBudget, this.prefillEnd - from));
+        this.work.promptTokens += size;
+        this.chunks++;
+        await sequence.evaluateWithoutGeneratingNewTokens(prompt.tokens.slice(from, from + size));
+        this.evaluatedTo = from + size;
+      }
+    };
+    const generate = () =>
+      this.chat.generateResponse(toChatHistory(messages), {
         maxTokens: sampling.maxTokens,
         temperature: sampling.temperature,
         topP: sampling.topP,
@@ -81,7 +149,9 @@ export class ChatJob {
           this.text += chunk;
           this.onText?.(chunk);
         },
-      })
+      });
+    this.settled = prefill()
+      .then(generate)
       .then(
         (response) => {
           const reason = response.metadata.stopReason;
@@ -102,6 +172,21 @@ export class ChatJob {
       .finally(() => gate.finish());
   }
 
+  /** True while the next iteration evaluates a chunk of the prompt (of at most `chunkBudget` tokens). */
+  get chunking(): boolean {
+    return this.evaluatedTo < this.prefillEnd;
+  }
+
+  /** Prompt tokens the chunks still have to evaluate. */
+  get chunkLeft(): number {
+    return Math.max(0, this.prefillEnd - this.evaluatedTo);
+  }
+
+  /** Prompt tokens still to evaluate (in chunks, or by the first generation iteration); 0 once the answer has begun. */
+  get promptLeft(): number {
+    return this.promptTokens - this.evaluatedTo;
+  }
+
   get done(): boolean {
     return this.outcome !== undefined || this.failure !== undefined;
   }
@@ -113,14 +198,13 @@ export class ChatJob {
     this.gate.abort(new JobCancelled());
   }
 
-  /** Stops the generation and frees the sequence. Safe to call twice. */
+  /** Stops the generation and lets go of the sequence (the runner keeps or frees it). Safe to call twice. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
     this.onText = undefined;
     this.cancel();
     await this.settled;
-    this.chat.dispose();
-    if (!this.sequence.disposed) await this.sequence.dispose();
+    this.chat.dispose({ disposeSequence: false });
   }
 }

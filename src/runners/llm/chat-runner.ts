@@ -1,6 +1,9 @@
 /**
- * The /ask runner: one GGUF model, one context with `parallel` sequences, one sequence per running
- * job. The engine advances jobs with `step`; the jobs of one step decode together as llama.cpp batches.
+ * The /ask runner: one GGUF model, one context with `parallel` sequences (more when more
+ * conversations are cached), one sequence per running job. The engine advances jobs with `step`; the
+ * jobs of one step decode together as llama.cpp batches. Idle sequences keep their conversation's
+ * evaluated tokens for its next turn (SequenceCache); a long prompt is evaluated over several steps,
+ * at most `promptTokensPerStep` prompt tokens per step in all.
  */
 import {
   InsufficientMemoryError,
@@ -9,6 +12,7 @@ import {
   type Llama,
   type LlamaContext,
   type LlamaModel,
+  type Token,
 } from 'node-llama-cpp';
 import { HearthError, type Json } from '../../engine/types.js';
 import type { Runner, RunnerJob, StepOptions, StepOutput } from '../../engine/runner.js';
@@ -16,41 +20,28 @@ import { RunnerLifecycle, type LoadContext } from '../lifecycle.js';
 import { countingStrategy, type BatchStats } from './batch-stats.js';
 import { ChatJob, toChatHistory } from './chat-job.js';
 import { inspectChatModel, type ChatModelInspection } from './gguf-check.js';
-import { createLlama, type ChatGpu } from './llama-instance.js';
+import { acceptanceRate, draftedSequences, emptyDraftStats, predictionsSince, type DraftStats } from './draft.js';
+import { createLlama } from './llama-instance.js';
 import {
   DEFAULT_PAYLOAD_LIMITS,
   fitChatHistory,
   parseChatPayload,
-  SAMPLING_RANGES,
   type ChatMessage,
   type ChatPayload,
   type FittedPrompt,
 } from './prompt-fit.js';
-import { StepCoordinator } from './token-gate.js';
+import { checkSettings, DEFAULT_PROMPT_TOKENS_PER_STEP, type ChatRunnerSettings } from './chat-settings.js';
+import { emptyCacheStats, SequenceCache, type ConversationCacheStats, type SequenceSource } from './sequence-cache.js';
+import { StepCoordinator, type TokenGate } from './token-gate.js';
 import { estimateChatVram, fitGpuLayers } from './vram.js';
 
-/** Settings of one chat model (from `models.chat.*`). */
-export interface ChatRunnerSettings {
-  /** Model id the engine routes jobs by, e.g. `chat`. */
-  model: string;
-  /** Path of the .gguf file. */
-  path: string;
-  threads: number | 'auto';
-  /** Sequences in the context: how many chats decode together. */
-  parallel: number;
-  /** Tokens per sequence (prompt + answer). */
-  contextSize: number;
-  /** Default and largest answer length in tokens. */
-  maxTokens: number;
-  temperature: number;
-  topP: number;
-  repeatPenalty: number;
-  gpu: ChatGpu;
-  gpuLayers: number | 'auto';
-  /** Tokens each job decodes per engine step. */
-  tokensPerStep: number;
-  /** VRAM the model and its context may take; `gpuLayers: 'auto'` fits into it. */
-  vramBudgetBytes?: number;
+export { DEFAULT_PROMPT_TOKENS_PER_STEP, type ChatRunnerSettings } from './chat-settings.js';
+
+/** What the runner has done: llama.cpp batches, and the conversation cache. */
+export interface ChatRunnerStats extends BatchStats {
+  cache: ConversationCacheStats;
+  /** Speculative decoding (zeros without a draft model); `acceptance` is validated / (validated + refuted). */
+  draft: DraftStats & { acceptance: number | null };
 }
 
 export interface ChatRunnerOptions {
@@ -75,26 +66,9 @@ interface Loaded {
   model: LlamaModel;
   context: LlamaContext;
   chatWrapper: ChatWrapper;
+  sequences: SequenceCache;
   inspection: ChatModelInspection;
   gpuLayers: number;
-}
-
-function checkSettings(s: ChatRunnerSettings): void {
-  const fail = (field: string, rule: string, given: Json): never => {
-    throw new HearthError('INVALID_INPUT', `models.chat.${field} must be ${rule}; got ${JSON.stringify(given)}`, { field, given });
-  };
-  const int = (v: number, min: number, max: number): boolean => Number.isInteger(v) && v >= min && v <= max;
-  if (!int(s.parallel, 1, 64)) fail('parallel', 'an integer between 1 and 64', s.parallel);
-  if (!int(s.contextSize, 64, 1 << 20)) fail('contextSize', `an integer between 64 and ${1 << 20}`, s.contextSize);
-  if (!int(s.maxTokens, 1, s.contextSize - 1)) fail('maxTokens', `an integer between 1 and ${s.contextSize - 1} (contextSize - 1)`, s.maxTokens);
-  if (!int(s.tokensPerStep, 1, 4096)) fail('tokensPerStep', 'an integer between 1 and 4096', s.tokensPerStep);
-  if (s.threads !== 'auto' && !int(s.threads, 1, 1024)) fail('threads', '"auto" or an integer between 1 and 1024', s.threads);
-  if (s.gpuLayers !== 'auto' && !int(s.gpuLayers, 0, 100_000)) fail('gpuLayers', '"auto" or a non-negative integer', s.gpuLayers);
-  for (const key of ['temperature', 'topP', 'repeatPenalty'] as const) {
-    const { min, max } = SAMPLING_RANGES[key];
-    if (!(s[key] >= min && s[key] <= max)) fail(key, `a number between ${min} and ${max}`, s[key]);
-  }
-  if (s.vramBudgetBytes !== undefined && !(s.vramBudgetBytes >= 0)) fail('vramBudgetBytes', 'a non-negative number', s.vramBudgetBytes);
 }
 
 export class ChatRunner implements Runner {
@@ -109,6 +83,10 @@ export class ChatRunner implements Runner {
   private readonly jobs = new Map<string, ChatJob>();
   private readonly coordinator = new StepCoordinator();
   private readonly batchStats: BatchStats = { batches: 0, items: 0, tokens: 0 };
+  private readonly cacheStats = emptyCacheStats();
+  private readonly draftStats = emptyDraftStats();
+  /** Jobs begun or beginning (each holds a sequence). */
+  private active = 0;
 
   constructor(settings: ChatRunnerSettings, options: ChatRunnerOptions = {}) {
     checkSettings(settings);
@@ -119,9 +97,22 @@ export class ChatRunner implements Runner {
     this.life = new RunnerLifecycle<Loaded>({ kind: 'chat', model: this.model, load: (ctx) => this.doLoad(ctx) });
   }
 
-  /** Decode batches so far (for benchmarks and diagnostics). */
-  stats(): Readonly<BatchStats> {
-    return { ...this.batchStats };
+  /** Decode batches and conversation cache counters so far (for benchmarks and diagnostics). */
+  stats(): ChatRunnerStats {
+    return { ...this.batchStats, cache: { ...this.cacheStats }, draft: { ...this.draftStats, acceptance: acceptanceRate(this.draftStats) ?? null } };
+  }
+
+  private get keepConversations(): number {
+    return this.settings.cacheConversations ?? this.settings.parallel;
+  }
+
+  private get promptTokensPerStep(): number {
+    return this.settings.promptTokensPerStep ?? DEFAULT_PROMPT_TOKENS_PER_STEP;
+  }
+
+  /** The context's shape: a sequence per running job, more when more conversations are cached. */
+  private get shape(): { contextSize: number; sequences: number } {
+    return { contextSize: this.settings.contextSize, sequences: Math.max(this.settings.parallel, this.keepConversations) };
   }
 
   /** Tokens one sequence holds once loaded (llama.cpp may round the configured size up). */
@@ -154,7 +145,7 @@ export class ChatRunner implements Runner {
 
   private async resolveGpuLayers(inspection: ChatModelInspection): Promise<number> {
     const llama = await this.llama();
-    const shape = { contextSize: this.settings.contextSize, sequences: this.settings.parallel };
+    const shape = this.shape;
     if (this.settings.gpu === 'cpu' || llama.gpu === false || !llama.supportsGpuOffloading) return 0;
     const budget = this.settings.vramBudgetBytes;
     if (this.settings.gpuLayers === 'auto') {
@@ -176,7 +167,7 @@ export class ChatRunner implements Runner {
 
   async vramBytes(): Promise<number> {
     this.life.assertOpen();
-    const shape = { contextSize: this.settings.contextSize, sequences: this.settings.parallel };
+    const shape = this.shape;
     const loaded = this.life.peek();
     if (loaded) return estimateChatVram(loaded.inspection.insights, loaded.gpuLayers, shape);
     const inspection = await this.inspect();
@@ -209,7 +200,9 @@ export class ChatRunner implements Runner {
     try {
       context = await model.createContext({
         contextSize: this.settings.contextSize,
-        sequences: this.settings.parallel,
+        sequences: this.shape.sequences,
+        // A step's prompt tokens and the other jobs' decodes fit one llama.cpp batch.
+        batchSize: Math.max(DEFAULT_PROMPT_TOKENS_PER_STEP, this.promptTokensPerStep + this.settings.parallel),
         ...(this.settings.threads === 'auto' ? {} : { threads: this.settings.threads }),
         batching: { itemPrioritizationStrategy: countingStrategy(this.batchStats) },
         failedCreationRemedy: false,
@@ -219,19 +212,44 @@ export class ChatRunner implements Runner {
       throw this.loadError(error, signal);
     }
     defer('context', () => context.dispose());
+    const sequences = new SequenceCache(await this.sequenceSource(model, context, gpuLayers, signal, defer), this.keepConversations, this.cacheStats);
+    defer('sequences', () => sequences.dispose());
     // The jobs' sequences belong to this context: they go first, whenever the context goes.
-    defer('jobs', () => this.disposeJobs());
+    defer('jobs', () => this.disposeJobs(sequences));
     // Never null with a model: without a usable template node-llama-cpp falls back to its GeneralChatWrapper.
     const chatWrapper = resolveChatWrapper(model);
-    return { llama, model, context, chatWrapper, inspection, gpuLayers: model.gpuLayers };
+    return { llama, model, context, chatWrapper, sequences, inspection, gpuLayers: model.gpuLayers };
   }
 
-  private loadError(error: unknown, signal: AbortSignal): unknown {
+  /** The context's sequences; with a draft model, each drafting with a sequence of the draft model's own context. */
+  private async sequenceSource(model: LlamaModel, context: LlamaContext, gpuLayers: number, signal: AbortSignal, defer: LoadContext['defer']): Promise<SequenceSource> {
+    const draft = this.settings.draft;
+    if (!draft) return context;
+    let draftContext: LlamaContext;
+    try {
+      const draftModel = await model.llama.loadModel({ modelPath: draft.path, gpuLayers: gpuLayers > 0 ? 'auto' : 0, loadSignal: signal });
+      defer('draft model', () => draftModel.dispose());
+      draftContext = await draftModel.createContext({
+        contextSize: this.settings.contextSize,
+        sequences: this.shape.sequences,
+        batchSize: context.batchSize,
+        ...(this.settings.threads === 'auto' ? {} : { threads: this.settings.threads }),
+        failedCreationRemedy: false,
+        createSignal: signal,
+      });
+    } catch (error) {
+      throw this.loadError(error, signal, draft.path);
+    }
+    defer('draft context', () => draftContext.dispose());
+    return draftedSequences(context, draftContext, draft);
+  }
+
+  private loadError(error: unknown, signal: AbortSignal, path = this.settings.path): unknown {
     if (signal.aborted) return error;
     const found = error instanceof Error ? error.message : String(error);
     if (error instanceof InsufficientMemoryError)
-      return new HearthError('MODEL_TOO_LARGE', `${this.settings.path} does not fit in memory: ${found}`, { path: this.settings.path, found });
-    return new HearthError('MODEL_INVALID', `${this.settings.path} could not be loaded: ${found}`, { path: this.settings.path, found });
+      return new HearthError('MODEL_TOO_LARGE', `${path} does not fit in memory: ${found}`, { path, found });
+    return new HearthError('MODEL_INVALID', `${path} could not be loaded: ${found}`, { path, found });
   }
 
   /** Frees the jobs, the context and the model (waits for a load in flight). */
@@ -239,10 +257,23 @@ export class ChatRunner implements Runner {
     await this.life.unload();
   }
 
-  private async disposeJobs(): Promise<void> {
+  private async disposeJobs(sequences: SequenceCache): Promise<void> {
     const jobs = [...this.jobs.values()];
     this.jobs.clear();
-    await Promise.all(jobs.map((job) => job.dispose()));
+    await Promise.all(jobs.map((job) => this.release(job, sequences)));
+  }
+
+  /** Stops a job and gives its sequence back to the cache (freed if the job failed). */
+  private async release(job: ChatJob, sequences: SequenceCache): Promise<void> {
+    try {
+      await job.dispose();
+    } finally {
+      this.active--;
+      const drafted = predictionsSince(job.sequence, job.predictionsAtStart);
+      this.draftStats.validated += drafted.validated;
+      this.draftStats.refuted += drafted.refuted;
+      await sequences.give(job.sequence, job.conversationId, job.failure === undefined);
+    }
   }
 
   /**
@@ -255,15 +286,19 @@ export class ChatRunner implements Runner {
     return { ...fitted, maxTokens };
   }
 
+  /** The prompt's tokens exactly as LlamaChat renders and tokenizes them. */
+  private promptTokens(loaded: Loaded, messages: readonly ChatMessage[]): Token[] {
+    return loaded.chatWrapper.generateContextState({ chatHistory: toChatHistory(messages) }).contextText.tokenize(loaded.model.tokenizer);
+  }
+
   private prepare(loaded: Loaded, raw: Json): { payload: ChatPayload; maxTokens: number; fitted: FittedPrompt } {
     const payload = parseChatPayload(raw, { maxTokens: this.settings.maxTokens, ...DEFAULT_PAYLOAD_LIMITS });
     const maxTokens = payload.maxTokens ?? this.settings.maxTokens;
-    const { model, context, chatWrapper } = loaded;
+    const { model, context } = loaded;
     const fitted = fitChatHistory(payload.messages, {
       contextSize: context.contextSize,
       maxTokens,
-      countPromptTokens: (messages: readonly ChatMessage[]) =>
-        chatWrapper.generateContextState({ chatHistory: toChatHistory(messages) }).contextText.tokenize(model.tokenizer).length,
+      countPromptTokens: (messages: readonly ChatMessage[]) => this.promptTokens(loaded, messages).length,
       countTextTokens: (text: string) => model.tokenize(text).length,
     });
     return { payload, maxTokens, fitted };
@@ -273,16 +308,24 @@ export class ChatRunner implements Runner {
     const loaded = await this.life.use(opts.signal);
     if (this.jobs.has(job.id)) throw new HearthError('RUNNER_FAILED', `job ${job.id} has already begun`, { jobId: job.id });
     const { payload, maxTokens, fitted } = this.prepare(loaded, job.payload);
-    const { context, chatWrapper } = loaded;
-    if (context.sequencesLeft === 0)
+    const { chatWrapper, sequences } = loaded;
+    if (this.active >= this.settings.parallel)
       throw new HearthError(
         'RUNNER_FAILED',
         `all ${this.settings.parallel} sequences of ${this.model} are in use; at most maxBatch (${this.maxBatch}) chat jobs may run at once`,
         { parallel: this.settings.parallel },
       );
-    const sequence = context.getSequence();
+    const tokens = this.promptTokens(loaded, fitted.messages);
+    const { sequence } = sequences.take(payload.conversationId);
+    this.active++;
     let chatJob: ChatJob;
     try {
+      // Keep what the sequence holds of this prompt (all of it but the last token, which must be
+      // evaluated to answer), erase the rest.
+      await sequence.adaptStateToTokens(tokens.slice(0, -1), false);
+      const cachedTokens = sequence.nextTokenIndex;
+      this.cacheStats.reusedTokens += cachedTokens;
+      this.cacheStats.evaluatedTokens += tokens.length - cachedTokens;
       chatJob = new ChatJob(
         job.id,
         sequence,
@@ -295,15 +338,18 @@ export class ChatRunner implements Runner {
           topP: payload.topP ?? this.settings.topP,
           repeatPenalty: payload.repeatPenalty ?? this.settings.repeatPenalty,
         },
-        fitted.promptTokens,
+        { tokens, cachedTokens, tokensPerStep: this.promptTokensPerStep },
         fitted.dropped,
+        payload.conversationId,
       );
     } catch (error) {
-      await sequence.dispose();
+      this.active--;
+      await sequences.give(sequence, undefined, false);
       throw error;
     }
     this.jobs.set(job.id, chatJob);
-    return { steps: 1 + Math.ceil(maxTokens / this.settings.tokensPerStep) };
+    const chunkSteps = Math.ceil((chatJob.prefillEnd - chatJob.cachedTokens) / this.promptTokensPerStep);
+    return { steps: chunkSteps + 1 + Math.ceil(maxTokens / this.settings.tokensPerStep) };
   }
 
   async step(jobIds: string[], opts: StepOptions): Promise<StepOutput[]> {
@@ -323,14 +369,10 @@ export class ChatRunner implements Runner {
       if (!job) outputs.set(id, this.life.jobNotFound(id));
       else if (!job.done) running.push(job);
     }
-    const firstStep = new Set(running.filter((job) => job.gate.total === 0));
+    const before = new Map(running.map((job) => [job, { ...job.work }]));
     for (const job of running) job.onText = (text) => opts.emit(job.id, { type: 'token', text });
     try {
-      // The first step of a job evaluates its prompt and yields one token, so the answer starts as soon as possible.
-      await this.coordinator.run(
-        running.map((job) => [job.gate, firstStep.has(job) ? 1 : this.settings.tokensPerStep] as const),
-        opts.signal,
-      );
+      await this.coordinator.run(this.grants(running), opts.signal);
     } finally {
       for (const job of running) job.onText = undefined;
     }
@@ -339,19 +381,44 @@ export class ChatRunner implements Runner {
       if (known) return known;
       // A job ended during the step is gone from `jobs` but still reports (as cancelled).
       const job = stepJobs.get(id) as ChatJob;
-      const wasRunning = running.includes(job);
-      const produced = wasRunning ? job.gate.produced : 0;
-      // The prompt was evaluated in this step only if the job's first token came out of it.
-      const share = produced + (firstStep.has(job) && produced > 0 ? job.promptTokens * PROMPT_TOKEN_SHARE : 0);
-      const out: StepOutput = { jobId: id, share };
+      const from = before.get(job) ?? job.work;
+      const prompt = job.work.promptTokens - from.promptTokens;
+      const out: StepOutput = { jobId: id, share: job.work.generated - from.generated + prompt * PROMPT_TOKEN_SHARE };
       if (job.failure) out.failed = job.failure;
       else if (job.outcome)
         out.done = {
           ...job.outcome,
-          meta: { promptTokens: job.promptTokens, droppedMessages: job.droppedMessages, generatedTokens: job.gate.total },
+          meta: {
+            promptTokens: job.promptTokens,
+            cachedTokens: job.cachedTokens,
+            droppedMessages: job.droppedMessages,
+            generatedTokens: job.work.generated,
+            promptChunks: job.chunks,
+          },
         };
       return out;
     });
+  }
+
+  /**
+   * Each job's iterations in this step. The step evaluates at most `promptTokensPerStep` prompt
+   * tokens in all, shortest prompts first: a job whose prompt fits gets one iteration (the prompt
+   * and the answer's first token); a long prompt gets a chunk of what is left of the budget; a job
+   * that finds none left waits for a later step (the first prompt job always goes, so every step
+   * makes progress). A job past its prompt gets `tokensPerStep` tokens.
+   */
+  private grants(running: readonly ChatJob[]): Array<readonly [TokenGate, number]> {
+    const grant = new Map<ChatJob, number>();
+    let budget = this.promptTokensPerStep;
+    const prompting = running.filter((job) => job.promptLeft > 0).sort((a, b) => a.promptLeft - b.promptLeft);
+    for (const [i, job] of prompting.entries()) {
+      if (job.chunking) job.chunkBudget = i === 0 ? Math.max(budget, 1) : budget;
+      const need = job.chunking ? Math.min(job.chunkBudget, job.chunkLeft) : job.promptLeft;
+      const goes = i === 0 || (need > 0 && need <= budget);
+      grant.set(job, goes ? 1 : 0);
+      if (goes) budget = Math.max(0, budget - need);
+    }
+    return running.map((job) => [job.gate, grant.get(job) ?? this.settings.tokensPerStep] as const);
   }
 
   async end(jobId: string): Promise<void> {
@@ -359,7 +426,9 @@ export class ChatRunner implements Runner {
     const job = this.jobs.get(jobId);
     if (!job) return;
     this.jobs.delete(jobId);
-    await job.dispose();
+    const loaded = this.life.peek();
+    if (loaded) await this.release(job, loaded.sequences);
+    else await job.dispose();
   }
 
   /** Frees everything, the llama.cpp instance it created included; every later call rejects SHUTTING_DOWN. Safe twice. */
