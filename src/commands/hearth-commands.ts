@@ -63,7 +63,8 @@ export interface CaptionInput {
   /** What the uploader said the file is (content type or file name), checked against its bytes. */
   contentType?: string;
   question?: string;
-  detail?: CaptionDetail;
+  /** `short` or `detailed` (checked by the caption contract: anything else is refused, naming the choices). */
+  detail?: CaptionDetail | string;
 }
 
 export interface QueueView {

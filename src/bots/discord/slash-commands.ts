@@ -156,7 +156,7 @@ async function caption(deps: HandlerDeps, call: Call): Promise<void> {
     {
       imageUrl: image.url,
       ...(question !== undefined ? { question } : {}),
-      ...(detail === 'short' || detail === 'detailed' ? { detail } : {}),
+      ...(detail !== undefined ? { detail } : {}),
     },
     invocation(deps, actor, call.access, origin),
   );

@@ -5,7 +5,9 @@
 import { InterruptableStoppingCriteria, type RawImage } from '@huggingface/transformers';
 import type { CaptionFamily, OnnxDtype } from './model-folder.js';
 
-export type CaptionDetail = 'short' | 'detailed';
+import type { CaptionDetail } from '../../jobs/caption.js';
+
+export type { CaptionDetail };
 
 export interface CaptionRequest {
   question?: string;
