@@ -17,6 +17,7 @@ import {
   type SamplerChoice,
 } from '../jobs/image.js';
 import { fetchImage, type FetchImageOptions } from '../media/safe-fetch.js';
+import type { KnowledgeRetriever } from '../knowledge/types.js';
 import type { Invocation } from './invocation.js';
 
 /**
@@ -99,6 +100,8 @@ export interface HearthCommandsOptions {
   fetch?: typeof fetch;
   /** Platform tokens for their own file hosts only (Slack's files need the bot token). */
   headersForHost?: FetchImageOptions['headersForHost'];
+  /** Workspace knowledge: indexed messages relevant to a question, given to the model and listed as sources. */
+  knowledge?: KnowledgeRetriever;
 }
 
 /**
@@ -112,6 +115,7 @@ export class HearthCommands {
   readonly #clock: Clock;
   readonly #fetch: typeof fetch | undefined;
   readonly #headersForHost: FetchImageOptions['headersForHost'];
+  readonly #knowledge: KnowledgeRetriever | undefined;
 
   constructor(options: HearthCommandsOptions) {
     this.#engine = options.engine;
@@ -120,6 +124,7 @@ export class HearthCommands {
     this.#clock = options.clock;
     this.#fetch = options.fetch;
     this.#headersForHost = options.headersForHost;
+    this.#knowledge = options.knowledge;
   }
 
   get limits(): CommandLimits {
@@ -173,6 +178,9 @@ export class HearthCommands {
         else if (t.role === 'context') history.push({ role: 'user', content: t.content });
       }
     }
+    // Workspace messages the asker can read go last before the question, and are listed under the answer.
+    const found = await this.#knowledge?.retrieve(prompt, inv, opts);
+    if (found) history.push({ role: 'user', content: found.context });
     // Each image is described by a caption job of this user, queued before the chat: FIFO within a
     // user runs it first, and ImageContextLinker puts its description into the chat before it starts.
     // Everything is in the store before this returns, so a restart loses none of it.
@@ -189,7 +197,7 @@ export class HearthCommands {
       }
       awaiting.push(queued.value.id);
     }
-    const payload = buildChatPayload({ system, history, question: prompt, maxTokens: chat.maxTokens, awaiting });
+    const payload = buildChatPayload({ system, history, question: prompt, maxTokens: chat.maxTokens, awaiting, sources: found?.sources ?? [] });
     if (!payload.ok) {
       for (const id of awaiting) this.#engine.cancel(id, { userId: inv.userId, admin: true });
       return payload;

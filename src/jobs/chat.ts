@@ -18,6 +18,17 @@ export interface ChatMessage {
   content: string;
 }
 
+/** A message of the workspace that the answer was given (workspace knowledge), shown under the answer as a link. */
+export interface ChatSource {
+  url: string;
+  /** Who wrote it (a name, or the platform's user id). */
+  author: string;
+  /** When, in epoch milliseconds. */
+  at: number;
+  /** The platform's channel id. */
+  channel: string;
+}
+
 /** Longest /ask question, in characters. */
 export const MAX_ASK_CHARS = 6000;
 /** How far `models.chat.maxTokens` (and a job's own) may be set. */
@@ -54,6 +65,8 @@ export interface ChatPayload {
   context?: string[];
   /** Caption jobs describing the question's images that have not ended yet. */
   awaiting?: string[];
+  /** Indexed workspace messages given to the model (they are also in `messages`): the answer lists them. */
+  sources?: ChatSource[];
 }
 
 function allowedOf(limits: Readonly<ChatLimits>) {
@@ -75,6 +88,8 @@ function allowedOf(limits: Readonly<ChatLimits>) {
       case 'context':
       case 'awaiting':
         return 'a list of text';
+      case 'sources':
+        return 'a list of { url, author, at, channel }';
       default:
         return 'an object with messages';
     }
@@ -115,6 +130,11 @@ export function chatPayloadSchema(limits: Readonly<ChatLimits> = DEFAULT_CHAT_LI
         question: z.string({ error: (iss) => `question must be text; got ${describe(iss.input)}` }).optional(),
         context: textList('context'),
         awaiting: textList('awaiting'),
+        sources: z
+          .array(z.object({ url: z.string(), author: z.string(), at: z.number(), channel: z.string() }), {
+            error: (iss) => `sources must be a list of { url, author, at, channel }; got ${describe(iss.input)}`,
+          })
+          .optional(),
       },
       { error: (iss) => `the chat payload must be an object with messages; got ${describe(iss.input)}` },
     )
@@ -149,6 +169,7 @@ function compact(p: { [K in keyof ChatPayload]: ChatPayload[K] | undefined }): C
   if (p.question !== undefined) out.question = p.question;
   if (p.context !== undefined) out.context = p.context;
   if (p.awaiting !== undefined) out.awaiting = p.awaiting;
+  if (p.sources !== undefined) out.sources = p.sources;
   return out;
 }
 
@@ -185,6 +206,8 @@ export interface ChatBuildInput {
   maxTokens: number;
   /** Caption jobs of the question's images, queued before the chat. */
   awaiting?: readonly string[];
+  /** Workspace messages given to the model (in `history`), listed under the answer. */
+  sources?: readonly ChatSource[];
 }
 
 /** The payload of an /ask: the system prompt, the history, the question last; checked as the runner will. */
@@ -197,6 +220,7 @@ export function buildChatPayload(input: ChatBuildInput): Result<ChatPayload, Ref
     question: question.value,
     context: [],
     ...(input.awaiting && input.awaiting.length > 0 ? { awaiting: [...input.awaiting] } : {}),
+    ...(input.sources && input.sources.length > 0 ? { sources: input.sources.map((x) => ({ ...x })) } : {}),
   };
   return parseChatPayload(toJson(payload), { maxTokens: Math.max(input.maxTokens, 1) });
 }
@@ -246,5 +270,6 @@ export function toJson(payload: ChatPayload): Json {
   }
   if (payload.context !== undefined) out.context = [...payload.context];
   if (payload.awaiting !== undefined) out.awaiting = [...payload.awaiting];
+  if (payload.sources !== undefined) out.sources = payload.sources.map((x) => ({ url: x.url, author: x.author, at: x.at, channel: x.channel }));
   return out;
 }
