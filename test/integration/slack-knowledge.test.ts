@@ -11,6 +11,7 @@ import { chatPayloadOf, type ChatPayload } from '../../src/jobs/chat.js';
 import { changedEvent, deletedEvent, messageEvent, permalinkOf } from '../fakes/slack/history.js';
 import { FakeSlack } from '../fakes/slack/fake-slack.js';
 import { SlackHarness, waitFor } from '../fakes/slack/harness.js';
+import { mention } from '../fakes/slack/payloads.js';
 
 const FILLER = ['lunch is at noon today', 'the printer on floor 2 jammed again', 'deploy of the api went fine', 'who has the projector remote?', 'standup notes are in the doc', 'coffee machine descaled'];
 
@@ -108,6 +109,15 @@ describe('Slack workspace knowledge', () => {
     expect(bob.payload.sources?.[0]).toMatchObject({ url: permalinkOf(seeded.budget!), channel: 'CPRIV' });
   });
 
+  test('a mention in a channel is answered from the knowledge too', async () => {
+    const before = lastSeq(h);
+    const { event } = mention("what's the lab wifi password?", { user: 'UBOB', channel: 'CGEN' });
+    await h.event(event);
+    const { payload } = await answered(h, 'UBOB', before);
+    expect(payload.sources?.[0]?.url).toBe(permalinkOf(seeded.wifi!));
+    expect(given(payload)).toContain('hunter2');
+  });
+
   test('knowledge never crosses workspaces', async () => {
     const before = lastSeq(h);
     await h.command('/ask', "what's the lab wifi password?", { user: 'UALICE', channel: 'CGEN', team: 'T0002' });
@@ -153,13 +163,18 @@ describe('Slack knowledge backfill across a restart', () => {
     fake.history.pageSize = 10;
     fake.history.addChannel('CLOG', { name: 'log' });
     for (let i = 0; i < 95; i++) fake.history.seed('CLOG', 'UALICE', `log line ${i}`);
+    // Slack's rate limiter answers one page with a 429: it is waited out (Retry-After), not an error.
+    fake.rateLimit('conversations.history', { times: 1, retryAfterSeconds: 0 });
     const release = fake.history.hold('conversations.history', 3);
-    const first = await SlackHarness.start({ mode: 'socket', fake, config: knowledgeConfig(['CLOG']) });
+    // The Web API client waits a 429 out (hearth's default client retries; the tests' has none unless asked).
+    const clientOptions = { retryConfig: { retries: 2, minTimeout: 0, maxTimeout: 0 } };
+    const first = await SlackHarness.start({ mode: 'socket', fake, clientOptions, config: knowledgeConfig(['CLOG']) });
     const index = () => first.app.knowledge!.index;
     const ref = { platform: 'slack' as const, workspace: 'T0001', channel: 'CLOG' };
     let second: SlackHarness | undefined;
     try {
       await waitFor('the fourth page asked for', () => fake.state.callsOf('conversations.history').length === 4);
+      expect(fake.rateLimited).toEqual(['conversations.history']);
       await waitFor('three pages written', () => index().count(ref) === 30);
       const cursor = index().channel(ref)?.cursor;
       expect(cursor).toBeDefined();
