@@ -15,6 +15,8 @@ import { HearthMetrics } from '../monitoring/metrics.js';
 import { Upkeep, type UpkeepReport } from './upkeep.js';
 import type { JobStore } from '../engine/store/job-store.js';
 import type { JobKind } from '../engine/types.js';
+import { KnowledgeBase } from '../knowledge/knowledge-base.js';
+import { MessageIndex } from '../knowledge/message-index.js';
 import { scrubSecrets, type Logger } from '../util/log.js';
 
 export interface HearthAppOptions {
@@ -48,6 +50,8 @@ export class HearthApp {
   /** The Prometheus metrics (served at /metrics by the web console). */
   readonly metrics: HearthMetrics;
   readonly #upkeep: Upkeep | undefined;
+  /** Workspace knowledge (indexed channels, answers with sources), when the config names channels. */
+  readonly knowledge: KnowledgeBase | undefined;
   readonly #recorder: ConversationRecorder;
   readonly #linker: ImageContextLinker;
   readonly #log: Logger;
@@ -115,6 +119,8 @@ export class HearthApp {
     const commandOptions: HearthCommandsOptions = { engine: this.engine, store: this.store, config, clock, gpu: this.gpu };
     if (options.fetch) commandOptions.fetch = options.fetch;
     if (options.headersForHost) commandOptions.headersForHost = options.headersForHost;
+    this.knowledge = knowledgeOf(config, this.store, (e, where) => this.reportError(e, where));
+    if (this.knowledge) commandOptions.knowledge = this.knowledge;
     this.commands = new HearthCommands(commandOptions);
     const ctx: AdapterContext = {
       commands: this.commands,
@@ -124,6 +130,7 @@ export class HearthApp {
       log,
       monitoring: { gpu: this.gpu, metrics: this.metrics },
       reportError: (e, where) => this.reportError(e, where),
+      ...(this.knowledge ? { knowledge: this.knowledge } : {}),
     };
     this.adapters = options.adapters.map((make) => make(ctx));
   }
@@ -198,6 +205,19 @@ function privateDataDir(dir: string, log: Logger): void {
       `dataDir ${dir} can be read by other users of this machine (mode ${mode.toString(8)}); run \`chmod 700 ${dir}\` to keep it private`,
     );
   }
+}
+
+/** The knowledge base over the jobs database, when channels are to be indexed (and the store is SQLite). */
+function knowledgeOf(config: HearthConfig, store: JobStore, report: (e: unknown, where: string) => void): KnowledgeBase | undefined {
+  const k = config.knowledge;
+  if (k.slackChannels.length === 0 && k.discordChannels.length === 0) return undefined;
+  if (!(store instanceof SqliteStore)) return undefined;
+  return new KnowledgeBase({
+    index: new MessageIndex(store.database),
+    channels: { slack: k.slackChannels, discord: k.discordChannels },
+    topK: k.topK,
+    report,
+  });
 }
 
 function declaredModels(config: HearthConfig): Array<{ model: string; kind: JobKind }> {

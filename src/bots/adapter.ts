@@ -4,6 +4,7 @@ import type { HearthConfig } from '../config/schema.js';
 import type { Clock } from '../engine/clock.js';
 import type { JobFeed } from '../engine/job-feed.js';
 import type { Monitoring } from '../monitoring/index.js';
+import type { KnowledgeBase } from '../knowledge/knowledge-base.js';
 import type { Logger } from '../util/log.js';
 
 /**
@@ -25,6 +26,8 @@ export interface AdapterContext {
   monitoring?: Monitoring;
   /** The one place every handler error goes (logged with context; nothing is swallowed). */
   reportError(error: unknown, where: string): void;
+  /** Workspace knowledge, when `knowledge.*Channels` name channels: the platform indexes them and registers its access checks. */
+  knowledge?: KnowledgeBase;
 }
 
 /**

@@ -76,7 +76,7 @@ program
     const { config: cfg } = await config(opts.config);
     const { slackAppManifest } = await import('../bots/slack/manifest.js');
     try {
-      const manifest = slackAppManifest({ mode: cfg.slack.mode, ...(opts.requestUrl ? { requestUrl: opts.requestUrl } : {}) });
+      const manifest = slackAppManifest({ mode: cfg.slack.mode, knowledge: cfg.knowledge.slackChannels.length > 0, ...(opts.requestUrl ? { requestUrl: opts.requestUrl } : {}) });
       process.stdout.write(`${JSON.stringify(manifest, null, 2)}\n`);
     } catch (e) {
       process.stderr.write(`hearth: ${e instanceof Error ? e.message : String(e)} (pass --request-url)\n`);

@@ -18,6 +18,7 @@ import {
 } from '../jobs/image.js';
 import { fetchImage, type FetchImageOptions } from '../media/safe-fetch.js';
 import { telemetryOff, type GpuTelemetry, type GpuTelemetrySource } from '../monitoring/gpu-monitor.js';
+import type { KnowledgeRetriever } from '../knowledge/types.js';
 import type { Invocation } from './invocation.js';
 
 /**
@@ -105,6 +106,8 @@ export interface HearthCommandsOptions {
   headersForHost?: FetchImageOptions['headersForHost'];
   /** GPU telemetry for the status (default: none, said so). */
   gpu?: GpuTelemetrySource;
+  /** Workspace knowledge: indexed messages relevant to a question, given to the model and listed as sources. */
+  knowledge?: KnowledgeRetriever;
 }
 
 /**
@@ -119,6 +122,7 @@ export class HearthCommands {
   readonly #fetch: typeof fetch | undefined;
   readonly #headersForHost: FetchImageOptions['headersForHost'];
   readonly #gpu: GpuTelemetrySource | undefined;
+  readonly #knowledge: KnowledgeRetriever | undefined;
 
   constructor(options: HearthCommandsOptions) {
     this.#engine = options.engine;
@@ -128,6 +132,7 @@ export class HearthCommands {
     this.#fetch = options.fetch;
     this.#headersForHost = options.headersForHost;
     this.#gpu = options.gpu;
+    this.#knowledge = options.knowledge;
   }
 
   get limits(): CommandLimits {
@@ -181,6 +186,9 @@ export class HearthCommands {
         else if (t.role === 'context') history.push({ role: 'user', content: t.content });
       }
     }
+    // Workspace messages the asker can read go last before the question, and are listed under the answer.
+    const found = await this.#knowledge?.retrieve(prompt, inv, opts);
+    if (found) history.push({ role: 'user', content: found.context });
     // Each image is described by a caption job of this user, queued before the chat: FIFO within a
     // user runs it first, and ImageContextLinker puts its description into the chat before it starts.
     // Everything is in the store before this returns, so a restart loses none of it.
@@ -197,7 +205,7 @@ export class HearthCommands {
       }
       awaiting.push(queued.value.id);
     }
-    const payload = buildChatPayload({ system, history, question: prompt, maxTokens: chat.maxTokens, awaiting, ...(conversationId ? { conversationId } : {}) });
+    const payload = buildChatPayload({ system, history, question: prompt, maxTokens: chat.maxTokens, awaiting, sources: found?.sources ?? [], ...(conversationId ? { conversationId } : {}) });
     if (!payload.ok) {
       for (const id of awaiting) this.#engine.cancel(id, { userId: inv.userId, admin: true });
       return payload;

@@ -20,6 +20,8 @@ export interface Invocation {
   conversationId?: string;
   /** Platform channel id, for per-channel system prompts. */
   channelId?: string;
+  /** The platform's workspace (Slack team, Discord guild): workspace knowledge never crosses it. */
+  workspaceId?: string;
   /** Where to answer; stored with the job so the answer finds its way after a restart. */
   origin: Json;
 }

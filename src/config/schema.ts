@@ -422,6 +422,20 @@ const retentionSchema = z.strictObject({
   days: numIn(1, 36_500).default(30),
 });
 
+/** Workspace knowledge: channels whose history is indexed and searched for answers with sources. */
+const knowledgeSchema = z.strictObject({
+  /** Slack channel ids (C…, G…) to index; the app must be a member of each. */
+  slackChannels: idList,
+  /** Discord channel ids to index. */
+  discordChannels: idList,
+  /** How many indexed messages an answer is given (and lists as sources). */
+  topK: intIn(1, 20).default(5),
+  /** Slack Web API calls per minute the backfill may make (conversations.history is Tier 3, about 50). */
+  slackRequestsPerMinute: intIn(1, 1000).default(40),
+  /** How long who-can-read-a-channel answers are kept (seconds) before they are asked again. */
+  accessCacheSeconds: intIn(0, 3600).default(60),
+});
+
 /** The whole configuration file. Every section may be left out; unknown keys are errors. */
 export const configSchema = z.strictObject({
   dataDir: nonEmpty('a folder path').default('./data'),
@@ -434,6 +448,7 @@ export const configSchema = z.strictObject({
   limits: limitsSchema.prefault({}),
   monitoring: monitoringSchema.prefault({}),
   retention: retentionSchema.prefault({}),
+  knowledge: knowledgeSchema.prefault({}),
 });
 
 /** The configuration with defaults applied. */
@@ -443,6 +458,7 @@ export type SlackConfig = HearthConfig['slack'];
 export type ChatModelConfig = NonNullable<HearthConfig['models']['chat']>;
 export type ImageModelConfig = NonNullable<HearthConfig['models']['image']>;
 export type CaptionModelConfig = NonNullable<HearthConfig['models']['caption']>;
+export type KnowledgeConfig = HearthConfig['knowledge'];
 
 /** The configuration hearth runs with when there is no file (web console only). */
 export function defaultConfig(): HearthConfig {

@@ -18,6 +18,17 @@ export interface ChatMessage {
   content: string;
 }
 
+/** A message of the workspace that the answer was given (workspace knowledge), shown under the answer as a link. */
+export interface ChatSource {
+  url: string;
+  /** Who wrote it (a name, or the platform's user id). */
+  author: string;
+  /** When, in epoch milliseconds. */
+  at: number;
+  /** The platform's channel id. */
+  channel: string;
+}
+
 /** Longest /ask question, in characters. */
 export const MAX_ASK_CHARS = 6000;
 /** How far `models.chat.maxTokens` (and a job's own) may be set. */
@@ -56,6 +67,8 @@ export interface ChatPayload {
   awaiting?: string[];
   /** The conversation the turn belongs to: the runner keeps its evaluated tokens for the next turn. */
   conversationId?: string;
+  /** Indexed workspace messages given to the model (they are also in `messages`): the answer lists them. */
+  sources?: ChatSource[];
 }
 
 function allowedOf(limits: Readonly<ChatLimits>) {
@@ -78,6 +91,8 @@ function allowedOf(limits: Readonly<ChatLimits>) {
       case 'context':
       case 'awaiting':
         return 'a list of text';
+      case 'sources':
+        return 'a list of { url, author, at, channel }';
       default:
         return 'an object with messages';
     }
@@ -119,6 +134,11 @@ export function chatPayloadSchema(limits: Readonly<ChatLimits> = DEFAULT_CHAT_LI
         context: textList('context'),
         awaiting: textList('awaiting'),
         conversationId: z.string({ error: (iss) => `conversationId must be text; got ${describe(iss.input)}` }).optional(),
+        sources: z
+          .array(z.object({ url: z.string(), author: z.string(), at: z.number(), channel: z.string() }), {
+            error: (iss) => `sources must be a list of { url, author, at, channel }; got ${describe(iss.input)}`,
+          })
+          .optional(),
       },
       { error: (iss) => `the chat payload must be an object with messages; got ${describe(iss.input)}` },
     )
@@ -154,6 +174,7 @@ function compact(p: { [K in keyof ChatPayload]: ChatPayload[K] | undefined }): C
   if (p.context !== undefined) out.context = p.context;
   if (p.awaiting !== undefined) out.awaiting = p.awaiting;
   if (p.conversationId !== undefined) out.conversationId = p.conversationId;
+  if (p.sources !== undefined) out.sources = p.sources;
   return out;
 }
 
@@ -192,6 +213,8 @@ export interface ChatBuildInput {
   awaiting?: readonly string[];
   /** The conversation of the turn (lets the runner reuse the conversation's evaluated tokens). */
   conversationId?: string;
+  /** Workspace messages given to the model (in `history`), listed under the answer. */
+  sources?: readonly ChatSource[];
 }
 
 /** The payload of an /ask: the system prompt, the history, the question last; checked as the runner will. */
@@ -205,6 +228,7 @@ export function buildChatPayload(input: ChatBuildInput): Result<ChatPayload, Ref
     context: [],
     ...(input.awaiting && input.awaiting.length > 0 ? { awaiting: [...input.awaiting] } : {}),
     ...(input.conversationId ? { conversationId: input.conversationId } : {}),
+    ...(input.sources && input.sources.length > 0 ? { sources: input.sources.map((x) => ({ ...x })) } : {}),
   };
   return parseChatPayload(toJson(payload), { maxTokens: Math.max(input.maxTokens, 1) });
 }
@@ -254,5 +278,6 @@ export function toJson(payload: ChatPayload): Json {
   }
   if (payload.context !== undefined) out.context = [...payload.context];
   if (payload.awaiting !== undefined) out.awaiting = [...payload.awaiting];
+  if (payload.sources !== undefined) out.sources = payload.sources.map((x) => ({ url: x.url, author: x.author, at: x.at, channel: x.channel }));
   return out;
 }

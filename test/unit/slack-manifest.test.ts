@@ -13,6 +13,14 @@ describe('the Slack app manifest', () => {
     expect((m.settings.event_subscriptions as { bot_events: string[] }).bot_events).toEqual(['app_mention', 'message.im']);
   });
 
+  test('workspace knowledge adds the history, membership and name scopes and the channel message events', () => {
+    const m = slackAppManifest({ mode: 'socket', knowledge: true }) as { oauth_config: { scopes: { bot: string[] } }; settings: { event_subscriptions: { bot_events: string[] } } };
+    expect(m.oauth_config.scopes.bot).toEqual(expect.arrayContaining(['channels:history', 'groups:history', 'channels:read', 'groups:read', 'users:read', 'chat:write']));
+    expect(m.settings.event_subscriptions.bot_events).toEqual(['app_mention', 'message.im', 'message.channels', 'message.groups']);
+    const plain = slackAppManifest({ mode: 'socket' }) as { oauth_config: { scopes: { bot: string[] } } };
+    expect(plain.oauth_config.scopes.bot).not.toContain('channels:history');
+  });
+
   test('HTTP mode needs the public URL of /slack/events and uses it everywhere', () => {
     expect(() => slackAppManifest({ mode: 'http' })).toThrow(/requestUrl/);
     const m = JSON.stringify(slackAppManifest({ mode: 'http', requestUrl: 'https://hearth.example.org/slack/events' }));

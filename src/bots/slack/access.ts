@@ -53,6 +53,7 @@ export class SlackAccess {
       admin,
       weight,
       channelId: origin.channel,
+      workspaceId: origin.team,
       origin: originToJson(origin),
     };
     if (opts.userName) inv.userName = opts.userName;

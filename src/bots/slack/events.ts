@@ -85,6 +85,12 @@ async function converse(h: HandlerContext, origin: Omit<SlackOrigin, 'status'>, 
 }
 
 export function registerEvents(app: App, h: HandlerContext): void {
+  // New, edited and deleted messages of the indexed channels keep workspace knowledge current.
+  app.event('message', async ({ event, body }) => {
+    if (!h.knowledge) return;
+    await h.knowledge.onEvent(body.team_id, event).catch((e: unknown) => h.report(e, 'slack: indexing a message'));
+  });
+
   app.event('app_mention', async ({ event, body, context }) => {
     const m = readMessage(event);
     if (!m || !m.user || m.bot_id) return;

@@ -2,6 +2,7 @@ import type { AskInput, HearthCommands, ImagineInput } from '../../commands/hear
 import { slackErrorText } from './error-text.js';
 import type { HearthConfig } from '../../config/schema.js';
 import type { AdapterJobs } from '../adapter.js';
+import type { SlackKnowledge } from '../../knowledge/slack-knowledge.js';
 import type { SlackAccess } from './access.js';
 import { textMessage } from './blocks.js';
 import type { SlackOrigin } from './origin.js';
@@ -21,6 +22,8 @@ export interface HandlerContext {
   dropView(origin: SlackOrigin): Promise<void>;
   /** Deliveries dropped as repeats (Slack retries, a message seen twice). */
   stats: { duplicates: number };
+  /** Workspace knowledge of the indexed channels, when configured: message events keep it current. */
+  knowledge?: SlackKnowledge;
 }
 
 /** True when none of the keys was seen before (and marks them all seen); counts a repeat. */

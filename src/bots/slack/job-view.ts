@@ -16,6 +16,8 @@ import { cancelButton, progressBar, rerollButton, textMessage } from './blocks.j
 import { originToJson, parseOrigin, type SlackOrigin } from './origin.js';
 import { slackErrorCode, type SlackApi } from './slack-api.js';
 import { escapeMrkdwn } from './text.js';
+import { sourcesOf } from '../../views/sources.js';
+import { sourcesLine } from './sources.js';
 
 export interface JobViewDeps {
   api: SlackApi;
@@ -194,6 +196,9 @@ export class JobView {
     if (phase === 'done') {
       if (text.trim().length === 0) text = '(The model gave an empty answer.)';
       if (v.result?.stopReason === 'maxTokens') footer = '_Stopped at the answer length limit._';
+      // The workspace messages the answer was given, as links under it.
+      const sources = sourcesOf(this.#shown.job);
+      if (sources.length > 0) footer = [footer, sourcesLine(sources, this.#writerFor().mode === 'stream' ? 'markdown' : 'mrkdwn')].filter(Boolean).join('\n');
     } else if (phase === 'cancelled') footer = this.#cancelledText();
     else footer = this.#errorText();
     await this.#write((w) => w.finish(text, footer));

@@ -14,6 +14,18 @@ export const BOT_SCOPES: Readonly<Record<string, string>> = {
   'files:write': 'uploading the pictures /imagine makes',
 };
 
+/** Bot scopes workspace knowledge adds (`knowledge.slackChannels`): what each is for. */
+export const KNOWLEDGE_SCOPES: Readonly<Record<string, string>> = {
+  'channels:history': 'reading the history of the public channels in knowledge.slackChannels',
+  'groups:history': 'reading the history of the private channels in knowledge.slackChannels',
+  'channels:read': 'whether an indexed channel is public (conversations.info)',
+  'groups:read': 'who is in an indexed private channel (conversations.members), so only its members get its messages',
+  'users:read': 'the names of the people whose messages are given as sources',
+};
+
+/** Events workspace knowledge adds: new, edited and deleted messages of the indexed channels. */
+export const KNOWLEDGE_EVENTS: readonly string[] = ['message.channels', 'message.groups'];
+
 export const SLASH_COMMANDS = [
   { command: '/ask', description: 'Ask the private model; the answer comes in a thread', usage_hint: 'your question' },
   { command: '/imagine', description: 'Make a picture (/imagine help for the options)', usage_hint: 'a prompt --steps 20 --seed 7 --size 768x512 --no "text"' },
@@ -25,6 +37,8 @@ export interface ManifestOptions {
   mode: 'socket' | 'http';
   /** HTTP mode: the public URL of `/slack/events` (e.g. https://hearth.example.org/slack/events). */
   requestUrl?: string;
+  /** Workspace knowledge is configured (`knowledge.slackChannels`): its scopes and events are added. */
+  knowledge?: boolean;
 }
 
 /** The manifest as an object (JSON is valid manifest syntax). */
@@ -40,9 +54,9 @@ export function slackAppManifest(opts: ManifestOptions): Record<string, unknown>
       bot_user: { display_name: name, always_online: true },
       slash_commands: SLASH_COMMANDS.map((c) => ({ ...c, ...url, should_escape: false })),
     },
-    oauth_config: { scopes: { bot: Object.keys(BOT_SCOPES) } },
+    oauth_config: { scopes: { bot: [...Object.keys(BOT_SCOPES), ...(opts.knowledge ? Object.keys(KNOWLEDGE_SCOPES) : [])] } },
     settings: {
-      event_subscriptions: { ...(http ? { request_url: opts.requestUrl } : {}), bot_events: ['app_mention', 'message.im'] },
+      event_subscriptions: { ...(http ? { request_url: opts.requestUrl } : {}), bot_events: ['app_mention', 'message.im', ...(opts.knowledge ? KNOWLEDGE_EVENTS : [])] },
       interactivity: { is_enabled: true, ...(http ? { request_url: opts.requestUrl } : {}) },
       org_deploy_enabled: false,
       socket_mode_enabled: !http,

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { App, HTTPReceiver, LogLevel, SocketModeReceiver, type AppOptions } from '@slack/bolt';
 import { HearthError } from '../../engine/types.js';
+import { SlackKnowledge } from '../../knowledge/slack-knowledge.js';
 import type { AdapterContext, PlatformAdapter } from '../adapter.js';
 import { SlackAccess } from './access.js';
 import { registerActions } from './actions.js';
@@ -43,6 +44,7 @@ export class SlackAdapter implements PlatformAdapter {
   #http: HTTPReceiver | undefined;
   #address: AddressInfo | undefined;
   #renderer: SlackRenderer | undefined;
+  #knowledge: SlackKnowledge | undefined;
   #starting: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
   readonly #stats = { duplicates: 0 };
@@ -95,6 +97,7 @@ export class SlackAdapter implements PlatformAdapter {
     app.error(async (e) => this.#ctx.reportError(e, 'slack'));
 
     const api = new SlackApi(app.client);
+    this.#knowledge = this.#knowledgeFor(api);
     const h: HandlerContext = {
       api,
       commands: this.#ctx.commands,
@@ -105,6 +108,7 @@ export class SlackAdapter implements PlatformAdapter {
       report: (e, where) => this.#ctx.reportError(e, where),
       dropView: (origin) => this.#renderer?.drop(origin) ?? Promise.resolve(),
       stats: this.#stats,
+      ...(this.#knowledge ? { knowledge: this.#knowledge } : {}),
     };
     h.seen.load();
     registerSlashCommands(app, h);
@@ -142,10 +146,36 @@ export class SlackAdapter implements PlatformAdapter {
         this.#address = server.address() as AddressInfo;
       }
       log.info({ mode: cfg.mode, ...(this.#address ? { port: this.#address.port } : {}) }, 'Slack app connected');
+      if (this.#knowledge) {
+        this.#ctx.knowledge?.register(this.#knowledge);
+        const botUserId = (await app.client.auth.test()).user_id;
+        this.#knowledge.start(botUserId ? { botUserId } : {});
+      }
     } catch (e) {
       await this.#shutdown().catch((e2: unknown) => this.#ctx.reportError(e2, 'slack: stopping after a failed start'));
       throw e;
     }
+  }
+
+  /** Workspace knowledge of `knowledge.slackChannels`, when configured. */
+  #knowledgeFor(api: SlackApi): SlackKnowledge | undefined {
+    const kb = this.#ctx.knowledge;
+    const k = this.#ctx.config.knowledge;
+    if (!kb || k.slackChannels.length === 0) return undefined;
+    return new SlackKnowledge({
+      api,
+      index: kb.index,
+      channels: k.slackChannels,
+      requestsPerMinute: k.slackRequestsPerMinute,
+      accessCacheMs: k.accessCacheSeconds * 1000,
+      now: () => this.#ctx.clock.now(),
+      report: (e, where) => this.#ctx.reportError(e, where),
+    });
+  }
+
+  /** Knowledge for tests and the admin view: the Slack side of the index, when configured. */
+  get knowledge(): SlackKnowledge | undefined {
+    return this.#knowledge;
   }
 
   #seenFile(): { file?: string } {
@@ -163,6 +193,10 @@ export class SlackAdapter implements PlatformAdapter {
   }
 
   async #shutdown(): Promise<void> {
+    if (this.#knowledge) {
+      this.#ctx.knowledge?.unregister(this.#knowledge);
+      await this.#knowledge.stop();
+    }
     await this.#renderer?.close();
     if (this.#socket) {
       // The receiver's own stop() does not wait for the socket to close; an open socket keeps the

@@ -70,6 +70,59 @@ export class SlackApi {
     await this.client.chat.stopStream({ channel, ts, ...(markdown ? { markdown_text: markdown } : {}) });
   }
 
+  // Reading the workspace (workspace knowledge) ---------------------------------------------------
+
+  /** The workspace (team id) the bot token belongs to. */
+  async team(): Promise<string> {
+    const res = await this.client.auth.test();
+    if (!res.team_id) throw new Error('auth.test returned no team_id');
+    return res.team_id;
+  }
+
+  /** One page of a channel's messages, newest first (conversations.history); `oldest` is exclusive. */
+  async history(channel: string, opts: { cursor?: string; oldest?: string; limit: number }): Promise<SlackPage> {
+    const res = await this.client.conversations.history({
+      channel,
+      limit: opts.limit,
+      ...(opts.cursor ? { cursor: opts.cursor } : {}),
+      ...(opts.oldest ? { oldest: opts.oldest } : {}),
+    });
+    return page((res.messages ?? []) as Array<Record<string, unknown>>, res.response_metadata?.next_cursor);
+  }
+
+  /** One page of a thread: its parent first, then the replies (conversations.replies). */
+  async replies(channel: string, ts: string, opts: { cursor?: string; limit: number }): Promise<SlackPage> {
+    const res = await this.client.conversations.replies({ channel, ts, limit: opts.limit, ...(opts.cursor ? { cursor: opts.cursor } : {}) });
+    return page((res.messages ?? []) as Array<Record<string, unknown>>, res.response_metadata?.next_cursor);
+  }
+
+  /** One page of a channel's members (conversations.members). */
+  async members(channel: string, opts: { cursor?: string; limit: number }): Promise<SlackPage<string>> {
+    const res = await this.client.conversations.members({ channel, limit: opts.limit, ...(opts.cursor ? { cursor: opts.cursor } : {}) });
+    return page(res.members ?? [], res.response_metadata?.next_cursor);
+  }
+
+  /** A channel's name and whether it is private (conversations.info). */
+  async channelInfo(channel: string): Promise<{ name?: string; private: boolean }> {
+    const res = await this.client.conversations.info({ channel });
+    const c = res.channel;
+    return { ...(c?.name ? { name: c.name } : {}), private: c?.is_private === true };
+  }
+
+  /** A link to a message (chat.getPermalink). */
+  async permalink(channel: string, ts: string): Promise<string> {
+    const res = await this.client.chat.getPermalink({ channel, message_ts: ts });
+    if (!res.permalink) throw new Error('chat.getPermalink returned no permalink');
+    return res.permalink;
+  }
+
+  /** A person's display name (users.info), if they have one. */
+  async userName(user: string): Promise<string | undefined> {
+    const res = await this.client.users.info({ user });
+    const u = res.user;
+    return u?.profile?.display_name || u?.real_name || u?.name || undefined;
+  }
+
   /**
    * Uploads a file into a channel or thread: files.getUploadURLExternal, the upload, then
    * files.completeUploadExternal (what `files.uploadV2` does).
@@ -87,6 +140,13 @@ export class SlackApi {
   }
 }
 
+/** A page of a conversation's messages as the Web API returns them (each a raw message object). */
+export interface SlackPage<T = Record<string, unknown>> {
+  items: T[];
+  /** The next page's cursor; absent on the last page. */
+  next?: string;
+}
+
 /** The Slack error code of a failed Web API call (`not_in_channel`, …), if it was one. */
 export function slackErrorCode(e: unknown): string | undefined {
   if (typeof e !== 'object' || e === null) return undefined;
@@ -94,4 +154,8 @@ export function slackErrorCode(e: unknown): string | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
   const code = (data as { error?: unknown }).error;
   return typeof code === 'string' ? code : undefined;
+}
+
+function page<T>(items: T[], next: string | undefined): SlackPage<T> {
+  return next ? { items, next } : { items };
 }

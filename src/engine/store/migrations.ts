@@ -119,6 +119,55 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE state IN ('done', 'failed', 'cancelled') AND json_type(payload, '$.imageBase64') IS NOT NULL;
     `,
   },
+  {
+    version: 3,
+    description: 'workspace knowledge: indexed messages with full-text search, indexed channels and their sync cursors',
+    sql: `
+      -- One row per platform message (a thread reply names its parent); edits replace the text.
+      CREATE TABLE knowledge_messages (
+        id          INTEGER PRIMARY KEY,
+        platform    TEXT NOT NULL,
+        workspace   TEXT NOT NULL,
+        channel     TEXT NOT NULL,
+        message_id  TEXT NOT NULL,
+        thread_id   TEXT,
+        author      TEXT NOT NULL,
+        author_name TEXT,
+        at          INTEGER NOT NULL,
+        text        TEXT NOT NULL,
+        permalink   TEXT,
+        UNIQUE (platform, workspace, channel, message_id)
+      );
+      CREATE INDEX knowledge_messages_thread ON knowledge_messages (platform, workspace, channel, thread_id);
+      -- External-content FTS5 over the text, kept in step by triggers.
+      CREATE VIRTUAL TABLE knowledge_fts USING fts5 (
+        text, content = 'knowledge_messages', content_rowid = 'id', tokenize = 'porter unicode61 remove_diacritics 2'
+      );
+      CREATE TRIGGER knowledge_messages_ai AFTER INSERT ON knowledge_messages BEGIN
+        INSERT INTO knowledge_fts (rowid, text) VALUES (new.id, new.text);
+      END;
+      CREATE TRIGGER knowledge_messages_ad AFTER DELETE ON knowledge_messages BEGIN
+        INSERT INTO knowledge_fts (knowledge_fts, rowid, text) VALUES ('delete', old.id, old.text);
+      END;
+      CREATE TRIGGER knowledge_messages_au AFTER UPDATE OF text ON knowledge_messages BEGIN
+        INSERT INTO knowledge_fts (knowledge_fts, rowid, text) VALUES ('delete', old.id, old.text);
+        INSERT INTO knowledge_fts (rowid, text) VALUES (new.id, new.text);
+      END;
+      -- A channel being indexed: where its backfill stands (cursor) and up to which message it is synced.
+      CREATE TABLE knowledge_channels (
+        platform      TEXT NOT NULL,
+        workspace     TEXT NOT NULL,
+        channel       TEXT NOT NULL,
+        name          TEXT,
+        private       INTEGER,
+        cursor        TEXT,
+        backfilled_at INTEGER,
+        synced_until  TEXT,
+        last_sync_at  INTEGER,
+        PRIMARY KEY (platform, workspace, channel)
+      );
+    `,
+  },
 ];
 
 /** The schema version this code writes and reads. */

@@ -170,6 +170,14 @@ export class SqliteStore implements HearthStore {
   // The connection --------------------------------------------------------------------------------
 
   /**
+   * The connection, for repositories kept outside the engine in the same database (the workspace
+   * knowledge index, src/knowledge): their tables come from the same migrations.
+   */
+  get database(): Database.Database {
+    return this.#db;
+  }
+
+  /**
    * The connection's settings as SQLite reports them (`hearth doctor`, and the test that holds the
    * durability contract: synchronous, foreign keys and the busy timeout are per connection, so only
    * this connection can show them).

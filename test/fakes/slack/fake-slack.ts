@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { slackTokens } from '../../helpers/tokens.js';
 import { Deliveries, type Delivery } from './deliveries.js';
+import { SlackHistory } from './history.js';
 import { checkSlackMessage } from './limits.js';
 import { SlackState, type ApiCall } from './state.js';
 
@@ -35,6 +36,8 @@ export class FakeSlack {
   readonly botUserId: string;
   readonly state: SlackState;
   readonly deliveries: Deliveries;
+  /** Channels, people and seeded histories hearth can read (conversations.*, chat.getPermalink, users.info). */
+  readonly history: SlackHistory;
   streaming: boolean;
   /** Requests the file host got: url path and the Authorization header it carried. */
   readonly fileRequests: Array<{ path: string; authorization: string | undefined }> = [];
@@ -61,6 +64,7 @@ export class FakeSlack {
     this.botUserId = opts.botUserId ?? 'UBOT';
     this.streaming = opts.streaming ?? true;
     this.state = new SlackState(this.botUserId);
+    this.history = new SlackHistory(this.state);
     this.deliveries = new Deliveries(opts.ackDeadlineMs ?? 3000, (text) => this.#broadcast(text));
     this.#server = createServer((req, res) => void this.#route(req, res));
     this.#wss = new WebSocketServer({ noServer: true });
@@ -243,7 +247,8 @@ export class FakeSlack {
       }
       return { ok: true, files: files.map((f) => ({ id: f.id, title: f.title })) };
     }
-    return this.state.handle(method, args);
+    await this.history.gate(method);
+    return this.history.handle(method, args) ?? this.state.handle(method, args);
   }
 }
 

@@ -1,0 +1,106 @@
+/**
+ * Workspace knowledge as the commands see it ({@link KnowledgeRetriever}): for a question, the most
+ * relevant indexed messages (FTS5, bm25) among the channels of the asker's own workspace that the
+ * asker can read right now, numbered, with author and date, and their links as sources.
+ *
+ * Platforms register what only they can answer (who can read a channel, a message's link) once
+ * their adapter is connected; a platform that has not registered gets nothing.
+ */
+import type { Invocation } from '../commands/invocation.js';
+import { ftsQuery } from './fts-query.js';
+import type { MessageIndex } from './message-index.js';
+import type { KnowledgePlatform, KnowledgeRetriever, KnowledgeSource, PlatformKnowledge, Retrieved, SearchHit } from './types.js';
+
+export interface KnowledgeBaseOptions {
+  index: MessageIndex;
+  /** The indexed channel ids per platform (`knowledge.slackChannels`, `knowledge.discordChannels`). */
+  channels: Readonly<Record<KnowledgePlatform, readonly string[]>>;
+  /** How many messages an answer is given. */
+  topK: number;
+  /** Most characters of one message given to the model. */
+  maxMessageChars?: number;
+  /** Where a failed retrieval is reported; the question is then answered without knowledge. */
+  report(error: unknown, where: string): void;
+}
+
+const PLATFORMS: readonly KnowledgePlatform[] = ['slack', 'discord'];
+
+export class KnowledgeBase implements KnowledgeRetriever {
+  readonly index: MessageIndex;
+  readonly #channels: Readonly<Record<KnowledgePlatform, readonly string[]>>;
+  readonly #topK: number;
+  readonly #maxChars: number;
+  readonly #report: KnowledgeBaseOptions['report'];
+  readonly #platforms = new Map<KnowledgePlatform, PlatformKnowledge>();
+
+  constructor(opts: KnowledgeBaseOptions) {
+    this.index = opts.index;
+    this.#channels = opts.channels;
+    this.#topK = opts.topK;
+    this.#maxChars = opts.maxMessageChars ?? 1500;
+    this.#report = opts.report;
+  }
+
+  /** The channels indexed on a platform. */
+  channelsOf(platform: KnowledgePlatform): readonly string[] {
+    return this.#channels[platform];
+  }
+
+  /** A connected platform answers who can read what and links messages; replaces an earlier one. */
+  register(platform: PlatformKnowledge): void {
+    this.#platforms.set(platform.platform, platform);
+  }
+
+  unregister(platform: PlatformKnowledge): void {
+    if (this.#platforms.get(platform.platform) === platform) this.#platforms.delete(platform.platform);
+  }
+
+  async retrieve(question: string, inv: Invocation, opts: { signal?: AbortSignal } = {}): Promise<Retrieved | undefined> {
+    try {
+      return await this.#retrieve(question, inv, opts.signal);
+    } catch (e) {
+      if (opts.signal?.aborted) throw e;
+      this.#report(e, `knowledge: retrieving for ${inv.userId}`);
+      return undefined;
+    }
+  }
+
+  async #retrieve(question: string, inv: Invocation, signal: AbortSignal | undefined): Promise<Retrieved | undefined> {
+    const platform = PLATFORMS.find((p) => p === inv.platform);
+    const workspace = inv.workspaceId;
+    if (!platform || !workspace) return undefined;
+    const known = this.#platforms.get(platform);
+    const channels = this.#channels[platform];
+    if (!known || channels.length === 0) return undefined;
+    const match = ftsQuery(question);
+    if (match === '') return undefined;
+    const user = inv.userId.slice(platform.length + 1);
+    const readable = await known.readable(workspace, user, channels, signal);
+    if (readable.size === 0) return undefined;
+    const hits = this.index.search(match, { platform, workspace, channels: [...readable] }, this.#topK);
+    const used: Array<{ hit: SearchHit; url: string }> = [];
+    for (const hit of hits) {
+      signal?.throwIfAborted();
+      const url = hit.permalink ?? (await known.link(hit, signal));
+      // No link: the message is gone from the platform (its deletion not seen yet); it is not used.
+      if (url) used.push({ hit, url });
+    }
+    if (used.length === 0) return undefined;
+    const sources: KnowledgeSource[] = used.map(({ hit, url }) => ({ url, author: hit.authorName ?? hit.author, at: hit.at, channel: hit.channel }));
+    return { context: this.#context(used.map((u) => u.hit)), sources };
+  }
+
+  #context(hits: readonly SearchHit[]): string {
+    const lines = hits.map((h, i) => {
+      const who = h.authorName ?? h.author;
+      const date = new Date(h.at).toISOString().slice(0, 10);
+      const text = h.text.length > this.#maxChars ? `${h.text.slice(0, this.#maxChars)}…` : h.text;
+      return `[${i + 1}] ${who}, ${date}${h.threadId ? ' (in a thread)' : ''}: ${text.replace(/\s+/g, ' ').trim()}`;
+    });
+    return (
+      'Messages from this workspace that may help with the next question, each with its author and date. ' +
+      'Use them if they answer it and mention the number of the message you used; if they do not, say so and answer from what you know.\n' +
+      lines.join('\n')
+    );
+  }
+}

@@ -1,0 +1,17 @@
+/**
+ * The sources of an answer (workspace knowledge): the indexed messages a chat job was given, carried
+ * in its payload so every face lists them under the answer, after a restart too.
+ */
+import type { JobRecord } from '../engine/types.js';
+import { chatPayloadOf, type ChatSource } from '../jobs/chat.js';
+
+/** The sources of a chat job, in the order the model was given them; none for any other job. */
+export function sourcesOf(job: Pick<JobRecord, 'kind' | 'payload'> | undefined): ChatSource[] {
+  if (!job) return [];
+  return chatPayloadOf(job)?.sources ?? [];
+}
+
+/** "Ada, 2024-03-05": who wrote a source and on which day (UTC). */
+export function sourceLabel(s: ChatSource): string {
+  return `${s.author}, ${new Date(s.at).toISOString().slice(0, 10)}`;
+}

@@ -1,0 +1,201 @@
+/**
+ * Workspace knowledge end to end on Slack: the real Slack adapter reads seeded channel histories from
+ * the fake Slack (paged conversations.history and conversations.replies), keeps them current from
+ * message events, and /ask answers with the relevant messages given to the (simulated) model and
+ * listed as permalinks; private channels only for their members; a backfill cut off by a restart
+ * goes on where it stopped.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import type { JobRecord } from '../../src/engine/types.js';
+import { chatPayloadOf, type ChatPayload } from '../../src/jobs/chat.js';
+import { changedEvent, deletedEvent, messageEvent, permalinkOf } from '../fakes/slack/history.js';
+import { FakeSlack } from '../fakes/slack/fake-slack.js';
+import { SlackHarness, waitFor } from '../fakes/slack/harness.js';
+import { mention } from '../fakes/slack/payloads.js';
+
+const FILLER = ['lunch is at noon today', 'the printer on floor 2 jammed again', 'deploy of the api went fine', 'who has the projector remote?', 'standup notes are in the doc', 'coffee machine descaled'];
+
+function knowledgeConfig(channels: string[]): Record<string, unknown> {
+  return { knowledge: { slackChannels: channels, slackRequestsPerMinute: 1000, accessCacheSeconds: 60 } };
+}
+
+/** The chat payload of the user's newest chat job once its answer reached Slack. */
+async function answered(h: SlackHarness, user: string, before: number): Promise<{ job: JobRecord; payload: ChatPayload }> {
+  const job = await waitFor(`the answer to ${user}`, () =>
+    h.app.store.listJobs({ userId: `slack:${user}` }).filter((j) => j.kind === 'chat' && j.seq > before && j.deliveredAt !== null)[0],
+  );
+  const payload = chatPayloadOf(job);
+  if (!payload) throw new Error('not a chat payload');
+  return { job, payload };
+}
+
+function lastSeq(h: SlackHarness): number {
+  return h.app.store.listJobs({ order: 'recent', limit: 1 })[0]?.seq ?? 0;
+}
+
+/** Everything the model was given, as one text. */
+function given(p: ChatPayload): string {
+  return p.messages.map((m) => m.content).join('\n');
+}
+
+describe('Slack workspace knowledge', () => {
+  let fake: FakeSlack;
+  let h: SlackHarness;
+  const seeded: Record<string, ReturnType<FakeSlack['history']['seed']>> = {};
+
+  beforeAll(async () => {
+    fake = new FakeSlack();
+    await fake.start();
+    fake.history.pageSize = 25;
+    fake.history.addChannel('CGEN', { name: 'general', members: ['UALICE', 'UBOB', 'USAM'] });
+    fake.history.addChannel('CPRIV', { name: 'finance', private: true, members: ['UBOB'] });
+    fake.history.addChannel('COTHER', { name: 'not-indexed' });
+    for (const [id, name] of [['UALICE', 'Alice'], ['UBOB', 'Bob'], ['USAM', 'Sam']] as const) fake.history.addUser(id, name);
+    for (let i = 0; i < 240; i++) fake.history.seed('CGEN', i % 2 ? 'UALICE' : 'UBOB', `${FILLER[i % FILLER.length]} #${i}`);
+    const parent = fake.history.seed('CGEN', 'UALICE', 'does anyone know how to get on the network in the lab?');
+    seeded.wifi = fake.history.seed('CGEN', 'USAM', 'The lab wifi password is hunter2, it rotates every quarter', { thread: parent.ts });
+    for (let i = 0; i < 40; i++) fake.history.seed('CGEN', 'UBOB', `${FILLER[(i + 3) % FILLER.length]} again #${i}`);
+    seeded.standup = fake.history.seed('CGEN', 'UBOB', 'standup is at 10:00 on Mondays from now on');
+    seeded.budget = fake.history.seed('CPRIV', 'UBOB', 'the budget code for the offsite is ZEBRA-42');
+    fake.history.seed('COTHER', 'UBOB', 'the budget code in another channel is OTTER-7');
+    h = await SlackHarness.start({ mode: 'socket', fake, config: knowledgeConfig(['CGEN', 'CPRIV']) });
+    await h.adapter.knowledge?.backfilled;
+  });
+
+  afterAll(async () => {
+    await h?.close({ fake: true });
+  });
+
+  afterEach(() => {
+    expect(h.errors).toEqual([]);
+  });
+
+  test('the backfill pages through history and threads; the right message is cited among many', async () => {
+    const stats = h.app.knowledge!.index.stats();
+    expect(stats.channels.map((c) => [c.channel, c.messages, c.private])).toEqual([['CGEN', 283, false], ['CPRIV', 1, true]]);
+    expect(fake.state.callsOf('conversations.history').length).toBeGreaterThan(10);
+    expect(fake.state.callsOf('conversations.replies').map((c) => c.args.ts)).toContain(seeded.wifi!.thread);
+
+    const before = lastSeq(h);
+    await h.command('/ask', "what's the lab wifi password?", { user: 'UALICE', channel: 'CGEN' });
+    const { job, payload } = await answered(h, 'UALICE', before);
+    const url = permalinkOf(seeded.wifi!);
+    expect(payload.sources?.[0]).toMatchObject({ url, author: 'Sam', channel: 'CGEN' });
+    // The model got the message with its author and date, before the question.
+    const context = payload.messages.at(-2)?.content ?? '';
+    expect(context).toMatch(/\[1\] Sam, \d{4}-\d{2}-\d{2} \(in a thread\): The lab wifi password is hunter2/);
+    expect(payload.messages.at(-1)).toEqual({ role: 'user', content: "what's the lab wifi password?" });
+    // The answer ends with its sources as links to the messages.
+    const origin = job.origin as { thread?: string };
+    const reply = await waitFor('the answer with sources', () => fake.state.thread('CGEN', origin.thread ?? '').find((m) => m.stream?.stopped && m.text.includes('Sources')));
+    expect(reply.text).toContain(`[1. Sam, ${new Date(payload.sources![0]!.at).toISOString().slice(0, 10)}](${url}`);
+    expect(fake.state.callsOf('chat.getPermalink').length).toBeGreaterThan(0);
+  });
+
+  test('a private channel the asker is not in is never used or cited; its member gets it', async () => {
+    let before = lastSeq(h);
+    await h.command('/ask', 'what is the budget code for the offsite?', { user: 'UALICE', channel: 'CGEN' });
+    const alice = await answered(h, 'UALICE', before);
+    expect(given(alice.payload)).not.toContain('ZEBRA');
+    expect(alice.payload.sources?.some((s) => s.channel === 'CPRIV') ?? false).toBe(false);
+    // A channel that is not indexed is never read.
+    expect(given(alice.payload)).not.toContain('OTTER');
+    expect(fake.state.callsOf('conversations.members').map((c) => c.args.channel)).toContain('CPRIV');
+
+    before = lastSeq(h);
+    await h.command('/ask', 'what is the budget code for the offsite?', { user: 'UBOB', channel: 'CGEN' });
+    const bob = await answered(h, 'UBOB', before);
+    expect(given(bob.payload)).toContain('ZEBRA-42');
+    expect(bob.payload.sources?.[0]).toMatchObject({ url: permalinkOf(seeded.budget!), channel: 'CPRIV' });
+  });
+
+  test('a mention in a channel is answered from the knowledge too', async () => {
+    const before = lastSeq(h);
+    const { event } = mention("what's the lab wifi password?", { user: 'UBOB', channel: 'CGEN' });
+    await h.event(event);
+    const { payload } = await answered(h, 'UBOB', before);
+    expect(payload.sources?.[0]?.url).toBe(permalinkOf(seeded.wifi!));
+    expect(given(payload)).toContain('hunter2');
+  });
+
+  test('knowledge never crosses workspaces', async () => {
+    const before = lastSeq(h);
+    await h.command('/ask', "what's the lab wifi password?", { user: 'UALICE', channel: 'CGEN', team: 'T0002' });
+    const { payload } = await answered(h, 'UALICE', before);
+    expect(payload.sources).toBeUndefined();
+    expect(given(payload)).not.toContain('hunter2');
+  });
+
+  test('an edited or deleted message changes what is found; a new message is found', async () => {
+    const index = h.app.knowledge!.index;
+    const standup = seeded.standup!;
+    const ref = { platform: 'slack' as const, workspace: 'T0001', channel: 'CGEN' };
+    fake.history.edit('CGEN', standup.ts, 'standup moved to 9:15 on Tuesdays');
+    await h.event(changedEvent(standup, 'standup is at 10:00 on Mondays from now on'));
+    await waitFor('the edit indexed', () => index.get(ref, standup.ts)?.text.includes('Tuesdays'));
+
+    let before = lastSeq(h);
+    await h.command('/ask', 'when is standup?', { user: 'UALICE', channel: 'CGEN' });
+    const edited = await answered(h, 'UALICE', before);
+    expect(given(edited.payload)).toContain('standup moved to 9:15 on Tuesdays');
+    expect(given(edited.payload)).not.toContain('Mondays');
+
+    fake.history.remove('CGEN', standup.ts);
+    await h.event(deletedEvent(standup));
+    await waitFor('the deletion indexed', () => index.get(ref, standup.ts) === undefined);
+    const added = fake.history.seed('CGEN', 'USAM', 'the parking garage code is 4711');
+    await h.event(messageEvent(added));
+    await waitFor('the new message indexed', () => index.get(ref, added.ts));
+
+    before = lastSeq(h);
+    await h.command('/ask', 'when is standup? and the parking garage code?', { user: 'UALICE', channel: 'CGEN' });
+    const after = await answered(h, 'UALICE', before);
+    expect(given(after.payload)).not.toContain('Tuesdays');
+    expect(after.payload.sources?.map((s) => s.url)).toContain(permalinkOf(added));
+    expect(after.payload.sources?.map((s) => s.url)).not.toContain(permalinkOf(standup));
+  });
+});
+
+describe('Slack knowledge backfill across a restart', () => {
+  test('a backfill cut off by a restart goes on from its cursor, without duplicates', async () => {
+    const fake = new FakeSlack();
+    await fake.start();
+    fake.history.pageSize = 10;
+    fake.history.addChannel('CLOG', { name: 'log' });
+    for (let i = 0; i < 95; i++) fake.history.seed('CLOG', 'UALICE', `log line ${i}`);
+    // Slack's rate limiter answers one page with a 429: it is waited out (Retry-After), not an error.
+    fake.rateLimit('conversations.history', { times: 1, retryAfterSeconds: 0 });
+    const release = fake.history.hold('conversations.history', 3);
+    // The Web API client waits a 429 out (hearth's default client retries; the tests' has none unless asked).
+    const clientOptions = { retryConfig: { retries: 2, minTimeout: 0, maxTimeout: 0 } };
+    const first = await SlackHarness.start({ mode: 'socket', fake, clientOptions, config: knowledgeConfig(['CLOG']) });
+    const index = () => first.app.knowledge!.index;
+    const ref = { platform: 'slack' as const, workspace: 'T0001', channel: 'CLOG' };
+    let second: SlackHarness | undefined;
+    try {
+      await waitFor('the fourth page asked for', () => fake.state.callsOf('conversations.history').length === 4);
+      expect(fake.rateLimited).toEqual(['conversations.history']);
+      await waitFor('three pages written', () => index().count(ref) === 30);
+      const cursor = index().channel(ref)?.cursor;
+      expect(cursor).toBeDefined();
+      await first.close();
+      release();
+      const calls = fake.state.callsOf('conversations.history').length;
+
+      second = await SlackHarness.start({ mode: 'socket', fake, dataDir: first.dataDir, config: knowledgeConfig(['CLOG']) });
+      await second.adapter.knowledge?.backfilled;
+      const k = second.app.knowledge!.index;
+      const resumed = fake.state.callsOf('conversations.history').slice(calls);
+      expect(resumed[0]?.args.cursor).toBe(cursor);
+      expect(resumed).toHaveLength(7);
+      expect(k.count(ref)).toBe(95);
+      expect(k.channel(ref)).toMatchObject({ backfilledAt: expect.any(Number) as number });
+      expect(k.channel(ref)?.cursor).toBeUndefined();
+      expect(second.errors).toEqual([]);
+    } finally {
+      await second?.close();
+      await fake.close();
+    }
+  });
+});
+
