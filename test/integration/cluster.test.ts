@@ -4,10 +4,13 @@
  * really sleep. Placement, side-by-side work, streaming, results with PNG bytes, cancel, and a worker
  * killed mid-job.
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { JobSpec } from '../../src/engine/types.js';
 import { TINY_PNG } from '../fixtures/tiny-png.js';
@@ -18,6 +21,8 @@ import { startRedis, type RedisServer } from '../helpers/redis-server.js';
 const HEARTBEAT_MS = 300;
 const IMAGE: SimModelSpec = { model: 'sim-image', kind: 'image', stepMs: 40 };
 const CHAT: SimModelSpec = { model: 'sim-chat', kind: 'chat', stepMs: 30 };
+const COORDINATOR = fileURLToPath(new URL('../fixtures/cluster-coordinator.ts', import.meta.url));
+const TSX = fileURLToPath(new URL('../../node_modules/tsx/dist/loader.mjs', import.meta.url));
 
 let redis: RedisServer;
 let dir: string;
@@ -149,5 +154,42 @@ describe('cluster (real redis-server, workers as processes)', () => {
     }
     expect(c.executor.workers().map((w) => w.name).sort()).toEqual(['beta', 'gamma']);
     expect(c.logs.some((l) => l.includes('alpha stopped answering'))).toBe(true);
+  });
+
+  it('a coordinator killed -9 mid-job: the next one resumes every job from its store, drops the stale work in Redis, answers each once', async () => {
+    const solo = await worker('solo', [IMAGE]);
+    const dbPath = join(dir, 'restart.db');
+    const specs: JobSpec[] = [0, 1, 2].map((i) => ({ kind: 'image', model: 'sim-image', userId: `u${i}`, payload: { steps: 15 } }));
+    const first = spawn(process.execPath, ['--import', TSX, COORDINATOR, JSON.stringify({ redisUrl: redis.url, dbPath, heartbeatMs: HEARTBEAT_MS, jobs: specs })], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    first.stdout?.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    await waitFor('the first coordinator to run a job', () => /submitted \S+/.test(out) && out.includes('progress '));
+    const ids = /submitted (\S+)/.exec(out)?.[1]?.split(',') ?? [];
+    expect(ids).toHaveLength(3);
+    const exited = new Promise<void>((resolve) => first.once('exit', () => resolve()));
+    first.kill('SIGKILL');
+    await exited;
+
+    const c = await coordinator('restart.db');
+    await c.engine.whenIdle();
+    const ends = endsByJob(c.events);
+    for (const id of ids) {
+      expect(ends.get(id), `job ${id}`).toEqual(['result']);
+      expect(c.store.getJob(id)?.state).toBe('done');
+      // A restart of the coordinator counts against no job.
+      expect(c.store.getJob(id)?.crashes).toBe(0);
+    }
+    // The first run's job on the worker was dropped there, and nothing is left in its queue.
+    const connection = new Redis(redis.url, { maxRetriesPerRequest: null });
+    const queue = new Queue(`w.solo.${solo.instance}`, { connection, prefix: 'hearth' });
+    await waitFor('the worker queue to be empty', async () => {
+      const counts = await queue.getJobCounts('active', 'waiting', 'delayed', 'completed', 'failed');
+      return Object.values(counts).every((n) => n === 0);
+    });
+    await queue.close();
+    connection.disconnect();
+    expect(solo.log()).not.toMatch(/error/i);
   });
 });
