@@ -1,5 +1,5 @@
 /**
- * The `hearth` command: start, doctor, models pull, service, slack-manifest. Exit codes in ./exit-codes.ts.
+ * The `hearth` command: start, worker, doctor, models pull, service, slack-manifest. Exit codes in ./exit-codes.ts.
  */
 import { Command, CommanderError } from 'commander';
 import { formatConfigError, loadConfig, type LoadedConfig } from '../config/load.js';
@@ -8,6 +8,7 @@ import { runDoctor } from './doctor.js';
 import { runModelsPull } from './models-pull.js';
 import { runService } from './service.js';
 import { runStart } from './start.js';
+import { runWorker } from './worker.js';
 
 async function config(path: string | undefined): Promise<LoadedConfig> {
   const loaded = await loadConfig(path ? { path } : {});
@@ -36,6 +37,14 @@ program
   .option('-c, --config <file>', 'config file (default: $HEARTH_CONFIG or config/hearth.yaml)')
   .action(async (opts: { config?: string }) => {
     process.exitCode = await runStart(await config(opts.config));
+  });
+
+program
+  .command('worker')
+  .description('run a GPU worker of a cluster: serve the models of its config to the coordinator at cluster.redisUrl')
+  .option('-c, --config <file>', 'config file (default: $HEARTH_CONFIG or config/hearth.yaml)')
+  .action(async (opts: { config?: string }) => {
+    process.exitCode = await runWorker(await config(opts.config));
   });
 
 program

@@ -3,6 +3,9 @@ import type { LoadedConfig } from '../config/load.js';
 import { discordEnabled, slackEnabled, type HearthConfig } from '../config/schema.js';
 import { HearthApp } from '../app/hearth-app.js';
 import { headersForFileHost } from '../app/file-auth.js';
+import { ClusterExecutor } from '../cluster/index.js';
+import type { Executor } from '../engine/executor/executor.js';
+import type { Logger } from '../util/log.js';
 import { createGpuWorker } from '../worker/index.js';
 import { resolveVramBudget } from '../app/vram.js';
 import { createLogger } from '../util/log.js';
@@ -19,7 +22,7 @@ export async function runStart(loaded: LoadedConfig): Promise<number> {
   const app = new HearthApp({
     config,
     log,
-    executor: createGpuWorker(config, budget.bytes, log),
+    executor: createExecutor(config, budget.bytes, log),
     vramBudgetBytes: budget.bytes,
     adapters: adapters.map((a) => a.factory),
     headersForHost: headersForFileHost(config),
@@ -46,6 +49,21 @@ export async function runStart(loaded: LoadedConfig): Promise<number> {
     app.reportError(e, 'close');
     return EXIT.failure;
   }
+}
+
+/**
+ * Where the GPU work runs: with `cluster.redisUrl`, on the cluster's workers (this process is the
+ * coordinator); otherwise in the supervised GPU process on this machine.
+ */
+function createExecutor(config: HearthConfig, vramBudgetBytes: number, log: Logger): Executor {
+  const redisUrl = config.cluster.redisUrl;
+  if (!redisUrl) return createGpuWorker(config, vramBudgetBytes, log);
+  return new ClusterExecutor({
+    redisUrl,
+    heartbeatMs: Math.round(config.cluster.heartbeatSeconds * 1000),
+    declaredModels: (['chat', 'image', 'caption'] as const).filter((k) => config.models[k]).map((k) => ({ model: k, kind: k })),
+    log: (level, message) => log[level]({ component: 'cluster' }, message),
+  });
 }
 
 function printBanner(config: HearthConfig, path: string | null, adapters: PlatformAdapter[]): void {

@@ -436,6 +436,34 @@ const knowledgeSchema = z.strictObject({
   accessCacheSeconds: intIn(0, 3600).default(60),
 });
 
+const REDIS_URL_EXPECTED = 'a redis:// or rediss:// URL, e.g. redis://:PASSWORD@host:6379';
+
+/**
+ * Running past one GPU box (docs/cluster.md). With `redisUrl` set, `hearth start` is the coordinator
+ * and `hearth worker` runs a GPU worker serving the models of its own config.
+ */
+const clusterSchema = z.strictObject({
+  // `${VAR:-}` yields '' when VAR is unset: read as "not a cluster". The URL may hold a password.
+  redisUrl: z.preprocess(
+    (v) => (typeof v === 'string' ? (v.trim() === '' ? undefined : v.trim()) : v),
+    z
+      .string({ error: REDIS_URL_EXPECTED })
+      .regex(/^rediss?:\/\/[^\s]+$/, { error: REDIS_URL_EXPECTED })
+      .refine((u) => URL.canParse(u), { error: REDIS_URL_EXPECTED })
+      .optional(),
+  ),
+  // Default (applied by `hearth worker`): hostname-pid.
+  workerName: z
+    .string({ error: 'a worker name of letters, digits, ".", "_" or "-" (up to 64)' })
+    .trim()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { error: 'a worker name of letters, digits, ".", "_" or "-" (up to 64)' })
+    .optional(),
+  /** Jobs one worker runs at once (its steps take turns on its GPU). */
+  capacity: intIn(1, 64).default(2),
+  /** How often a worker says it is alive; one silent for 3 beats is taken as dead. */
+  heartbeatSeconds: numIn(0.1, 60).default(2),
+});
+
 /** The whole configuration file. Every section may be left out; unknown keys are errors. */
 export const configSchema = z.strictObject({
   dataDir: nonEmpty('a folder path').default('./data'),
@@ -449,6 +477,7 @@ export const configSchema = z.strictObject({
   monitoring: monitoringSchema.prefault({}),
   retention: retentionSchema.prefault({}),
   knowledge: knowledgeSchema.prefault({}),
+  cluster: clusterSchema.prefault({}),
 });
 
 /** The configuration with defaults applied. */
@@ -459,6 +488,7 @@ export type ChatModelConfig = NonNullable<HearthConfig['models']['chat']>;
 export type ImageModelConfig = NonNullable<HearthConfig['models']['image']>;
 export type CaptionModelConfig = NonNullable<HearthConfig['models']['caption']>;
 export type KnowledgeConfig = HearthConfig['knowledge'];
+export type ClusterConfig = HearthConfig['cluster'];
 
 /** The configuration hearth runs with when there is no file (web console only). */
 export function defaultConfig(): HearthConfig {
