@@ -53,7 +53,8 @@ async function lagRun(lagSeconds: number): Promise<LagRun> {
   let aheadSteps = 0;
   let before = { painter: 0, talker: 0 };
   s.engine.on((e) => {
-    if (e.event.type !== 'progress') return;
+    // One GPU step ended: a simulated image reports progress, a simulated chat (batch of one) a token.
+    if (e.event.type !== 'progress' && e.event.type !== 'token') return;
     if (!backlogged('painter') || !backlogged('talker')) return;
     // Who was behind when this step was picked (before it was charged).
     const behind = before.painter <= before.talker ? 'painter' : 'talker';
