@@ -120,7 +120,7 @@ export class SlackAdapter implements PlatformAdapter {
       record: (jobId, origin) => {
         const r = this.#ctx.jobs.updateOrigin(jobId, origin);
         // A job that has ended meanwhile keeps its origin: nothing is left to take back.
-        if (!r.ok && r.error.code !== 'NOT_FOUND') h.report(new Error(r.error.message), `slack: recording the answer of job ${jobId}`);
+        if (!r.ok && r.error.code !== 'ALREADY_ENDED' && r.error.code !== 'NOT_FOUND') h.report(new Error(r.error.message), `slack: recording the answer of job ${jobId}`);
       },
     });
 
