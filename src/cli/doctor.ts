@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
+import { Writable } from 'node:stream';
 import type { LoadedConfig } from '../config/load.js';
 import { discordEnabled, slackEnabled, type HearthConfig } from '../config/schema.js';
 import { createGpuWorker } from '../worker/index.js';
@@ -130,9 +131,27 @@ async function checkModelFiles(config: HearthConfig, add: (l: Level, w: string, 
 
 async function checkFit(config: HearthConfig, budgetBytes: number, add: (l: Level, w: string, d: string) => void): Promise<void> {
   if (!config.models.chat && !config.models.image && !config.models.caption) return;
-  const worker = createGpuWorker(config, budgetBytes, createLogger('silent'));
+  // The worker describes a model it cannot size as 0 bytes (so the others still serve) and says why in
+  // a warning: doctor must not call such a model a fit, so it keeps those warnings.
+  const unsized: string[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      try {
+        const { msg } = JSON.parse(chunk.toString()) as { msg?: unknown };
+        if (typeof msg === 'string' && / cannot be estimated: /.test(msg)) unsized.push(msg);
+      } catch {
+        // Not a log line.
+      }
+      done();
+    },
+  });
+  const worker = createGpuWorker(config, budgetBytes, createLogger('warn', sink));
   try {
     const models = await worker.describe({ signal: AbortSignal.timeout(120_000) });
+    if (unsized.length > 0) {
+      add('fail', 'VRAM fit', `${unsized.join('; ')} (fix the model, or give its size as models.<name>.vramMB)`);
+      return;
+    }
     const total = models.reduce((s, m) => s + m.vramBytes, 0);
     const list = models.map((m) => `${m.model} ${mb(m.vramBytes)}`).join(', ');
     const tooBig = models.filter((m) => m.vramBytes > budgetBytes).map((m) => m.model);
