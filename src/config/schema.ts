@@ -9,6 +9,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { MAX_TOKENS_BOUNDS, SAMPLING_RANGES } from '../jobs/chat.js';
+import { autoOr, bool, httpUrl, idList, intIn, nonEmpty, numIn, optionalId, positive, secret } from './fields.js';
 import {
   DEFAULT_IMAGE_DEFAULTS,
   DEFAULT_IMAGE_LIMITS,
@@ -26,78 +27,6 @@ export const DEFAULT_SYSTEM_PROMPT =
 
 /** File hosts attachments may come from when `files.allowedHosts` is not set: the platforms' own CDNs. */
 export const DEFAULT_ALLOWED_HOSTS = ['cdn.discordapp.com', 'media.discordapp.net', 'files.slack.com'];
-
-// ---------------------------------------------------------------------------------------------
-// Field helpers
-// ---------------------------------------------------------------------------------------------
-
-const NUMERIC = /^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i;
-
-/** Values that came through `${VAR}` are strings; a plain number written as text is taken as that number. */
-function numeric<T extends z.ZodType>(schema: T) {
-  return z.preprocess((v) => (typeof v === 'string' && NUMERIC.test(v.trim()) ? Number(v) : v), schema);
-}
-
-function rangeWords(kind: 'an integer' | 'a number', min: number, max: number | undefined): string {
-  return max === undefined ? `${kind} of ${min} or more` : `${kind} from ${min} to ${max}`;
-}
-
-function intIn(min: number, max?: number, expected = rangeWords('an integer', min, max)) {
-  let s = z.number({ error: expected }).int({ error: expected }).min(min, { error: expected });
-  if (max !== undefined) s = s.max(max, { error: expected });
-  return numeric(s);
-}
-
-function numIn(min: number, max?: number, expected = rangeWords('a number', min, max)) {
-  let s = z.number({ error: expected }).min(min, { error: expected });
-  if (max !== undefined) s = s.max(max, { error: expected });
-  return numeric(s);
-}
-
-function positive(expected = 'a number greater than 0') {
-  return numeric(z.number({ error: expected }).positive({ error: expected }));
-}
-
-/** `auto` or a number; both branches carry the same wording so the error reads the same whichever failed. */
-function autoOr<T extends z.ZodType>(make: (expected: string) => T, what: string) {
-  const expected = `${what}, or "auto"`;
-  return z.union([z.literal('auto', { error: expected }), make(expected)], { error: expected });
-}
-
-const bool = z.preprocess(
-  (v) => (v === 'true' ? true : v === 'false' ? false : v),
-  z.boolean({ error: 'true or false' }),
-);
-
-/**
- * An optional credential. `${VAR:-}` yields '' when VAR is unset, which must read as "not configured";
- * pasted tokens often carry a trailing newline, which no platform accepts.
- */
-const secret = z.preprocess(
-  (v) => (typeof v === 'string' ? (v.trim() === '' ? undefined : v.trim()) : v),
-  z.string({ error: 'a string' }).optional(),
-);
-
-/**
- * A platform id. Discord ids are larger than a JavaScript number holds exactly, so the loader turns
- * such YAML integers into digit strings; small ones arrive as numbers and are taken as their digits.
- */
-const id = z.preprocess(
-  (v) => (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0 ? String(v) : v),
-  z.string({ error: 'an id (a string of letters or digits; quote long numbers)' }).min(1, { error: 'a non-empty id' }),
-);
-const optionalId = z.preprocess(
-  (v) => (v === '' ? undefined : v),
-  id.optional(),
-);
-const idList = z.array(id, { error: 'a list of ids' }).default([]);
-
-function httpUrl(def: string, normalize: (u: string) => string) {
-  const expected = 'an http:// or https:// URL';
-  return z.url({ protocol: /^https?$/, error: expected }).transform(normalize).default(def);
-}
-
-const nonEmpty = (expected: string) => z.string({ error: expected }).trim().min(1, { error: expected });
 
 // ---------------------------------------------------------------------------------------------
 // Sections
