@@ -15,9 +15,10 @@ const benches: Bench[] = [
   { name: 'LLM: tokens/s through hearth vs node-llama-cpp, and batching', file: './llm.ts', fn: 'runLlmBench' },
   { name: 'Image: steps/s through hearth vs a bare ONNX loop', file: './image.ts', fn: 'runImageBench' },
   { name: 'Image: a chat during a 10-image flood, hearth vs FIFO', file: './image.ts', fn: 'runFloodBench' },
+  { name: 'Soak: days of mixed traffic compressed (RSS, heap, event-loop lag, handles, database size)', file: './soak.ts', fn: 'runSoakBench' },
 ];
 
-const only = process.argv[2];
+const only = process.argv.slice(2).find((a) => !a.startsWith('--'));
 for (const b of benches) {
   if (only && !b.file.includes(only)) continue;
   if (!existsSync(new URL(b.file, import.meta.url))) continue;

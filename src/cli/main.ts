@@ -61,9 +61,10 @@ program
   .command('pull')
   .description('download the models the config names (hf: URIs) into dataDir/models, resumably, with progress')
   .option('-c, --config <file>', 'config file (default: $HEARTH_CONFIG or config/hearth.yaml)')
-  .option('--endpoint <url>', 'a Hugging Face compatible endpoint to download from (default: huggingface.co)')
-  .action(async (opts: { config?: string; endpoint?: string }) => {
-    process.exitCode = await runModelsPull(await config(opts.config), opts.endpoint);
+  .option('--endpoint <url>', 'a Hugging Face compatible endpoint to download from (default: $HF_ENDPOINT or huggingface.co)')
+  .option('--defaults', 'download the recommended models for what the config does not name (sizes first), and record them for the next start')
+  .action(async (opts: { config?: string; endpoint?: string; defaults?: boolean }) => {
+    process.exitCode = await runModelsPull(await config(opts.config), opts.endpoint, { defaults: opts.defaults === true });
   });
 
 program

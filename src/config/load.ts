@@ -3,7 +3,7 @@
  * validates it against {@link configSchema} and resolves relative paths against the working directory.
  */
 import { readFile } from 'node:fs/promises';
-import { isAbsolute, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { err, ok } from '../engine/types.js';
@@ -23,6 +23,55 @@ export interface LoadedConfig {
   path: string | null;
   /** The directory relative paths in the config were resolved against (the working directory). */
   baseDir: string;
+  /** The models taken from dataDir/models/defaults.json because the config names none of that kind. */
+  defaults?: DefaultKind[];
+}
+
+export type DefaultKind = 'chat' | 'caption' | 'image';
+
+/** What `hearth models pull --defaults` (or the console's first run) downloaded; paths relative to dataDir/models. */
+export interface RecordedDefaults {
+  version: 1;
+  models: {
+    chat?: { path: string; source: string };
+    caption?: { dir: string; source: string };
+    image?: { dir: string; source: string };
+  };
+}
+
+/** Where the recorded defaults live, relative to dataDir. */
+export const RECORDED_DEFAULTS_FILE = 'models/defaults.json';
+
+/**
+ * Adds the recorded defaults to the config's tree for each kind of model the config does not name
+ * (a config that names one always wins). Returns the kinds added.
+ */
+async function mergeRecordedDefaults(tree: unknown, cwd: string): Promise<DefaultKind[]> {
+  if (tree === null || typeof tree !== 'object' || Array.isArray(tree)) return [];
+  const t = tree as Record<string, unknown>;
+  const models = t.models ?? {};
+  if (models === null || typeof models !== 'object' || Array.isArray(models)) return [];
+  const dataDir = resolve(cwd, typeof t.dataDir === 'string' && t.dataDir !== '' ? t.dataDir : './data');
+  let rec: RecordedDefaults;
+  try {
+    rec = JSON.parse(await readFile(join(dataDir, RECORDED_DEFAULTS_FILE), 'utf8')) as RecordedDefaults;
+  } catch {
+    return [];
+  }
+  const m = models as Record<string, unknown>;
+  const at = (p: string): string => resolve(dataDir, 'models', p);
+  const added: DefaultKind[] = [];
+  const { chat, caption, image } = rec.models ?? {};
+  const add = (kind: DefaultKind, entry: Record<string, string>): void => {
+    if (m[kind] !== undefined) return;
+    m[kind] = entry;
+    added.push(kind);
+  };
+  if (typeof chat?.path === 'string') add('chat', { path: at(chat.path) });
+  if (typeof caption?.dir === 'string') add('caption', { dir: at(caption.dir), ...(typeof caption.source === 'string' ? { source: caption.source } : {}) });
+  if (typeof image?.dir === 'string') add('image', { dir: at(image.dir) });
+  t.models = m;
+  return added;
 }
 
 export interface LoadConfigOptions {
@@ -56,7 +105,11 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Result<L
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ABORT_ERR') throw e;
-    if (code === 'ENOENT' && named === null) return ok(finish(configSchema.parse({}), null, cwd));
+    if (code === 'ENOENT' && named === null) {
+      const tree: Record<string, unknown> = {};
+      const defaults = await mergeRecordedDefaults(tree, cwd);
+      return ok({ ...finish(configSchema.parse(tree), null, cwd), defaults });
+    }
     const key = named?.by ?? 'config file';
     const problem = code === 'ENOENT' ? 'the file does not exist' : `the file cannot be read (${code ?? String(e)})`;
     return err(configError(file, [configIssue({
@@ -71,13 +124,14 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Result<L
   const issues: ConfigIssue[] = [];
   const tree = substitute(raw.value, [], env, issues);
   if (issues.length > 0) return err(configError(file, issues as [ConfigIssue, ...ConfigIssue[]]));
+  const defaults = await mergeRecordedDefaults(tree, cwd);
 
   const parsed = configSchema.safeParse(tree, { error: expectedWords, reportInput: true });
   if (!parsed.success) {
     const all = parsed.error.issues.flatMap(toConfigIssues).slice(0, MAX_ISSUES);
     return err(configError(file, all as [ConfigIssue, ...ConfigIssue[]]));
   }
-  return ok(finish(parsed.data, file, cwd));
+  return ok({ ...finish(parsed.data, file, cwd), defaults });
 }
 
 function finish(config: HearthConfig, path: string | null, cwd: string): LoadedConfig {

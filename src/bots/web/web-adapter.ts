@@ -4,6 +4,7 @@ import type { AdapterContext, PlatformAdapter } from '../adapter.js';
 import { ConsoleApi, type Caller } from './api.js';
 import { Gatekeeper } from './auth.js';
 import { DASHBOARD, DashboardFeed } from './dashboard-feed.js';
+import { FirstRun, type FirstRunOptions } from './first-run.js';
 import { closeUnreadBodies, SECURITY_HEADERS, sendError, sendJson, sendText } from './http.js';
 import { ConsoleKeys, loadConsoleSecret } from './session.js';
 import { sendMetrics } from './metrics-route.js';
@@ -33,6 +34,7 @@ export class WebConsole implements WebAdapter {
   readonly #feed: DashboardFeed;
   readonly #uploads: UploadStore;
   readonly #api: ConsoleApi;
+  readonly #firstRun: FirstRun;
   #gate: Gatekeeper | undefined;
   readonly #stop = new AbortController();
   #server: Server | undefined;
@@ -41,8 +43,9 @@ export class WebConsole implements WebAdapter {
   #closing: Promise<void> | undefined;
   #port = 0;
 
-  constructor(ctx: AdapterContext) {
+  constructor(ctx: AdapterContext, opts: { firstRun?: FirstRunOptions } = {}) {
     this.#ctx = ctx;
+    this.#firstRun = new FirstRun(ctx.config, opts.firstRun);
     this.#tracker = new JobTracker(ctx.jobs, {
       send: (session, message) => this.#hub.send(session, message),
       report: (e, where) => ctx.reportError(e, `web: ${where}`),
@@ -120,6 +123,7 @@ export class WebConsole implements WebAdapter {
       this.#feed.dispose();
       this.#hub.closeAll();
       this.#uploads.clear();
+      await this.#firstRun.close();
       const server = this.#server;
       if (!server) return;
       await new Promise<void>((resolve) => {
@@ -173,6 +177,10 @@ export class WebConsole implements WebAdapter {
     if (req.method === 'GET' && path === '/api/events') return this.#openSession(req, res, caller);
     if (req.method === 'GET' && path === '/api/dashboard/events') return this.#openDashboard(req, res, caller);
     if (req.method === 'GET' && path === '/api/status') return sendJson(res, 200, this.#feed.view());
+    // The first run: the recommended models (sizes, then a background download this page polls).
+    if (req.method === 'GET' && path === '/api/setup') return sendJson(res, 200, this.#firstRun.status());
+    if (req.method === 'POST' && path === '/api/setup/plan') return sendJson(res, 200, this.#firstRun.plan());
+    if (req.method === 'POST' && path === '/api/setup/pull') return sendJson(res, 202, this.#firstRun.pull());
     if (await this.#api.handle(req, res, url, caller)) return;
     sendError(res, { code: 'NOT_FOUND', message: `there is no ${req.method ?? 'GET'} ${path} in the console's API`, facts: { given: path } });
   }

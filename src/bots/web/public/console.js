@@ -1,6 +1,7 @@
 /* global document, window, crypto */
 // The console: one card per message (its ref), filled by the job events of this browser session.
 import { connect, getJson, h, post } from './common.js';
+import { showFirstRun } from './first-run.js';
 
 const $ = (id) => document.getElementById(id);
 const log = $('log');
@@ -271,7 +272,7 @@ function applyInfo() {
   }
   $('opt-scheduler').replaceChildren(...lim.schedulers.map((s) => h('option', { value: s, selected: d?.scheduler === s }, s)));
   const off = Object.entries(info.available).filter(([, on]) => !on).map(([k]) => k);
-  if (off.length > 0) notice(`Not set up on this hearth yet: ${off.map((k) => `/${k}`).join(', ')} (no model configured).`, 'muted');
+  if (off.length > 0) showFirstRun(log, off);
 }
 
 for (const b of document.querySelectorAll('[data-mode]')) b.addEventListener('click', () => setMode(b.dataset.mode));
