@@ -1,6 +1,6 @@
 import type { HearthConfig } from '../config/schema.js';
 import type { Clock } from '../engine/clock.js';
-import type { CommandStore, Engine, EngineSnapshot, UsageBucket, UserSeconds } from '../engine/index.js';
+import { KEPT_TURNS, type CommandStore, type Engine, type EngineSnapshot, type UsageBucket, type UserSeconds } from '../engine/index.js';
 import { err, type ErrorInfo, type FactsOf, type JobKind, type JobRecord, ok, type Result } from '../engine/types.js';
 import { buildChatPayload, chatJobSteps, MAX_ASK_CHARS, parseAskQuestion, toJson as chatJson, type ChatMessage } from '../jobs/chat.js';
 import { buildCaptionPayload, CAPTION_DETAILS, MAX_CAPTION_QUESTION_CHARS, parseCaptionOptions, type CaptionDetail } from '../jobs/caption.js';
@@ -181,7 +181,7 @@ export class HearthCommands {
     const history: ChatMessage[] = [];
     // History first: describing this message's images adds them to it, and they are added below once.
     if (conversationId) {
-      for (const t of this.#store.getTurns(conversationId, 200)) {
+      for (const t of this.#store.getTurns(conversationId, KEPT_TURNS)) {
         if (t.role === 'user' || t.role === 'assistant') history.push({ role: t.role, content: t.content });
         else if (t.role === 'context') history.push({ role: 'user', content: t.content });
       }

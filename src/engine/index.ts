@@ -23,3 +23,4 @@ export type {
 
 /** What the commands read and write of the store: jobs by filter, usage, conversations. */
 export type CommandStore = Pick<JobRecordStore, 'listJobs' | 'forgetUploads'> & UsageStore & ConversationStore;
+export { KEPT_TURNS } from './store/sqlite-retention.js';

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Upkeep } from '../../src/app/upkeep.js';
 import { VirtualClock } from '../../src/engine/clock.js';
+import { KEPT_TURNS } from '../../src/engine/store/sqlite-retention.js';
 import { SqliteStore } from '../../src/engine/store/sqlite-store.js';
 import { simApp } from '../helpers/sim-app.js';
 
@@ -40,6 +41,23 @@ function finishedImage(store: SqliteStore, userId: string, at: number, seconds =
 const fileSize = (path: string): number => statSync(path).size + (statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0);
 
 describe('retention in the store', () => {
+  it('forgets conversations idle since before the cutoff, and keeps only the turns a question can still be given', () => {
+    const store = SqliteStore.open(join(tempDir(), 'hearth.db'));
+    try {
+      for (let i = 0; i < 3; i++) store.appendTurn('idle', { role: 'user', content: `old ${i}` }, T0 + i);
+      for (let i = 0; i < KEPT_TURNS + 50; i++) store.appendTurn('busy', { role: i % 2 ? 'assistant' : 'user', content: `turn ${i}` }, T0 + 40 * DAY + i);
+      const report = store.retention.prune(T0 + 30 * DAY);
+      expect(report.turns).toBe(3 + 50);
+      expect(store.getTurns('idle')).toEqual([]);
+      const kept = store.getTurns('busy', 1000);
+      expect(kept).toHaveLength(KEPT_TURNS);
+      expect(kept[0]!.content).toBe('turn 50');
+      expect(kept.at(-1)!.content).toBe(`turn ${KEPT_TURNS + 49}`);
+    } finally {
+      store.close();
+    }
+  });
+
   it('prunes jobs that ended before the cutoff with their images, keeps newer and unfinished ones, and every usage total', () => {
     const store = SqliteStore.open(join(tempDir(), 'hearth.db'));
     try {
@@ -52,7 +70,7 @@ describe('retention in the store', () => {
       expect(totals).toEqual([{ userId: 'u:a', seconds: 9 }, { userId: 'u:b', seconds: 2 }]);
 
       const report = store.retention.prune(T0 + 40 * DAY - 30 * DAY);
-      expect(report).toEqual({ jobs: 3, usageRows: 6 });
+      expect(report).toEqual({ jobs: 3, usageRows: 6, turns: 0 });
       for (const id of old) expect(store.getJob(id)).toBeUndefined();
       expect(store.getJob(waiting)?.state).toBe('queued');
       expect(store.getJob(recent)?.result?.image?.png.byteLength).toBe(64 * 1024);
@@ -66,7 +84,7 @@ describe('retention in the store', () => {
         ['u:a', T0 + 40 * DAY, 5],
       ]);
       // Pruning again finds nothing more (folded rows are not folded twice).
-      expect(store.retention.prune(T0 + 10 * DAY)).toEqual({ jobs: 0, usageRows: 0 });
+      expect(store.retention.prune(T0 + 10 * DAY)).toEqual({ jobs: 0, usageRows: 0, turns: 0 });
       expect(store.usageByUser(0)).toEqual(totals);
     } finally {
       store.close();
@@ -127,7 +145,7 @@ describe('Upkeep', () => {
       expect(upkeep.run()).toBe(run);
       upkeep.dispose();
       upkeep.dispose();
-      expect(await run).toEqual({ pruned: { jobs: 1, usageRows: 2 }, compacted: undefined });
+      expect(await run).toEqual({ pruned: { jobs: 1, usageRows: 2, turns: 0 }, compacted: undefined });
       expect(await upkeep.run()).toBeUndefined();
     } finally {
       store.close();

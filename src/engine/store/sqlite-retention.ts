@@ -7,7 +7,15 @@ export interface PruneReport {
   jobs: number;
   /** Usage ledger rows folded into one row per user and UTC day (the totals are unchanged). */
   usageRows: number;
+  /** Conversation turns deleted: whole conversations idle since before the cutoff, and turns past the newest {@link KEPT_TURNS} of any conversation. */
+  turns: number;
 }
+
+/**
+ * Turns a conversation keeps. A question is given at most its conversation's newest 200 turns (and
+ * fewer once fitted to the model's context), so older ones are never read again.
+ */
+export const KEPT_TURNS = 200;
 
 /** What one compaction did. */
 export interface CompactReport {
@@ -53,6 +61,13 @@ export class SqliteRetention implements RetentionStore {
          FROM usage WHERE at < :day AND job_id IS NOT NULL GROUP BY user_id, day`,
       ),
       foldDelete: db.prepare<{ day: number }>('DELETE FROM usage WHERE at < :day AND job_id IS NOT NULL'),
+      idleTurns: db.prepare<{ before: number }>('DELETE FROM turns WHERE conversation_id IN (SELECT id FROM conversations WHERE updated_at < :before)'),
+      idleConversations: db.prepare<{ before: number }>('DELETE FROM conversations WHERE updated_at < :before'),
+      oldTurns: db.prepare<{ keep: number }>(
+        `DELETE FROM turns WHERE id IN (
+           SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY conversation_id ORDER BY seq DESC) AS n FROM turns) WHERE n > :keep
+         )`,
+      ),
     };
     this.#pruneTx = immediate(db, (before: number): PruneReport => {
       s.transitions.run({ before });
@@ -60,7 +75,12 @@ export class SqliteRetention implements RetentionStore {
       const day = before - (before % DAY_MS);
       s.foldInsert.run({ day });
       const usageRows = s.foldDelete.run({ day }).changes;
-      return { jobs, usageRows };
+      // Conversation history is kept while it is used: an idle conversation goes with the jobs of its
+      // time, and a busy one keeps what a question can still be given.
+      let turns = s.idleTurns.run({ before }).changes;
+      s.idleConversations.run({ before });
+      turns += s.oldTurns.run({ keep: KEPT_TURNS }).changes;
+      return { jobs, usageRows, turns };
     });
   }
 
