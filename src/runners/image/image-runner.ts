@@ -189,7 +189,7 @@ export class ImageRunner implements Runner {
     if (opts.signal?.aborted) throw new HearthError('RUNNER_FAILED', 'begin was aborted');
     const loaded = await this.ensureLoaded(opts.signal);
     const request = validateImagePayload(job.payload, this.settings, this.randomSeed);
-    const schedulerName = request.scheduler === 'default' ? defaultSchedulerFor(loaded.folder.schedulerConfig.className) : request.scheduler;
+    const schedulerName = request.scheduler === 'default' ? defaultSchedulerFor(loaded.folder.schedulerConfig) : request.scheduler;
     const scheduler = createScheduler(schedulerName, loaded.folder.schedulerConfig, request.steps);
     const guided = request.guidance > 1;
     checkStaticShape(loaded, request, guided);
