@@ -9,9 +9,31 @@ import { z } from 'zod';
 import type { JobKind, Json, Result } from '../engine/types.js';
 import { chars, describe, given, isRecord, parseWith, refuse, type IssueParams, type Refusal } from './contract.js';
 
-/** The samplers the image runner implements. */
-export const SAMPLER_NAMES = ['euler', 'euler_a', 'dpmpp_2m_karras', 'ddim', 'lcm'] as const;
+/** The samplers the image runner implements (diffusers' schedulers, under A1111/ComfyUI names: {@link SAMPLER_LABELS}). */
+export const SAMPLER_NAMES = ['euler', 'euler_a', 'dpmpp_2m', 'dpmpp_2m_karras', 'ddim', 'lcm'] as const;
 export type SamplerName = (typeof SAMPLER_NAMES)[number];
+/** Each sampler as A1111 names it (ComfyUI's names are the ids, with `euler_ancestral` for Euler a). */
+export const SAMPLER_LABELS: Readonly<Record<SamplerName, string>> = {
+  euler: 'Euler',
+  euler_a: 'Euler a',
+  dpmpp_2m: 'DPM++ 2M',
+  dpmpp_2m_karras: 'DPM++ 2M Karras',
+  ddim: 'DDIM',
+  lcm: 'LCM',
+};
+const SAMPLER_ALIASES: Readonly<Record<string, SamplerName>> = { euler_ancestral: 'euler_a', 'dpmpp_2m karras': 'dpmpp_2m_karras' };
+
+/**
+ * A sampler id for what a person typed: an id (`dpmpp_2m_karras`), an A1111 name (`DPM++ 2M Karras`,
+ * `Euler a`) or a ComfyUI one (`euler_ancestral`), in any case; the text unchanged when it is none of
+ * these (the payload check then refuses it, listing the ids).
+ */
+export function samplerFromName(text: string): string {
+  const t = text.trim().toLowerCase();
+  for (const id of SAMPLER_NAMES) if (t === id || t === SAMPLER_LABELS[id].toLowerCase()) return id;
+  if (t === 'default') return 'default';
+  return SAMPLER_ALIASES[t] ?? text;
+}
 /** What a person may pick: a sampler, or `default` (the one the model's scheduler_config.json names). */
 export const SAMPLER_CHOICES = [...SAMPLER_NAMES, 'default'] as const;
 export type SamplerChoice = (typeof SAMPLER_CHOICES)[number];
@@ -192,6 +214,7 @@ export function buildImagePayload(
   const { prompt, ...options } = input;
   const json: Record<string, Json> = { prompt: typeof prompt === 'string' ? prompt.trim() : prompt };
   for (const [k, v] of Object.entries(options)) if (v !== undefined) json[k] = v as Json;
+  if (typeof json.scheduler === 'string') json.scheduler = samplerFromName(json.scheduler);
   return parseImagePayload(json, { limits: model.limits, defaults: model.defaults, randomSeed });
 }
 

@@ -5,6 +5,8 @@
  * config still carries what the runners read.
  */
 
+import type { SamplerChoice } from '../jobs/image.js';
+
 /** `models.chat` as the chat runner reads it. */
 export interface BuiltinChatSettings {
   path: string;
@@ -34,7 +36,7 @@ export interface BuiltinImageSettings {
     height: number;
     steps: number;
     guidance: number;
-    scheduler: 'euler' | 'euler_a' | 'dpmpp_2m_karras' | 'ddim' | 'lcm' | 'default';
+    scheduler: SamplerChoice;
     negativePrompt: string;
   };
   limits: { minSize: number; maxSize: number; maxSteps: number; maxPromptChars: number };

@@ -102,8 +102,8 @@ const CASES: Case[] = [
   { name: 'SD 2.1 DDIM (re-saved export)', config: SD21_DDIM_EXPORT, sampler: 'ddim', timesteps: [751, 501, 251, 1], prediction: 'v_prediction' },
   // Euler `linspace`: linspace(0, 999, 4) reversed, steps_offset unused.
   { name: 'SD 2.1 EulerDiscrete', config: SD21_EULER_EXPORT, sampler: 'euler', timesteps: [999, 666, 333, 0], prediction: 'v_prediction' },
-  // Karras σs replace the spacing (σ_max → t 999, σ_min → t 0).
-  { name: 'SD 2.1 DPMSolverMultistep (-Infinity)', config: SD21_DPMPP_EXPORT, sampler: 'dpmpp_2m_karras', timesteps: [999, 0], prediction: 'v_prediction' },
+  // DPM-Solver++ without Karras σs (use_karras_sigmas false): linspace(0, 999, 5).round() reversed, the 0 dropped.
+  { name: 'SD 2.1 DPMSolverMultistep (-Infinity)', config: SD21_DPMPP_EXPORT, sampler: 'dpmpp_2m', timesteps: [999, 749, 500, 250], prediction: 'v_prediction' },
   // Euler `trailing`: round(arange(1000, 0, -250)) − 1.
   { name: 'SD-Turbo', config: SD_TURBO, sampler: 'euler', timesteps: [999, 749, 499, 249], prediction: 'epsilon' },
   // Euler `leading` + steps_offset 1.
@@ -188,7 +188,7 @@ describe('what the real configs change', () => {
   });
 
   it('Python float literals: NaN or Infinity in a key we ignore loads; in a key we read it is MODEL_INVALID naming the key', async () => {
-    const dir = await exportWith({ ...SDXL_BASE, sample_max_value: NaN, sigma_max: Infinity });
+    const dir = await exportWith({ ...SDXL_BASE, flow_shift: NaN, max_shift: Infinity });
     await expect(inspectModelFolder(dir)).resolves.toMatchObject({ schedulerConfig: { className: 'EulerDiscreteScheduler' } });
     const file = join(dir, 'scheduler', 'scheduler_config.json');
     await writeFile(file, diffusersJson({ ...SDXL_BASE, beta_end: NaN }));

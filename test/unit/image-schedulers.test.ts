@@ -9,14 +9,16 @@
  * transcriptions are quoted next to each block. SD 1.5's scheduler config
  * (scaled_linear, β 0.00085…0.012, 1000 steps, steps_offset 1, set_alpha_to_one false) is used
  * throughout; its σ range 0.0292…14.6146 is also the one k-diffusion users know from A1111/ComfyUI.
- * We compute in float64, so values agree with float32 diffusers to about 1e-5 relative.
+ * The noise schedule is float32 as diffusers'; the steps are float64, so values agree with float32
+ * diffusers to about 1e-5 relative. test/unit/image-schedulers-diffusers.test.ts runs diffusers' own tests.
  */
 import { describe, expect, it } from 'vitest';
 import { HearthError } from '../../src/engine/types.js';
+import { samplerFromName } from '../../src/jobs/image.js';
 import { Rng } from '../../src/runners/image/rng.js';
 import { noiseSchedule, parseSchedulerConfig, roundHalfEven, trainSigmas, type SchedulerConfig } from '../../src/runners/image/schedulers/config.js';
 import { DdimScheduler } from '../../src/runners/image/schedulers/ddim.js';
-import { DpmPp2mKarrasScheduler } from '../../src/runners/image/schedulers/dpmpp-2m-karras.js';
+import { DpmSolverMultistepScheduler } from '../../src/runners/image/schedulers/dpmpp-2m.js';
 import { EulerAncestralScheduler } from '../../src/runners/image/schedulers/euler-ancestral.js';
 import { EulerScheduler } from '../../src/runners/image/schedulers/euler.js';
 import { createScheduler, defaultSchedulerFor } from '../../src/runners/image/schedulers/index.js';
@@ -165,18 +167,18 @@ describe('DPM++ 2M Karras', () => {
   // sigmas = karras(flip(train sigmas), N): (max**(1/7) + linspace(0,1,N) * (min**(1/7) - max**(1/7))) ** 7
   // ts = [_sigma_to_t(s, log(train sigmas)) for s in sigmas].round(); sigmas += [0]
   it('has Karras sigmas and their rounded timesteps', () => {
-    const s = new DpmPp2mKarrasScheduler(config(), 10);
+    const s = new DpmSolverMultistepScheduler(config(), 10, true);
     expect(s.timesteps).toEqual([999, 916, 815, 687, 523, 327, 146, 41, 7, 0]);
     close(s.sigmas, [14.614655494689941, 9.10294246673584, 5.4784040451049805, 3.168612480163574, 1.749423861503601, 0.9140768647193909, 0.44692105054855347, 0.20139990746974945, 0.08191106468439102, 0.029167532920837402, 0]);
     expect(s.initNoiseSigma).toBe(1);
     // The Karras sigmas replace the spaced timesteps, so spacing changes nothing.
-    expect(new DpmPp2mKarrasScheduler(config({ timestep_spacing: 'leading' }), 10).timesteps).toEqual(s.timesteps);
+    expect(new DpmSolverMultistepScheduler(config({ timestep_spacing: 'leading' }), 10, true).timesteps).toEqual(s.timesteps);
   });
 
   it('takes a first-order step, then a second-order one, and ends on the x0 estimate', () => {
     // alpha_t = 1/(s**2+1)**0.5, sigma_t = s*alpha_t, lambda = log(alpha_t) - log(sigma_t)
     // x0 = (x - sigma_t*m)/alpha_t; first order: (sigma_t/sigma_s)*x - alpha_t*(exp(-h)-1)*x0
-    const s = new DpmPp2mKarrasScheduler(config(), 10);
+    const s = new DpmSolverMultistepScheduler(config(), 10, true);
     const first = s.step(m, 0, x, new Rng(1));
     close(first.denoised, [5.862947940826416, -17.571758270263672, 33.68205261230469, -5.845861911773682]);
     close(first.prevSample, [0.7396222352981567, -1.7199909687042236, 3.3797953128814697, -0.24074643850326538]);
@@ -254,15 +256,52 @@ describe('LCM', () => {
 
 describe('scheduler choice', () => {
   it("maps a config's class to our sampler ('default')", () => {
-    expect(defaultSchedulerFor('PNDMScheduler')).toBe('ddim');
-    expect(defaultSchedulerFor('EulerAncestralDiscreteScheduler')).toBe('euler_a');
-    expect(defaultSchedulerFor('DPMSolverMultistepScheduler')).toBe('dpmpp_2m_karras');
-    expect(defaultSchedulerFor('LCMScheduler')).toBe('lcm');
-    expect(defaultSchedulerFor('EulerDiscreteScheduler')).toBe('euler');
-    expect(defaultSchedulerFor('LMSDiscreteScheduler')).toBe('euler');
+    const of = (className: string, useKarrasSigmas?: boolean) => defaultSchedulerFor(useKarrasSigmas === undefined ? { className } : { className, useKarrasSigmas });
+    expect(of('PNDMScheduler')).toBe('ddim');
+    expect(of('EulerAncestralDiscreteScheduler')).toBe('euler_a');
+    expect(of('DPMSolverMultistepScheduler')).toBe('dpmpp_2m');
+    expect(of('DPMSolverMultistepScheduler', true)).toBe('dpmpp_2m_karras');
+    expect(of('LCMScheduler')).toBe('lcm');
+    expect(of('EulerDiscreteScheduler')).toBe('euler');
+    expect(of('LMSDiscreteScheduler')).toBe('euler');
   });
 
   it('refuses more steps than training timesteps', () => {
     expect(() => createScheduler('euler', config({ num_train_timesteps: 20 }), 21)).toThrow(/steps must be between 1 and 20/);
+  });
+});
+
+describe('keys real exports carry', () => {
+  it('rescale_betas_zero_snr: the last alphas_cumprod is 2^-24, the first unchanged', () => {
+    const plain = noiseSchedule(config(), { numTrainTimesteps: 1000, betaStart: 0.0001, betaEnd: 0.02, betaSchedule: 'linear' });
+    const zsnr = noiseSchedule(config({ rescale_betas_zero_snr: true }), { numTrainTimesteps: 1000, betaStart: 0.0001, betaEnd: 0.02, betaSchedule: 'linear' });
+    expect(zsnr.alphasCumprod[999]).toBe(2 ** -24);
+    expect(zsnr.alphasCumprod[0]).toBeCloseTo(plain.alphasCumprod[0] as number, 6);
+    expect(zsnr.alphasCumprod[500]).toBeLessThan(plain.alphasCumprod[500] as number);
+  });
+
+  it('final_sigmas_type and use_karras_sigmas reach Euler; DPM-Solver++ spaces leading and trailing as diffusers does', () => {
+    const e = new EulerScheduler(config({ final_sigmas_type: 'sigma_min' }), 10);
+    expect(e.sigmas.at(-1)).toBeCloseTo(0.029167533, 6);
+    const k = new EulerScheduler(config({ use_karras_sigmas: true }), 10);
+    close(k.sigmas.slice(0, 3), [14.614655494689941, 9.10294246673584, 5.4784040451049805]);
+    // leading: arange(0, N + 1) · (1000 // (N + 1)), reversed, the last dropped, + steps_offset
+    expect(new DpmSolverMultistepScheduler(config({ timestep_spacing: 'leading' }), 4, false).timesteps).toEqual([801, 601, 401, 201]);
+    // trailing: round(arange(1000, 0, -1000 / N)) − 1
+    expect(new DpmSolverMultistepScheduler(config({ timestep_spacing: 'trailing' }), 4, false).timesteps).toEqual([999, 749, 499, 249]);
+  });
+
+  it('names samplers as A1111 and ComfyUI do', () => {
+    expect(['Euler', 'Euler a', 'DPM++ 2M', 'dpm++ 2m karras', 'DDIM', 'LCM', 'euler_ancestral', 'default'].map(samplerFromName)).toEqual([
+      'euler',
+      'euler_a',
+      'dpmpp_2m',
+      'dpmpp_2m_karras',
+      'ddim',
+      'lcm',
+      'euler_a',
+      'default',
+    ]);
+    expect(samplerFromName('heun')).toBe('heun');
   });
 });

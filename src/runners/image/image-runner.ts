@@ -5,7 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Runner, RunnerJob, StepOptions, StepOutput } from '../../engine/runner.js';
-import { HearthError, toErrorInfo, type JobEvent, type JobResult } from '../../engine/types.js';
+import { HearthError, toErrorInfo, type JobEvent, type JobResult, type Json } from '../../engine/types.js';
 import { RunnerLifecycle, type LoadContext } from '../lifecycle.js';
 import { ClipTokenizer, CLIP_LENGTH } from './clip-tokenizer.js';
 import { estimateVramBytes, inspectModelFolder, type ModelFolder } from './model-folder.js';
@@ -14,7 +14,7 @@ import { OrtWorkerClient } from './ort-client.js';
 import { rgbToPng, vaeOutputToRgb } from './png.js';
 import { latentPreviewPng } from './preview.js';
 import { CUDA_INSTALL_HINT, detectOrtProviders } from './providers.js';
-import type { Shape4 } from './protocol.js';
+import type { Shape4, XlEncode } from './protocol.js';
 import { validateImagePayload, type ImageRequest } from './request.js';
 import { Rng } from './rng.js';
 import { createScheduler, defaultSchedulerFor, type Scheduler, type SchedulerName } from './schedulers/index.js';
@@ -35,6 +35,8 @@ export interface ImageRunnerOptions {
 interface Loaded {
   folder: ModelFolder;
   tokenizer: ClipTokenizer;
+  /** SDXL's tokenizer_2. */
+  tokenizer2?: ClipTokenizer;
   client: OrtWorkerClient;
   provider: ImageProvider;
   io: PipelineIo;
@@ -51,6 +53,8 @@ interface ImageJob {
   shape: Shape4;
   /** Token ids, [uncond; cond] when guided. */
   ids: Int32Array;
+  /** SDXL: tokenizer_2's ids and the time ids. */
+  xl?: XlEncode;
   guided: boolean;
   truncated: boolean;
   encoded: boolean;
@@ -140,11 +144,12 @@ export class ImageRunner implements Runner {
     if (signal.aborted) throw aborted();
     const folder = await inspectModelFolder(this.settings.dir);
     const tokenizer = await ClipTokenizer.load(folder.tokenizerDir);
+    const tokenizer2 = folder.xl ? await ClipTokenizer.load(folder.xl.tokenizer2Dir) : undefined;
     if (signal.aborted) throw aborted();
     const providers = this.usableProviders();
     const client = new OrtWorkerClient();
     defer('ONNX Runtime worker thread', () => client.close());
-    const files = { textEncoder: folder.textEncoder, unet: folder.unet, vaeDecoder: folder.vaeDecoder };
+    const files = { textEncoder: folder.textEncoder, unet: folder.unet, vaeDecoder: folder.vaeDecoder, ...(folder.xl ? { textEncoder2: folder.xl.textEncoder2 } : {}) };
     const threads = this.settings.threads;
     const result = await unlessAborted(client.call({ type: 'load', files, providers, ...(threads !== undefined ? { threads } : {}) }), signal);
     if (result === ABORTED) throw aborted();
@@ -155,7 +160,7 @@ export class ImageRunner implements Runner {
     this.logger.info(`${this.model}: loaded ${folder.dir} on ${result.provider}`);
     // Jobs begun before an unload resume with fresh embeddings in the new thread.
     for (const job of this.jobs.values()) job.encoded = false;
-    return { folder, tokenizer, client, provider: result.provider, io: result.io };
+    return { folder, tokenizer, ...(tokenizer2 ? { tokenizer2 } : {}), client, provider: result.provider, io: result.io };
   }
 
   /** The configured providers minus CUDA when its libraries are missing (asking for it would fail session creation). */
@@ -188,8 +193,8 @@ export class ImageRunner implements Runner {
     this.life.assertOpen();
     if (opts.signal?.aborted) throw new HearthError('RUNNER_FAILED', 'begin was aborted');
     const loaded = await this.ensureLoaded(opts.signal);
-    const request = validateImagePayload(job.payload, this.settings, this.randomSeed);
-    const schedulerName = request.scheduler === 'default' ? defaultSchedulerFor(loaded.folder.schedulerConfig.className) : request.scheduler;
+    const request = validateImagePayload(withNativeSize(job.payload, loaded.folder), this.settings, this.randomSeed);
+    const schedulerName = request.scheduler === 'default' ? defaultSchedulerFor(loaded.folder.schedulerConfig) : request.scheduler;
     const scheduler = createScheduler(schedulerName, loaded.folder.schedulerConfig, request.steps);
     const guided = request.guidance > 1;
     checkStaticShape(loaded, request, guided);
@@ -202,6 +207,7 @@ export class ImageRunner implements Runner {
     }
     const h = request.height / 8;
     const w = request.width / 8;
+    const xl = loaded.tokenizer2 && loaded.folder.xl ? xlEncode(loaded.tokenizer2, request, guided, loaded.folder.xl.zerosForEmptyPrompt) : undefined;
     const rng = new Rng(request.seed);
     await this.end(job.id);
     this.jobs.set(job.id, {
@@ -213,6 +219,7 @@ export class ImageRunner implements Runner {
       latents: rng.normals(4 * h * w, scheduler.initNoiseSigma),
       shape: [1, 4, h, w],
       ids,
+      ...(xl ? { xl } : {}),
       guided,
       truncated: cond.truncated,
       encoded: false,
@@ -256,7 +263,7 @@ export class ImageRunner implements Runner {
     const stillCurrent = (): boolean => this.jobs.get(jobId) === job;
 
     if (!job.encoded && job.done < steps) {
-      const r = await unlessAborted(client.call({ type: 'encode', key: job.key, ids: job.ids, batch: job.guided ? 2 : 1 }), signal);
+      const r = await unlessAborted(client.call({ type: 'encode', key: job.key, ids: job.ids, batch: job.guided ? 2 : 1, ...(job.xl ? { xl: job.xl } : {}) }), signal);
       if (r === ABORTED || !stillCurrent()) return { jobId };
       job.encoded = true;
     }
@@ -348,6 +355,36 @@ export class ImageRunner implements Runner {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
+}
+
+/**
+ * An SDXL payload that names no size gets the model's native one (1024² for SDXL, from unet/config.json)
+ * rather than the configured default, which is sized for SD 1.5.
+ */
+function withNativeSize(payload: Json, folder: ModelFolder): Json {
+  if (!folder.xl || typeof payload !== 'object' || payload === null || Array.isArray(payload)) return payload;
+  const out: Record<string, Json> = { ...payload };
+  if (out.width === undefined) out.width = folder.nativeSize;
+  if (out.height === undefined) out.height = folder.nativeSize;
+  return out;
+}
+
+/**
+ * SDXL's second encoding: tokenizer_2's ids ([uncond; cond] when guided) and add_time_ids per row:
+ * original size (height, width), crop top-left (0, 0) and target size (height, width), as
+ * StableDiffusionXLPipeline._get_add_time_ids builds them when no sizes are passed.
+ */
+function xlEncode(tokenizer2: ClipTokenizer, request: ImageRequest, guided: boolean, zerosForEmpty: boolean): XlEncode {
+  const cond = tokenizer2.encode(request.prompt).ids;
+  let ids2 = cond;
+  if (guided) {
+    ids2 = new Int32Array(2 * CLIP_LENGTH);
+    ids2.set(tokenizer2.encode(request.negativePrompt).ids, 0);
+    ids2.set(cond, CLIP_LENGTH);
+  }
+  const row = [request.height, request.width, 0, 0, request.height, request.width];
+  const timeIds = Float32Array.from(guided ? [...row, ...row] : row);
+  return { ids2, timeIds, zeroUncond: guided && zerosForEmpty && request.negativePrompt === '' };
 }
 
 /** Static-shape exports accept one latent size (and batch); say so in the user's terms rather than as an ONNX Runtime error. */

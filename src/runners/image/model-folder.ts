@@ -7,6 +7,16 @@ import { parseDiffusersJson, parseSchedulerConfig, type SchedulerConfig } from '
 
 /** SD 1.x's VAE scaling factor, used when vae_decoder/config.json does not say. */
 export const DEFAULT_SCALING_FACTOR = 0.18215;
+/** SDXL's, when an SDXL export's vae_decoder/config.json does not say. */
+export const SDXL_SCALING_FACTOR = 0.13025;
+
+/** The second text encoder of an SDXL export (CLIP ViT-bigG with projection) and its tokenizer. */
+export interface XlParts {
+  textEncoder2: string;
+  tokenizer2Dir: string;
+  /** `force_zeros_for_empty_prompt` (model_index.json; SDXL's default true): an empty negative prompt is zero embeddings. */
+  zerosForEmptyPrompt: boolean;
+}
 
 export interface ModelFolder {
   dir: string;
@@ -18,6 +28,10 @@ export interface ModelFolder {
   schedulerConfig: SchedulerConfig;
   /** Latents are divided by this before the VAE decodes them. */
   scalingFactor: number;
+  /** Present for an SDXL export (model_index.json `StableDiffusionXLPipeline`, or text_encoder_2/ beside the rest). */
+  xl?: XlParts;
+  /** The size the model was trained at: unet/config.json `sample_size` × 8, else 512 (SD) or 1024 (SDXL). */
+  nativeSize: number;
 }
 
 const REQUIRED = [
@@ -28,7 +42,7 @@ const REQUIRED = [
 ] as const;
 
 /** The parts whose files count towards the memory estimate (weights may sit in external data files beside model.onnx). */
-const WEIGHT_FOLDERS = ['text_encoder', 'unet', 'vae_decoder'] as const;
+const WEIGHT_FOLDERS = ['text_encoder', 'text_encoder_2', 'unet', 'vae_decoder'] as const;
 
 /** Checks the folder and reads its small configs. Throws MODEL_MISSING or MODEL_INVALID naming the file. */
 export async function inspectModelFolder(dir: string): Promise<ModelFolder> {
@@ -53,7 +67,29 @@ export async function inspectModelFolder(dir: string): Promise<ModelFolder> {
   }
   const schedulerFile = paths.schedulerFile as string;
   const schedulerConfig = parseSchedulerConfig(await readJson(schedulerFile), schedulerFile);
+  const index = await readOptionalJson(join(dir, 'model_index.json'));
+  const className = typeof index._class_name === 'string' ? index._class_name : '';
+  const textEncoder2 = join(dir, 'text_encoder_2', 'model.onnx');
+  const isXl = className.includes('StableDiffusionXL') || (await exists(textEncoder2));
+  let xl: XlParts | undefined;
+  if (isXl) {
+    for (const [file, what] of [
+      [textEncoder2, 'the second text encoder (text_encoder_2/model.onnx)'],
+      [join(dir, 'tokenizer_2'), 'the second tokenizer (tokenizer_2/)'],
+    ] as const) {
+      const present = await stat(file).then((s) => s.isFile() || s.isDirectory(), () => false);
+      if (!present) {
+        throw new HearthError('MODEL_MISSING', `${file} is missing: an SDXL export (${className || 'text_encoder_2/'}) needs ${what}`, { file, expected: what, dir });
+      }
+    }
+    xl = { textEncoder2, tokenizer2Dir: join(dir, 'tokenizer_2'), zerosForEmptyPrompt: index.force_zeros_for_empty_prompt !== false };
+  }
+  const unetConfig = await readOptionalJson(join(dir, 'unet', 'config.json'));
+  const sampleSize = unetConfig.sample_size;
+  const nativeSize = typeof sampleSize === 'number' && Number.isInteger(sampleSize) && sampleSize > 0 ? sampleSize * 8 : xl ? 1024 : 512;
   return {
+    ...(xl ? { xl } : {}),
+    nativeSize,
     dir,
     tokenizerDir: join(dir, 'tokenizer'),
     textEncoder: paths.textEncoder as string,
@@ -61,15 +97,22 @@ export async function inspectModelFolder(dir: string): Promise<ModelFolder> {
     vaeDecoder: paths.vaeDecoder as string,
     schedulerFile,
     schedulerConfig,
-    scalingFactor: await readScalingFactor(join(dir, 'vae_decoder', 'config.json')),
+    scalingFactor: await readScalingFactor(join(dir, 'vae_decoder', 'config.json'), xl ? SDXL_SCALING_FACTOR : DEFAULT_SCALING_FACTOR),
   };
 }
 
-async function readScalingFactor(file: string): Promise<number> {
-  if (!(await exists(file))) return DEFAULT_SCALING_FACTOR;
+/** A small JSON object file, or {} when the file is absent. */
+async function readOptionalJson(file: string): Promise<Record<string, unknown>> {
+  if (!(await exists(file))) return {};
+  const json = await readJson(file);
+  return typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : {};
+}
+
+async function readScalingFactor(file: string, fallback: number): Promise<number> {
+  if (!(await exists(file))) return fallback;
   const json = await readJson(file);
   const v = (json as { scaling_factor?: unknown }).scaling_factor;
-  if (v === undefined || v === null) return DEFAULT_SCALING_FACTOR;
+  if (v === undefined || v === null) return fallback;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) {
     throw new HearthError('MODEL_INVALID', `${file}: expected scaling_factor to be a positive number; got ${JSON.stringify(v)}`, {
       file,
@@ -114,6 +157,7 @@ export async function estimateVramBytes(dir: string, width: number, height: numb
       }
     }
   }
+  // An SDXL export's second text encoder (CLIP ViT-bigG, 1.4 GB in fp16) counts with the rest above.
   if (!found) weights = TYPICAL_WEIGHT_BYTES;
   const pixelsRatio = (width * height) / (512 * 512);
   const activations = Math.max(64 * 2 ** 20, 0.5 * weights) * pixelsRatio;

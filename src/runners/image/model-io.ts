@@ -23,7 +23,10 @@ export type IdsType = 'int32' | 'int64';
 export type TimestepType = 'float32' | 'float16' | 'float64' | 'int32' | 'int64';
 
 export interface PipelineIo {
+  /** `hidden` is last_hidden_state, or for SDXL the penultimate layer (`hidden_states.{n−2}`). */
   textEncoder: { ids: string; idsType: IdsType; hidden: string; hiddenType: FloatType };
+  /** SDXL's second text encoder: its penultimate layer and its pooled, projected `text_embeds`. */
+  textEncoder2?: { ids: string; idsType: IdsType; hidden: string; hiddenType: FloatType; pooled: string; pooledType: FloatType };
   unet: {
     sample: string;
     sampleType: FloatType;
@@ -37,12 +40,17 @@ export interface PipelineIo {
     outType: FloatType;
     /** Dimensions the export fixed (static-shape exports): batch and latent size the UNet accepts. */
     fixed: { batch?: number; height?: number; width?: number };
+    /** SDXL's added conditions: the pooled text embeddings and the six size/crop ids. */
+    textEmbeds?: { name: string; type: FloatType };
+    timeIds?: { name: string; type: FloatType };
   };
   vae: { latent: string; latentType: FloatType; out: string; outType: FloatType };
 }
 
 export interface ModelFiles {
   textEncoder: string;
+  /** SDXL's text_encoder_2/model.onnx. */
+  textEncoder2?: string;
   unet: string;
   vaeDecoder: string;
 }
@@ -84,7 +92,7 @@ function onlyInputs(info: SessionInfo, file: string, names: string[]): void {
     throw invalid(
       file,
       `has inputs this pipeline does not feed (${list}); it feeds ${names.join(', ')} ` +
-        '(SDXL, inpainting and guidance-embedding UNets are not supported)',
+        '(an SDXL UNet needs text_encoder_2/ beside it; inpainting and guidance-embedding UNets are not supported)',
       `inputs ${names.join(', ')}`,
       list,
     );
@@ -115,20 +123,64 @@ function fixedDims(t: TensorInfo): PipelineIo['unet']['fixed'] {
   return out;
 }
 
-/** Checks the three sessions against what the pipeline feeds them and how they connect. */
-export function resolvePipelineIo(te: SessionInfo, unet: SessionInfo, vae: SessionInfo, files: ModelFiles): PipelineIo {
+/** SDXL takes CLIP's penultimate layer: optimum exports every layer as `hidden_states.0` … `hidden_states.n`. */
+function penultimate(info: SessionInfo, file: string): TensorInfo {
+  const layers = info.outputs.filter((o) => /^hidden_states\.\d+$/.test(o.name)).sort((a, b) => layerOf(a) - layerOf(b));
+  const t = layers[layers.length - 2];
+  if (!t) {
+    const have = info.outputs.map(describe).join('; ') || 'none';
+    throw invalid(file, `an SDXL text encoder must output its hidden layers (hidden_states.0 … hidden_states.n); the model has ${have}`, 'outputs hidden_states.*', have);
+  }
+  if (!FLOATS.includes(t.type)) throw invalid(file, `output ${t.name} must be float32 or float16; it is ${t.type}`, `${t.name}: float32 or float16`, describe(t));
+  return t;
+}
+
+function layerOf(t: TensorInfo): number {
+  return Number(t.name.slice('hidden_states.'.length));
+}
+
+function width(t: TensorInfo): number | undefined {
+  return dim(t, t.shape.length - 1);
+}
+
+/** Checks the sessions (SDXL: with the second text encoder) against what the pipeline feeds them and how they connect. */
+export function resolvePipelineIo(te: SessionInfo, unet: SessionInfo, vae: SessionInfo, files: ModelFiles, te2?: SessionInfo): PipelineIo {
   const ids = input(te, files.textEncoder, 'input_ids', ['int32', 'int64'], 'the token ids');
   onlyInputs(te, files.textEncoder, ['input_ids']);
-  const teOut = output(te, files.textEncoder, 'last_hidden_state', 'the token embeddings');
+  const teOut = te2 ? penultimate(te, files.textEncoder) : output(te, files.textEncoder, 'last_hidden_state', 'the token embeddings');
+  let textEncoder2: PipelineIo['textEncoder2'];
+  let condWidth = width(teOut);
+  if (te2) {
+    const file2 = files.textEncoder2 ?? 'text_encoder_2/model.onnx';
+    const ids2 = input(te2, file2, 'input_ids', ['int32', 'int64'], 'the token ids');
+    onlyInputs(te2, file2, ['input_ids']);
+    const hidden2 = penultimate(te2, file2);
+    const pooled = te2.outputs.find((o) => o.name === 'text_embeds');
+    if (!pooled || !FLOATS.includes(pooled.type)) {
+      const have = te2.outputs.map(describe).join('; ') || 'none';
+      throw invalid(file2, `expected a float output text_embeds (the pooled, projected prompt embedding); the model has ${have}`, 'output text_embeds', have);
+    }
+    const w2 = width(hidden2);
+    condWidth = condWidth !== undefined && w2 !== undefined ? condWidth + w2 : undefined;
+    textEncoder2 = { ids: ids2.name, idsType: ids2.type as IdsType, hidden: hidden2.name, hiddenType: hidden2.type as FloatType, pooled: pooled.name, pooledType: pooled.type as FloatType };
+  }
 
   const sample = input(unet, files.unet, 'sample', FLOATS, 'the noisy latents');
   const timestep = input(unet, files.unet, 'timestep', TIMESTEP_TYPES, 'the diffusion timestep');
   const hidden = input(unet, files.unet, 'encoder_hidden_states', FLOATS, "the text encoder's output");
-  onlyInputs(unet, files.unet, ['sample', 'timestep', 'encoder_hidden_states']);
+  const names = ['sample', 'timestep', 'encoder_hidden_states'];
+  let added: Pick<PipelineIo['unet'], 'textEmbeds' | 'timeIds'> = {};
+  if (te2) {
+    const textEmbeds = input(unet, files.unet, 'text_embeds', FLOATS, "text_encoder_2's pooled embedding");
+    const timeIds = input(unet, files.unet, 'time_ids', FLOATS, 'the original size, crop and target size');
+    names.push('text_embeds', 'time_ids');
+    added = { textEmbeds: { name: textEmbeds.name, type: textEmbeds.type as FloatType }, timeIds: { name: timeIds.name, type: timeIds.type as FloatType } };
+  }
+  onlyInputs(unet, files.unet, names);
   channels(sample, files.unet, 4);
   const unetOut = output(unet, files.unet, 'out_sample', 'the predicted noise');
 
-  const teWidth = dim(teOut, teOut.shape.length - 1);
+  const teWidth = condWidth;
   const unetWidth = dim(hidden, hidden.shape.length - 1);
   if (teWidth !== undefined && unetWidth !== undefined && teWidth !== unetWidth) {
     throw invalid(
@@ -147,6 +199,7 @@ export function resolvePipelineIo(te: SessionInfo, unet: SessionInfo, vae: Sessi
   const first = timestep.shape[0];
   return {
     textEncoder: { ids: ids.name, idsType: ids.type as IdsType, hidden: teOut.name, hiddenType: teOut.type as FloatType },
+    ...(textEncoder2 ? { textEncoder2 } : {}),
     unet: {
       sample: sample.name,
       sampleType: sample.type as FloatType,
@@ -159,6 +212,7 @@ export function resolvePipelineIo(te: SessionInfo, unet: SessionInfo, vae: Sessi
       out: unetOut.name,
       outType: unetOut.type as FloatType,
       fixed: fixedDims(sample),
+      ...added,
     },
     vae: { latent: latent.name, latentType: latent.type as FloatType, out: vaeOut.name, outType: vaeOut.type as FloatType },
   };

@@ -8,7 +8,7 @@ import ort from 'onnxruntime-node';
 import { HearthError, toErrorInfo } from '../../engine/types.js';
 import { floatsToHalf, halfToFloats, toHalfBits } from './fp16.js';
 import { resolvePipelineIo, type FloatType, type PipelineIo, type SessionInfo, type TensorInfo } from './model-io.js';
-import type { CallMessage, LoadCall, LoadResult, ReplyMessage, Shape4, WorkerCall, WorkerResults } from './protocol.js';
+import type { CallMessage, LoadCall, LoadResult, ReplyMessage, Shape4, WorkerCall, WorkerResults, XlEncode } from './protocol.js';
 import type { ImageProvider } from './settings.js';
 
 type Session = ort.InferenceSession;
@@ -17,11 +17,19 @@ interface Loaded {
   te: Session;
   unet: Session;
   vae: Session;
+  /** SDXL's second text encoder. */
+  te2?: Session;
   io: PipelineIo;
 }
 
+/** A job's conditioning: the prompt embeddings, and for SDXL the UNet's added inputs. */
+interface Conditioning {
+  hidden: ort.Tensor;
+  added?: Record<string, ort.Tensor>;
+}
+
 let loaded: Loaded | undefined;
-const embeddings = new Map<string, ort.Tensor>();
+const embeddings = new Map<string, Conditioning>();
 
 function sessionOptions(provider: ImageProvider, threads: number | undefined): ort.InferenceSession.SessionOptions {
   return {
@@ -38,11 +46,13 @@ function info(session: Session): SessionInfo {
   return { inputs: session.inputMetadata.map(tensor), outputs: session.outputMetadata.map(tensor) };
 }
 
-async function createAll(call: LoadCall, provider: ImageProvider): Promise<[Session, Session, Session]> {
+async function createAll(call: LoadCall, provider: ImageProvider): Promise<Session[]> {
   const opts = sessionOptions(provider, call.threads);
   const created: Session[] = [];
+  const { textEncoder, textEncoder2, unet, vaeDecoder } = call.files;
   try {
-    for (const file of [call.files.textEncoder, call.files.unet, call.files.vaeDecoder]) {
+    // By path, never as one buffer: an SDXL UNet keeps its weights in model.onnx_data beside model.onnx.
+    for (const file of [textEncoder, unet, vaeDecoder, ...(textEncoder2 !== undefined ? [textEncoder2] : [])]) {
       try {
         created.push(await ort.InferenceSession.create(file, opts));
       } catch (e) {
@@ -53,14 +63,14 @@ async function createAll(call: LoadCall, provider: ImageProvider): Promise<[Sess
     await Promise.all(created.map((s) => s.release().catch(() => undefined)));
     throw e;
   }
-  return created as [Session, Session, Session];
+  return created;
 }
 
 async function load(call: LoadCall): Promise<LoadResult> {
   const warnings: string[] = [];
   let lastError: (Error & { file?: string }) | undefined;
   for (const provider of call.providers) {
-    let sessions: [Session, Session, Session];
+    let sessions: Session[];
     try {
       sessions = await createAll(call, provider);
     } catch (e) {
@@ -68,10 +78,10 @@ async function load(call: LoadCall): Promise<LoadResult> {
       if (provider !== 'cpu') warnings.push(`the ${provider} execution provider failed (${lastError.message}); trying the next one`);
       continue;
     }
-    const [te, unet, vae] = sessions;
+    const [te, unet, vae, te2] = sessions as [Session, Session, Session, Session | undefined];
     try {
-      const io = resolvePipelineIo(info(te), info(unet), info(vae), call.files);
-      loaded = { te, unet, vae, io };
+      const io = resolvePipelineIo(info(te), info(unet), info(vae), call.files, te2 ? info(te2) : undefined);
+      loaded = { te, unet, vae, io, ...(te2 ? { te2 } : {}) };
       return { provider, io, warnings };
     } catch (e) {
       await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
@@ -129,27 +139,55 @@ function timestepTensor(io: PipelineIo['unet'], t: number): ort.Tensor {
   }
 }
 
-async function encode(key: string, ids: Int32Array, batch: number): Promise<null> {
-  const { te, io } = need();
+function idsTensor(type: PipelineIo['textEncoder']['idsType'], ids: Int32Array, dims: number[]): ort.Tensor {
+  return type === 'int64' ? new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), dims) : new ort.Tensor('int32', ids, dims);
+}
+
+async function encode(key: string, ids: Int32Array, batch: number, xl: XlEncode | undefined): Promise<null> {
+  const { te, te2, io } = need();
   const dims = [batch, ids.length / batch];
-  const input =
-    io.textEncoder.idsType === 'int64'
-      ? new ort.Tensor('int64', BigInt64Array.from(ids, (v) => BigInt(v)), dims)
-      : new ort.Tensor('int32', ids, dims);
-  const out = await te.run({ [io.textEncoder.ids]: input }, [io.textEncoder.hidden]);
+  const out = await te.run({ [io.textEncoder.ids]: idsTensor(io.textEncoder.idsType, ids, dims) }, [io.textEncoder.hidden]);
   const hidden = out[io.textEncoder.hidden] as ort.Tensor;
-  // Keep the embeddings in the dtype the UNet takes, converted once per job rather than per step.
-  const stored =
-    io.textEncoder.hiddenType === io.unet.hiddenType ? hidden : floatTensor(io.unet.hiddenType, toFloats(hidden), hidden.dims);
-  embeddings.set(key, stored);
+  if (!xl || !te2 || !io.textEncoder2 || !io.unet.textEmbeds || !io.unet.timeIds) {
+    // Keep the embeddings in the dtype the UNet takes, converted once per job rather than per step.
+    const stored = io.textEncoder.hiddenType === io.unet.hiddenType ? hidden : floatTensor(io.unet.hiddenType, toFloats(hidden), hidden.dims);
+    embeddings.set(key, { hidden: stored });
+    return null;
+  }
+  const io2 = io.textEncoder2;
+  const out2 = await te2.run({ [io2.ids]: idsTensor(io2.idsType, xl.ids2, dims) }, [io2.hidden, io2.pooled]);
+  const h1 = toFloats(hidden);
+  const h2 = toFloats(out2[io2.hidden] as ort.Tensor);
+  const pooled = toFloats(out2[io2.pooled] as ort.Tensor);
+  // prompt_embeds = concat(penultimate layer of text_encoder, of text_encoder_2) along the width.
+  const rows = batch * (dims[1] as number);
+  const w1 = h1.length / rows;
+  const w2 = h2.length / rows;
+  const cat = new Float32Array(rows * (w1 + w2));
+  for (let r = 0; r < rows; r++) {
+    cat.set(h1.subarray(r * w1, (r + 1) * w1), r * (w1 + w2));
+    cat.set(h2.subarray(r * w2, (r + 1) * w2), r * (w1 + w2) + w1);
+  }
+  if (xl.zeroUncond && batch === 2) {
+    // force_zeros_for_empty_prompt: the unconditional row is zeros, not the encoded empty prompt.
+    cat.fill(0, 0, cat.length / 2);
+    pooled.fill(0, 0, pooled.length / 2);
+  }
+  embeddings.set(key, {
+    hidden: floatTensor(io.unet.hiddenType, cat, [batch, dims[1] as number, w1 + w2]),
+    added: {
+      [io.unet.textEmbeds.name]: floatTensor(io.unet.textEmbeds.type, pooled, [batch, pooled.length / batch]),
+      [io.unet.timeIds.name]: floatTensor(io.unet.timeIds.type, xl.timeIds, [batch, 6]),
+    },
+  });
   return null;
 }
 
 async function unet(key: string, sample: Float32Array, shape: Shape4, timestep: number): Promise<Float32Array> {
   const { unet: session, io } = need();
-  const hidden = embeddings.get(key);
-  if (!hidden) throw new HearthError('RUNNER_FAILED', `no text embeddings for ${key}: encode first`);
-  const batch = hidden.dims[0] ?? 1;
+  const cond = embeddings.get(key);
+  if (!cond) throw new HearthError('RUNNER_FAILED', `no text embeddings for ${key}: encode first`);
+  const batch = cond.hidden.dims[0] ?? 1;
   let input = sample;
   if (batch > 1) {
     input = new Float32Array(sample.length * batch);
@@ -158,7 +196,8 @@ async function unet(key: string, sample: Float32Array, shape: Shape4, timestep: 
   const feeds = {
     [io.unet.sample]: floatTensor(io.unet.sampleType, input, [batch, shape[1], shape[2], shape[3]]),
     [io.unet.timestep]: timestepTensor(io.unet, timestep),
-    [io.unet.hidden]: hidden,
+    [io.unet.hidden]: cond.hidden,
+    ...cond.added,
   };
   const out = await session.run(feeds, [io.unet.out]);
   return toFloats(out[io.unet.out] as ort.Tensor);
@@ -175,7 +214,7 @@ async function close(): Promise<null> {
   embeddings.clear();
   const l = loaded;
   loaded = undefined;
-  if (l) await Promise.all([l.te, l.unet, l.vae].map((s) => s.release().catch(() => undefined)));
+  if (l) await Promise.all([l.te, l.unet, l.vae, ...(l.te2 ? [l.te2] : [])].map((s) => s.release().catch(() => undefined)));
   return null;
 }
 
@@ -184,7 +223,7 @@ async function handle(call: WorkerCall): Promise<WorkerResults[WorkerCall['type'
     case 'load':
       return load(call);
     case 'encode':
-      return encode(call.key, call.ids, call.batch);
+      return encode(call.key, call.ids, call.batch, call.xl);
     case 'unet':
       return unet(call.key, call.sample, call.shape, call.timestep);
     case 'decode':

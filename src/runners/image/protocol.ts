@@ -14,6 +14,14 @@ export interface LoadCall {
   threads?: number;
 }
 
+/** SDXL's part of an encode: tokenizer_2's ids, the six time ids per row, and whether the first (unconditional) row is zeros. */
+export interface XlEncode {
+  ids2: Int32Array;
+  /** [batch × 6]: original height, width, crop top, left, target height, width. */
+  timeIds: Float32Array;
+  zeroUncond: boolean;
+}
+
 export interface LoadResult {
   provider: ImageProvider;
   io: PipelineIo;
@@ -24,7 +32,7 @@ export interface LoadResult {
 export type WorkerCall =
   | LoadCall
   /** Runs the text encoder on `batch` rows of 77 ids and keeps the result under `key` for the UNet. */
-  | { type: 'encode'; key: string; ids: Int32Array; batch: number }
+  | { type: 'encode'; key: string; ids: Int32Array; batch: number; xl?: XlEncode }
   /** One UNet evaluation of batch-1 latents, repeated to the batch of `key`'s embeddings; returns [batch,4,h,w]. */
   | { type: 'unet'; key: string; sample: Float32Array; shape: Shape4; timestep: number }
   /** VAE-decodes already scaled latents; returns [1,3,8h,8w] in [-1, 1]. */

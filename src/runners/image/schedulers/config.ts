@@ -2,11 +2,13 @@ import { HearthError } from '../../../engine/types.js';
 
 export type BetaSchedule = 'linear' | 'scaled_linear' | 'squaredcos_cap_v2';
 export type TimestepSpacing = 'leading' | 'trailing' | 'linspace';
-export type PredictionType = 'epsilon' | 'v_prediction';
+export type PredictionType = 'epsilon' | 'v_prediction' | 'sample';
+export type FinalSigmasType = 'zero' | 'sigma_min';
 
 const BETA_SCHEDULES: readonly BetaSchedule[] = ['linear', 'scaled_linear', 'squaredcos_cap_v2'];
 const SPACINGS: readonly TimestepSpacing[] = ['leading', 'trailing', 'linspace'];
-const PREDICTIONS: readonly PredictionType[] = ['epsilon', 'v_prediction'];
+const PREDICTIONS: readonly PredictionType[] = ['epsilon', 'v_prediction', 'sample'];
+const FINAL_SIGMAS: readonly FinalSigmasType[] = ['zero', 'sigma_min'];
 
 /**
  * A model's scheduler/scheduler_config.json. Keys the file leaves out stay undefined: diffusers'
@@ -29,12 +31,44 @@ export interface SchedulerConfig {
   clipSampleRange?: number;
   originalInferenceSteps?: number;
   timestepScaling?: number;
+  /** Karras σs (Euler, DPM-Solver++). */
+  useKarrasSigmas?: boolean;
+  /** Log-linear σs (DPM-Solver++'s `use_lu_lambdas`). */
+  useLuLambdas?: boolean;
+  /** Bounds of the Karras ramp (Euler's `sigma_min`/`sigma_max`; the training σs when absent). */
+  sigmaMin?: number;
+  sigmaMax?: number;
+  /** The σ after the last step: 0 (a clean sample) or the smallest training σ. */
+  finalSigmasType?: FinalSigmasType;
+  /** DPM-Solver++: first-order final step below 15 steps. */
+  lowerOrderFinal?: boolean;
+  /** DPM-Solver++: first-order final step always. */
+  eulerAtFinal?: boolean;
+  /** DPM-Solver++: 1, 2 or 3 (3 runs as 2). */
+  solverOrder?: number;
+  /** DPM-Solver++: `midpoint` or `heun` second-order step. */
+  solverType?: 'midpoint' | 'heun';
+  /** DPM-Solver: `dpmsolver++` (and its SDE variants, which run as dpmsolver++). */
+  algorithmType?: string;
+  /** DPM-Solver++: timesteps whose λ is below this are not used (-Infinity: all are). */
+  lambdaMinClipped?: number;
+  /** Dynamic thresholding of x̂₀ (Imagen): DDIM, DPM-Solver++, LCM. */
+  thresholding?: boolean;
+  dynamicThresholdingRatio?: number;
+  sampleMaxValue?: number;
+  /** Zero terminal SNR (Lin et al. 2023). */
+  rescaleBetasZeroSnr?: boolean;
+  /** Euler: `linear` interpolation of σ at the timesteps, or `log_linear` σs. */
+  interpolationType?: 'linear' | 'log_linear';
+  /** Euler: `discrete` timesteps, or `continuous` (¼·log σ, with v-prediction). */
+  timestepType?: 'discrete' | 'continuous';
 }
 
 /** The training noise schedule of a resolved config. */
 export interface NoiseSchedule {
   numTrainTimesteps: number;
-  alphasCumprod: Float64Array;
+  /** float32, as diffusers' torch tensors hold it. */
+  alphasCumprod: Float32Array;
 }
 
 const PYTHON_FLOATS: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
@@ -98,6 +132,31 @@ export function parseSchedulerConfig(json: unknown, file: string): SchedulerConf
   set('clipSampleRange', num('clip_sample_range', { min: 0 }));
   set('originalInferenceSteps', num('original_inference_steps', { integer: true, min: 1 }));
   set('timestepScaling', num('timestep_scaling', { min: 0 }));
+  set('useKarrasSigmas', bool('use_karras_sigmas'));
+  set('useLuLambdas', bool('use_lu_lambdas'));
+  set('sigmaMin', num('sigma_min', { min: 0 }));
+  set('sigmaMax', num('sigma_max', { min: 0 }));
+  set('finalSigmasType', oneOf('final_sigmas_type', FINAL_SIGMAS));
+  set('lowerOrderFinal', bool('lower_order_final'));
+  set('eulerAtFinal', bool('euler_at_final'));
+  set('solverOrder', num('solver_order', { integer: true, min: 1 }));
+  // UniPC's and DEIS's solver types (logrho, bh1, bh2) become midpoint, as DPMSolverMultistep.from_config makes them.
+  const solverType = oneOf('solver_type', ['midpoint', 'heun', 'logrho', 'bh1', 'bh2'] as const);
+  if (solverType !== undefined) cfg.solverType = solverType === 'heun' ? 'heun' : 'midpoint';
+  set('algorithmType', oneOf('algorithm_type', ['dpmsolver++', 'sde-dpmsolver++', 'dpmsolver', 'sde-dpmsolver', 'deis'] as const));
+  const lmc = o.lambda_min_clipped;
+  if (lmc !== undefined && lmc !== null) {
+    if (typeof lmc !== 'number' || Number.isNaN(lmc) || lmc === Infinity) throw invalid(file, 'lambda_min_clipped to be a number or -Infinity', describe(lmc));
+    cfg.lambdaMinClipped = lmc;
+  }
+  set('thresholding', bool('thresholding'));
+  set('dynamicThresholdingRatio', num('dynamic_thresholding_ratio', { min: 0 }));
+  set('sampleMaxValue', num('sample_max_value', { min: 0 }));
+  set('rescaleBetasZeroSnr', bool('rescale_betas_zero_snr'));
+  set('interpolationType', oneOf('interpolation_type', ['linear', 'log_linear'] as const));
+  set('timestepType', oneOf('timestep_type', ['discrete', 'continuous'] as const));
+  const sigmaKinds = ['use_karras_sigmas', 'use_exponential_sigmas', 'use_beta_sigmas'].filter((k) => o[k] === true);
+  if (sigmaKinds.length > 1) throw invalid(file, 'at most one of use_karras_sigmas, use_exponential_sigmas, use_beta_sigmas', sigmaKinds.join(' and '));
   const tb = o.trained_betas;
   if (tb !== undefined && tb !== null) {
     if (!Array.isArray(tb) || !tb.every((b) => typeof b === 'number' && b >= 0 && b < 1)) {
@@ -115,41 +174,71 @@ export function parseSchedulerConfig(json: unknown, file: string): SchedulerConf
 export const DIFFUSERS_BETA_DEFAULTS = { numTrainTimesteps: 1000, betaStart: 0.0001, betaEnd: 0.02, betaSchedule: 'linear' } as const;
 
 /**
- * betas → alphas_cumprod, as diffusers' scheduler constructors compute them:
- * linear: linspace(beta_start, beta_end, T); scaled_linear: linspace(√beta_start, √beta_end, T)²;
- * squaredcos_cap_v2: betas_for_alpha_bar with ᾱ(t) = cos²((t + 0.008)/1.008 · π/2), capped at 0.999.
- * diffusers works in float32 here; float64 differs from it by a few parts in a million.
+ * betas → alphas_cumprod, as diffusers' scheduler constructors compute them, in float32 as its torch
+ * tensors hold them: linear: torch.linspace(beta_start, beta_end, T, float32); scaled_linear:
+ * torch.linspace(√beta_start, √beta_end, T, float32)²; squaredcos_cap_v2: betas_for_alpha_bar with
+ * ᾱ(t) = cos²((t + 0.008)/1.008 · π/2), capped at 0.999 (computed in float64, stored float32); then
+ * `rescale_betas_zero_snr` (Lin et al. 2023, Algorithm 1) and torch.cumprod (accumulated in double
+ * on the CPU, each entry stored float32), the last entry set to 2⁻²⁴ when rescaled.
  */
 export function noiseSchedule(
   cfg: SchedulerConfig,
   defaults: { numTrainTimesteps: number; betaStart: number; betaEnd: number; betaSchedule: BetaSchedule },
 ): NoiseSchedule {
-  const betas = cfg.trainedBetas ?? betaSchedule(
-    cfg.numTrainTimesteps ?? defaults.numTrainTimesteps,
-    cfg.betaStart ?? defaults.betaStart,
-    cfg.betaEnd ?? defaults.betaEnd,
-    cfg.betaSchedule ?? defaults.betaSchedule,
+  let betas: Float32Array = Float32Array.from(
+    cfg.trainedBetas ??
+      betaSchedule(cfg.numTrainTimesteps ?? defaults.numTrainTimesteps, cfg.betaStart ?? defaults.betaStart, cfg.betaEnd ?? defaults.betaEnd, cfg.betaSchedule ?? defaults.betaSchedule),
   );
-  const alphasCumprod = new Float64Array(betas.length);
-  let prod = 1;
-  betas.forEach((b, i) => {
-    prod *= 1 - b;
-    alphasCumprod[i] = prod;
-  });
+  if (cfg.rescaleBetasZeroSnr) betas = rescaleZeroTerminalSnr(betas);
+  const alphasCumprod = cumprod(betas.map((b) => f32(1 - b)));
+  if (cfg.rescaleBetasZeroSnr) alphasCumprod[alphasCumprod.length - 1] = 2 ** -24;
   return { numTrainTimesteps: betas.length, alphasCumprod };
+}
+
+const f32 = Math.fround;
+
+/** torch.cumprod of a float32 tensor on the CPU: a double accumulator, each entry rounded to float32. */
+function cumprod(a: Float32Array): Float32Array {
+  const out = new Float32Array(a.length);
+  let prod = 1;
+  a.forEach((v, i) => {
+    prod *= v;
+    out[i] = prod;
+  });
+  return out;
+}
+
+/** diffusers' rescale_zero_terminal_snr, in float32. */
+function rescaleZeroTerminalSnr(betas: Float32Array): Float32Array {
+  const sqrtAc = cumprod(betas.map((b) => f32(1 - b))).map((a) => f32(Math.sqrt(a)));
+  const first = sqrtAc[0] as number;
+  const last = sqrtAc[sqrtAc.length - 1] as number;
+  const scale = f32(first / f32(first - last));
+  const ac = sqrtAc.map((v) => f32(f32(f32(v - last) * scale) ** 2));
+  return ac.map((v, i) => f32(1 - (i === 0 ? v : f32(v / (ac[i - 1] as number)))));
 }
 
 function betaSchedule(t: number, start: number, end: number, schedule: BetaSchedule): number[] {
   switch (schedule) {
     case 'linear':
-      return linspace(start, end, t);
+      return torchLinspace32(start, end, t);
     case 'scaled_linear':
-      return linspace(Math.sqrt(start), Math.sqrt(end), t).map((b) => b * b);
+      return torchLinspace32(Math.sqrt(start), Math.sqrt(end), t).map((b) => f32(b * b));
     case 'squaredcos_cap_v2': {
       const alphaBar = (x: number): number => Math.cos(((x + 0.008) / 1.008) * (Math.PI / 2)) ** 2;
       return Array.from({ length: t }, (_, i) => Math.min(1 - alphaBar((i + 1) / t) / alphaBar(i / t), 0.999));
     }
   }
+}
+
+/** torch.linspace(start, end, n, dtype=float32) on the CPU: float32 step, the second half counted back from the end. */
+export function torchLinspace32(start: number, end: number, n: number): number[] {
+  const a = f32(start);
+  const b = f32(end);
+  if (n === 1) return [a];
+  const step = f32(f32(b - a) / (n - 1));
+  const half = Math.floor(n / 2);
+  return Array.from({ length: n }, (_, i) => (i < half ? f32(a + f32(step * i)) : f32(b - f32(step * (n - i - 1)))));
 }
 
 /** numpy.linspace(start, stop, n) (endpoint included). */
@@ -172,8 +261,8 @@ export function arangeDown(start: number, stop: number, step: number): number[] 
 }
 
 /** √((1 − ᾱ)/ᾱ) per training timestep: the k-diffusion sigmas, ascending in t. */
-export function trainSigmas(s: NoiseSchedule): Float64Array {
-  return s.alphasCumprod.map((a) => Math.sqrt((1 - a) / a));
+export function trainSigmas(s: NoiseSchedule): Float32Array {
+  return s.alphasCumprod.map((a) => f32(Math.sqrt(f32(f32(1 - a) / a))));
 }
 
 /** numpy.interp(x, [0, 1, …, n−1], ys). */

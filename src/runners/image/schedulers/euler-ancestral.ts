@@ -1,4 +1,5 @@
 import type { Rng } from '../rng.js';
+import type { SchedulerConfig } from './config.js';
 import { EulerScheduler, eulerDenoised } from './euler.js';
 import type { SchedulerName, SchedulerStep } from './types.js';
 
@@ -9,6 +10,11 @@ import type { SchedulerName, SchedulerStep } from './types.js';
 export class EulerAncestralScheduler extends EulerScheduler {
   // Same schedule, sigmas and input scaling as Euler; only the step differs.
   override readonly name: SchedulerName = 'euler_a';
+
+  /** EulerAncestralDiscreteScheduler reads no Karras σs, σ bounds nor final σ type: they are left out. */
+  constructor(cfg: SchedulerConfig, steps: number) {
+    super(cfg, steps, true);
+  }
 
   /** σ_up and σ_down of step `index`. */
   ancestralSigmas(index: number): { up: number; down: number } {

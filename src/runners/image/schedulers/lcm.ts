@@ -1,9 +1,11 @@
 import { HearthError } from '../../../engine/types.js';
 import type { Rng } from '../rng.js';
-import type { NoiseSchedule, SchedulerConfig } from './config.js';
+import type { NoiseSchedule, PredictionType, SchedulerConfig } from './config.js';
 import { noiseSchedule } from './config.js';
+import { vpAddNoise } from './ddim.js';
 import { checkSteps } from './euler.js';
-import type { Scheduler, SchedulerName, SchedulerStep } from './types.js';
+import type { Scheduler, SchedulerName, SchedulerOptions, SchedulerStep } from './types.js';
+import { limitX0, vpPrediction, x0Limit, type X0Limit } from './vp.js';
 
 /** LCMScheduler's own training defaults (they differ from the other schedulers'). */
 const LCM_BETA_DEFAULTS = { numTrainTimesteps: 1000, betaStart: 0.00085, betaEnd: 0.012, betaSchedule: 'scaled_linear' } as const;
@@ -32,11 +34,11 @@ export class LcmScheduler implements Scheduler {
   readonly initNoiseSigma = 1;
   private readonly schedule: NoiseSchedule;
   private readonly finalAlphaCumprod: number;
-  private readonly prediction: 'epsilon' | 'v_prediction';
+  private readonly prediction: PredictionType;
   private readonly timestepScaling: number;
-  private readonly clip: number | undefined;
+  private readonly limit: X0Limit;
 
-  constructor(cfg: SchedulerConfig, steps: number) {
+  constructor(cfg: SchedulerConfig, steps: number, opts: SchedulerOptions = {}) {
     this.schedule = noiseSchedule(cfg, LCM_BETA_DEFAULTS);
     const t = this.schedule.numTrainTimesteps;
     checkSteps(steps, t);
@@ -52,7 +54,11 @@ export class LcmScheduler implements Scheduler {
     this.finalAlphaCumprod = cfg.setAlphaToOne ?? true ? 1 : (this.schedule.alphasCumprod[0] as number);
     this.prediction = cfg.predictionType ?? 'epsilon';
     this.timestepScaling = cfg.timestepScaling ?? 10;
-    this.clip = cfg.clipSample ?? false ? (cfg.clipSampleRange ?? 1) : undefined;
+    this.limit = x0Limit(cfg, false, opts.batch ?? 1);
+  }
+
+  addNoise(original: Float32Array, noise: Float32Array, index: number): Float32Array {
+    return vpAddNoise(this.schedule, original, noise, this.timesteps[index] as number);
   }
 
   scaleModelInput(sample: Float32Array): Float32Array {
@@ -78,14 +84,11 @@ export class LcmScheduler implements Scheduler {
     const sa = Math.sqrt(a);
     const sb = Math.sqrt(1 - a);
     const { cSkip, cOut } = this.boundaryScalings(t);
+    const x0 = new Float32Array(sample.length);
+    for (let i = 0; i < sample.length; i++) x0[i] = vpPrediction(this.prediction, sample[i] as number, modelOutput[i] as number, sa, sb).x0;
+    limitX0(x0, this.limit);
     const denoised = new Float32Array(sample.length);
-    for (let i = 0; i < sample.length; i++) {
-      const x = sample[i] as number;
-      const m = modelOutput[i] as number;
-      let x0 = this.prediction === 'epsilon' ? (x - sb * m) / sa : sa * x - sb * m;
-      if (this.clip !== undefined) x0 = Math.min(this.clip, Math.max(-this.clip, x0));
-      denoised[i] = cOut * x0 + cSkip * x;
-    }
+    for (let i = 0; i < sample.length; i++) denoised[i] = cOut * (x0[i] as number) + cSkip * (sample[i] as number);
     if (last) return { prevSample: denoised, denoised };
     const saPrev = Math.sqrt(aPrev);
     const sbPrev = Math.sqrt(1 - aPrev);
