@@ -41,13 +41,15 @@ function finishedImage(store: SqliteStore, userId: string, at: number, seconds =
 const fileSize = (path: string): number => statSync(path).size + (statSync(`${path}-wal`, { throwIfNoEntry: false })?.size ?? 0);
 
 describe('retention in the store', () => {
-  it('forgets conversations idle since before the cutoff, and keeps only the turns a question can still be given', () => {
+  it('forgets conversation turns older than the cutoff, and keeps only the turns a question can still be given', () => {
     const store = SqliteStore.open(join(tempDir(), 'hearth.db'));
     try {
       for (let i = 0; i < 3; i++) store.appendTurn('idle', { role: 'user', content: `old ${i}` }, T0 + i);
+      // An old turn of a conversation still in use goes too.
+      store.appendTurn('busy', { role: 'user', content: 'long ago' }, T0);
       for (let i = 0; i < KEPT_TURNS + 50; i++) store.appendTurn('busy', { role: i % 2 ? 'assistant' : 'user', content: `turn ${i}` }, T0 + 40 * DAY + i);
       const report = store.retention.prune(T0 + 30 * DAY);
-      expect(report.turns).toBe(3 + 50);
+      expect(report.turns).toBe(3 + 1 + 50);
       expect(store.getTurns('idle')).toEqual([]);
       const kept = store.getTurns('busy', 1000);
       expect(kept).toHaveLength(KEPT_TURNS);

@@ -7,7 +7,7 @@ export interface PruneReport {
   jobs: number;
   /** Usage ledger rows folded into one row per user and UTC day (the totals are unchanged). */
   usageRows: number;
-  /** Conversation turns deleted: whole conversations idle since before the cutoff, and turns past the newest {@link KEPT_TURNS} of any conversation. */
+  /** Conversation turns deleted: those older than the cutoff, and those past the newest {@link KEPT_TURNS} of a conversation. */
   turns: number;
 }
 
@@ -61,7 +61,7 @@ export class SqliteRetention implements RetentionStore {
          FROM usage WHERE at < :day AND job_id IS NOT NULL GROUP BY user_id, day`,
       ),
       foldDelete: db.prepare<{ day: number }>('DELETE FROM usage WHERE at < :day AND job_id IS NOT NULL'),
-      idleTurns: db.prepare<{ before: number }>('DELETE FROM turns WHERE conversation_id IN (SELECT id FROM conversations WHERE updated_at < :before)'),
+      oldTurnsByTime: db.prepare<{ before: number }>('DELETE FROM turns WHERE at < :before'),
       idleConversations: db.prepare<{ before: number }>('DELETE FROM conversations WHERE updated_at < :before'),
       oldTurns: db.prepare<{ keep: number }>(
         `DELETE FROM turns WHERE id IN (
@@ -75,9 +75,9 @@ export class SqliteRetention implements RetentionStore {
       const day = before - (before % DAY_MS);
       s.foldInsert.run({ day });
       const usageRows = s.foldDelete.run({ day }).changes;
-      // Conversation history is kept while it is used: an idle conversation goes with the jobs of its
-      // time, and a busy one keeps what a question can still be given.
-      let turns = s.idleTurns.run({ before }).changes;
+      // Conversation history is kept for the same days as the jobs that made it (and no more than a
+      // question can still be given); a conversation idle since the cutoff goes with it.
+      let turns = s.oldTurnsByTime.run({ before }).changes;
       s.idleConversations.run({ before });
       turns += s.oldTurns.run({ keep: KEPT_TURNS }).changes;
       return { jobs, usageRows, turns };
