@@ -119,8 +119,9 @@ export class SlackAdapter implements PlatformAdapter {
       streaming: new StreamingSupport(log, this.#options.streaming !== false),
       record: (jobId, origin) => {
         const r = this.#ctx.jobs.updateOrigin(jobId, origin);
-        // A job that has ended meanwhile keeps its origin: nothing is left to take back.
-        if (!r.ok && r.error.code !== 'NOT_FOUND') h.report(new Error(r.error.message), `slack: recording the answer of job ${jobId}`);
+        // A job that has ended meanwhile keeps its origin: nothing is left to take back (ALREADY_ENDED
+        // since the error vocabulary told ended jobs apart from unknown ones; NOT_FOUND for an unknown id).
+        if (!r.ok && r.error.code !== 'NOT_FOUND' && r.error.code !== 'ALREADY_ENDED') h.report(new Error(r.error.message), `slack: recording the answer of job ${jobId}`);
       },
     });
 
