@@ -43,6 +43,8 @@ export interface PlatformDriver {
   leftovers(hs: readonly Handle[]): string[];
   /** Requests the fake refused or did not expect. */
   platformErrors(): unknown[];
+  /** What the platform shows for a command, for a failure message. */
+  describe(h: Handle): string;
   until(cond: () => boolean, what: string, ms?: number): Promise<void>;
   /** Fails when a credential of the fake is in the log file. */
   assertNoSecretsIn(logFile: string): void;
@@ -113,6 +115,8 @@ export async function discordDriver(): Promise<PlatformDriver> {
       return out;
     },
     platformErrors: () => [...fake.state.errors, ...fake.state.unexpected],
+    describe: (h) =>
+      JSON.stringify([fake.original(it(h)), ...fake.followups(it(h))].map((m) => m && { id: m.id, deleted: m.deleted, flags: m.flags, content: m.content.slice(0, 300), files: m.attachments.map((a) => a.filename), buttons: m.components.length, history: m.history.length })),
     until: (cond, what, ms) => until(cond, what, ms),
     assertNoSecretsIn: (logFile) => checkLog(logFile, discordSecrets(fake)),
     close: () => fake.close(),
@@ -178,6 +182,7 @@ export async function slackDriver(): Promise<PlatformDriver> {
       return out;
     },
     platformErrors: () => [...fake.refused],
+    describe: (h) => JSON.stringify(fake.state.messages.filter((m) => m.channel === h.id).map((m) => ({ ts: m.ts, thread: m.thread, deleted: m.deleted, text: textOf(m).slice(0, 300), file: !!m.file }))),
     until: (cond, what, ms) => until(cond, what, ms),
     assertNoSecretsIn: (logFile) => checkLog(logFile, slackSecrets(fake)),
     close: () => fake.close(),
