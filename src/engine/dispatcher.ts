@@ -49,6 +49,8 @@ export class Dispatcher {
   #stopping = false;
   #current: CurrentStep | undefined;
   #steps = 0;
+  /** Counts worker deaths: a step planned on one worker is not run on the next (its models are not loaded there). */
+  #generation = 0;
   #idleWaiters: Array<() => void> = [];
   readonly #ending = new Map<string, Set<Promise<void>>>();
 
@@ -89,6 +91,7 @@ export class Dispatcher {
 
   /** The worker went down on its own: nothing is loaded any more, and begun jobs lost their state. */
   workerDied(reason: string): void {
+    this.#generation++;
     this.#o.log.warn(`${reason}; restarting it`);
     this.#o.residency.clear();
     // Jobs in the step that died are judged when the step's promise rejects; the others here.
@@ -162,6 +165,12 @@ export class Dispatcher {
     const current: CurrentStep = { model, jobIds: [], controller };
     this.#current = current;
     const signal = controller.signal;
+    // The worker may die while this step waits (for a slot to be freed, for a begin): then its model is
+    // no longer loaded, and the jobs begun here were put back in the queue by workerDied. The step is
+    // dropped and the loop picks again (loading the model on the new worker), rather than beginning and
+    // stepping jobs on a worker that never loaded their model.
+    const generation = this.#generation;
+    const workerChanged = (): boolean => this.#generation !== generation;
     try {
       if (!(await this.#ensureLoaded(model, jobIds, signal))) return;
       // Runner slots (chat sequences) of jobs that just ended must be free before new jobs begin.
@@ -169,6 +178,7 @@ export class Dispatcher {
       if (ending && ending.size > 0) await Promise.all([...ending]);
       const stepIds: string[] = [];
       for (const id of jobIds) {
+        if (workerChanged()) return;
         const live = this.#o.jobs.get(id);
         if (!live) continue;
         if (!live.begun) {
@@ -184,7 +194,7 @@ export class Dispatcher {
         }
         stepIds.push(id);
       }
-      if (stepIds.length === 0 || signal.aborted) return;
+      if (stepIds.length === 0 || signal.aborted || workerChanged()) return;
       current.jobIds = stepIds;
       await this.#step(model, stepIds, signal);
     } finally {

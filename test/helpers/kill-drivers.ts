@@ -1,0 +1,190 @@
+/**
+ * One way to act on a fake platform, and to read what a person there sees, for the kill -9 tests of a
+ * whole hearth (test/integration/app-kill9.test.ts, test/integration/fault-injection.test.ts): the
+ * fakes run in the test process, hearth in a process of its own (test/fixtures/app-host.ts).
+ */
+import { readFileSync } from 'node:fs';
+import { EPHEMERAL, FakeDiscord, type FakeAttachment, type FakeInteraction, type FakeMessage, type FakeUser } from '../fakes/discord/fake-discord.js';
+import { ephemeralText } from '../fakes/discord/assertions.js';
+import { discordSecrets } from '../fakes/discord/harness.js';
+import { FakeSlack } from '../fakes/slack/fake-slack.js';
+import { SlackHarness, slackSecrets } from '../fakes/slack/harness.js';
+import { slashCommand } from '../fakes/slack/payloads.js';
+import { buttonsOf, shownText, type FakeMessage as SlackMessage } from '../fakes/slack/state.js';
+import { until } from './app-host-process.js';
+
+/** A command a person gave, as the driver tracks it. */
+export interface Handle {
+  readonly id: string;
+  readonly kind: 'chat' | 'image' | 'caption';
+}
+
+export interface PlatformDriver {
+  /** The config sections that point hearth at the fake. */
+  config(): Record<string, unknown>;
+  /** The platform's id of a person (hearth's user id ends with it). */
+  userKey(name: string): string;
+  ask(user: string, text: string): Handle;
+  imagine(user: string, prompt: string, steps: number): Handle;
+  caption(user: string, png: Uint8Array): Handle;
+  /** The platform has the command's acknowledgement. */
+  acknowledged(h: Handle): boolean;
+  /** Part of an answer is shown (still being written). */
+  partialShown(h: Handle): boolean;
+  /** An image's progress is shown. */
+  progressShown(h: Handle): boolean;
+  /** The finished answer (chat) or caption as shown, or null while it is not finished. */
+  finalAnswer(h: Handle): string | null;
+  /** Finished images shown for an /imagine. */
+  finalImages(h: Handle): number;
+  /** The failure its owner was told, or null. */
+  failureShown(h: Handle): string | null;
+  /** What is still shown for these commands that is not part of their one final answer (stale partials, progress, a second answer). */
+  leftovers(hs: readonly Handle[]): string[];
+  /** Requests the fake refused or did not expect. */
+  platformErrors(): unknown[];
+  /** What the platform shows for a command, for a failure message. */
+  describe(h: Handle): string;
+  until(cond: () => boolean, what: string, ms?: number): Promise<void>;
+  /** Fails when a credential of the fake is in the log file. */
+  assertNoSecretsIn(logFile: string): void;
+  close(): Promise<void>;
+}
+
+function checkLog(logFile: string, secrets: Record<string, string>): void {
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return;
+  }
+  for (const [name, value] of Object.entries(secrets)) if (text.includes(value)) throw new Error(`${name} is in the log ${logFile}`);
+}
+
+const isPng = (a: FakeAttachment) => a.content_type === 'image/png' && a.filename.startsWith('hearth-');
+
+export async function discordDriver(): Promise<PlatformDriver> {
+  const fake = await FakeDiscord.start();
+  const users = new Map<string, FakeUser>();
+  const its = new Map<string, FakeInteraction>();
+  const person = (name: string) => users.get(name) ?? users.set(name, fake.user(name)).get(name)!;
+  const track = (kind: Handle['kind'], it: FakeInteraction): Handle => (its.set(it.id, it), { id: it.id, kind });
+  const it = (h: Handle) => its.get(h.id)!;
+  /** The reply and follow-ups a person still sees (public ones). */
+  const visible = (h: Handle): FakeMessage[] =>
+    [fake.original(it(h)), ...fake.followups(it(h))].filter((m): m is FakeMessage => !!m && !m.deleted && (m.flags & EPHEMERAL) === 0);
+  const finalAnswer = (h: Handle): string | null => {
+    const msgs = visible(h);
+    if (msgs.length === 0 || msgs.some((m) => m.content.includes('▌') || (h.kind === 'chat' && m.components.length > 0))) return null;
+    const text = msgs.map((m) => m.content).join('');
+    if (h.kind === 'chat') return text.startsWith('echo:') ? text : null;
+    return text.includes('a simulated caption') ? text : null;
+  };
+  return {
+    config: () => ({ discord: { token: fake.token, applicationId: fake.applicationId, apiBaseUrl: fake.apiBaseUrl, editIntervalMs: 250 } }),
+    userKey: (name) => person(name).id,
+    ask: (user, text) => track('chat', fake.slash('ask', { prompt: text }, { user: person(user) })),
+    imagine: (user, prompt, steps) => track('image', fake.slash('imagine', { prompt, size: '256x256', steps }, { user: person(user) })),
+    caption: (user, png) => track('caption', fake.slash('caption', { image: fake.upload('photo.png', png, 'image/png') }, { user: person(user) })),
+    acknowledged: (h) => it(h).callbacks.length > 0,
+    partialShown: (h) => fake.followups(it(h)).some((m) => !m.deleted) || (fake.original(it(h))?.content.includes('▌') ?? false),
+    progressShown: (h) => /step \d+ of \d+/.test(fake.original(it(h))?.content ?? ''),
+    finalAnswer,
+    finalImages: (h) => {
+      const msgs = visible(h);
+      if (msgs.some((m) => m.components.length > 0 && JSON.stringify(m.components).includes('hearth:cancel:'))) return 0;
+      return msgs.reduce((n, m) => n + m.attachments.filter(isPng).length, 0);
+    },
+    failureShown: (h) => ephemeralText(fake, it(h)),
+    leftovers: (hs) => {
+      const out: string[] = [];
+      for (const h of hs) {
+        const msgs = visible(h);
+        const failed = ephemeralText(fake, it(h)) !== null;
+        if (failed && msgs.length > 0) out.push(`${h.kind} ${h.id}: failed, yet ${msgs.length} public message(s) remain`);
+        for (const m of msgs) {
+          if (m.content.includes('▌')) out.push(`${h.kind} ${h.id}: a partial answer ${m.id}`);
+          if (JSON.stringify(m.components).includes('hearth:cancel:')) out.push(`${h.kind} ${h.id}: a Cancel button on ${m.id}`);
+          if (h.kind === 'image' && !failed && m.attachments.filter(isPng).length === 0) out.push(`image ${h.id}: a message without the image ${m.id}`);
+        }
+        if (h.kind === 'image' && msgs.reduce((n, m) => n + m.attachments.filter(isPng).length, 0) > 1) out.push(`image ${h.id}: shown more than once`);
+        const ids = new Set(msgs.map((m) => m.id));
+        const stray = [...fake.state.messages.values()].filter((m) => m.interactionId === h.id && !m.deleted && (m.flags & EPHEMERAL) === 0 && !ids.has(m.id));
+        for (const m of stray) out.push(`${h.kind} ${h.id}: a stray message ${m.id}`);
+      }
+      return out;
+    },
+    platformErrors: () => [...fake.state.errors, ...fake.state.unexpected],
+    describe: (h) =>
+      JSON.stringify([fake.original(it(h)), ...fake.followups(it(h))].map((m) => m && { id: m.id, deleted: m.deleted, flags: m.flags, content: m.content.slice(0, 300), files: m.attachments.map((a) => a.filename), buttons: m.components.length, history: m.history.length })),
+    until: (cond, what, ms) => until(cond, what, ms),
+    assertNoSecretsIn: (logFile) => checkLog(logFile, discordSecrets(fake)),
+    close: () => fake.close(),
+  };
+}
+
+export async function slackDriver(): Promise<PlatformDriver> {
+  const fake = new FakeSlack();
+  await fake.start();
+  let channels = 0;
+  const handles = new Map<string, { channel: string; acked: boolean; kind: Handle['kind'] }>();
+  const command = (kind: Handle['kind'], name: string, text: string, user: string): Handle => {
+    const channel = `C${++channels}`;
+    const entry = { channel, acked: false, kind };
+    handles.set(channel, entry);
+    const body = slashCommand(name, text, { user: `U${user.toUpperCase()}`, channel, responseUrl: fake.responseUrl() });
+    void fake.sendEnvelope('slash_commands', body).then(() => (entry.acked = true));
+    return { id: channel, kind };
+  };
+  const root = (h: Handle): SlackMessage | undefined => fake.state.topLevel(h.id)[0];
+  const thread = (h: Handle): SlackMessage[] => {
+    const r = root(h);
+    return r ? fake.state.thread(h.id, r.ts) : [];
+  };
+  const textOf = (m: SlackMessage) => (m.stream ? m.text : shownText(m));
+  const live = (m: SlackMessage) => (m.stream ? !m.stream.stopped : buttonsOf(m).some((b) => b.action === 'hearth_cancel'));
+  return {
+    config: () => ({ slack: { ...SlackHarness.slackConfig(fake, 'socket'), allowedTeams: ['T0001'] } }),
+    userKey: (name) => `U${name.toUpperCase()}`,
+    ask: (user, text) => command('chat', '/ask', text, user),
+    imagine: (user, prompt, steps) => command('image', '/imagine', `${prompt} --steps ${steps} --size 256x256`, user),
+    caption: () => {
+      throw new Error('the Slack driver has no /caption (it needs a file shared in a message)');
+    },
+    acknowledged: (h) => handles.get(h.id)?.acked === true,
+    partialShown: (h) => thread(h).some((m) => m.stream !== undefined && !m.stream.stopped && m.text.length > 0),
+    progressShown: (h) => thread(h).some((m) => /step \d+ of \d+/.test(shownText(m))),
+    finalAnswer: (h) => {
+      const msgs = thread(h).filter((m) => !m.file);
+      if (msgs.length === 0 || msgs.some(live)) return null;
+      const text = msgs.map(textOf).join('');
+      return text.startsWith('echo:') ? text : null;
+    },
+    finalImages: (h) => {
+      const msgs = thread(h);
+      if (msgs.some(live)) return 0;
+      return msgs.filter((m) => m.file).length;
+    },
+    failureShown: (h) => {
+      const t = thread(h).map(shownText).join('\n');
+      return /failed|Sorry/.test(t) ? t : null;
+    },
+    leftovers: (hs) => {
+      const out: string[] = [];
+      for (const h of hs) {
+        for (const m of thread(h)) {
+          if (live(m)) out.push(`${h.kind} ${h.id}: a live message ${m.ts} (${textOf(m).slice(0, 40)})`);
+          if (/Painting|step \d+ of/.test(textOf(m))) out.push(`${h.kind} ${h.id}: progress left in ${m.ts}`);
+        }
+        if (h.kind === 'image' && thread(h).filter((m) => m.file).length > 1) out.push(`image ${h.id}: shown more than once`);
+        if (fake.state.topLevel(h.id).length !== 1) out.push(`${h.kind} ${h.id}: ${fake.state.topLevel(h.id).length} top-level messages`);
+      }
+      return out;
+    },
+    platformErrors: () => [...fake.refused],
+    describe: (h) => JSON.stringify(fake.state.messages.filter((m) => m.channel === h.id).map((m) => ({ ts: m.ts, thread: m.thread, deleted: m.deleted, text: textOf(m).slice(0, 300), file: !!m.file }))),
+    until: (cond, what, ms) => until(cond, what, ms),
+    assertNoSecretsIn: (logFile) => checkLog(logFile, slackSecrets(fake)),
+    close: () => fake.close(),
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * kill -9 of a whole hearth with a platform attached (issue 19): the app runs in a process of its
+ * own (test/fixtures/app-host.ts: real store, engine, commands, the real Discord or Slack adapter
+ * logged into a fake in this process, the real GPU worker with simulated runners). It is killed with
+ * SIGKILL in the middle of an answer and in the middle of an image, and started again on the same
+ * data. Every job must end with exactly one final answer on the platform, nothing the first attempt
+ * posted may be left behind, and the queued jobs must resume in the order the fair scheduler gives.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AppHostSpec } from '../fixtures/app-host.js';
+import { AppHost, FileGate, alive, readDb, readStepLog, until, workerPid } from '../helpers/app-host-process.js';
+import { fairStartOrder } from '../helpers/fair-order.js';
+import { discordDriver, slackDriver, type PlatformDriver } from '../helpers/kill-drivers.js';
+
+const STEP_MS = 5;
+const MODELS = [
+  { model: 'chat', kind: 'chat', stepMs: STEP_MS, maxBatch: 4 },
+  { model: 'image', kind: 'image', stepMs: STEP_MS },
+  { model: 'caption', kind: 'caption', stepMs: STEP_MS },
+];
+
+const work = mkdtempSync(join(tmpdir(), 'hearth-app-kill9-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+interface JobRow {
+  id: string;
+  seq: number;
+  user_id: string;
+  kind: string;
+  state: string;
+  attempts: number;
+  crashes: number;
+  delivered_at: number | null;
+  payload: string;
+}
+
+const jobsOf = (db: string): JobRow[] => readDb(db, (d) => d.prepare<[], JobRow>('SELECT id, seq, user_id, kind, state, attempts, crashes, delivered_at, payload FROM jobs ORDER BY seq').all());
+
+describe.each(['discord', 'slack'] as const)('kill -9 of a whole hearth on %s', (platform) => {
+  let driver: PlatformDriver;
+  let n = 0;
+  const hosts: AppHost[] = [];
+
+  beforeAll(async () => {
+    driver = platform === 'discord' ? await discordDriver() : await slackDriver();
+  });
+
+  afterAll(async () => {
+    for (const h of hosts) if (h.child.exitCode === null && h.child.signalCode === null) await h.kill();
+    await driver?.close();
+  });
+
+  /** A data dir, step log and gate for one test; `start` runs a host on them. */
+  function place() {
+    const dir = join(work, `${platform}-${++n}`);
+    mkdirSync(join(dir, 'gate'), { recursive: true });
+    const stepLog = join(dir, 'steps.jsonl');
+    const spec: AppHostSpec = {
+      platform,
+      dataDir: join(dir, 'data'),
+      config: { ...driver.config(), files: { allowedHosts: ['127.0.0.1'] }, limits: { maxQueuedPerUser: 20 } },
+      settings: { sim: { models: MODELS }, fault: { stepLog, gateDir: join(dir, 'gate') } },
+      logFile: join(dir, 'hearth.log'),
+    };
+    const db = join(spec.dataDir, 'hearth.db');
+    const start = async (): Promise<AppHost> => {
+      const h = await AppHost.start(spec);
+      hosts.push(h);
+      return h;
+    };
+    return { spec, db, stepLog, gate: new FileGate(join(dir, 'gate')), start };
+  }
+
+  /** Kills the host with SIGKILL and waits for its orphaned GPU worker to leave too. */
+  async function kill9(host: AppHost, stepLog: string): Promise<void> {
+    const worker = workerPid(stepLog);
+    await host.kill();
+    if (worker) await until(() => !alive(worker), 'the orphaned GPU worker to exit');
+  }
+
+  const allDelivered = (db: string, count: number) => () => {
+    const rows = jobsOf(db);
+    return rows.length === count && rows.every((r) => r.state === 'done' && r.delivered_at !== null);
+  };
+
+  it('mid-answer: the answer starts over and shows once; queued images resume in fair order', async () => {
+    const { db, stepLog, gate, start } = place();
+    // A long answer (two messages on Discord) held after 29 of its 40 words, whatever the machine's speed.
+    const question = ['holdanswer', ...Array.from({ length: 38 }, (_, i) => `${String(i).padStart(2, '0')}${'y'.repeat(72)}`)].join(' ');
+    gate.hold({ model: 'chat', step: 30, match: 'holdanswer' });
+    const first = await start();
+    const alice = driver.ask('alice', question);
+    await until(() => gate.reached(), 'the answer to be held mid-way');
+    await driver.until(() => driver.partialShown(alice), 'part of the answer on the platform');
+    // While the answer runs, a heavy user queues five images, then a light user one.
+    const heavy = Array.from({ length: 5 }, (_, i) => driver.imagine('hank', `a heavy painting ${i}`, 6));
+    const light = driver.imagine('lily', 'a light painting', 6);
+    await first.until(() => new Set(first.events('queued').map((e) => e.job)).size >= 7, 'all seven jobs stored and queued');
+    await driver.until(() => [...heavy, light].every((h) => driver.acknowledged(h)), 'every command acknowledged');
+    await kill9(first, stepLog);
+
+    // What the fair scheduler would do with what the store holds after the kill.
+    const stored = jobsOf(db);
+    expect(stored.map((j) => j.state)).toEqual(['running', 'queued', 'queued', 'queued', 'queued', 'queued', 'queued']);
+    const vtimes = readDb(db, (d) => new Map(d.prepare<[], { id: string; vtime: number }>('SELECT id, vtime FROM users').all().map((u) => [u.id, u.vtime])));
+    const expected = fairStartOrder(
+      stored.map((j) => ({ id: j.id, userId: j.user_id, model: j.kind, seq: j.seq, steps: j.kind === 'chat' ? 40 : 6 })),
+      vtimes,
+      { secondsPerStep: { chat: STEP_MS / 1000, image: STEP_MS / 1000 }, maxBatch: { chat: 4, image: 1 } },
+    );
+
+    gate.release();
+    const second = await start();
+    await second.until(allDelivered(db, 7), 'every job done and delivered after the restart');
+    const startedOrder = [...new Set(second.events('started').map((e) => e.job!))];
+    expect(startedOrder).toEqual(expected);
+    // The light user's one image does not wait behind the heavy user's five.
+    const lightJob = stored.find((j) => j.user_id.endsWith(driver.userKey('lily')))!;
+    const heavyJobs = stored.filter((j) => j.user_id.endsWith(driver.userKey('hank')));
+    expect(startedOrder.indexOf(lightJob.id)).toBeLessThan(startedOrder.indexOf(heavyJobs[1]!.id));
+
+    const answer = `echo: ${question} `;
+    await driver.until(() => driver.finalAnswer(alice) === answer, 'the whole answer, once');
+    for (const h of [...heavy, light]) await driver.until(() => driver.finalImages(h) === 1, 'each image shown');
+    // One final answer per job, and nothing the first attempt posted left behind.
+    expect(driver.leftovers([alice, ...heavy, light])).toEqual([]);
+    expect(driver.finalAnswer(alice)).toBe(answer);
+    for (const h of [...heavy, light]) expect(driver.finalImages(h)).toBe(1);
+    const after = jobsOf(db);
+    expect(after.find((j) => j.kind === 'chat')).toMatchObject({ attempts: 2, crashes: 0 });
+    for (const j of after.filter((x) => x.kind === 'image')) expect(j).toMatchObject({ attempts: 1, crashes: 0 });
+    expect(readStepLog(stepLog).filter((l) => l.ev === 'begin' && l.job === after[0]!.id)).toHaveLength(2);
+    expect(second.reported).toEqual([]);
+    expect(driver.platformErrors()).toEqual([]);
+    await second.stop();
+    driver.assertNoSecretsIn(join(work, `${platform}-${n}`, 'hearth.log'));
+  });
+
+  it('mid-image: the same message ends with one image; nothing is left from the first attempt', async () => {
+    const { db, stepLog, gate, start } = place();
+    gate.hold({ model: 'image', step: 3, match: 'holdimage' });
+    const first = await start();
+    const dana = driver.imagine('dana', 'holdimage a lighthouse at dusk', 8);
+    const chat = driver.ask('eve', 'a short question while an image runs');
+    await until(() => gate.reached(), 'the image to be held after two steps');
+    await driver.until(() => driver.progressShown(dana), 'the image’s progress on the platform');
+    await first.until(() => new Set(first.events('queued').map((e) => e.job)).size >= 2, 'both jobs stored');
+    await kill9(first, stepLog);
+    // The image is running (held); the chat may have begun between its steps (fair share), or not yet.
+    const [imageJob, chatJob] = jobsOf(db);
+    expect(imageJob!.state).toBe('running');
+    expect(['queued', 'running', 'done']).toContain(chatJob!.state);
+
+    gate.release();
+    const second = await start();
+    await second.until(allDelivered(db, 2), 'both jobs done and delivered after the restart');
+    await driver.until(() => driver.finalImages(dana) === 1, 'the image, once');
+    await driver.until(() => driver.finalAnswer(chat) === 'echo: a short question while an image runs ', 'the answer');
+    expect(driver.leftovers([dana, chat])).toEqual([]);
+    expect(driver.finalImages(dana)).toBe(1);
+    expect(jobsOf(db)[0]).toMatchObject({ state: 'done', attempts: 2, crashes: 0 });
+    expect(second.reported).toEqual([]);
+    expect(driver.platformErrors()).toEqual([]);
+    await second.stop();
+  });
+});
