@@ -63,7 +63,7 @@ export class AppHost {
   }
 
   /** Polls until `cond` holds; fails (with the host's last stderr) after `ms`, or when the host died. */
-  async until(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
+  async until(cond: () => boolean, what: string, ms = 90_000): Promise<void> {
     const deadline = Date.now() + ms;
     let dead = false;
     void this.exited.then(() => (dead = true));
@@ -97,7 +97,7 @@ export function alive(pid: number): boolean {
 }
 
 /** Polls until `cond` holds. */
-export async function until(cond: () => boolean, what: string, ms = 30_000): Promise<void> {
+export async function until(cond: () => boolean, what: string, ms = 90_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
@@ -173,4 +173,26 @@ export function readDb<T>(dbPath: string, fn: (db: Database.Database) => T): T {
   } finally {
     db.close();
   }
+}
+
+/** Fields of /proc/PID/stat after "pid (comm)" (state is [0], ppid [1], starttime [19]), or undefined when gone. */
+function statOf(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // comm may hold spaces and parentheses: read after the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's parent pid (Linux /proc), or undefined when it is gone. */
+export function parentOf(pid: number): number | undefined {
+  const ppid = Number(statOf(pid)?.[1]);
+  return Number.isInteger(ppid) ? ppid : undefined;
+}
+
+/** When a process started (clock ticks since boot): with the pid, it names one process. */
+export function startOf(pid: number): string | undefined {
+  return statOf(pid)?.[19];
 }

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppHostSpec } from '../fixtures/app-host.js';
-import { AppHost, FileGate, alive, readDb, readStepLog, until, workerPid } from '../helpers/app-host-process.js';
+import { AppHost, FileGate, alive, parentOf, readDb, readStepLog, startOf, until, workerPid } from '../helpers/app-host-process.js';
 import { fairStartOrder } from '../helpers/fair-order.js';
 import { discordDriver, slackDriver, type PlatformDriver } from '../helpers/kill-drivers.js';
 
@@ -76,9 +76,11 @@ describe.each(['discord', 'slack'] as const)('kill -9 of a whole hearth on %s', 
 
   /** Kills the host with SIGKILL and waits for its orphaned GPU worker to leave too. */
   async function kill9(host: AppHost, stepLog: string): Promise<void> {
-    const worker = workerPid(stepLog);
+    const pid = workerPid(stepLog);
+    // The worker as a process (pid and start time): pids wrap quickly here and may be reused.
+    const worker = pid !== undefined && parentOf(pid) === host.child.pid ? { pid, started: startOf(pid) } : undefined;
     await host.kill();
-    if (worker) await until(() => !alive(worker), 'the orphaned GPU worker to exit');
+    if (worker) await until(() => !alive(worker.pid) || startOf(worker.pid) !== worker.started, 'the orphaned GPU worker to exit');
   }
 
   const allDelivered = (db: string, count: number) => () => {
@@ -86,7 +88,7 @@ describe.each(['discord', 'slack'] as const)('kill -9 of a whole hearth on %s', 
     return rows.length === count && rows.every((r) => r.state === 'done' && r.delivered_at !== null);
   };
 
-  it('mid-answer: the answer starts over and shows once; queued images resume in fair order', async () => {
+  it('mid-answer: the answer starts over and shows once; queued images resume in fair order', { timeout: 240_000 }, async () => {
     const { db, stepLog, gate, start } = place();
     // A long answer (two messages on Discord) held after 29 of its 40 words, whatever the machine's speed.
     const question = ['holdanswer', ...Array.from({ length: 38 }, (_, i) => `${String(i).padStart(2, '0')}${'y'.repeat(72)}`)].join(' ');
@@ -139,7 +141,7 @@ describe.each(['discord', 'slack'] as const)('kill -9 of a whole hearth on %s', 
     driver.assertNoSecretsIn(join(work, `${platform}-${n}`, 'hearth.log'));
   });
 
-  it('mid-image: the same message ends with one image; nothing is left from the first attempt', async () => {
+  it('mid-image: the same message ends with one image; nothing is left from the first attempt', { timeout: 240_000 }, async () => {
     const { db, stepLog, gate, start } = place();
     gate.hold({ model: 'image', step: 3, match: 'holdimage' });
     const first = await start();

@@ -20,7 +20,7 @@ import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AppHostSpec } from '../fixtures/app-host.js';
 import { seededRandom } from '../fixtures/seeded-random.js';
-import { AppHost, alive, readDb, readStepLog, until, workerPid } from '../helpers/app-host-process.js';
+import { AppHost, alive, parentOf, readDb, readStepLog, startOf, until, workerPid } from '../helpers/app-host-process.js';
 import { discordDriver, type Handle, type PlatformDriver } from '../helpers/kill-drivers.js';
 import { checkLedger, type LedgerReport } from '../helpers/ledger.js';
 
@@ -87,14 +87,18 @@ describe('fault injection: kill -9 of hearth and of its GPU worker at random mom
       return host;
     };
     const killMain = async (h: AppHost): Promise<void> => {
-      const worker = workerPid(stepLog);
+      const pid = workerPid(stepLog);
+      // The worker as a process (pid and start time), so a reused pid is not taken for it.
+      const worker = pid !== undefined && parentOf(pid) === h.child.pid ? { pid, started: startOf(pid) } : undefined;
       await h.kill();
       figures.mainKills++;
-      if (worker) await until(() => !alive(worker), 'the orphaned GPU worker to exit');
+      if (worker) await until(() => !alive(worker.pid) || startOf(worker.pid) !== worker.started, 'the orphaned GPU worker to exit');
     };
-    const killWorker = (): void => {
+    const killWorker = (h: AppHost): void => {
       const pid = workerPid(stepLog);
-      if (pid && alive(pid)) {
+      // Only hearth's own GPU worker, a child of the running host: pids wrap around quickly on a busy
+      // machine (32768 here), and the last worker's pid may belong to another process by now.
+      if (pid && h.child.pid !== undefined && alive(pid) && parentOf(pid) === h.child.pid) {
         process.kill(pid, 'SIGKILL');
         figures.workerKills++;
       }
@@ -138,7 +142,7 @@ describe('fault injection: kill -9 of hearth and of its GPU worker at random mom
         const times = rand() < 0.5 ? 2 : 1;
         for (let w = 0; w < times; w++) {
           await moment(h, 1 + Math.floor(rand() * 40));
-          killWorker();
+          killWorker(h);
         }
       }
       if (plan >= 0.35) {

@@ -204,8 +204,9 @@ export class JobView {
     await this.#write((w) => w.finish(text, footer));
     const writer = this.#writerFor();
     if (writer.mode === 'stream') {
-      // The answer is in its own message; the status line goes, unless it has to say why it stopped.
-      if (phase !== 'done' && footer && (phase === 'failed' || !writer.started)) await this.#status.show(textMessage(footer));
+      // The answer is in its own message, with why it stopped under it; the status line goes, unless
+      // no answer was streamed and the line is the only place left to say why (said once, not twice).
+      if (phase !== 'done' && footer && !writer.started) await this.#status.show(textMessage(footer));
       else await this.#status.remove();
     }
   }
