@@ -58,11 +58,21 @@ export const NVIDIA_SMI = 'nvidia-smi';
 export function commandRunner(opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): CommandRunner {
   return (file, args, { signal }) =>
     new Promise((resolve, reject) => {
-      const options = { signal, timeout: opts.timeoutMs ?? 10_000, maxBuffer: 1 << 20, encoding: 'utf8' as const, ...(opts.env ? { env: opts.env } : {}) };
-      execFile(file, [...args], options, (error, stdout, stderr) => {
+      signal?.throwIfAborted();
+      const options = { timeout: opts.timeoutMs ?? 10_000, maxBuffer: 1 << 20, encoding: 'utf8' as const, ...(opts.env ? { env: opts.env } : {}) };
+      // The abort is ours to handle, not execFile's: aborting a child whose spawn failed (nvidia-smi
+      // missing) made Node signal pid 0 or a stale pid — SIGTERM to this whole process group. Only a
+      // child that really runs is killed.
+      const onAbort = (): void => {
+        if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+        reject(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+      };
+      const child = execFile(file, [...args], options, (error, stdout, stderr) => {
+        signal?.removeEventListener('abort', onAbort);
         if (error) reject(Object.assign(error, { stdout, stderr }));
         else resolve(stdout);
       });
+      signal?.addEventListener('abort', onAbort, { once: true });
     });
 }
 
