@@ -78,7 +78,8 @@ export class FakeModelHub {
       });
       if (req.method === 'HEAD') return void res.end();
       if (this.cutOnce.delete(`${file[1]}/${file[2]}`)) {
-        res.write(part.subarray(0, Math.floor(part.length / 2)), () => res.destroy());
+        // End the connection after the half (FIN, not RST): the client gets the bytes, then a premature end.
+        res.write(part.subarray(0, Math.floor(part.length / 2)), () => res.socket?.end());
         return;
       }
       if (this.slowChunk <= 0) return void res.end(part);

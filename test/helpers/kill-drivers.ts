@@ -95,7 +95,14 @@ export async function discordDriver(): Promise<PlatformDriver> {
       if (msgs.some((m) => m.components.length > 0 && JSON.stringify(m.components).includes('hearth:cancel:'))) return 0;
       return msgs.reduce((n, m) => n + m.attachments.filter(isPng).length, 0);
     },
-    failureShown: (h) => ephemeralText(fake, it(h)),
+    // Told privately while the interaction's token works; in the channel, mentioning them, after.
+    failureShown: (h) => {
+      const note = ephemeralText(fake, it(h));
+      if (note !== null) return note;
+      const i = it(h);
+      const told = fake.messagesIn(i.channelId).find((m) => !m.deleted && m.content.startsWith(`<@${i.userId}> ⚠️`));
+      return told?.content ?? null;
+    },
     leftovers: (hs) => {
       const out: string[] = [];
       for (const h of hs) {
