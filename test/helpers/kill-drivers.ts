@@ -101,7 +101,10 @@ export async function discordDriver(): Promise<PlatformDriver> {
       if (note !== null) return note;
       const i = it(h);
       const told = fake.messagesIn(i.channelId).find((m) => !m.deleted && m.content.startsWith(`<@${i.userId}> ⚠️`));
-      return told?.content ?? null;
+      if (told) return told.content;
+      // An answer that had begun keeps its text, with why it stopped under it, in its own reply.
+      const kept = visible(h).find((m) => m.content.includes('\n\n⚠️ '));
+      return kept?.content ?? null;
     },
     leftovers: (hs) => {
       const out: string[] = [];
