@@ -167,8 +167,12 @@ describe('the defaults downloader', () => {
     const rec = await pullDefaults(plan, { dataDir, onProgress: (p) => progress.push(p.allDone) });
     const asked = hub.requests.slice(from);
     expect(asked.find((q) => q.path.endsWith(CHAT_FILE))?.range).toBe(`bytes=${kept}-`);
-    // The cut file was asked for again from the bytes it had.
-    expect(asked.filter((q) => q.path.endsWith('encoder_model.onnx')).map((q) => q.range !== undefined)).toEqual([false, true]);
+    // The cut file was asked for again in the same pull: from the bytes it had kept, when any had
+    // reached the disk before the cut (how many did depends on the machine's timing).
+    const encoder = asked.filter((q) => q.path.endsWith('encoder_model.onnx'));
+    expect(encoder).toHaveLength(2);
+    expect(encoder[0]!.range).toBeUndefined();
+    if (encoder[1]!.range !== undefined) expect(encoder[1]!.range).toMatch(/^bytes=[1-9]\d*-$/);
     expect(readFileSync(join(dataDir, 'models', CHAT_FILE)).equals(gguf)).toBe(true);
     expect(existsSync(part)).toBe(false);
     expect(progress.at(-1)).toBe(plan.bytes);
