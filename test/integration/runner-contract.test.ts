@@ -1,7 +1,6 @@
 /**
  * The runner contract (issue 12 item 7): the same lifecycle behaviours on the simulated runner and on
- * the three real runners, each on a tiny model the test writes. A subject's known gaps are skipped
- * with the reason in the test's name (see ./runner-contract/subjects.ts).
+ * the three real runners, each on a tiny model the test writes (see ./runner-contract/subjects.ts).
  */
 import { describe } from 'vitest';
 import { runnerContract } from './runner-contract/contract.js';

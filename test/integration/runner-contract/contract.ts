@@ -47,11 +47,6 @@ export interface ContractSubject {
    * for runners whose steps emit nothing until they end).
    */
   abortAfterMs?: number;
-  /**
-   * Behaviours this subject is known not to show yet, with why; they are skipped, not hidden
-   * (RUNNER_CONTRACT_STRICT=1 runs them anyway).
-   */
-  gaps?: Partial<Record<Behaviour, string>>;
 }
 
 const quiet = { emit: (): void => undefined };
@@ -100,11 +95,9 @@ export function runnerContract(subject: ContractSubject): void {
   });
   afterAll(() => subject.teardown());
 
+  // Every subject shows every behaviour: there is no list of known gaps to skip.
   const behaviour = (name: Behaviour, body: () => Promise<void>): void => {
-    // RUNNER_CONTRACT_STRICT=1 runs the known gaps too: how a subject's owner checks a fix.
-    const gap = process.env['RUNNER_CONTRACT_STRICT'] === '1' ? undefined : subject.gaps?.[name];
-    if (gap) it.skip(`${BEHAVIOURS[name]} — skipped for ${subject.name}: ${gap}`, body);
-    else it(BEHAVIOURS[name], body);
+    it(BEHAVIOURS[name], body);
   };
 
   behaviour('load-shared', async () => {
