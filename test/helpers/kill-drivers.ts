@@ -31,6 +31,8 @@ export interface PlatformDriver {
   acknowledged(h: Handle): boolean;
   /** Part of an answer is shown (still being written). */
   partialShown(h: Handle): boolean;
+  /** All text shown for a command (reply and follow-ups, or the thread), in order. */
+  shownText(h: Handle): string;
   /** An image's progress is shown. */
   progressShown(h: Handle): boolean;
   /** The finished answer (chat) or caption as shown, or null while it is not finished. */
@@ -43,6 +45,13 @@ export interface PlatformDriver {
   leftovers(hs: readonly Handle[]): string[];
   /** Requests the fake refused or did not expect. */
   platformErrors(): unknown[];
+  /**
+   * Ids of the messages the platform shows for a command that hearth must find again after a restart
+   * (Discord's follow-ups; Slack's root, status and answer messages). A test kills hearth only once
+   * each of them is in the job's stored origin: a kill -9 between the platform creating a message and
+   * hearth storing its id would leave a message no restart can know of (see app-kill9.test.ts).
+   */
+  postedIds(h: Handle): string[];
   /** What the platform shows for a command, for a failure message. */
   describe(h: Handle): string;
   until(cond: () => boolean, what: string, ms?: number): Promise<void>;
@@ -88,6 +97,7 @@ export async function discordDriver(): Promise<PlatformDriver> {
     caption: (user, png) => track('caption', fake.slash('caption', { image: fake.upload('photo.png', png, 'image/png') }, { user: person(user) })),
     acknowledged: (h) => it(h).callbacks.length > 0,
     partialShown: (h) => fake.followups(it(h)).some((m) => !m.deleted) || (fake.original(it(h))?.content.includes('▌') ?? false),
+    shownText: (h) => visible(h).map((m) => m.content).join(''),
     progressShown: (h) => /step \d+ of \d+/.test(fake.original(it(h))?.content ?? ''),
     finalAnswer,
     finalImages: (h) => {
@@ -124,6 +134,7 @@ export async function discordDriver(): Promise<PlatformDriver> {
       }
       return out;
     },
+    postedIds: (h) => fake.followups(it(h)).filter((m) => !m.deleted && (m.flags & EPHEMERAL) === 0).map((m) => m.id),
     platformErrors: () => [...fake.state.errors, ...fake.state.unexpected],
     describe: (h) =>
       JSON.stringify([fake.original(it(h)), ...fake.followups(it(h))].map((m) => m && { id: m.id, deleted: m.deleted, flags: m.flags, content: m.content.slice(0, 300), files: m.attachments.map((a) => a.filename), buttons: m.components.length, history: m.history.length })),
@@ -163,6 +174,7 @@ export async function slackDriver(): Promise<PlatformDriver> {
     },
     acknowledged: (h) => handles.get(h.id)?.acked === true,
     partialShown: (h) => thread(h).some((m) => m.stream !== undefined && !m.stream.stopped && m.text.length > 0),
+    shownText: (h) => thread(h).map(textOf).join(''),
     progressShown: (h) => thread(h).some((m) => /step \d+ of \d+/.test(shownText(m))),
     finalAnswer: (h) => {
       const msgs = thread(h).filter((m) => !m.file);
@@ -190,6 +202,10 @@ export async function slackDriver(): Promise<PlatformDriver> {
         if (fake.state.topLevel(h.id).length !== 1) out.push(`${h.kind} ${h.id}: ${fake.state.topLevel(h.id).length} top-level messages`);
       }
       return out;
+    },
+    postedIds: (h) => {
+      const r = root(h);
+      return r ? [r.ts, ...thread(h).map((m) => m.ts)] : [];
     },
     platformErrors: () => [...fake.refused],
     describe: (h) => JSON.stringify(fake.state.messages.filter((m) => m.channel === h.id).map((m) => ({ ts: m.ts, thread: m.thread, deleted: m.deleted, text: textOf(m).slice(0, 300), file: !!m.file }))),
