@@ -47,3 +47,19 @@ export const slackTokens = {
 export function consoleToken(length = 20): string {
   return chars(length, ALNUM);
 }
+
+/**
+ * A full set of credentials in the platforms' real shapes, as config sections and as the labelled
+ * secrets a log scan looks for: for harnesses that start no platform (the GPU worker, the console
+ * alone), so the scan still has each platform's tokens to look for in what hearth logged with them
+ * in its config.
+ */
+export function configCredentials(): { config: { discord: Record<string, string>; slack: Record<string, string> }; secrets: Record<string, string> } {
+  const applicationId = discordId('8');
+  const discord = { token: discordToken(applicationId), applicationId };
+  const slack = { botToken: slackTokens.bot(), appToken: slackTokens.app(), signingSecret: slackTokens.signingSecret() };
+  return {
+    config: { discord, slack },
+    secrets: { 'discord.token': discord.token, 'slack.botToken': slack.botToken, 'slack.appToken': slack.appToken, 'slack.signingSecret': slack.signingSecret },
+  };
+}

@@ -6,7 +6,8 @@ import { createGpuWorker } from '../../src/worker/index.js';
 import { HearthApp } from '../../src/app/hearth-app.js';
 import { configSchema } from '../../src/config/schema.js';
 import type { JobEvent } from '../../src/engine/types.js';
-import { createLogger } from '../../src/util/log.js';
+import { LogCapture } from '../helpers/log-capture.js';
+import { configCredentials } from '../helpers/tokens.js';
 import { pngImage } from '../fixtures/caption/images.js';
 import { writeTinyVitGpt2 } from '../fixtures/tiny-captioner.js';
 import { writeTinyGguf } from '../fixtures/tiny-gguf.js';
@@ -15,6 +16,9 @@ import sharp from 'sharp';
 
 const dir = mkdtempSync(join(tmpdir(), 'hearth-gpu-worker-'));
 let app: HearthApp;
+// hearth's log at debug level, with the platforms' credentials in the config: scanned after each app closes.
+const credentials = configCredentials();
+const logs = new LogCapture();
 
 beforeAll(async () => {
   await writeTinyGguf(join(dir, 'tiny.gguf'));
@@ -22,19 +26,23 @@ beforeAll(async () => {
   await writeTinySd(join(dir, 'tiny-sd'));
   const config = configSchema.parse({
     dataDir: join(dir, 'data'),
+    ...credentials.config,
     models: {
       chat: { path: join(dir, 'tiny.gguf'), threads: 1, gpu: 'cpu', contextSize: 512, maxTokens: 24, systemPrompt: 'Be brief.', parallel: 1 },
       caption: { dir: join(dir, 'captioner'), providers: ['cpu'], maxNewTokens: 6 },
       image: { dir: join(dir, 'tiny-sd'), providers: ['cpu'], defaults: { width: 256, height: 256, steps: 4 } },
     },
   });
-  const log = createLogger('silent');
+  const log = logs.log;
   app = new HearthApp({ config, log, executor: createGpuWorker(config, 8e9, log), vramBudgetBytes: 8e9, adapters: [] });
   await app.start();
 });
 afterAll(async () => {
   await app.close();
   rmSync(dir, { recursive: true, force: true });
+  // Something was logged (the worker's start and the models' loads), and no credential in it.
+  expect(logs.lines.length).toBeGreaterThan(0);
+  logs.assertNoSecrets(credentials.secrets);
 });
 
 async function run(jobId: string): Promise<JobEvent[]> {
@@ -110,12 +118,13 @@ describe('a GPU worker whose image model is missing', () => {
   it('fails /imagine with MODEL_MISSING naming the folder, and still answers /ask', async () => {
     const config = configSchema.parse({
       dataDir: join(dir, 'data-missing'),
+      ...credentials.config,
       models: {
         chat: { path: join(dir, 'tiny.gguf'), threads: 1, gpu: 'cpu', contextSize: 512, maxTokens: 8, systemPrompt: 'Be brief.' },
         image: { dir: join(dir, 'no-such-sd-model'), providers: ['cpu'] },
       },
     });
-    const log = createLogger('silent');
+    const log = logs.log;
     const other = new HearthApp({ config, log, executor: createGpuWorker(config, 8e9, log), vramBudgetBytes: 8e9, adapters: [] });
     await other.start();
     try {

@@ -11,15 +11,20 @@ import { HearthApp } from '../../src/app/hearth-app.js';
 import { createGpuWorker } from '../../src/worker/index.js';
 import { createWebAdapter, type WebAdapter } from '../../src/bots/web/index.js';
 import { configSchema } from '../../src/config/schema.js';
-import { createLogger } from '../../src/util/log.js';
 import { ConsoleClient, isMessage } from '../browser/support/http-client.js';
 import { writeTinyVitGpt2 } from '../fixtures/tiny-captioner.js';
 import { writeTinyGguf } from '../fixtures/tiny-gguf.js';
+import { LogCapture } from '../helpers/log-capture.js';
+import { configCredentials, consoleToken } from '../helpers/tokens.js';
 
 describe('web console with the real tiny models', () => {
   let app: HearthApp;
   let web: WebAdapter;
   let dataDir: string;
+  // hearth's log at debug level, with a console token and the platforms' credentials in the config.
+  const logs = new LogCapture();
+  const credentials = configCredentials();
+  const token = consoleToken();
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'hearth-web-real-'));
@@ -32,9 +37,10 @@ describe('web console with the real tiny models', () => {
         chat: { path: join(dataDir, 'tiny.gguf'), threads: 1, parallel: 2, contextSize: 512, maxTokens: 24, gpu: 'cpu', systemPrompt: 'Be brief.' },
         caption: { dir: join(dataDir, 'captioner'), providers: ['cpu'] },
       },
-      web: { port: 0 },
+      web: { port: 0, token },
+      ...credentials.config,
     });
-    const log = createLogger('silent');
+    const log = logs.log;
     app = new HearthApp({
       config,
       log,
@@ -48,10 +54,12 @@ describe('web console with the real tiny models', () => {
   afterAll(async () => {
     await app?.close();
     if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+    expect(logs.lines.length).toBeGreaterThan(0);
+    logs.assertNoSecrets({ ...credentials.secrets, 'web.token': token });
   });
 
   it('streams a real chat answer, captions an upload, and lets the chat see an image', async () => {
-    const c = await new ConsoleClient(web.url()).visit();
+    const c = await new ConsoleClient(web.url(), { authorization: `Bearer ${token}` }).visit();
     const events = await c.events();
     try {
       const asked = await c.post('/api/ask', { prompt: 'hello', ref: 'real1' });
