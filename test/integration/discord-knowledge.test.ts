@@ -42,6 +42,7 @@ describe('Discord workspace knowledge', () => {
   let alice: FakeUser;
   let bob: FakeUser;
   let sam: FakeUser;
+  let admin: FakeUser;
   const seeded: Record<string, FakeMessage> = {};
   let wifiThread: FakeChannel;
 
@@ -54,6 +55,7 @@ describe('Discord workspace knowledge', () => {
     alice = fake.user('Alice');
     bob = fake.user('Bob');
     sam = fake.user('Sam');
+    admin = fake.user('Ada');
     const staff = hist.addRole('staff');
     hist.join(alice);
     hist.join(bob, [staff]);
@@ -70,7 +72,7 @@ describe('Discord workspace knowledge', () => {
     seeded.standup = hist.seed(general, bob, 'standup is at 10:00 on Mondays from now on');
     seeded.budget = hist.seed(staffOnly, bob, 'the budget code for the offsite is ZEBRA-42');
     hist.seed(other, bob, 'the budget code in another channel is OTTER-7');
-    h = await discordHearth({ fake, discord: { guildIds: [fake.guildId] }, config: knowledgeConfig([general.id, staffOnly.id]) });
+    h = await discordHearth({ fake, discord: { guildIds: [fake.guildId], adminUsers: [admin.id] }, config: knowledgeConfig([general.id, staffOnly.id]) });
     await adapterOf(h).knowledge?.backfilled;
   });
 
@@ -153,6 +155,40 @@ describe('Discord workspace knowledge', () => {
     expect(given(after.payload)).not.toContain('Tuesdays');
     expect(after.payload.sources?.map((s) => s.url)).toContain(link(fake, general.id, added));
     expect(after.payload.sources?.map((s) => s.url)).not.toContain(link(fake, general.id, standup));
+  });
+
+  /** The private answer to an admin command. */
+  async function hearth(command: string, user: FakeUser, options: Record<string, string> = {}): Promise<string> {
+    const it = fake.slash(command, options, { user });
+    const m = await fake.waitFor(() => {
+      const o = fake.original(it);
+      return o && o.content !== '' ? o : undefined;
+    }, `the answer to /${command}`);
+    return m.content;
+  }
+
+  test('/hearth knowledge status shows admins what is indexed; drop forgets a channel; others are refused', async () => {
+    expect(await hearth('hearth knowledge status', alice)).toMatch(/^⚠️ You can't do that: only hearth admins/);
+    const status = await hearth('hearth knowledge status', admin);
+    const index = h.app.knowledge!.index;
+    const generalCount = index.count({ platform: 'discord', workspace: fake.guildId, channel: general.id });
+    expect(status).toMatch(new RegExp(`^Workspace knowledge: ${generalCount + 1} messages in 2 channels, last synced`));
+    expect(status).toContain(`• <#${general.id}>: ${generalCount} messages, history read`);
+    expect(status).toContain(`• <#${staffOnly.id}>: 1 message, history read`);
+    expect(status).toContain('(private)');
+    // The command is registered as Discord wants it (a subcommand group with a channel option).
+    expect(fake.state.refused).toEqual([]);
+
+    expect(await hearth('hearth knowledge drop', alice, { channel: staffOnly.id })).toMatch(/^⚠️ You can't do that/);
+    expect(index.count({ platform: 'discord', workspace: fake.guildId, channel: staffOnly.id })).toBe(1);
+    const dropped = await hearth('hearth knowledge drop', admin, { channel: staffOnly.id });
+    expect(dropped).toMatch(new RegExp(`^Dropped <#${staffOnly.id}> from the index \\(1 message\\)\\. It is still in the config`));
+    expect(index.count({ platform: 'discord', workspace: fake.guildId, channel: staffOnly.id })).toBe(0);
+    const b = await ask('what is the budget code for the offsite?', bob);
+    expect(given(b.payload)).not.toContain('ZEBRA');
+    const after = await hearth('hearth knowledge status', admin);
+    expect(after).not.toContain(staffOnly.id);
+    expect(await hearth('hearth knowledge drop', admin, { channel: staffOnly.id })).toMatch(/^⚠️ Channel \d+ is not in this workspace's index; indexed here: /);
   });
 });
 
