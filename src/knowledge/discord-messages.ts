@@ -113,7 +113,7 @@ export function discordPlainText(text: string, mentions: readonly DiscordUserJso
 
 /**
  * The message to index from a raw Discord message, or undefined when it is not one to index (a system
- * message, an empty one, hearth's own). `channel` is the indexed channel; `thread` the thread it was
+ * message, an empty one, hearth's own or one addressed to hearth). `channel` is the indexed channel; `thread` the thread it was
  * said in, if any.
  */
 export function indexableDiscordMessage(
@@ -123,6 +123,9 @@ export function indexableDiscordMessage(
   const author = raw.author;
   if (!author || (raw.type !== undefined && !SAID.has(raw.type))) return undefined;
   if (where.botUserId && author.id === where.botUserId) return undefined;
+  // A message that mentions hearth is a question to it, not something the team knows: indexed, it
+  // would come back as the best "source" for the very question it asks.
+  if (where.botUserId && raw.mentions?.some((u) => u.id === where.botUserId)) return undefined;
   const text = discordPlainText(raw.content ?? '', raw.mentions).trim();
   if (text.length === 0) return undefined;
   const at = raw.timestamp ? Date.parse(raw.timestamp) : NaN;

@@ -151,10 +151,29 @@ describe('Discord workspace knowledge', () => {
     const added = fake.say(general, sam, 'the parking garage code is 4711');
     await fake.waitFor(() => index.get(ref, added.id), 'the new message indexed');
 
+    // A message in a thread goes with its channel, linked in the thread.
+    const inThread = fake.say(wifiThread, sam, 'the guest network is called lab-guest');
+    await fake.waitFor(() => index.get(ref, inThread.id), 'the thread message indexed');
+    expect(index.get(ref, inThread.id)).toMatchObject({ threadId: wifiThread.id, permalink: link(fake, wifiThread.id, inThread) });
+
     const after = await ask('when is standup? and the parking garage code?', alice);
     expect(given(after.payload)).not.toContain('Tuesdays');
     expect(after.payload.sources?.map((s) => s.url)).toContain(link(fake, general.id, added));
     expect(after.payload.sources?.map((s) => s.url)).not.toContain(link(fake, general.id, standup));
+  });
+
+  test('a mention in a hearth thread is answered from the knowledge too; the question itself is not indexed', async () => {
+    const thread = fake.addChannel({ id: '980000000000000001', type: ChannelTypes.PublicThread, guild_id: fake.guildId, parent_id: general.id, owner_id: fake.bot.id, name: 'hearth' });
+    const m = fake.say(thread, bob, "what's the lab wifi password?", { mention: true });
+    const reply = await fake.waitFor(() => [...fake.state.messages.values()].find((r) => r.replyTo === m.id && r.content.includes('**Sources:**')), 'the answer with sources');
+    expect(reply.content).toContain(`(<${link(fake, wifiThread.id, seeded.wifi!)}>)`);
+    const [job] = h.app.store.listJobs({ userId: `discord:${bob.id}`, order: 'recent', limit: 1 });
+    expect(chatPayloadOf(job!)?.sources?.[0]?.url).toBe(link(fake, wifiThread.id, seeded.wifi!));
+    // Said after the question in the same thread, a message without a mention is indexed; the question is not.
+    const ref = { platform: 'discord' as const, workspace: fake.guildId, channel: general.id };
+    const plain = fake.say(thread, bob, 'noted, thanks');
+    await fake.waitFor(() => h.app.knowledge!.index.get(ref, plain.id), 'the plain message indexed');
+    expect(h.app.knowledge!.index.get(ref, m.id)).toBeUndefined();
   });
 
   /** The private answer to an admin command. */
@@ -205,6 +224,7 @@ describe('Discord knowledge backfill across a restart', () => {
     const ref = { platform: 'discord' as const, workspace: fake.guildId, channel: log.id };
     const first = await discordHearth({ fake, config: knowledgeConfig([log.id]) });
     let second: DiscordHearth | undefined;
+    let third: DiscordHearth | undefined;
     try {
       await fake.waitFor(() => fake.history.reads.length === 4, 'the fourth page asked for');
       expect(fake.state.rateLimited).toEqual([`GET /channels/${log.id}/messages`]);
@@ -229,7 +249,24 @@ describe('Discord knowledge backfill across a restart', () => {
       expect(k.channel(ref)?.cursor).toBeUndefined();
       expect(first.reported).toEqual([]);
       expect(second.reported).toEqual([]);
+
+      // Said while hearth was down: the next start catches up from the newest message read, not from the start.
+      const synced = k.channel(ref)?.syncedUntil;
+      expect(synced).toBeDefined();
+      await second.stop();
+      const missed = fake.history.seed(log, ada, 'said while hearth was away');
+      const before = fake.history.reads.length;
+      third = await discordHearth({ fake, dataDir: first.dataDir, config: knowledgeConfig([log.id]) });
+      await adapterOf(third).knowledge?.backfilled;
+      const caughtUp = fake.history.reads.slice(before);
+      expect(caughtUp).toEqual([expect.objectContaining({ channel: log.id, after: synced })]);
+      const k3 = third.app.knowledge!.index;
+      expect(k3.count(ref)).toBe(351);
+      expect(k3.get(ref, missed.id)?.text).toBe('said while hearth was away');
+      expect(k3.channel(ref)?.syncedUntil).toBe(missed.id);
+      expect(third.reported).toEqual([]);
     } finally {
+      await third?.stop();
       await second?.stop();
       await fake.close();
     }
