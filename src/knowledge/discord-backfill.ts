@@ -80,7 +80,7 @@ export class DiscordBackfill {
         await this.#channel(channel);
       } catch (e) {
         if (signal.aborted) throw e;
-        this.#o.report(e, `knowledge: reading the history of Discord channel ${channel}`);
+        this.#o.report(explained(e, channel), `knowledge: reading the history of Discord channel ${channel}`);
       }
     }
   }
@@ -206,4 +206,14 @@ export class DiscordBackfill {
       }
     }
   }
+}
+
+/** Discord's "Missing Access" (50001) and "Unknown Channel" (10003), with what the admin can do about them. */
+function explained(e: unknown, channel: string): unknown {
+  const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
+  if (code === 50001) {
+    return new Error(`Discord refused to show channel ${channel} (Missing Access): give the bot View Channel and Read Message History there`, { cause: e });
+  }
+  if (code === 10003) return new Error(`knowledge.discordChannels names ${channel}, which Discord does not know (Unknown Channel)`, { cause: e });
+  return e;
 }

@@ -107,7 +107,12 @@ export class DiscordKnowledge implements PlatformKnowledge {
     if (edit && (raw.content === undefined || raw.author === undefined)) return;
     const thread = channel !== raw.channel_id ? raw.channel_id : undefined;
     const m = indexableDiscordMessage(raw, { guild, channel, ...(thread ? { thread } : {}), ...(this.#botUserId ? { botUserId: this.#botUserId } : {}) });
-    if (m) this.#o.index.upsert([m]);
+    if (m) {
+      // A channel dropped by an admin while still configured starts over: its row makes it searchable
+      // again, and with no backfill recorded its history is read again at the next start.
+      if (!this.#o.index.channel(ref)) this.#o.index.updateChannel(ref, { lastSyncAt: this.#o.now() });
+      this.#o.index.upsert([m]);
+    }
     // Edited into nothing to index (its text removed): it leaves the index.
     else if (edit) this.#o.index.remove(ref, raw.id);
   }

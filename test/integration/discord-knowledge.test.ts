@@ -212,6 +212,29 @@ describe('Discord workspace knowledge', () => {
 });
 
 describe('Discord knowledge backfill across a restart', () => {
+  test('a channel the bot may not view is reported with what to do about it; the others are read', async () => {
+    const fake = await FakeDiscord.start();
+    const open = fake.textChannel('open');
+    const closed = fake.textChannel('closed');
+    fake.history.overwrite(closed, fake.guildId, 'role', { deny: Perm.ViewChannel });
+    const ada = fake.user('Ada');
+    fake.history.seed(open, ada, 'the kettle is in the cupboard');
+    fake.history.seed(closed, ada, 'secret plans');
+    const h = await discordHearth({ fake, config: knowledgeConfig([closed.id, open.id]) });
+    try {
+      await adapterOf(h).knowledge?.backfilled;
+      expect(h.reported).toEqual([
+        { where: `knowledge: reading the history of Discord channel ${closed.id}`, message: `Discord refused to show channel ${closed.id} (Missing Access): give the bot View Channel and Read Message History there` },
+      ]);
+      expect(h.app.knowledge!.index.stats().channels.map((c) => [c.channel, c.messages, c.backfilledAt !== undefined])).toEqual(
+        [[closed.id, 0, false], [open.id, 1, true]].sort((a, b) => String(a[0]).localeCompare(String(b[0]))),
+      );
+    } finally {
+      await h.stop();
+      await fake.close();
+    }
+  });
+
   test('a backfill cut off by a restart goes on from its cursor, without duplicates; a 429 is waited out', async () => {
     const fake = await FakeDiscord.start();
     const log = fake.textChannel('log');
