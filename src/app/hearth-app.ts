@@ -120,7 +120,10 @@ export class HearthApp {
     if (options.fetch) commandOptions.fetch = options.fetch;
     if (options.headersForHost) commandOptions.headersForHost = options.headersForHost;
     this.knowledge = knowledgeOf(config, this.store, (e, where) => this.reportError(e, where));
-    if (this.knowledge) commandOptions.knowledge = this.knowledge;
+    if (this.knowledge) {
+      commandOptions.knowledge = this.knowledge;
+      commandOptions.knowledgeIndex = this.knowledge.index;
+    }
     this.commands = new HearthCommands(commandOptions);
     const ctx: AdapterContext = {
       commands: this.commands,

@@ -20,6 +20,7 @@ import { fetchImage, type FetchImageOptions } from '../media/safe-fetch.js';
 import { telemetryOff, type GpuTelemetry, type GpuTelemetrySource } from '../monitoring/gpu-monitor.js';
 import type { KnowledgeRetriever } from '../knowledge/types.js';
 import type { Invocation } from './invocation.js';
+import { KnowledgeAdmin, type KnowledgeIndexAdmin } from './knowledge-admin.js';
 
 /**
  * Limits of the command options, as data: adapters show them (Discord option bounds, help texts,
@@ -108,6 +109,8 @@ export interface HearthCommandsOptions {
   gpu?: GpuTelemetrySource;
   /** Workspace knowledge: indexed messages relevant to a question, given to the model and listed as sources. */
   knowledge?: KnowledgeRetriever;
+  /** The knowledge index, for `/hearth knowledge status|drop` (absent: nothing is indexed). */
+  knowledgeIndex?: KnowledgeIndexAdmin;
 }
 
 /**
@@ -123,6 +126,8 @@ export class HearthCommands {
   readonly #headersForHost: FetchImageOptions['headersForHost'];
   readonly #gpu: GpuTelemetrySource | undefined;
   readonly #knowledge: KnowledgeRetriever | undefined;
+  /** `/hearth knowledge status|drop` (admins): what is indexed in the admin's workspace. */
+  readonly knowledge: KnowledgeAdmin;
 
   constructor(options: HearthCommandsOptions) {
     this.#engine = options.engine;
@@ -133,6 +138,7 @@ export class HearthCommands {
     this.#headersForHost = options.headersForHost;
     this.#gpu = options.gpu;
     this.#knowledge = options.knowledge;
+    this.knowledge = new KnowledgeAdmin(options.knowledgeIndex, { slack: options.config.knowledge.slackChannels, discord: options.config.knowledge.discordChannels });
   }
 
   get limits(): CommandLimits {

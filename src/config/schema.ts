@@ -361,6 +361,8 @@ const knowledgeSchema = z.strictObject({
   topK: intIn(1, 20).default(5),
   /** Slack Web API calls per minute the backfill may make (conversations.history is Tier 3, about 50). */
   slackRequestsPerMinute: intIn(1, 1000).default(40),
+  /** Discord REST calls per second the backfill may make (Discord's global cap is 50; per-route buckets are lower). */
+  discordRequestsPerSecond: intIn(1, 50).default(5),
   /** How long who-can-read-a-channel answers are kept (seconds) before they are asked again. */
   accessCacheSeconds: intIn(0, 3600).default(60),
 });

@@ -15,3 +15,11 @@ export function sourcesOf(job: Pick<JobRecord, 'kind' | 'payload'> | undefined):
 export function sourceLabel(s: ChatSource): string {
   return `${s.author}, ${new Date(s.at).toISOString().slice(0, 10)}`;
 }
+
+/**
+ * The sources as numbered links, in the order the model was given them (its "[1]" is the first):
+ * `link` writes one in the face's own markup from its label ("1. Ada, 2024-03-05") and URL.
+ */
+export function sourceLinks(sources: readonly ChatSource[], link: (label: string, url: string) => string): string[] {
+  return sources.map((s, i) => link(`${i + 1}. ${sourceLabel(s)}`, s.url));
+}

@@ -58,7 +58,7 @@ describe('Slack workspace knowledge', () => {
     seeded.standup = fake.history.seed('CGEN', 'UBOB', 'standup is at 10:00 on Mondays from now on');
     seeded.budget = fake.history.seed('CPRIV', 'UBOB', 'the budget code for the offsite is ZEBRA-42');
     fake.history.seed('COTHER', 'UBOB', 'the budget code in another channel is OTTER-7');
-    h = await SlackHarness.start({ mode: 'socket', fake, config: knowledgeConfig(['CGEN', 'CPRIV']) });
+    h = await SlackHarness.start({ mode: 'socket', fake, slack: { adminUsers: ['UADMIN'] }, config: knowledgeConfig(['CGEN', 'CPRIV']) });
     await h.adapter.knowledge?.backfilled;
   });
 
@@ -153,6 +153,34 @@ describe('Slack workspace knowledge', () => {
     expect(given(after.payload)).not.toContain('Tuesdays');
     expect(after.payload.sources?.map((s) => s.url)).toContain(permalinkOf(added));
     expect(after.payload.sources?.map((s) => s.url)).not.toContain(permalinkOf(standup));
+  });
+
+  /** The private answer to `/hearth …`. */
+  async function told(text: string, user: string, team = 'T0001'): Promise<string> {
+    const n = fake.responses.length;
+    await h.command('/hearth', text, { user, channel: 'CGEN', team });
+    return waitFor(`the answer to /hearth ${text}`, () => fake.responses.slice(n).map((r) => (typeof r.body.text === 'string' ? r.body.text : '')).find((t) => t.length > 0));
+  }
+
+  test('/hearth knowledge status shows admins what is indexed; drop #channel forgets it; others are refused', async () => {
+    expect(await told('knowledge status', 'UALICE')).toMatch(/^You can't do that: only hearth admins/);
+    const index = h.app.knowledge!.index;
+    const general = index.count({ platform: 'slack', workspace: 'T0001', channel: 'CGEN' });
+    const status = await told('knowledge status', 'UADMIN');
+    expect(status).toMatch(new RegExp(`^Workspace knowledge: ${general + 1} messages in 2 channels, last synced`));
+    expect(status).toContain(`• <#CGEN>: ${general} messages, history read`);
+    expect(status).toContain('• <#CPRIV>: 1 message, history read');
+    // An admin in another workspace sees and drops nothing of this one.
+    expect(await told('knowledge status', 'UADMIN', 'T0002')).toBe('Workspace knowledge: 0 messages in 0 channels.\nNothing has been read here yet.');
+    expect(await told('knowledge drop <#CGEN|general>', 'UADMIN', 'T0002')).toMatch(/^Channel CGEN is not in this workspace's index; nothing is indexed here/);
+
+    expect(await told('knowledge drop <#CPRIV|finance>', 'UALICE')).toMatch(/^You can't do that/);
+    expect(await told('knowledge drop <#CPRIV|finance>', 'UADMIN')).toMatch(/^Dropped <#CPRIV> from the index \(1 message\)\. It is still in the config/);
+    expect(index.count({ platform: 'slack', workspace: 'T0001', channel: 'CPRIV' })).toBe(0);
+    // Typed as a name, matched against the indexed channels' names.
+    expect(await told('knowledge drop #general', 'UADMIN')).toMatch(new RegExp(`^Dropped <#CGEN> from the index \\(${general} messages\\)`));
+    expect(await told('knowledge status', 'UADMIN')).toMatch(/^Workspace knowledge: 0 messages in 0 channels\.\nNothing has been read here yet\.$/);
+    expect(await told('knowledge drop CGEN', 'UADMIN')).toMatch(/^Channel CGEN is not in this workspace's index; nothing is indexed here/);
   });
 });
 

@@ -1,6 +1,7 @@
 import {
   ApplicationCommandOptionType,
   ApplicationIntegrationType,
+  ChannelType,
   InteractionContextType,
   type RESTPutAPIApplicationCommandsJSONBody,
 } from 'discord.js';
@@ -88,7 +89,23 @@ export function commandDefinitions(limits: CommandLimits, imagePromptChars = lim
       name: 'hearth',
       description: 'hearth administration.',
       ...where,
-      options: [{ type: ApplicationCommandOptionType.Subcommand, name: 'status', description: 'Loaded models, VRAM, the queue by user (admins)' }],
+      options: [
+        { type: ApplicationCommandOptionType.Subcommand, name: 'status', description: 'Loaded models, VRAM, the queue by user (admins)' },
+        {
+          type: ApplicationCommandOptionType.SubcommandGroup,
+          name: 'knowledge',
+          description: 'Workspace knowledge: the channels hearth reads (admins)',
+          options: [
+            { type: ApplicationCommandOptionType.Subcommand, name: 'status', description: 'Indexed channels, message counts, last sync (admins)' },
+            {
+              type: ApplicationCommandOptionType.Subcommand,
+              name: 'drop',
+              description: "Forget a channel's indexed messages (admins)",
+              options: [{ type: ApplicationCommandOptionType.Channel, name: 'channel', description: 'The channel to forget', required: true, channel_types: [ChannelType.GuildText, ChannelType.GuildAnnouncement] }],
+            },
+          ],
+        },
+      ],
     },
   ];
 }

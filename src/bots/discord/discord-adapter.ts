@@ -11,6 +11,7 @@ import {
   type GatewayMessageCreateDispatchData,
   type RESTOptions,
 } from 'discord.js';
+import type { DiscordKnowledge } from '../../knowledge/discord-knowledge.js';
 import type { AdapterContext, PlatformAdapter } from '../adapter.js';
 import { AckGate } from './ack-gate.js';
 import { handleAutocomplete, handleButton } from './buttons.js';
@@ -18,6 +19,7 @@ import { commandDefinitions } from './command-definitions.js';
 import { discordFailure, redactPath } from './errors.js';
 import type { HandlerDeps } from './handler-deps.js';
 import { HearthThreads } from './hearth-threads.js';
+import { discordKnowledgeFor, listenForKnowledge } from './knowledge-events.js';
 import { handleMessage } from './mentions.js';
 import { DiscordRest } from './rest-client.js';
 import { handleSlashCommand } from './slash-commands.js';
@@ -50,6 +52,7 @@ export class DiscordAdapter implements PlatformAdapter {
   readonly #options: DiscordAdapterOptions;
   #client: Client | undefined;
   #views: ViewRegistry | undefined;
+  #knowledge: DiscordKnowledge | undefined;
   #closing: Promise<void> | undefined;
   readonly #pending = new Set<Promise<void>>();
   /** Aborted at shutdown, after the grace period: requests still on their way are dropped. */
@@ -64,9 +67,16 @@ export class DiscordAdapter implements PlatformAdapter {
     const { config, jobs } = this.#ctx;
     const d = config.discord;
     if (!d.token || !d.applicationId) throw new Error('Discord needs discord.token and discord.applicationId');
+    const indexing = config.knowledge.discordChannels.length > 0 && this.#ctx.knowledge !== undefined;
     const client = new Client({
-      // No MessageContent: Discord still sends the text of DMs and of messages that mention the bot.
-      intents: [GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.DirectMessages],
+      // Without MessageContent Discord still sends the text of DMs and of messages that mention the bot;
+      // workspace knowledge reads every message of its channels, so it needs the (privileged) intent.
+      intents: [
+        GatewayIntentBits.Guilds,
+        GatewayIntentBits.GuildMessages,
+        GatewayIntentBits.DirectMessages,
+        ...(indexing ? [GatewayIntentBits.MessageContent] : []),
+      ],
       rest: { api: d.apiBaseUrl, ...this.#options.rest },
     });
     this.#client = client;
@@ -100,6 +110,9 @@ export class DiscordAdapter implements PlatformAdapter {
     };
     client.ws.on(GatewayDispatchEvents.InteractionCreate, (data: APIInteraction) => this.#track(this.#onInteraction(deps, data)));
     client.ws.on(GatewayDispatchEvents.MessageCreate, (data: GatewayMessageCreateDispatchData) => this.#track(this.#onMessage(deps, data)));
+    const knowledge = discordKnowledgeFor(this.#ctx, client, this.#lifetime.signal, report);
+    this.#knowledge = knowledge;
+    if (knowledge) listenForKnowledge(client, knowledge, (p) => this.#track(p), report);
     client.on(Events.Error, (e) => report(discordFailure(e, 'the Discord connection'), 'discord: client'));
     client.on(Events.Warn, (m) => this.#ctx.log.warn({ component: 'discord' }, redactPath(m)));
 
@@ -109,6 +122,10 @@ export class DiscordAdapter implements PlatformAdapter {
     try {
       await Promise.all([client.login(d.token), ready]);
       await this.#register(rest);
+      if (knowledge) {
+        this.#ctx.knowledge?.register(knowledge);
+        knowledge.start({ botUserId: botUserId() });
+      }
     } catch (e) {
       ready.catch(() => {});
       await this.close().catch(() => {});
@@ -124,11 +141,20 @@ export class DiscordAdapter implements PlatformAdapter {
       const stop = new AbortController();
       await Promise.race([Promise.allSettled([...this.#pending]), delay(timeout, undefined, { signal: stop.signal }).catch(() => {})]);
       stop.abort();
+      if (this.#knowledge) {
+        this.#ctx.knowledge?.unregister(this.#knowledge);
+        await this.#knowledge.stop();
+      }
       await this.#views?.close(timeout);
       this.#lifetime.abort();
       await this.#client?.destroy();
     })();
     return this.#closing;
+  }
+
+  /** Knowledge for tests and the admin view: the Discord side of the index, when configured. */
+  get knowledge(): DiscordKnowledge | undefined {
+    return this.#knowledge;
   }
 
   async #register(rest: DiscordRest): Promise<void> {

@@ -100,6 +100,8 @@ export function invocation(
     origin: originToJson(origin),
   };
   if (conversationId) inv.conversationId = conversationId;
+  // Workspace knowledge is looked up in the asker's own server only.
+  if (actor.guildId) inv.workspaceId = actor.guildId;
   return inv;
 }
 

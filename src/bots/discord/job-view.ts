@@ -3,6 +3,7 @@ import { emptyView, failView, isEndEvent, roleOf } from '../../views/job-view-mo
 import type { ViewChange } from '../../views/job-views.js';
 import { discordFailure, isMessageGone, isTokenGone } from './errors.js';
 import type { DiscordOrigin, PostedMessage } from './origin.js';
+import { sourcesOf } from '../../views/sources.js';
 import { render, type ImageOptions, type ViewState } from './render.js';
 import type { DiscordRest, OutMessage } from './rest-client.js';
 import { ThrottledEditor } from '../../views/throttled-editor.js';
@@ -161,6 +162,8 @@ export class JobView {
     if (image) s.image = image;
     const question = captionQuestionOf(job);
     if (question !== undefined) s.question = question;
+    const sources = sourcesOf(job);
+    if (sources.length > 0) s.sources = sources;
   }
 
   #render(): void {

@@ -83,6 +83,12 @@ export class CommandOptions {
     return o?.type === ApplicationCommandOptionType.Number || o?.type === ApplicationCommandOptionType.Integer ? Number(o.value) : undefined;
   }
 
+  /** A channel option: the channel's id. */
+  channel(name: string): string | undefined {
+    const o = this.#byName.get(name);
+    return o?.type === ApplicationCommandOptionType.Channel ? o.value : undefined;
+  }
+
   boolean(name: string): boolean | undefined {
     const o = this.#byName.get(name);
     return o?.type === ApplicationCommandOptionType.Boolean ? o.value : undefined;

@@ -1,7 +1,9 @@
 import { ButtonStyle, ComponentType, type APIActionRowComponent, type APIComponentInMessageActionRow } from 'discord.js';
 import { waitText } from '../../commands/wording.js';
 import { problemText } from './words.js';
+import type { ChatSource } from '../../jobs/chat.js';
 import type { JobViewModel } from '../../views/job-view-model.js';
+import { sourcesLine } from './sources.js';
 import type { DiscordCommand } from './origin.js';
 import type { OutMessage } from './rest-client.js';
 import { CHUNK_LIMIT, MESSAGE_LIMIT, decorateChunks, splitText } from './split.js';
@@ -51,6 +53,8 @@ export interface ViewState {
   question?: string;
   /** Largest upload the channel takes, bytes. */
   maxUploadBytes?: number;
+  /** The workspace messages an answer was given (knowledge): listed under it once it is done. */
+  sources?: readonly ChatSource[];
 }
 
 /** The messages a state shows: index 0 is the reply, the rest continue it. */
@@ -95,6 +99,7 @@ function renderChat(s: ViewState): OutMessage[] {
   if (v.phase === 'done') {
     if (text.trim() === '') text = '*(The model gave an empty answer. Try asking another way.)*';
     else if (v.result?.stopReason === 'maxTokens') text += '\n\n*(The answer reached its length limit and was cut off here.)*';
+    if (s.sources && s.sources.length > 0) text += `\n\n${sourcesLine(s.sources)}`;
   } else {
     const who = v.stopped && !v.stopped.byOwner ? 'Stopped by an admin' : 'Stopped';
     text = text.trim() === '' ? `${who} before the answer began.` : `${text}\n\n*(${who.toLowerCase()}.)*`;

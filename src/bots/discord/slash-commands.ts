@@ -1,5 +1,6 @@
 import { ChannelType, type APIChatInputApplicationCommandInteraction } from 'discord.js';
 import type { ImagineInput } from '../../commands/hearth-commands.js';
+import { knowledgeDroppedText, knowledgeStatusLines } from '../../commands/knowledge-admin.js';
 import { problemText } from './words.js';
 import type { ErrorInfo } from '../../engine/types.js';
 import { checkAccess, type Actor } from './access.js';
@@ -183,7 +184,21 @@ async function forget(deps: HandlerDeps, call: Call): Promise<void> {
 }
 
 async function status(deps: HandlerDeps, call: Call): Promise<void> {
-  if (call.opts.subcommand !== 'status') return answer(deps, call, 'Try /hearth status.');
+  const sub = call.opts.subcommand;
+  if (sub === 'knowledge status' || sub === 'knowledge drop') return knowledge(deps, call, sub);
+  if (sub !== 'status') return answer(deps, call, 'Try /hearth status.');
   const res = deps.ctx.commands.status(inv(deps, call));
   await answer(deps, call, res.ok ? statusText(res.value) : `⚠️ ${problemText(res.error)}`);
+}
+
+/** `/hearth knowledge status` and `/hearth knowledge drop channel:` (admins; this server's channels only). */
+async function knowledge(deps: HandlerDeps, call: Call, sub: 'knowledge status' | 'knowledge drop'): Promise<void> {
+  const invo = inv(deps, call);
+  if (sub === 'knowledge status') {
+    const res = deps.ctx.commands.knowledge.status(invo);
+    return answer(deps, call, res.ok ? knowledgeStatusLines(res.value, deps.ctx.clock.now()).join('\n') : `⚠️ ${problemText(res.error)}`);
+  }
+  const channel = call.opts.channel('channel') ?? '';
+  const res = deps.ctx.commands.knowledge.drop(invo, channel);
+  await answer(deps, call, res.ok ? knowledgeDroppedText(res.value) : `⚠️ ${problemText(res.error)}`);
 }

@@ -29,7 +29,7 @@ export const KNOWLEDGE_EVENTS: readonly string[] = ['message.channels', 'message
 export const SLASH_COMMANDS = [
   { command: '/ask', description: 'Ask the private model; the answer comes in a thread', usage_hint: 'your question' },
   { command: '/imagine', description: 'Make a picture (/imagine help for the options)', usage_hint: 'a prompt --steps 20 --seed 7 --size 768x512 --no "text"' },
-  { command: '/hearth', description: 'Your queue, cancel, forget, status', usage_hint: 'queue | cancel | forget | status | help' },
+  { command: '/hearth', description: 'Your queue, cancel, forget, status, knowledge', usage_hint: 'queue | cancel | forget | status | knowledge status | knowledge drop #channel | help' },
 ] as const;
 
 export interface ManifestOptions {

@@ -1,5 +1,7 @@
 /** `/ask`, `/imagine` and `/hearth`: acknowledged at once, then answered in a thread or privately. */
 import type { App, RespondFn, SlashCommand } from '@slack/bolt';
+import type { Invocation } from '../../commands/invocation.js';
+import { knowledgeDroppedText, knowledgeStatusLines } from '../../commands/knowledge-admin.js';
 import { etaText } from '../../commands/wording.js';
 import { slackErrorText } from './error-text.js';
 import { fresh, guarded, startChat, startImage, type HandlerContext, type Tell } from './handler-context.js';
@@ -23,6 +25,7 @@ const HEARTH_HELP = [
   '• `/hearth cancel` — cancel your newest job (or use its Cancel button)',
   '• `/hearth forget` — in a DM with me: forget our conversation (in a thread: mention me with "forget")',
   '• `/hearth status` — for admins: models, queue and GPU time used',
+  '• `/hearth knowledge status` · `/hearth knowledge drop #channel` — for admins: the channels read for answers',
 ].join('\n');
 
 function ephemeral(respond: RespondFn): Tell {
@@ -128,9 +131,34 @@ export function registerSlashCommands(app: App, h: HandlerContext): void {
             ...usage,
           ].join('\n'));
         }
+        case 'knowledge':
+          return tell(knowledgeCommand(h, inv, command.text));
         default:
           return tell(HEARTH_HELP);
       }
     });
   });
+}
+
+/**
+ * `/hearth knowledge status` and `/hearth knowledge drop #channel` (admins; this workspace only). The
+ * channel may come as Slack escapes it (`<#C123|name>`), as typed (`#name`, matched against the indexed
+ * channels' names) or as an id.
+ */
+function knowledgeCommand(h: HandlerContext, inv: Invocation, text: string): string {
+  const [, action = 'status', target = ''] = unescapeSlack(text).trim().split(/\s+/);
+  const k = h.commands.knowledge;
+  if (action.toLowerCase() === 'status') {
+    const res = k.status(inv);
+    return res.ok ? knowledgeStatusLines(res.value, Date.now()).join('\n') : slackErrorText(res.error);
+  }
+  if (action.toLowerCase() !== 'drop' || target === '') return 'Try `/hearth knowledge status` or `/hearth knowledge drop #channel`.';
+  let channel = /^<#([A-Z0-9]+)(?:\|[^>]*)?>$/.exec(target)?.[1] ?? target;
+  if (channel.startsWith('#')) {
+    const name = channel.slice(1).toLowerCase();
+    const status = k.status(inv);
+    channel = (status.ok ? status.value.channels.find((c) => c.name?.toLowerCase() === name)?.channel : undefined) ?? channel;
+  }
+  const res = k.drop(inv, channel);
+  return res.ok ? knowledgeDroppedText(res.value) : slackErrorText(res.error);
 }

@@ -1,6 +1,6 @@
 /** An answer's sources as Slack shows them under it: numbered links to the messages it was given. */
 import type { ChatSource } from '../../jobs/chat.js';
-import { sourceLabel } from '../../views/sources.js';
+import { sourceLinks } from '../../views/sources.js';
 import { escapeMrkdwn, neutralizeMentions } from './text.js';
 
 /**
@@ -8,10 +8,9 @@ import { escapeMrkdwn, neutralizeMentions } from './text.js';
  * streamed answer's `markdown_text`. Labels cannot break out of their link.
  */
 export function sourcesLine(sources: readonly ChatSource[], format: 'mrkdwn' | 'markdown'): string {
-  const links = sources.map((s, i) => {
-    const label = `${i + 1}. ${sourceLabel(s)}`;
-    if (format === 'mrkdwn') return `<${s.url.replace(/[|<>]/g, encodeURIComponent)}|${escapeMrkdwn(label).replace(/\|/g, '/')}>`;
-    return `[${neutralizeMentions(label.replace(/[[\]]/g, ''))}](${s.url.replace(/[()\s]/g, encodeURIComponent)})`;
+  const links = sourceLinks(sources, (label, url) => {
+    if (format === 'mrkdwn') return `<${url.replace(/[|<>]/g, encodeURIComponent)}|${escapeMrkdwn(label).replace(/\|/g, '/')}>`;
+    return `[${neutralizeMentions(label.replace(/[[\]]/g, ''))}](${url.replace(/[()\s]/g, encodeURIComponent)})`;
   });
   return `${format === 'mrkdwn' ? '*Sources:*' : '**Sources:**'} ${links.join(' · ')}`;
 }

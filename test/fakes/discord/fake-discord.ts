@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { discordId, discordToken } from '../../helpers/tokens.js';
 import { FakeGateway } from './fake-gateway.js';
 import { FakeRestState } from './fake-rest.js';
+import { DiscordHistory } from './history.js';
 import { ChannelTypes, EPHEMERAL, Intents, Snowflakes, type FakeAttachment, type FakeChannel, type FakeInteraction, type FakeMessage, type FakeUser } from './model.js';
 
 export * from './model.js';
@@ -33,7 +34,7 @@ export type OptionValue = string | number | boolean | FakeAttachment;
 
 type Def = { name: string; type?: number; options?: Def[] };
 
-const OPTION = { Subcommand: 1, String: 3, Integer: 4, Boolean: 5, Number: 10, Attachment: 11 } as const;
+const OPTION = { Subcommand: 1, SubcommandGroup: 2, String: 3, Integer: 4, Boolean: 5, Number: 10, Attachment: 11 } as const;
 
 export class FakeDiscord {
   readonly state: FakeRestState;
@@ -44,6 +45,8 @@ export class FakeDiscord {
   readonly guildId: string;
   /** The server's #general. */
   readonly channel: FakeChannel;
+  /** The guild's roles, members, permissions and seeded histories (workspace knowledge). */
+  readonly history: DiscordHistory;
   readonly #server: Server;
   readonly #ids: Snowflakes;
   #closed: Promise<void> | undefined;
@@ -74,6 +77,9 @@ export class FakeDiscord {
       }),
     });
     this.state.onMessageCreated = (m, intent) => this.#dispatchMessage(m, intent);
+    const owner: FakeUser = { id: this.#ids.next(), username: 'owner', global_name: 'Owner', discriminator: '0', avatar: null };
+    this.state.users.set(owner.id, owner);
+    this.history = new DiscordHistory(this.state, this.gateway, this.guildId, owner);
   }
 
   static async start(opts: FakeDiscordOptions = {}): Promise<FakeDiscord> {
@@ -121,11 +127,14 @@ export class FakeDiscord {
 
   /** A user runs a slash command (`'hearth status'` for a subcommand); options are typed from the registered definition. */
   slash(command: string, options: Record<string, OptionValue> = {}, who: Who = {}): FakeInteraction {
-    const [name, sub] = command.split(' ') as [string, string | undefined];
+    // `'hearth knowledge drop'`: a subcommand in a group.
+    const [name, group, inner] = command.split(' ') as [string, string | undefined, string | undefined];
+    const sub = inner ?? group;
     const def = [...this.state.commands.values()].flat().find((c) => c.name === name) as Def | undefined;
     if (!def) throw new Error(`/${name} was not registered; registered: ${[...this.state.commands.values()].flat().map((c) => c.name).join(', ')}`);
     const resolved: { attachments: Record<string, unknown> } = { attachments: {} };
-    const optionDefs = sub ? (def.options?.find((o) => o.name === sub)?.options ?? []) : (def.options ?? []);
+    const parent = inner ? def.options?.find((o) => o.name === group) : def;
+    const optionDefs = sub ? (parent?.options?.find((o) => o.name === sub)?.options ?? []) : (def.options ?? []);
     const list = Object.entries(options).map(([key, value]) => {
       const d = optionDefs.find((o) => o.name === key);
       if (!d) throw new Error(`/${command} has no option "${key}"`);
@@ -136,7 +145,8 @@ export class FakeDiscord {
       }
       return { name: key, type: d.type, value };
     });
-    const opts = sub ? [{ name: sub, type: OPTION.Subcommand, options: list }] : list;
+    const subOpts = sub ? [{ name: sub, type: OPTION.Subcommand, options: list }] : list;
+    const opts = inner ? [{ name: group, type: OPTION.SubcommandGroup, options: subOpts }] : subOpts;
     return this.#interact(2, { id: this.#ids.next(), name, type: 1, options: opts, resolved }, name, who);
   }
 

@@ -17,7 +17,13 @@ import { checkCommands, checkMessage, type ErrorTree, type FormErrors } from './
 type Body = Record<string, unknown>;
 type Files = Map<string, { name: string; type: string; bytes: Uint8Array }>;
 
-class ApiError extends Error {
+/** A route served outside this file: it throws {@link ApiError} for Discord's errors. */
+export interface ExtraRoute {
+  matches(method: string, route: string): boolean;
+  handle(method: string, route: string, query: URLSearchParams): unknown;
+}
+
+export class ApiError extends Error {
   constructor(readonly status: number, readonly code: number, message: string, readonly errors?: ErrorTree) {
     super(message);
   }
@@ -68,7 +74,11 @@ export class FakeRestState {
   readonly rateLimits: RateLimitRule[] = [];
   /** Requests answered 429, as `METHOD path`. */
   readonly rateLimited: string[] = [];
+  /** When each of those 429s was given (epoch ms). */
+  readonly rateLimitedAt: number[] = [];
   baseUrl = '';
+  /** More routes (the readable history of a guild, test/fakes/discord/history.ts), tried first. */
+  readonly extraRoutes: ExtraRoute[] = [];
   /** Called for MESSAGE_CREATE dispatches (set by the server). */
   onMessageCreated: (m: FakeMessage, intent: number) => void = () => {};
 
@@ -153,7 +163,8 @@ export class FakeRestState {
       const bot = !route.startsWith('/interactions/') && !route.startsWith('/webhooks/');
       if (bot && req.headers.authorization !== `Bot ${this.token}`) throw new ApiError(401, 0, '401: Unauthorized');
       if (this.#rateLimited(method, route, res)) return;
-      const out = this.#route(method, route, body, files);
+      const extra = this.extraRoutes.find((r) => r.matches(method, route));
+      const out = extra ? await extra.handle(method, route, url.searchParams) : this.#route(method, route, body, files);
       if (out === undefined) {
         res.writeHead(204).end();
       } else {
@@ -208,6 +219,7 @@ export class FakeRestState {
     rule.times--;
     const shown = `${method} ${route.replace(/\/(webhooks\/\d+|interactions\/\d+)\/[^/]+/, '/$1/<token>')}`;
     this.rateLimited.push(shown);
+    this.rateLimitedAt.push(Date.now());
     const after = rule.retryAfterSeconds;
     const headers: Record<string, string> = {
       'content-type': 'application/json',

@@ -28,6 +28,10 @@ export interface FakeChannel {
   owner_id?: string;
   name?: string;
   recipients?: FakeUser[];
+  /** Role (type 0) and member (type 1) overwrites; allow/deny as decimal bit strings. */
+  permission_overwrites?: Array<{ id: string; type: number; allow: string; deny: string }>;
+  /** Threads: archived ones are listed by GET /channels/{id}/threads/archived/public, the rest as active. */
+  thread_metadata?: { archived: boolean; archive_timestamp: string; auto_archive_duration: number; locked: boolean };
 }
 
 export interface FakeAttachment {
@@ -95,4 +99,4 @@ export const Intents = {
   MessageContent: 1 << 15,
 } as const;
 
-export const ChannelTypes = { GuildText: 0, DM: 1, PublicThread: 11 } as const;
+export const ChannelTypes = { GuildText: 0, DM: 1, PublicThread: 11, PrivateThread: 12 } as const;
