@@ -8,10 +8,11 @@
  * Also: a follow-up's first-token time with the conversation cache vs the same conversation
  * evaluated cold (about 1,500 tokens of history), and the longest step while one person's
  * 6,000-character prompt is evaluated and three others chat, with and without chunked prompt
- * evaluation.
+ * evaluation; and hearth's batched decode at 2, 4 and 8 chats vs node-llama-cpp's own batching of
+ * the same chats as LlamaChatSessions on sequences of one context (multiseq).
  *
  * Run: npx tsx bench/llm.ts            (everything)
- *      npx tsx bench/llm.ts cache chunked   (only the named parts: overhead, batching, cache, chunked)
+ *      npx tsx bench/llm.ts cache chunked   (only the named parts: overhead, batching, multiseq, cache, chunked)
  */
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -213,6 +214,69 @@ async function batching(llama: Llama, path: string): Promise<string[]> {
   return rows;
 }
 
+/**
+ * hearth's batched decode vs node-llama-cpp's own multi-sequence batching of the same chats: k
+ * LlamaChatSessions, each on a sequence of one context, prompted at once (node-llama-cpp then
+ * batches their decodes itself). Same model file, prompts, answer length and sampling.
+ */
+async function multiSequence(llama: Llama, path: string): Promise<string[]> {
+  const ks = CONCURRENCY.filter((k) => k > 1);
+  const runner = new ChatRunner(settings(path, Math.max(...ks), BATCH_TOKENS), { llama });
+  await runner.load();
+  const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
+  const chatWrapper = resolveChatWrapper(model);
+  const rows = [
+    '| concurrent chats | node-llama-cpp, k sessions on one context (tokens/s) | hearth ChatRunner stepped together (tokens/s) | ratio hearth / node-llama-cpp (wall) | ratio (CPU time) |',
+    '| --- | --- | --- | --- | --- |',
+  ];
+  try {
+    await runTogether(runner, [nextId()], [QUESTIONS[0] ?? ''], 4); // warm-up
+    for (const k of ks) {
+      const questions = QUESTIONS.slice(0, k);
+      const context = await model.createContext({ contextSize: 512, sequences: k, threads: 1 });
+      const direct = () =>
+        timed(async () => {
+          const counts = await Promise.all(
+            questions.map(async (question) => {
+              const sequence = context.getSequence();
+              const session = new LlamaChatSession({ contextSequence: sequence, systemPrompt: SYSTEM, chatWrapper });
+              let tokens = 0;
+              await session.prompt(question, { maxTokens: BATCH_TOKENS, temperature: 0, repeatPenalty: { penalty: 1.1 }, onToken: (t) => (tokens += t.length) });
+              session.dispose();
+              await sequence.dispose();
+              return tokens;
+            }),
+          );
+          return counts.reduce((a, b) => a + b, 0);
+        });
+      const hearth = () => timed(() => runTogether(runner, questions.map(() => nextId()), questions, BATCH_TOKENS));
+      await direct(); // warm-up of the new context
+      const ratios: number[] = [];
+      const cpuRatios: number[] = [];
+      const directRates: number[] = [];
+      const hearthRates: number[] = [];
+      // Median of BATCH_REPEATS pairs, alternating which goes first.
+      for (let rep = 0; rep < BATCH_REPEATS; rep++) {
+        const first = rep % 2 === 0 ? await direct() : await hearth();
+        const second = rep % 2 === 0 ? await hearth() : await direct();
+        const [d, h] = rep % 2 === 0 ? [first, second] : [second, first];
+        directRates.push(d.value / d.seconds);
+        hearthRates.push(h.value / h.seconds);
+        ratios.push(h.value / h.seconds / (d.value / d.seconds));
+        cpuRatios.push(h.value / h.cpuSeconds / (d.value / d.cpuSeconds));
+      }
+      await context.dispose();
+      rows.push(
+        `| ${k} | ${median(directRates).toFixed(1)} | ${median(hearthRates).toFixed(1)} | **${median(ratios).toFixed(3)}×** | ${median(cpuRatios).toFixed(3)}× |`,
+      );
+    }
+  } finally {
+    await runner.dispose();
+    await model.dispose();
+  }
+  return rows;
+}
+
 const WORDS = ['the', 'cat', 'and', 'dog', 'is', 'in', 'a', 'house', 'of', 'light', 'tree', 'night', 'day', 'good', 'answer', 'model'];
 /** Text of about `chars` characters made of the model's words (deterministic). */
 function wordsText(chars: number, seed: number): string {
@@ -368,7 +432,7 @@ async function chunkedPrompt(llama: Llama, path: string): Promise<string[]> {
   ];
 }
 
-const PARTS = ['overhead', 'batching', 'cache', 'chunked'] as const;
+const PARTS = ['overhead', 'batching', 'multiseq', 'cache', 'chunked'] as const;
 type Part = (typeof PARTS)[number];
 
 /** Runs the LLM benchmark (all parts, or the named ones) and returns its figures as markdown. */
@@ -383,6 +447,8 @@ export async function runLlmBench(parts: readonly Part[] = PARTS): Promise<strin
     if (parts.includes('overhead')) out.push('', `### Engine overhead (${SOLO_TOKENS} tokens, same prompt)`, '', ...(await overhead(llama, path)));
     if (parts.includes('batching'))
       out.push('', `### Batching (${BATCH_TOKENS} tokens per chat; runner with 8 sequences; median of ${BATCH_REPEATS})`, '', ...(await batching(llama, path)));
+    if (parts.includes('multiseq'))
+      out.push('', `### Batching vs node-llama-cpp's own multi-sequence batching (${BATCH_TOKENS} tokens per chat; median of ${BATCH_REPEATS})`, '', ...(await multiSequence(llama, path)));
     if (parts.includes('cache')) out.push('', '### Conversation cache: follow-up first token (context 2048)', '', ...(await conversationCache(llama, path)));
     if (parts.includes('chunked')) out.push('', '### Chunked prompt evaluation: longest step (context 4096)', '', ...(await chunkedPrompt(llama, path)));
     out.push('', `Bench time: ${((performance.now() - started) / 1000).toFixed(0)} s.`);

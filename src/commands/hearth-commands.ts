@@ -3,6 +3,7 @@ import type { Clock } from '../engine/clock.js';
 import { KEPT_TURNS, type CommandStore, type Engine, type EngineSnapshot, type UsageBucket, type UserSeconds } from '../engine/index.js';
 import { err, type ErrorInfo, type FactsOf, type JobKind, type JobRecord, ok, type Result } from '../engine/types.js';
 import { buildChatPayload, chatJobSteps, MAX_ASK_CHARS, parseAskQuestion, toJson as chatJson, type ChatMessage } from '../jobs/chat.js';
+import { refuse } from '../jobs/contract.js';
 import { buildCaptionPayload, CAPTION_DETAILS, MAX_CAPTION_QUESTION_CHARS, parseCaptionOptions, type CaptionDetail } from '../jobs/caption.js';
 import {
   buildImagePayload,
@@ -29,6 +30,8 @@ import { KnowledgeAdmin, type KnowledgeIndexAdmin } from './knowledge-admin.js';
 export interface CommandLimits {
   /** Longest /ask question. */
   maxPromptChars: number;
+  /** The LoRA adapters /ask may name (`models.chat.adapters`); none when absent. */
+  adapters?: readonly string[];
   image: {
     minSize: number;
     maxSize: number;
@@ -53,6 +56,8 @@ export interface AskInput {
   imageUrls?: string[];
   /** Images uploaded as bytes (the web console), treated like `imageUrls`. */
   images?: Array<{ bytes: Uint8Array; contentType?: string }>;
+  /** A LoRA adapter of `models.chat.adapters` to answer with; default the channel's (`channelAdapters`), else none. */
+  adapter?: string;
 }
 
 /** /imagine's options as a person gives them (the image job contract's input). */
@@ -145,6 +150,7 @@ export class HearthCommands {
     const img = this.#config.models.image?.limits ?? DEFAULT_IMAGE_LIMITS;
     return {
       maxPromptChars: MAX_ASK_CHARS,
+      adapters: Object.keys(this.#config.models.chat?.adapters ?? {}),
       image: {
         minSize: img.minSize,
         maxSize: img.maxSize,
@@ -184,6 +190,12 @@ export class HearthCommands {
 
     const conversationId = inv.conversationId;
     const system = (inv.channelId && chat.channelSystemPrompts[inv.channelId]) || chat.systemPrompt;
+    const adapter = input.adapter ?? (inv.channelId ? chat.channelAdapters[inv.channelId] : undefined);
+    if (adapter !== undefined && !Object.hasOwn(chat.adapters, adapter)) {
+      const names = Object.keys(chat.adapters);
+      const allowed = names.length === 0 ? 'none are configured (models.chat.adapters)' : names.join(', ');
+      return refuse('INVALID_INPUT', 'adapter', `there is no adapter ${JSON.stringify(adapter)}; the adapters are: ${allowed}`, adapter, names);
+    }
     const history: ChatMessage[] = [];
     // History first: describing this message's images adds them to it, and they are added below once.
     if (conversationId) {
@@ -211,7 +223,11 @@ export class HearthCommands {
       }
       awaiting.push(queued.value.id);
     }
-    const payload = buildChatPayload({ system, history, question: prompt, maxTokens: chat.maxTokens, awaiting, sources: found?.sources ?? [], ...(conversationId ? { conversationId } : {}) });
+    const payload = buildChatPayload({
+      system, history, question: prompt, maxTokens: chat.maxTokens, awaiting, sources: found?.sources ?? [],
+      ...(conversationId ? { conversationId } : {}),
+      ...(adapter !== undefined ? { adapter } : {}),
+    });
     if (!payload.ok) {
       for (const id of awaiting) this.#engine.cancel(id, { userId: inv.userId, admin: true });
       return payload;

@@ -8,6 +8,7 @@ import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { err, ok } from '../engine/types.js';
 import type { Result } from '../engine/types.js';
+import { checkAdapterFiles } from './adapter-files.js';
 import { configError, configIssue, describeGiven, isSecretKey } from './errors.js';
 import type { ConfigError, ConfigIssue } from './errors.js';
 import { configSchema } from './schema.js';
@@ -131,7 +132,10 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Result<L
     const all = parsed.error.issues.flatMap(toConfigIssues).slice(0, MAX_ISSUES);
     return err(configError(file, all as [ConfigIssue, ...ConfigIssue[]]));
   }
-  return ok({ ...finish(parsed.data, file, cwd), defaults });
+  const loaded = finish(parsed.data, file, cwd);
+  const adapterIssues = await checkAdapterFiles(loaded.config.models.chat?.adapters ?? {});
+  if (adapterIssues.length > 0) return err(configError(file, adapterIssues as [ConfigIssue, ...ConfigIssue[]]));
+  return ok({ ...loaded, defaults });
 }
 
 function finish(config: HearthConfig, path: string | null, cwd: string): LoadedConfig {
@@ -139,6 +143,7 @@ function finish(config: HearthConfig, path: string | null, cwd: string): LoadedC
   config.dataDir = abs(config.dataDir);
   const { chat, image, caption } = config.models;
   if (chat && !chat.path.startsWith('hf:')) chat.path = abs(chat.path);
+  for (const adapter of Object.values(chat?.adapters ?? {})) adapter.path = abs(adapter.path);
   if (image) image.dir = abs(image.dir);
   if (caption) caption.dir = abs(caption.dir);
   return { config, path, baseDir: cwd };

@@ -126,6 +126,9 @@ const providers = z
   .min(1, { error: 'a list with at least one provider (cuda, cpu)' })
   .default(['cuda', 'cpu']);
 
+const ADAPTER_NAME = /^[\w.-]{1,64}$/;
+const ADAPTER_PATH_EXPECTED = 'the path of a GGUF LoRA adapter file (.gguf, made with llama.cpp\'s convert_lora_to_gguf.py)';
+
 const vramMB = positive('a number of megabytes greater than 0').optional();
 
 const chatSchema = z
@@ -161,9 +164,32 @@ const chatSchema = z
         minConfidence: numIn(0, 1).default(0.6),
       })
       .optional(),
+    // LoRA adapters by name; each is applied in a context of its own (see src/runners/llm/adapters.ts).
+    adapters: z
+      .record(
+        z.string().regex(ADAPTER_NAME, { error: 'adapter names of 1–64 letters, digits, _ . or -' }),
+        z.strictObject({
+          path: z.string({ error: ADAPTER_PATH_EXPECTED }).trim().refine((p) => /\.gguf$/i.test(p), { error: ADAPTER_PATH_EXPECTED }),
+          scale: numIn(-10, 10).default(1),
+        }),
+        { error: 'a mapping of adapter name to { path, scale }' },
+      )
+      .default({}),
+    // Adapter contexts alive at once (each `parallel` sequences of KV memory); unset = one per adapter, at most 4.
+    adapterContexts: intIn(1, 64).optional(),
+    channelAdapters: z.record(z.string(), z.string(), { error: 'a mapping of channel id to adapter name' }).default({}),
     vramMB,
   })
   .superRefine((c, ctx) => {
+    for (const [channel, name] of Object.entries(c.channelAdapters)) {
+      if (Object.hasOwn(c.adapters, name)) continue;
+      const names = Object.keys(c.adapters);
+      ctx.addIssue({
+        code: 'custom', path: ['channelAdapters', channel], input: name,
+        message: names.length === 0 ? 'the name of an adapter in models.chat.adapters (it names none)' : `the name of an adapter in models.chat.adapters: ${names.join(', ')}`,
+        params: { hint: 'Add the adapter under models.chat.adapters (name: { path: file.gguf, scale: 1 }), or fix the name.' },
+      });
+    }
     if (c.maxTokens >= c.contextSize) {
       ctx.addIssue({
         code: 'custom', path: ['maxTokens'], input: c.maxTokens,

@@ -69,6 +69,8 @@ export interface ChatPayload {
   conversationId?: string;
   /** Indexed workspace messages given to the model (they are also in `messages`): the answer lists them. */
   sources?: ChatSource[];
+  /** The LoRA adapter (a name of `models.chat.adapters`) to answer with; the base model when unset. */
+  adapter?: string;
 }
 
 function allowedOf(limits: Readonly<ChatLimits>) {
@@ -88,6 +90,8 @@ function allowedOf(limits: Readonly<ChatLimits>) {
       case 'question':
       case 'conversationId':
         return 'text';
+      case 'adapter':
+        return 'the name of a configured adapter (models.chat.adapters)';
       case 'context':
       case 'awaiting':
         return 'a list of text';
@@ -134,6 +138,7 @@ export function chatPayloadSchema(limits: Readonly<ChatLimits> = DEFAULT_CHAT_LI
         context: textList('context'),
         awaiting: textList('awaiting'),
         conversationId: z.string({ error: (iss) => `conversationId must be text; got ${describe(iss.input)}` }).optional(),
+        adapter: z.string({ error: (iss) => `adapter must be the name of an adapter; got ${describe(iss.input)}` }).min(1, { error: 'adapter must not be empty' }).optional(),
         sources: z
           .array(z.object({ url: z.string(), author: z.string(), at: z.number(), channel: z.string() }), {
             error: (iss) => `sources must be a list of { url, author, at, channel }; got ${describe(iss.input)}`,
@@ -175,6 +180,7 @@ function compact(p: { [K in keyof ChatPayload]: ChatPayload[K] | undefined }): C
   if (p.awaiting !== undefined) out.awaiting = p.awaiting;
   if (p.conversationId !== undefined) out.conversationId = p.conversationId;
   if (p.sources !== undefined) out.sources = p.sources;
+  if (p.adapter !== undefined) out.adapter = p.adapter;
   return out;
 }
 
@@ -215,6 +221,8 @@ export interface ChatBuildInput {
   conversationId?: string;
   /** Workspace messages given to the model (in `history`), listed under the answer. */
   sources?: readonly ChatSource[];
+  /** The LoRA adapter to answer with (checked against the configured names by the command). */
+  adapter?: string;
 }
 
 /** The payload of an /ask: the system prompt, the history, the question last; checked as the runner will. */
@@ -229,6 +237,7 @@ export function buildChatPayload(input: ChatBuildInput): Result<ChatPayload, Ref
     ...(input.awaiting && input.awaiting.length > 0 ? { awaiting: [...input.awaiting] } : {}),
     ...(input.conversationId ? { conversationId: input.conversationId } : {}),
     ...(input.sources && input.sources.length > 0 ? { sources: input.sources.map((x) => ({ ...x })) } : {}),
+    ...(input.adapter !== undefined ? { adapter: input.adapter } : {}),
   };
   return parseChatPayload(toJson(payload), { maxTokens: Math.max(input.maxTokens, 1) });
 }
@@ -272,7 +281,7 @@ export function withImageContext(payload: ChatPayload, captionJobId: string, con
 /** A payload as the JSON the engine stores. */
 export function toJson(payload: ChatPayload): Json {
   const out: { [key: string]: Json } = { messages: payload.messages.map((m) => ({ role: m.role, content: m.content })) };
-  for (const key of ['maxTokens', 'temperature', 'topP', 'repeatPenalty', 'question', 'conversationId'] as const) {
+  for (const key of ['maxTokens', 'temperature', 'topP', 'repeatPenalty', 'question', 'conversationId', 'adapter'] as const) {
     const v = payload[key];
     if (v !== undefined) out[key] = v;
   }

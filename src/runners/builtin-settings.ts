@@ -23,6 +23,8 @@ export interface BuiltinChatSettings {
   promptTokensPerStep: number;
   cacheConversations?: number | undefined;
   draft?: { path: string; maxTokens: number; minTokens: number; minConfidence: number } | undefined;
+  adapters?: Record<string, { path: string; scale: number }> | undefined;
+  adapterContexts?: number | undefined;
   /** Overrides the runner's VRAM estimate. `undefined` as the config's optional keys carry it. */
   vramMB?: number | undefined;
 }

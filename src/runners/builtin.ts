@@ -34,6 +34,8 @@ const factory: RunnerFactory = async (raw: Json) => {
         promptTokensPerStep: chat.promptTokensPerStep,
         ...(chat.cacheConversations !== undefined ? { cacheConversations: chat.cacheConversations } : {}),
         ...(chat.draft ? { draft: { ...chat.draft, path: await resolveChatModelPath(chat.draft.path, s.dataDir).catch(() => chat.draft?.path ?? '') } } : {}),
+        ...(chat.adapters ? { adapters: chat.adapters } : {}),
+        ...(chat.adapterContexts !== undefined ? { adapterContexts: chat.adapterContexts } : {}),
         vramBudgetBytes: s.vramBudgetBytes,
       }),
     );

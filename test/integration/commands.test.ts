@@ -1,4 +1,6 @@
-import { rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
@@ -58,6 +60,25 @@ describe('commands over the engine', () => {
     const third = await app.commands.ask({ prompt: 'fresh start' }, who);
     if (!third.ok) throw new Error(third.error.message);
     expect((third.value.payload as { messages: unknown[] }).messages).toHaveLength(2);
+  });
+
+  it('/ask takes a LoRA adapter by option or from the channel, and refuses an unknown one listing the names', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'hearth-app-'));
+    const adapters = { style: { path: join(dataDir, 'style.gguf') }, terse: { path: join(dataDir, 'terse.gguf') } };
+    const { app } = await simApp({ adapters: [], dataDir, config: { models: { chat: { path: join(dataDir, 'sim.gguf'), adapters, channelAdapters: { c1: 'terse' } } } } });
+    running = { app, dataDir };
+    await app.start();
+    expect(app.commands.limits.adapters).toEqual(['style', 'terse']);
+    const adapterOf = (r: Awaited<ReturnType<typeof app.commands.ask>>) => (r.ok ? (r.value.payload as { adapter?: string }).adapter : r.error.message);
+    expect(adapterOf(await app.commands.ask({ prompt: 'hi', adapter: 'style' }, inv('ann')))).toBe('style');
+    expect(adapterOf(await app.commands.ask({ prompt: 'hi' }, inv('ann', { channelId: 'c1' })))).toBe('terse');
+    expect(adapterOf(await app.commands.ask({ prompt: 'hi', adapter: 'style' }, inv('ann', { channelId: 'c1' })))).toBe('style');
+    expect(adapterOf(await app.commands.ask({ prompt: 'hi' }, inv('ann', { channelId: 'c2' })))).toBeUndefined();
+    const refused = await app.commands.ask({ prompt: 'hi', adapter: 'pirate' }, inv('ann'));
+    expect(refused.ok).toBe(false);
+    if (refused.ok) return;
+    expect(refused.error).toMatchObject({ code: 'INVALID_INPUT', facts: { option: 'adapter', given: 'pirate', allowed: ['style', 'terse'] } });
+    expect(refused.error.message).toBe('there is no adapter "pirate"; the adapters are: style, terse');
   });
 
   it('/imagine refuses each bad option with the range, and queues a good one that ends in a PNG', async () => {

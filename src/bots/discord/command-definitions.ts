@@ -25,6 +25,14 @@ export function sizeChoices(limits: CommandLimits['image']): string[] {
   return out.slice(0, MAX_CHOICES);
 }
 
+/** /ask's `adapter` option, its choices the configured LoRA adapters (none: no option). */
+function adapterOption(adapters: readonly string[]) {
+  if (adapters.length === 0) return [];
+  const base = { type: ApplicationCommandOptionType.String as const, name: 'adapter', description: 'A fine-tuned adapter to answer with' };
+  if (adapters.length > MAX_CHOICES) return [{ ...base, max_length: 64 }];
+  return [{ ...base, choices: adapters.map((a) => ({ name: a, value: a })) }];
+}
+
 function sizeOption(img: CommandLimits['image']) {
   const choices = sizeChoices(img);
   const base = { type: ApplicationCommandOptionType.String as const, name: 'size', description: 'Width x height, e.g. 512x768' };
@@ -51,6 +59,7 @@ export function commandDefinitions(limits: CommandLimits, imagePromptChars = lim
         { type: ApplicationCommandOptionType.String, name: 'prompt', description: 'Your question', required: true, max_length: Math.min(limits.maxPromptChars, DISCORD_MAX_STRING) },
         { type: ApplicationCommandOptionType.Boolean, name: 'private', description: 'Only you see the answer (default: no)' },
         { type: ApplicationCommandOptionType.Attachment, name: 'image', description: 'An image to ask about' },
+        ...adapterOption(limits.adapters ?? []),
       ],
     },
     {

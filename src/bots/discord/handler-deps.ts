@@ -89,7 +89,9 @@ export function invocation(
 ): Invocation {
   // A thread takes its channel's system prompt unless it has its own.
   const prompts = deps.ctx.config.models.chat?.channelSystemPrompts ?? {};
-  const channelId = prompts[actor.channelId] === undefined && actor.parentId ? actor.parentId : actor.channelId;
+  const adapters = deps.ctx.config.models.chat?.channelAdapters ?? {};
+  const own = prompts[actor.channelId] !== undefined || adapters[actor.channelId] !== undefined;
+  const channelId = !own && actor.parentId ? actor.parentId : actor.channelId;
   const inv: Invocation = {
     platform: 'discord',
     userId: `discord:${actor.userId}`,

@@ -99,7 +99,8 @@ async function ask(deps: HandlerDeps, call: Call, ephemeral: boolean): Promise<v
     }
   }
   const invo = invocation(deps, actor, call.access, origin, conversationId);
-  const queued = await deps.ctx.commands.ask({ prompt, ...(image ? { imageUrls: [image.url] } : {}) }, invo);
+  const adapter = opts.string('adapter');
+  const queued = await deps.ctx.commands.ask({ prompt, ...(image ? { imageUrls: [image.url] } : {}), ...(adapter ? { adapter } : {}) }, invo);
   if (!queued.ok) return deps.views.fail(origin, queued.error);
   if (threadFrom) {
     try {

@@ -208,3 +208,24 @@ export class ChatJob {
     this.chat.dispose({ disposeSequence: false });
   }
 }
+
+/**
+ * Each job's iterations in this step. The step evaluates at most `promptTokensPerStep` prompt
+ * tokens in all, shortest prompts first: a job whose prompt fits gets one iteration (the prompt
+ * and the answer's first token); a long prompt gets a chunk of what is left of the budget; a job
+ * that finds none left waits for a later step (the first prompt job always goes, so every step
+ * makes progress). A job past its prompt gets `tokensPerStep` tokens.
+ */
+export function stepGrants(running: readonly ChatJob[], promptTokensPerStep: number, tokensPerStep: number): Array<readonly [TokenGate, number]> {
+  const grant = new Map<ChatJob, number>();
+  let budget = promptTokensPerStep;
+  const prompting = running.filter((job) => job.promptLeft > 0).sort((a, b) => a.promptLeft - b.promptLeft);
+  for (const [i, job] of prompting.entries()) {
+    if (job.chunking) job.chunkBudget = i === 0 ? Math.max(budget, 1) : budget;
+    const need = job.chunking ? Math.min(job.chunkBudget, job.chunkLeft) : job.promptLeft;
+    const goes = i === 0 || (need > 0 && need <= budget);
+    grant.set(job, goes ? 1 : 0);
+    if (goes) budget = Math.max(0, budget - need);
+  }
+  return running.map((job) => [job.gate, grant.get(job) ?? tokensPerStep] as const);
+}

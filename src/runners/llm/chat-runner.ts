@@ -3,7 +3,8 @@
  * conversations are cached), one sequence per running job. The engine advances jobs with `step`; the
  * jobs of one step decode together as llama.cpp batches. Idle sequences keep their conversation's
  * evaluated tokens for its next turn (SequenceCache); a long prompt is evaluated over several steps,
- * at most `promptTokensPerStep` prompt tokens per step in all.
+ * at most `promptTokensPerStep` prompt tokens per step in all. A job that names a LoRA adapter runs
+ * in that adapter's own context (ContextPool), in the same steps as the others.
  */
 import {
   InsufficientMemoryError,
@@ -17,8 +18,9 @@ import {
 import { HearthError, type Json } from '../../engine/types.js';
 import type { Runner, RunnerJob, StepOptions, StepOutput } from '../../engine/runner.js';
 import { RunnerLifecycle, type LoadContext } from '../lifecycle.js';
+import { checkAdapterName, ContextPool, inspectAdapter, type AdapterContextStats, type AdapterInspection, type PoolEntry } from './adapters.js';
 import { countingStrategy, type BatchStats } from './batch-stats.js';
-import { ChatJob, toChatHistory } from './chat-job.js';
+import { ChatJob, stepGrants, toChatHistory } from './chat-job.js';
 import { inspectChatModel, type ChatModelInspection } from './gguf-check.js';
 import { acceptanceRate, draftedSequences, emptyDraftStats, predictionsSince, type DraftStats } from './draft.js';
 import { createLlama } from './llama-instance.js';
@@ -32,8 +34,8 @@ import {
 } from './prompt-fit.js';
 import { checkSettings, DEFAULT_PROMPT_TOKENS_PER_STEP, type ChatRunnerSettings } from './chat-settings.js';
 import { emptyCacheStats, SequenceCache, type ConversationCacheStats, type SequenceSource } from './sequence-cache.js';
-import { StepCoordinator, type TokenGate } from './token-gate.js';
-import { estimateChatVram, fitGpuLayers } from './vram.js';
+import { StepCoordinator } from './token-gate.js';
+import { estimateChatVram, fitGpuLayers, type ContextShape } from './vram.js';
 
 export { DEFAULT_PROMPT_TOKENS_PER_STEP, type ChatRunnerSettings } from './chat-settings.js';
 
@@ -42,6 +44,8 @@ export interface ChatRunnerStats extends BatchStats {
   cache: ConversationCacheStats;
   /** Speculative decoding (zeros without a draft model); `acceptance` is validated / (validated + refuted). */
   draft: DraftStats & { acceptance: number | null };
+  /** LoRA adapter contexts created and evicted. */
+  adapterContexts: AdapterContextStats;
 }
 
 export interface ChatRunnerOptions {
@@ -64,9 +68,11 @@ export interface PreparedPrompt extends FittedPrompt {
 interface Loaded {
   llama: Llama;
   model: LlamaModel;
+  /** The base model's context (no adapter). */
   context: LlamaContext;
   chatWrapper: ChatWrapper;
-  sequences: SequenceCache;
+  /** The base context and one per live adapter, each with its sequences. */
+  pool: ContextPool;
   inspection: ChatModelInspection;
   gpuLayers: number;
 }
@@ -79,12 +85,16 @@ export class ChatRunner implements Runner {
   private readonly injectedLlama: Llama | undefined;
   private ownLlama: Promise<Llama> | undefined;
   private inspection: ChatModelInspection | undefined;
+  private adapterInspections: AdapterInspection[] = [];
   private readonly life: RunnerLifecycle<Loaded>;
   private readonly jobs = new Map<string, ChatJob>();
   private readonly coordinator = new StepCoordinator();
   private readonly batchStats: BatchStats = { batches: 0, items: 0, tokens: 0 };
   private readonly cacheStats = emptyCacheStats();
   private readonly draftStats = emptyDraftStats();
+  private readonly adapterStats: AdapterContextStats = { created: 0, evicted: 0 };
+  /** The context each running job's sequence belongs to. */
+  private readonly jobEntries = new Map<ChatJob, PoolEntry>();
   /** Jobs begun or beginning (each holds a sequence). */
   private active = 0;
 
@@ -99,7 +109,12 @@ export class ChatRunner implements Runner {
 
   /** Decode batches and conversation cache counters so far (for benchmarks and diagnostics). */
   stats(): ChatRunnerStats {
-    return { ...this.batchStats, cache: { ...this.cacheStats }, draft: { ...this.draftStats, acceptance: acceptanceRate(this.draftStats) ?? null } };
+    return {
+      ...this.batchStats,
+      cache: { ...this.cacheStats },
+      draft: { ...this.draftStats, acceptance: acceptanceRate(this.draftStats) ?? null },
+      adapterContexts: { ...this.adapterStats },
+    };
   }
 
   private get keepConversations(): number {
@@ -110,9 +125,20 @@ export class ChatRunner implements Runner {
     return this.settings.promptTokensPerStep ?? DEFAULT_PROMPT_TOKENS_PER_STEP;
   }
 
-  /** The context's shape: a sequence per running job, more when more conversations are cached. */
-  private get shape(): { contextSize: number; sequences: number } {
-    return { contextSize: this.settings.contextSize, sequences: Math.max(this.settings.parallel, this.keepConversations) };
+  /** Adapter contexts alive at once: `adapterContexts`, else one per adapter (at most 4). */
+  private get adapterContexts(): number {
+    return Math.min(Object.keys(this.settings.adapters ?? {}).length, this.settings.adapterContexts ?? 4);
+  }
+
+  /**
+   * The contexts' shape: the base context has a sequence per running job, more when more
+   * conversations are cached; each adapter context `parallel` sequences (counted as if all were live).
+   */
+  private get shape(): ContextShape {
+    const shape: ContextShape = { contextSize: this.settings.contextSize, sequences: Math.max(this.settings.parallel, this.keepConversations) };
+    if (this.adapterContexts === 0) return shape;
+    const weightBytes = this.adapterInspections.reduce((sum, a) => sum + a.fileSize, 0);
+    return { ...shape, adapters: { contexts: this.adapterContexts, sequences: this.settings.parallel, weightBytes } };
   }
 
   /** Tokens one sequence holds once loaded (llama.cpp may round the configured size up). */
@@ -139,7 +165,12 @@ export class ChatRunner implements Runner {
   }
 
   private async inspect(signal?: AbortSignal): Promise<ChatModelInspection> {
-    this.inspection ??= await inspectChatModel(this.settings.path, await this.llama(), signal ? { signal } : {});
+    if (!this.inspection) {
+      const inspection = await inspectChatModel(this.settings.path, await this.llama(), signal ? { signal } : {});
+      const adapters = Object.entries(this.settings.adapters ?? {});
+      this.adapterInspections = await Promise.all(adapters.map(([name, a]) => inspectAdapter(name, a, inspection.architecture)));
+      this.inspection = inspection;
+    }
     return this.inspection;
   }
 
@@ -214,11 +245,35 @@ export class ChatRunner implements Runner {
     defer('context', () => context.dispose());
     const sequences = new SequenceCache(await this.sequenceSource(model, context, gpuLayers, signal, defer), this.keepConversations, this.cacheStats);
     defer('sequences', () => sequences.dispose());
-    // The jobs' sequences belong to this context: they go first, whenever the context goes.
-    defer('jobs', () => this.disposeJobs(sequences));
+    const base: PoolEntry = { adapter: undefined, context, sequences, busy: 0, lastUsed: 0 };
+    const pool = new ContextPool(base, (name) => this.createAdapterContext(model, context, name), this.adapterContexts, this.adapterStats);
+    defer('adapter contexts', () => pool.dispose());
+    // The jobs' sequences belong to these contexts: they go first, whenever the contexts go.
+    defer('jobs', () => this.disposeJobs());
     // Never null with a model: without a usable template node-llama-cpp falls back to its GeneralChatWrapper.
     const chatWrapper = resolveChatWrapper(model);
-    return { llama, model, context, chatWrapper, sequences, inspection, gpuLayers: model.gpuLayers };
+    return { llama, model, context, chatWrapper, pool, inspection, gpuLayers: model.gpuLayers };
+  }
+
+  /** A context with adapter `name` applied, shaped as the base one (no draft model: it drafts for the base context). */
+  private async createAdapterContext(model: LlamaModel, base: LlamaContext, name: string): Promise<PoolEntry> {
+    const adapter = this.settings.adapters?.[name] as { path: string; scale: number };
+    let context: LlamaContext;
+    try {
+      context = await model.createContext({
+        contextSize: this.settings.contextSize,
+        sequences: this.settings.parallel,
+        batchSize: base.batchSize,
+        ...(this.settings.threads === 'auto' ? {} : { threads: this.settings.threads }),
+        batching: { itemPrioritizationStrategy: countingStrategy(this.batchStats) },
+        lora: { adapters: [{ filePath: adapter.path, scale: adapter.scale }] },
+        failedCreationRemedy: false,
+      });
+    } catch (error) {
+      throw this.loadError(error, undefined, adapter.path);
+    }
+    const sequences = new SequenceCache(context, Math.min(this.keepConversations, this.settings.parallel), this.cacheStats);
+    return { adapter: name, context, sequences, busy: 0, lastUsed: 0 };
   }
 
   /** The context's sequences; with a draft model, each drafting with a sequence of the draft model's own context. */
@@ -244,8 +299,8 @@ export class ChatRunner implements Runner {
     return draftedSequences(context, draftContext, draft);
   }
 
-  private loadError(error: unknown, signal: AbortSignal, path = this.settings.path): unknown {
-    if (signal.aborted) return error;
+  private loadError(error: unknown, signal: AbortSignal | undefined, path = this.settings.path): unknown {
+    if (signal?.aborted) return error;
     const found = error instanceof Error ? error.message : String(error);
     if (error instanceof InsufficientMemoryError)
       return new HearthError('MODEL_TOO_LARGE', `${path} does not fit in memory: ${found}`, { path, found });
@@ -257,14 +312,16 @@ export class ChatRunner implements Runner {
     await this.life.unload();
   }
 
-  private async disposeJobs(sequences: SequenceCache): Promise<void> {
+  private async disposeJobs(): Promise<void> {
     const jobs = [...this.jobs.values()];
     this.jobs.clear();
-    await Promise.all(jobs.map((job) => this.release(job, sequences)));
+    await Promise.all(jobs.map((job) => this.release(job)));
   }
 
-  /** Stops a job and gives its sequence back to the cache (freed if the job failed). */
-  private async release(job: ChatJob, sequences: SequenceCache): Promise<void> {
+  /** Stops a job and gives its sequence back to its context's cache (freed if the job failed). */
+  private async release(job: ChatJob): Promise<void> {
+    const entry = this.jobEntries.get(job);
+    this.jobEntries.delete(job);
     try {
       await job.dispose();
     } finally {
@@ -272,7 +329,10 @@ export class ChatRunner implements Runner {
       const drafted = predictionsSince(job.sequence, job.predictionsAtStart);
       this.draftStats.validated += drafted.validated;
       this.draftStats.refuted += drafted.refuted;
-      await sequences.give(job.sequence, job.conversationId, job.failure === undefined);
+      if (entry) {
+        await entry.sequences.give(job.sequence, job.conversationId, job.failure === undefined);
+        this.life.peek()?.pool.release(entry);
+      }
     }
   }
 
@@ -308,7 +368,9 @@ export class ChatRunner implements Runner {
     const loaded = await this.life.use(opts.signal);
     if (this.jobs.has(job.id)) throw new HearthError('RUNNER_FAILED', `job ${job.id} has already begun`, { jobId: job.id });
     const { payload, maxTokens, fitted } = this.prepare(loaded, job.payload);
-    const { chatWrapper, sequences } = loaded;
+    const { chatWrapper, pool } = loaded;
+    const adapter = payload.adapter;
+    checkAdapterName(adapter, this.settings.adapters ?? {});
     if (this.active >= this.settings.parallel)
       throw new HearthError(
         'RUNNER_FAILED',
@@ -316,8 +378,16 @@ export class ChatRunner implements Runner {
         { parallel: this.settings.parallel },
       );
     const tokens = this.promptTokens(loaded, fitted.messages);
-    const { sequence } = sequences.take(payload.conversationId);
+    // Counted before the adapter's context may have to be created, so concurrent begins keep the bound.
     this.active++;
+    let entry: PoolEntry;
+    try {
+      entry = await pool.acquire(adapter);
+    } catch (error) {
+      this.active--;
+      throw error;
+    }
+    const { sequence } = entry.sequences.take(payload.conversationId);
     let chatJob: ChatJob;
     try {
       // Keep what the sequence holds of this prompt (all of it but the last token, which must be
@@ -344,10 +414,12 @@ export class ChatRunner implements Runner {
       );
     } catch (error) {
       this.active--;
-      await sequences.give(sequence, undefined, false);
+      await entry.sequences.give(sequence, undefined, false);
+      pool.release(entry);
       throw error;
     }
     this.jobs.set(job.id, chatJob);
+    this.jobEntries.set(chatJob, entry);
     const chunkSteps = Math.ceil((chatJob.prefillEnd - chatJob.cachedTokens) / this.promptTokensPerStep);
     return { steps: chunkSteps + 1 + Math.ceil(maxTokens / this.settings.tokensPerStep) };
   }
@@ -372,7 +444,7 @@ export class ChatRunner implements Runner {
     const before = new Map(running.map((job) => [job, { ...job.work }]));
     for (const job of running) job.onText = (text) => opts.emit(job.id, { type: 'token', text });
     try {
-      await this.coordinator.run(this.grants(running), opts.signal);
+      await this.coordinator.run(stepGrants(running, this.promptTokensPerStep, this.settings.tokensPerStep), opts.signal);
     } finally {
       for (const job of running) job.onText = undefined;
     }
@@ -400,35 +472,17 @@ export class ChatRunner implements Runner {
     });
   }
 
-  /**
-   * Each job's iterations in this step. The step evaluates at most `promptTokensPerStep` prompt
-   * tokens in all, shortest prompts first: a job whose prompt fits gets one iteration (the prompt
-   * and the answer's first token); a long prompt gets a chunk of what is left of the budget; a job
-   * that finds none left waits for a later step (the first prompt job always goes, so every step
-   * makes progress). A job past its prompt gets `tokensPerStep` tokens.
-   */
-  private grants(running: readonly ChatJob[]): Array<readonly [TokenGate, number]> {
-    const grant = new Map<ChatJob, number>();
-    let budget = this.promptTokensPerStep;
-    const prompting = running.filter((job) => job.promptLeft > 0).sort((a, b) => a.promptLeft - b.promptLeft);
-    for (const [i, job] of prompting.entries()) {
-      if (job.chunking) job.chunkBudget = i === 0 ? Math.max(budget, 1) : budget;
-      const need = job.chunking ? Math.min(job.chunkBudget, job.chunkLeft) : job.promptLeft;
-      const goes = i === 0 || (need > 0 && need <= budget);
-      grant.set(job, goes ? 1 : 0);
-      if (goes) budget = Math.max(0, budget - need);
-    }
-    return running.map((job) => [job.gate, grant.get(job) ?? this.settings.tokensPerStep] as const);
-  }
-
   async end(jobId: string): Promise<void> {
     this.life.assertOpen();
     const job = this.jobs.get(jobId);
     if (!job) return;
     this.jobs.delete(jobId);
     const loaded = this.life.peek();
-    if (loaded) await this.release(job, loaded.sequences);
-    else await job.dispose();
+    if (loaded) await this.release(job);
+    else {
+      this.jobEntries.delete(job);
+      await job.dispose();
+    }
   }
 
   /** Frees everything, the llama.cpp instance it created included; every later call rejects SHUTTING_DOWN. Safe twice. */

@@ -2,6 +2,7 @@
  * The chat runner's settings (from `models.chat.*`) and their checks.
  */
 import { HearthError, type Json } from '../../engine/types.js';
+import type { AdapterSettings } from './adapters.js';
 import type { DraftSettings } from './draft.js';
 import type { ChatGpu } from './llama-instance.js';
 import { SAMPLING_RANGES } from './prompt-fit.js';
@@ -32,6 +33,10 @@ export interface ChatRunnerSettings {
   cacheConversations?: number;
   /** A draft model for speculative decoding (same tokenizer); off when unset. */
   draft?: DraftSettings;
+  /** LoRA adapters by name (`models.chat.adapters`); a job's payload names the one it wants. */
+  adapters?: Record<string, AdapterSettings>;
+  /** Adapter contexts alive at once (each as many sequences as `parallel`). Default: one per adapter, at most 4. */
+  adapterContexts?: number;
   /** VRAM the model and its context may take; `gpuLayers: 'auto'` fits into it. */
   vramBudgetBytes?: number;
 }
@@ -61,6 +66,11 @@ export function checkSettings(s: ChatRunnerSettings): void {
   if (s.draft?.maxTokens !== undefined && !int(s.draft.maxTokens, 1, 64)) fail('draft.maxTokens', 'an integer between 1 and 64', s.draft.maxTokens);
   const confidence = s.draft?.minConfidence;
   if (confidence !== undefined && !(confidence >= 0 && confidence <= 1)) fail('draft.minConfidence', 'a number between 0 and 1', confidence);
+  for (const [name, adapter] of Object.entries(s.adapters ?? {})) {
+    if (!/^[\w.-]{1,64}$/.test(name)) fail('adapters', 'named with 1–64 letters, digits, _ . or -', name);
+    if (!(Number.isFinite(adapter.scale) && adapter.scale >= -10 && adapter.scale <= 10)) fail(`adapters.${name}.scale`, 'a number between -10 and 10', adapter.scale);
+  }
+  if (s.adapterContexts !== undefined && !int(s.adapterContexts, 1, 64)) fail('adapterContexts', 'an integer between 1 and 64', s.adapterContexts);
   if (s.vramBudgetBytes !== undefined && !(s.vramBudgetBytes >= 0)) fail('vramBudgetBytes', 'a non-negative number', s.vramBudgetBytes);
 }
 

@@ -7,19 +7,44 @@ export interface ContextShape {
   /** Tokens per sequence. */
   contextSize: number;
   sequences: number;
+  /** LoRA adapters: each live adapter context and the adapters' weights (see adapters.ts). */
+  adapters?: AdapterVramPlan;
 }
 
-/** Estimated VRAM (bytes) of the model with `gpuLayers` offloaded plus its context. */
+export interface AdapterVramPlan {
+  /** Adapter contexts that may be alive at once, each with `sequences` sequences of `contextSize` tokens. */
+  contexts: number;
+  sequences: number;
+  /** Bytes of every configured adapter's weights (all stay loaded with the model once used). */
+  weightBytes: number;
+}
+
+function contextVram(insights: GgufInsights, gpuLayers: number, contextSize: number, sequences: number): number {
+  if (sequences <= 0) return 0;
+  return insights.estimateContextResourceRequirements({
+    // node-llama-cpp gives each sequence its own `contextSize` cells.
+    contextSize: contextSize * sequences,
+    sequences,
+    modelGpuLayers: gpuLayers,
+  }).gpuVram;
+}
+
+/** Estimated VRAM (bytes) of the model with `gpuLayers` offloaded plus its contexts (and adapters'). */
 export function estimateChatVram(insights: GgufInsights, gpuLayers: number, shape: ContextShape): number {
   if (gpuLayers <= 0) return 0;
   const model = insights.estimateModelResourceRequirements({ gpuLayers });
-  const context = insights.estimateContextResourceRequirements({
-    // node-llama-cpp gives each sequence its own `contextSize` cells.
-    contextSize: shape.contextSize * shape.sequences,
-    sequences: shape.sequences,
-    modelGpuLayers: gpuLayers,
-  });
-  return model.gpuVram + context.gpuVram;
+  return model.gpuVram + contextVram(insights, gpuLayers, shape.contextSize, shape.sequences) + estimateAdapterVram(insights, gpuLayers, shape);
+}
+
+/**
+ * What the adapters add: their contexts, and their weights in proportion to the layers offloaded
+ * (llama.cpp puts each adapter tensor on its base weight's device).
+ */
+export function estimateAdapterVram(insights: GgufInsights, gpuLayers: number, shape: ContextShape): number {
+  const adapters = shape.adapters;
+  if (!adapters || gpuLayers <= 0) return 0;
+  const share = Math.min(1, gpuLayers / Math.max(1, insights.totalLayers));
+  return adapters.contexts * contextVram(insights, gpuLayers, shape.contextSize, adapters.sequences) + Math.ceil(adapters.weightBytes * share);
 }
 
 /** The most layers (0..totalLayers) whose estimate fits `budgetBytes`. */
