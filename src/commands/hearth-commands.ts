@@ -18,6 +18,7 @@ import {
 } from '../jobs/image.js';
 import { fetchImage, type FetchImageOptions } from '../media/safe-fetch.js';
 import { telemetryOff, type GpuTelemetry, type GpuTelemetrySource } from '../monitoring/gpu-monitor.js';
+import type { ClusterStatusSource, WorkerStatus } from '../monitoring/cluster-status.js';
 import type { KnowledgeRetriever } from '../knowledge/types.js';
 import type { Invocation } from './invocation.js';
 
@@ -93,6 +94,8 @@ export interface StatusView extends EngineSnapshot {
   usageBuckets: UsageBucket[];
   /** Live readings of the GPUs (nvidia-smi), or why there are none. */
   gpu: GpuTelemetry;
+  /** The GPU workers of a cluster (their models, VRAM, telemetry and jobs); null on one box. */
+  workers: WorkerStatus[] | null;
 }
 
 export interface HearthCommandsOptions {
@@ -106,6 +109,8 @@ export interface HearthCommandsOptions {
   headersForHost?: FetchImageOptions['headersForHost'];
   /** GPU telemetry for the status (default: none, said so). */
   gpu?: GpuTelemetrySource;
+  /** The cluster's workers (the coordinator's executor), when hearth is a coordinator. */
+  cluster?: ClusterStatusSource;
   /** Workspace knowledge: indexed messages relevant to a question, given to the model and listed as sources. */
   knowledge?: KnowledgeRetriever;
 }
@@ -122,6 +127,7 @@ export class HearthCommands {
   readonly #fetch: typeof fetch | undefined;
   readonly #headersForHost: FetchImageOptions['headersForHost'];
   readonly #gpu: GpuTelemetrySource | undefined;
+  readonly #cluster: ClusterStatusSource | undefined;
   readonly #knowledge: KnowledgeRetriever | undefined;
 
   constructor(options: HearthCommandsOptions) {
@@ -132,6 +138,7 @@ export class HearthCommands {
     this.#fetch = options.fetch;
     this.#headersForHost = options.headersForHost;
     this.#gpu = options.gpu;
+    this.#cluster = options.cluster;
     this.#knowledge = options.knowledge;
   }
 
@@ -348,6 +355,7 @@ export class HearthCommands {
       usageLastHour: this.#store.usageByUser(now - 3_600_000),
       usageBuckets: this.#store.usageBuckets(now - 86_400_000, 3_600_000),
       gpu: this.#gpu?.telemetry() ?? telemetryOff(),
+      workers: this.#cluster?.workers() ?? null,
     });
   }
 
