@@ -12,6 +12,7 @@ import { VirtualTimeScheduler } from '../engine/scheduler/virtual-time-scheduler
 import { SqliteStore } from '../engine/store/sqlite-store.js';
 import { GpuMonitor, type CommandRunner } from '../monitoring/gpu-monitor.js';
 import { HearthMetrics } from '../monitoring/metrics.js';
+import type { ClusterStatusSource } from '../monitoring/cluster-status.js';
 import { Upkeep, type UpkeepReport } from './upkeep.js';
 import type { JobStore } from '../engine/store/job-store.js';
 import type { JobKind } from '../engine/types.js';
@@ -33,6 +34,8 @@ export interface HearthAppOptions {
   headersForHost?: HearthCommandsOptions['headersForHost'];
   /** How nvidia-smi is run and which processes are hearth's (tests: a fake); default the real tool on PATH. */
   monitoring?: { run?: CommandRunner; isOwnProcess?: (pid: number) => boolean };
+  /** The cluster's workers, when `executor` runs GPU work on them (this hearth is a coordinator). */
+  cluster?: ClusterStatusSource;
 }
 
 /**
@@ -102,6 +105,7 @@ export class HearthApp {
       jobs: this.engine,
       snapshot: () => this.engine.snapshot(),
       gpu: this.gpu,
+      ...(options.cluster ? { cluster: options.cluster } : {}),
       clock,
       onError: (e) => this.reportError(e, 'metrics'),
     });
@@ -117,6 +121,7 @@ export class HearthApp {
           })
         : undefined;
     const commandOptions: HearthCommandsOptions = { engine: this.engine, store: this.store, config, clock, gpu: this.gpu };
+    if (options.cluster) commandOptions.cluster = options.cluster;
     if (options.fetch) commandOptions.fetch = options.fetch;
     if (options.headersForHost) commandOptions.headersForHost = options.headersForHost;
     this.knowledge = knowledgeOf(config, this.store, (e, where) => this.reportError(e, where));

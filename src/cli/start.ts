@@ -19,10 +19,12 @@ export async function runStart(loaded: LoadedConfig): Promise<number> {
   const budget = resolveVramBudget(config.models.vramBudgetMB);
   log.info({ vramBudgetMB: Math.round(budget.bytes / 2 ** 20), source: budget.source }, 'VRAM budget');
   const adapters = await platformAdapters(config);
+  const executor = createExecutor(config, budget.bytes, log);
   const app = new HearthApp({
     config,
     log,
-    executor: createExecutor(config, budget.bytes, log),
+    executor,
+    ...(executor instanceof ClusterExecutor ? { cluster: executor } : {}),
     vramBudgetBytes: budget.bytes,
     adapters: adapters.map((a) => a.factory),
     headersForHost: headersForFileHost(config),

@@ -3,6 +3,8 @@ import { WorkerNode, defaultWorkerName, redactRedisUrl } from '../cluster/index.
 import { resolveVramBudget } from '../app/vram.js';
 import { createGpuWorker } from '../worker/index.js';
 import { createLogger } from '../util/log.js';
+import { GpuMonitor } from '../monitoring/gpu-monitor.js';
+import { systemClock } from '../engine/clock.js';
 import { EXIT } from './exit-codes.js';
 
 /**
@@ -22,6 +24,13 @@ export async function runWorker(loaded: LoadedConfig): Promise<number> {
   const log = createLogger(config.log.level);
   const budget = resolveVramBudget(config.models.vramBudgetMB);
   const name = config.cluster.workerName ?? defaultWorkerName();
+  // Its own GPU's telemetry goes with every heartbeat: the coordinator's dashboard shows it.
+  const gpu = new GpuMonitor({
+    pollSeconds: config.monitoring.gpuPollSeconds,
+    clock: systemClock,
+    log: { info: (m) => log.info({ component: 'gpu-monitor' }, m), warn: (m) => log.warn({ component: 'gpu-monitor' }, m) },
+  });
+  gpu.start();
   const node = new WorkerNode({
     redisUrl,
     name,
@@ -29,6 +38,7 @@ export async function runWorker(loaded: LoadedConfig): Promise<number> {
     heartbeatMs: Math.round(config.cluster.heartbeatSeconds * 1000),
     executor: createGpuWorker(config, budget.bytes, log),
     vramBudgetBytes: budget.bytes,
+    telemetry: () => gpu.telemetry(),
     log: (level, message) => log[level]({ component: 'cluster-worker', worker: name }, message),
   });
   try {
@@ -36,6 +46,7 @@ export async function runWorker(loaded: LoadedConfig): Promise<number> {
   } catch (e) {
     process.stderr.write(`hearth worker could not start: ${e instanceof Error ? e.message : String(e)}\n`);
     await node.close().catch(() => {});
+    gpu.dispose();
     return EXIT.failure;
   }
   const models = (['chat', 'image', 'caption'] as const).filter((k) => config.models[k]);
@@ -54,6 +65,7 @@ export async function runWorker(loaded: LoadedConfig): Promise<number> {
   process.stdout.write(`hearth worker ${name} is leaving (finishing its jobs)…\n`);
   try {
     await node.close();
+    gpu.dispose();
     return EXIT.ok;
   } catch (e) {
     log.error({ err: { message: e instanceof Error ? e.message : String(e) } }, 'the worker did not close cleanly');

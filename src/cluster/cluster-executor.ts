@@ -21,6 +21,7 @@ import type { Redis } from 'ioredis';
 import type { ExecStepOptions, Executor, ModelDescriptor } from '../engine/executor/executor.js';
 import type { RunnerJob, StepOutput } from '../engine/runner.js';
 import { HearthError, messageOf, type JobEvent, type JobKind } from '../engine/types.js';
+import { telemetryOff, type WorkerStatus } from '../monitoring/index.js';
 import { KEYS, closeRedis, connectRedis, redactRedisUrl } from './redis.js';
 import { decodeOutcome, decodeProgress, type Outcome } from './wire.js';
 import { WorkerRegistry, type WorkerView } from './worker-registry.js';
@@ -34,17 +35,10 @@ export interface ClusterExecutorOptions {
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
-/** A worker, for the dashboard, the status command and tests. */
-export interface ClusterWorkerInfo {
-  name: string;
+/** A worker, for the dashboard, the status command, /metrics and tests. */
+export interface ClusterWorkerInfo extends WorkerStatus {
   instance: string;
-  host: string;
   models: ModelDescriptor[];
-  vramBudgetBytes: number;
-  capacity: number;
-  draining: boolean;
-  /** Hearth job ids placed there and still running. */
-  running: string[];
 }
 
 /** Where a job was placed (kept for the last 1,000 placements). */
@@ -197,7 +191,11 @@ export class ClusterExecutor implements Executor {
       vramBudgetBytes: w.beat.vramBudgetBytes,
       capacity: w.beat.capacity,
       draining: w.beat.draining,
-      running: [...this.#jobs.values()].filter((r) => r.worker === w && r.ended === undefined).map((r) => r.job.id),
+      running: [...this.#jobs.values()]
+        .filter((r) => r.worker === w && r.ended === undefined)
+        .map((r) => ({ jobId: r.job.id, kind: r.job.kind, model: r.job.model, userId: r.job.userId })),
+      gpu: w.beat.gpu ?? telemetryOff(`worker ${w.beat.name} does not report GPU telemetry`),
+      beatAt: w.beat.beatAt ?? w.beat.startedAt,
     }));
   }
 

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import type { ModelDescriptor } from '../engine/executor/executor.js';
 import type { RunnerJob } from '../engine/runner.js';
 import type { ErrorInfo, JobEvent, JobResult, Json } from '../engine/types.js';
+import type { GpuTelemetry } from '../monitoring/gpu-monitor.js';
 import { errorInfoSchema, jobEventSchema } from '../worker/protocol.js';
 
 // ── Bytes as base64 ────────────────────────────────────────────────────────────────────────────
@@ -52,6 +53,29 @@ const modelDescriptor: z.ZodType<ModelDescriptor> = z.looseObject({
   vramBytes: z.number().nonnegative(),
 });
 
+const nullableNumber = z.number().nullable();
+
+/** A worker's GPU telemetry (its own nvidia-smi), as src/monitoring reads it. */
+const gpuTelemetrySchema: z.ZodType<GpuTelemetry> = z.looseObject({
+  state: z.enum(['ok', 'missing', 'failed', 'pending', 'off']),
+  message: z.string().max(2000).exactOptional(),
+  at: nullableNumber,
+  gpus: z
+    .array(
+      z.looseObject({
+        index: z.int().nonnegative(),
+        utilization: nullableNumber,
+        memoryUsedBytes: nullableNumber,
+        memoryTotalBytes: nullableNumber,
+        temperatureCelsius: nullableNumber,
+        powerWatts: nullableNumber,
+      }),
+    )
+    .max(64),
+  hearthMemoryBytes: nullableNumber,
+  pollSeconds: z.number().nonnegative(),
+});
+
 /** What a worker announces every beat (a key that expires after 3 beats). */
 export const heartbeatSchema = z.looseObject({
   name: z.string(),
@@ -69,6 +93,10 @@ export const heartbeatSchema = z.looseObject({
   /** Leaving: finishing what it has, taking nothing new. */
   draining: z.boolean(),
   startedAt: z.number(),
+  /** When this beat was written (the worker's clock). */
+  beatAt: z.number().optional(),
+  /** Its GPU telemetry; absent from workers that do not watch their GPU. */
+  gpu: gpuTelemetrySchema.optional(),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 

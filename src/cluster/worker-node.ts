@@ -13,6 +13,7 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Executor, ModelDescriptor } from '../engine/executor/executor.js';
 import type { JobEvent, Json } from '../engine/types.js';
+import type { GpuTelemetry } from '../monitoring/gpu-monitor.js';
 import { HearthError, messageOf, toErrorInfo } from '../engine/types.js';
 import { BULL_PREFIX, KEYS, closeRedis, connectRedis, queueName, redactRedisUrl } from './redis.js';
 import { decodeControl, decodeJobData, toWire, type Heartbeat, type JobData, type Outcome, type Progress } from './wire.js';
@@ -26,6 +27,8 @@ export interface WorkerNodeOptions {
   heartbeatMs: number;
   executor: Executor;
   vramBudgetBytes: number;
+  /** Its GPU telemetry (src/monitoring's GpuMonitor), sent with every heartbeat for the dashboard. */
+  telemetry?: () => GpuTelemetry;
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
 }
 
@@ -140,7 +143,10 @@ export class WorkerNode {
       running: [...this.#active.values()].map((j) => j.hearthId),
       draining: this.#draining,
       startedAt: this.#startedAt,
+      beatAt: Date.now(),
     };
+    const gpu = this.#o.telemetry?.();
+    if (gpu) beat.gpu = gpu;
     try {
       const replies = await redis
         .multi()

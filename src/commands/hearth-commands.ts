@@ -19,6 +19,7 @@ import {
 } from '../jobs/image.js';
 import { fetchImage, type FetchImageOptions } from '../media/safe-fetch.js';
 import { telemetryOff, type GpuTelemetry, type GpuTelemetrySource } from '../monitoring/gpu-monitor.js';
+import type { ClusterStatusSource, WorkerStatus } from '../monitoring/cluster-status.js';
 import type { KnowledgeRetriever } from '../knowledge/types.js';
 import type { Invocation } from './invocation.js';
 import { KnowledgeAdmin, type KnowledgeIndexAdmin } from './knowledge-admin.js';
@@ -99,6 +100,8 @@ export interface StatusView extends EngineSnapshot {
   usageBuckets: UsageBucket[];
   /** Live readings of the GPUs (nvidia-smi), or why there are none. */
   gpu: GpuTelemetry;
+  /** The GPU workers of a cluster (their models, VRAM, telemetry and jobs); null on one box. */
+  workers: WorkerStatus[] | null;
 }
 
 export interface HearthCommandsOptions {
@@ -112,6 +115,8 @@ export interface HearthCommandsOptions {
   headersForHost?: FetchImageOptions['headersForHost'];
   /** GPU telemetry for the status (default: none, said so). */
   gpu?: GpuTelemetrySource;
+  /** The cluster's workers (the coordinator's executor), when hearth is a coordinator. */
+  cluster?: ClusterStatusSource;
   /** Workspace knowledge: indexed messages relevant to a question, given to the model and listed as sources. */
   knowledge?: KnowledgeRetriever;
   /** The knowledge index, for `/hearth knowledge status|drop` (absent: nothing is indexed). */
@@ -130,6 +135,7 @@ export class HearthCommands {
   readonly #fetch: typeof fetch | undefined;
   readonly #headersForHost: FetchImageOptions['headersForHost'];
   readonly #gpu: GpuTelemetrySource | undefined;
+  readonly #cluster: ClusterStatusSource | undefined;
   readonly #knowledge: KnowledgeRetriever | undefined;
   /** `/hearth knowledge status|drop` (admins): what is indexed in the admin's workspace. */
   readonly knowledge: KnowledgeAdmin;
@@ -142,6 +148,7 @@ export class HearthCommands {
     this.#fetch = options.fetch;
     this.#headersForHost = options.headersForHost;
     this.#gpu = options.gpu;
+    this.#cluster = options.cluster;
     this.#knowledge = options.knowledge;
     this.knowledge = new KnowledgeAdmin(options.knowledgeIndex, { slack: options.config.knowledge.slackChannels, discord: options.config.knowledge.discordChannels });
   }
@@ -370,6 +377,7 @@ export class HearthCommands {
       usageLastHour: this.#store.usageByUser(now - 3_600_000),
       usageBuckets: this.#store.usageBuckets(now - 86_400_000, 3_600_000),
       gpu: this.#gpu?.telemetry() ?? telemetryOff(),
+      workers: this.#cluster?.workers() ?? null,
     });
   }
 

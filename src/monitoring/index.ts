@@ -13,3 +13,4 @@ export interface Monitoring {
     contentType: string;
   };
 }
+export { workerLines, type ClusterStatusSource, type WorkerJobStatus, type WorkerStatus } from './cluster-status.js';

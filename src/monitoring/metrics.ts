@@ -5,6 +5,8 @@ import type { JobFeed } from '../engine/job-feed.js';
 import type { EngineEvent, JobKind, JobRecord } from '../engine/types.js';
 import type { GpuTelemetrySource } from './gpu-monitor.js';
 import type { GpuReading } from './nvidia-smi.js';
+import type { ClusterStatusSource } from './cluster-status.js';
+import { registerWorkerGauges } from './worker-metrics.js';
 
 const KINDS: readonly JobKind[] = ['chat', 'image', 'caption'];
 const OUTCOMES = ['done', 'failed', 'cancelled'] as const;
@@ -25,6 +27,8 @@ export interface HearthMetricsOptions {
   snapshot: () => EngineSnapshot;
   /** GPU readings (nvidia-smi); without it the per-GPU families have no samples. */
   gpu?: GpuTelemetrySource;
+  /** A coordinator's workers: per-worker gauges (./worker-metrics.ts). */
+  cluster?: ClusterStatusSource;
   clock: Clock;
   onError?: (e: unknown) => void;
 }
@@ -110,6 +114,7 @@ export class HearthMetrics {
     gpuGauge('hearth_gpu_memory_total_bytes', 'GPU memory in all, from nvidia-smi.', (g) => g.memoryTotalBytes);
     gpuGauge('hearth_gpu_temperature_celsius', 'GPU core temperature, from nvidia-smi.', (g) => g.temperatureCelsius);
     gpuGauge('hearth_gpu_power_watts', 'GPU power draw, from nvidia-smi.', (g) => g.powerWatts);
+    if (options.cluster) registerWorkerGauges(this.registry, options.cluster, options.onError);
     // Every series exists from the start (at 0), so rate() and increase() see the first job too.
     for (const kind of KINDS) {
       for (const outcome of OUTCOMES) this.#jobsTotal.inc({ kind, outcome }, 0);

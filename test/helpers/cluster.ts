@@ -32,9 +32,15 @@ export async function startWorker(opts: {
   models: SimModelSpec[];
   capacity?: number;
   heartbeatMs: number;
+  /** Its fake nvidia-smi's answer to the GPU query (test/fixtures/cluster-worker.ts). */
+  gpuCsv?: string;
+  /** Run under `taskset -c CPU`: the worker pinned to one CPU. */
+  cpu?: number;
 }): Promise<TestWorker> {
-  const args = JSON.stringify({ redisUrl: opts.redisUrl, name: opts.name, capacity: opts.capacity ?? 1, heartbeatMs: opts.heartbeatMs, models: opts.models });
-  const child = spawn(process.execPath, ['--import', TSX, FIXTURE, args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = JSON.stringify({ redisUrl: opts.redisUrl, name: opts.name, capacity: opts.capacity ?? 1, heartbeatMs: opts.heartbeatMs, models: opts.models, ...(opts.gpuCsv ? { gpuCsv: opts.gpuCsv } : {}) });
+  const node = [process.execPath, '--import', TSX, FIXTURE, args];
+  const [file, ...argv] = opts.cpu === undefined ? node : ['taskset', '-c', String(opts.cpu), ...node];
+  const child = spawn(file!, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let err = '';
   child.stderr?.on('data', (c: Buffer) => (err += c.toString()));
   const instance = await new Promise<string>((resolve, reject) => {

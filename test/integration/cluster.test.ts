@@ -135,7 +135,7 @@ describe('cluster (real redis-server, workers as processes)', () => {
     // A job on alpha has made progress: kill alpha under it.
     let victim: string | undefined;
     await waitFor('a job running on alpha with progress', () => {
-      const onAlpha = c.executor.workers().find((w) => w.name === 'alpha')?.running ?? [];
+      const onAlpha = c.executor.workers().find((w) => w.name === 'alpha')?.running.map((r) => r.jobId) ?? [];
       victim = onAlpha.find((id) => c.events.some((e) => e.jobId === id && e.event.type === 'progress'));
       return victim !== undefined;
     });

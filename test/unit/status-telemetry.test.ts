@@ -9,7 +9,7 @@ const GIB = 2 ** 30;
 function view(gpu: GpuTelemetry): StatusView {
   return {
     running: [], queue: [], loadedModels: [], vramUsedBytes: 0, vramBudgetBytes: 8 * GIB, models: [], steps: 0, swaps: 0, current: null,
-    usageToday: [], usageLastHour: [], usageBuckets: [], gpu,
+    usageToday: [], usageLastHour: [], usageBuckets: [], gpu, workers: null,
   };
 }
 

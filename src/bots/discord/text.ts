@@ -4,6 +4,7 @@ import type { ErrorInfo } from '../../engine/types.js';
 import { clip } from './render.js';
 import { MESSAGE_LIMIT } from './split.js';
 import { gpuTelemetryLines } from '../../monitoring/telemetry-text.js';
+import { workerLines } from '../../monitoring/cluster-status.js';
 
 const TOP = 10;
 
@@ -55,6 +56,7 @@ export function statusText(s: StatusView): string {
   lines.push(`**Models:** ${models.length > 0 ? models.join(', ') : 'none configured'}`);
   lines.push(`**VRAM:** ${gb(s.vramUsedBytes)} of ${gb(s.vramBudgetBytes)} in use`);
   lines.push(...gpuTelemetryLines(s.gpu).map((l) => `**Telemetry:** ${l}`));
+  if (s.workers) lines.push(`**Workers:** ${s.workers.length}`, ...workerLines(s.workers).map((l) => `> ${l}`));
   lines.push(`**GPU:** ${s.current ? `running ${s.current.model} for ${s.current.jobIds.length} job${s.current.jobIds.length === 1 ? '' : 's'}` : 'idle'} · ${s.steps} steps, ${s.swaps} model swaps since start`);
   const byUser = new Map<string, number>();
   for (const q of s.queue) byUser.set(q.userId, (byUser.get(q.userId) ?? 0) + 1);

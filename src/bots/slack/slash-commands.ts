@@ -10,6 +10,7 @@ import type { SlackOrigin } from './origin.js';
 import { slackErrorCode } from './slack-api.js';
 import { escapeMrkdwn, unescapeSlack } from './text.js';
 import { gpuTelemetryLines } from '../../monitoring/telemetry-text.js';
+import { workerLines } from '../../monitoring/cluster-status.js';
 
 export const ASK_HELP = [
   '*/ask* answers a question in a thread under it: `/ask how do I undo a git commit?`',
@@ -127,6 +128,7 @@ export function registerSlashCommands(app: App, h: HandlerContext): void {
           return tell([
             `*Models loaded:* ${s.loadedModels.join(', ') || 'none'} (${gb(s.vramUsedBytes)} of ${gb(s.vramBudgetBytes)} GB)`,
             ...gpuTelemetryLines(s.gpu).map((l) => `*Telemetry:* ${escapeMrkdwn(l)}`),
+            ...(s.workers ? [`*Workers:* ${s.workers.length}`, ...workerLines(s.workers).map((l) => `> ${escapeMrkdwn(l)}`)] : []),
             `*Queue:* ${s.running.length} running, ${s.queue.length} waiting; ${s.steps} steps run, ${s.swaps} model swaps`,
             ...usage,
           ].join('\n'));

@@ -40,9 +40,14 @@ function renderGpu(v) {
 
 /** Live nvidia-smi readings per GPU, or why there are none. */
 function renderTelemetry(t) {
-  if (!t || t.state === 'pending') return $('telemetry').replaceChildren(empty('Reading the GPU…'));
+  $('telemetry').replaceChildren(...telemetryNodes(t));
+}
+
+/** The nodes showing one telemetry (this hearth's GPUs, or a worker's). */
+function telemetryNodes(t) {
+  if (!t || t.state === 'pending') return [empty('Reading the GPU…')];
   if (t.state !== 'ok' || t.gpus.length === 0) {
-    return $('telemetry').replaceChildren(h('p', { class: 'muted no-telemetry' }, `No GPU telemetry: ${t.message ?? 'nvidia-smi lists no GPU'}.`));
+    return [h('p', { class: 'muted no-telemetry' }, `No GPU telemetry: ${t.message ?? 'nvidia-smi lists no GPU'}.`)];
   }
   const na = (x, fmt) => (x === null ? 'N/A' : fmt(x));
   const rows = t.gpus.map((g) => {
@@ -68,7 +73,29 @@ function renderTelemetry(t) {
   });
   const own = t.hearthMemoryBytes === null ? [] : [h('p', { class: 'muted own' }, `hearth's processes: ${fmtBytes(t.hearthMemoryBytes)} of VRAM`)];
   const at = t.at ? [h('p', { class: 'muted' }, `read ${new Date(t.at).toLocaleTimeString()}, every ${t.pollSeconds} s`)] : [];
-  $('telemetry').replaceChildren(...rows, ...own, ...at);
+  return [...rows, ...own, ...at];
+}
+
+/** A cluster's GPU workers: models, VRAM, what each runs, its own telemetry. Hidden on one box. */
+function renderWorkers(workers) {
+  $('workers-panel').hidden = workers === null || workers === undefined;
+  if (!workers) return;
+  if (workers.length === 0) return $('workers').replaceChildren(empty('No GPU worker has joined. Start one with hearth worker --config FILE.'));
+  $('workers').replaceChildren(
+    ...workers.map((w) =>
+      h(
+        'div',
+        { class: 'worker', dataset: { worker: w.name } },
+        h('h3', {}, `${w.name} `, h('span', { class: 'muted' }, `${w.host}${w.draining ? ' · leaving' : ''}`)),
+        h('p', { class: 'models' }, `Models: ${w.models.map((m) => `${m.model} (${m.kind})`).join(', ') || 'none'} · VRAM ${fmtBytes(w.vramBudgetBytes)}`),
+        h('p', { class: 'slots' }, `${w.running.length} of ${w.capacity} slots busy`),
+        ...w.running.map((r) =>
+          h('div', { class: 'running', dataset: { jobId: r.jobId, user: r.userId } }, h('span', { class: 'who' }, userLabel(r.userId, you)), h('span', { class: 'kind' }, `${r.kind} · ${r.model}`)),
+        ),
+        ...telemetryNodes(w.gpu),
+      ),
+    ),
+  );
 }
 
 function renderVram(v) {
@@ -292,6 +319,7 @@ function render(v) {
   $('summary').textContent = `${v.running.length} running, ${v.queue.length} waiting, ${users.size} ${users.size === 1 ? 'person' : 'people'}`;
   panel('gpu', [v.running, v.current], () => renderGpu(v));
   panel('telemetry', v.gpu, () => renderTelemetry(v.gpu));
+  panel('workers', v.workers ?? null, () => renderWorkers(v.workers));
   panel('vram', [v.vramUsedBytes, v.vramBudgetBytes, v.loadedModels, v.models, v.steps, v.swaps], () => renderVram(v));
   panel('queue', v.queue, () => renderQueue(v));
   panel('usage', [v.usageToday, v.usageLastHour, v.usageBuckets, Math.floor(v.now / HOUR)], () => renderUsage(v));
