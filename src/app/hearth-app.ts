@@ -225,5 +225,6 @@ function declaredModels(config: HearthConfig): Array<{ model: string; kind: JobK
   if (config.models.chat) out.push({ model: 'chat', kind: 'chat' });
   if (config.models.image) out.push({ model: 'image', kind: 'image' });
   if (config.models.caption) out.push({ model: 'caption', kind: 'caption' });
+  if (config.models.embedding) out.push({ model: 'embedding', kind: 'embed' });
   return out;
 }
