@@ -230,7 +230,7 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER knowledge_embed_ai AFTER INSERT ON knowledge_messages BEGIN
         INSERT OR IGNORE INTO knowledge_embed_queue (id) VALUES (new.id);
       END;
-      CREATE TRIGGER knowledge_embed_au AFTER UPDATE OF text ON knowledge_messages BEGIN
+      CREATE TRIGGER knowledge_embed_au AFTER UPDATE OF text ON knowledge_messages WHEN new.text IS NOT old.text BEGIN
         INSERT OR IGNORE INTO knowledge_embed_queue (id) VALUES (new.id);
       END;
       CREATE TRIGGER knowledge_embed_ad AFTER DELETE ON knowledge_messages BEGIN

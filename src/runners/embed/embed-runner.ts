@@ -52,6 +52,9 @@ export function parseEmbedSettings(json: Json): EmbedSettings {
   return { model: str('model'), dir: str('dir'), providers: [...new Set(providers)], cacheDir: str('cacheDir'), ...(threads !== undefined ? { threads } : {}) };
 }
 
+/** Where load notes go (loaded, the CUDA → CPU fallback). */
+export type EmbedLog = (level: 'info' | 'warn', message: string) => void;
+
 interface Loaded {
   extractor: FeatureExtractionPipeline;
   folder: EmbedFolder;
@@ -71,14 +74,14 @@ export class EmbedRunner implements Runner {
   readonly #dir: string;
   readonly #life: RunnerLifecycle<Loaded>;
   readonly #jobs = new Map<string, string[]>();
-  readonly #warn: (message: string) => void;
+  readonly #log: EmbedLog;
 
-  constructor(settings: EmbedSettings | Json, opts: { warn?: (message: string) => void } = {}) {
+  constructor(settings: EmbedSettings | Json, opts: { log?: EmbedLog } = {}) {
     this.settings = parseEmbedSettings(settings as Json);
     this.model = this.settings.model;
     this.#dir = resolve(this.settings.dir);
-    this.#warn = opts.warn ?? ((m) => console.warn(`[embed] ${m}`));
-    this.#life = new RunnerLifecycle<Loaded>({ kind: 'embed', model: this.model, load: (ctx) => this.#load(ctx), warn: this.#warn });
+    this.#log = opts.log ?? ((level, m) => (level === 'warn' ? console.warn(`[embed] ${m}`) : console.info(`[embed] ${m}`)));
+    this.#life = new RunnerLifecycle<Loaded>({ kind: 'embed', model: this.model, load: (ctx) => this.#load(ctx), warn: (m) => this.#log('warn', m) });
     this.#life.onDispose('jobs', () => this.#jobs.clear());
   }
 
@@ -119,7 +122,7 @@ export class EmbedRunner implements Runner {
       } catch (e) {
         const next = providers[i + 1];
         if (device === 'cuda' && next !== undefined) {
-          this.#warn(`CUDA could not run embedding model ${this.model} (${describe(e)}); falling back to ${next}`);
+          this.#log('warn', `CUDA could not run embedding model ${this.model} (${describe(e)}); falling back to ${next}`);
           continue;
         }
         throw new HearthError('MODEL_INVALID', `embedding model in ${this.#dir} (models.embedding.dir) could not be loaded: ${describe(e)}`, {
@@ -129,6 +132,7 @@ export class EmbedRunner implements Runner {
         });
       }
       defer('extractor', () => extractor.dispose());
+      this.#log('info', `embedding model ${this.model} loaded (${folder.file} on ${device})`);
       return { extractor, folder, device };
     }
     throw new HearthError('RUNNER_FAILED', 'embedding settings name no provider', { model: this.model });
