@@ -225,13 +225,15 @@ export const MIGRATIONS: readonly Migration[] = [
       -- id. Kept by triggers whether or not an embedding model is configured, so one configured later
       -- (or after a restart) knows what to embed. The vectors themselves live in a sqlite-vec table
       -- made at run time, since its width is the model's (src/knowledge/vector-index.ts).
+      -- (Not INSERT OR IGNORE in the triggers: the outer statement's conflict policy, an upsert's
+      -- included, overrides a trigger's own.)
       CREATE TABLE knowledge_embed_queue (id INTEGER PRIMARY KEY);
       INSERT INTO knowledge_embed_queue (id) SELECT id FROM knowledge_messages;
       CREATE TRIGGER knowledge_embed_ai AFTER INSERT ON knowledge_messages BEGIN
-        INSERT OR IGNORE INTO knowledge_embed_queue (id) VALUES (new.id);
+        INSERT INTO knowledge_embed_queue (id) SELECT new.id WHERE NOT EXISTS (SELECT 1 FROM knowledge_embed_queue WHERE id = new.id);
       END;
       CREATE TRIGGER knowledge_embed_au AFTER UPDATE OF text ON knowledge_messages WHEN new.text IS NOT old.text BEGIN
-        INSERT OR IGNORE INTO knowledge_embed_queue (id) VALUES (new.id);
+        INSERT INTO knowledge_embed_queue (id) SELECT new.id WHERE NOT EXISTS (SELECT 1 FROM knowledge_embed_queue WHERE id = new.id);
       END;
       CREATE TRIGGER knowledge_embed_ad AFTER DELETE ON knowledge_messages BEGIN
         DELETE FROM knowledge_embed_queue WHERE id = old.id;
