@@ -21,8 +21,11 @@ import { MessageIndex } from '../../src/knowledge/message-index.js';
 import { fuseByRank } from '../../src/knowledge/rank-fusion.js';
 import { semanticKnowledge, type SemanticKnowledge } from '../../src/knowledge/semantic-setup.js';
 import type { ChannelRef, IndexedMessage, PlatformKnowledge } from '../../src/knowledge/types.js';
+import { VirtualTimeScheduler } from '../../src/engine/scheduler/virtual-time-scheduler.js';
 import { EmbedRunner } from '../../src/runners/embed/embed-runner.js';
+import { inspectEmbedFolder } from '../../src/runners/embed/model-folder.js';
 import { writeTinyEmbedder } from '../fixtures/tiny-embedder.js';
+import { simEngine } from '../helpers/sim-engine.js';
 
 const general: ChannelRef = { platform: 'slack', workspace: 'T1', channel: 'CGEN' };
 const secret: ChannelRef = { platform: 'slack', workspace: 'T1', channel: 'CSEC' };
@@ -217,5 +220,46 @@ describe('semantic retrieval (sqlite-vec + RRF)', () => {
     ]);
     expect(() => db.exec(`INSERT INTO jobs (id, kind, model, user_id, payload, state, created_at) VALUES ('j4', 'video', 'x', 'u', '{}', 'queued', 3)`)).toThrow(/CHECK/);
     db.close();
+  });
+});
+
+describe('embedding as GPU work', () => {
+  test('a backlog of index embed jobs (system owner, low weight) never starves a person, and is charged to no one', async () => {
+    const sim = await simEngine({
+      models: [
+        { model: 'embedding', kind: 'embed', stepMs: 200 },
+        { model: 'chat', kind: 'chat', stepMs: 100 },
+      ],
+      policy: new VirtualTimeScheduler({ fairnessLagSeconds: 30 }),
+    });
+    try {
+      for (let i = 0; i < 40; i++) {
+        const r = sim.engine.submit({ kind: 'embed', model: 'embedding', userId: INDEX_OWNER, weight: INDEX_WEIGHT, payload: { steps: 1 }, estimatedSteps: 1 }, { admin: true });
+        expect(r.ok).toBe(true);
+      }
+      const person = sim.engine.submit({ kind: 'chat', model: 'chat', userId: 'slack:U1', payload: { steps: 10 }, estimatedSteps: 10 });
+      if (!person.ok) throw new Error(person.error.message);
+      await sim.engine.whenIdle();
+      const personSteps = sim.stepLog.map((s, i) => (s.jobIds.includes(person.value.id) ? i : -1)).filter((i) => i >= 0);
+      expect(personSteps).toHaveLength(10);
+      const embedBefore = sim.stepLog.slice(0, personSteps.at(-1)).filter((s) => s.model === 'embedding').length;
+      // At most the embed step running when the person came, and one its weight entitles it to.
+      expect(embedBefore).toBeLessThanOrEqual(2);
+      expect(sim.stepLog.filter((s) => s.model === 'embedding')).toHaveLength(40);
+      // The person paid for their own steps only; the index's GPU time is on its own account.
+      expect(sim.store.usageSince('slack:U1', 0)).toBeCloseTo(1.0, 5);
+      expect(sim.store.usageSince(INDEX_OWNER, 0)).toBeCloseTo(8.0, 5);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  test('a model folder without its files is refused naming models.embedding.dir and the file', async () => {
+    const dir = join(root, 'not-a-model');
+    await expect(inspectEmbedFolder(dir)).rejects.toMatchObject({ code: 'MODEL_MISSING', facts: { key: 'models.embedding.dir', file: 'config.json' } });
+    const noOnnx = join(root, 'no-onnx');
+    await writeTinyEmbedder(noOnnx);
+    await rm(join(noOnnx, 'onnx'), { recursive: true });
+    await expect(inspectEmbedFolder(noOnnx)).rejects.toMatchObject({ code: 'MODEL_MISSING', message: expect.stringContaining('onnx/model.onnx') });
   });
 });
