@@ -18,6 +18,8 @@ import type { JobStore } from '../engine/store/job-store.js';
 import type { JobKind } from '../engine/types.js';
 import { KnowledgeBase } from '../knowledge/knowledge-base.js';
 import { MessageIndex } from '../knowledge/message-index.js';
+import { semanticKnowledge } from '../knowledge/semantic-setup.js';
+import type { KnowledgeEmbedder } from '../knowledge/embedder.js';
 import { scrubSecrets, type Logger } from '../util/log.js';
 
 export interface HearthAppOptions {
@@ -53,6 +55,7 @@ export class HearthApp {
   /** The Prometheus metrics (served at /metrics by the web console). */
   readonly metrics: HearthMetrics;
   readonly #upkeep: Upkeep | undefined;
+  readonly #embedder: KnowledgeEmbedder | undefined;
   /** Workspace knowledge (indexed channels, answers with sources), when the config names channels. */
   readonly knowledge: KnowledgeBase | undefined;
   readonly #recorder: ConversationRecorder;
@@ -124,7 +127,9 @@ export class HearthApp {
     if (options.cluster) commandOptions.cluster = options.cluster;
     if (options.fetch) commandOptions.fetch = options.fetch;
     if (options.headersForHost) commandOptions.headersForHost = options.headersForHost;
-    this.knowledge = knowledgeOf(config, this.store, (e, where) => this.reportError(e, where));
+    const knowledge = knowledgeOf(config, this.store, this.engine, (e, where) => this.reportError(e, where));
+    this.knowledge = knowledge?.base;
+    this.#embedder = knowledge?.embedder;
     if (this.knowledge) {
       commandOptions.knowledge = this.knowledge;
       commandOptions.knowledgeIndex = this.knowledge.index;
@@ -155,6 +160,7 @@ export class HearthApp {
     for (const a of this.adapters) await a.start(opts);
     await this.engine.start(opts);
     this.#upkeep?.start();
+    this.#embedder?.start();
   }
 
   /** Runs the upkeep now (pruning; compaction at the next quiet moment), as it runs at start and daily. */
@@ -167,6 +173,7 @@ export class HearthApp {
       const errors: unknown[] = [];
       this.#upkeep?.dispose();
       this.gpu.dispose();
+      await this.#embedder?.close();
       for (const a of [...this.adapters].reverse()) {
         try {
           await a.close();
@@ -216,16 +223,25 @@ function privateDataDir(dir: string, log: Logger): void {
 }
 
 /** The knowledge base over the jobs database, when channels are to be indexed (and the store is SQLite). */
-function knowledgeOf(config: HearthConfig, store: JobStore, report: (e: unknown, where: string) => void): KnowledgeBase | undefined {
+function knowledgeOf(
+  config: HearthConfig,
+  store: JobStore,
+  engine: Engine,
+  report: (e: unknown, where: string) => void,
+): { base: KnowledgeBase; embedder?: KnowledgeEmbedder } | undefined {
   const k = config.knowledge;
   if (k.slackChannels.length === 0 && k.discordChannels.length === 0) return undefined;
   if (!(store instanceof SqliteStore)) return undefined;
-  return new KnowledgeBase({
-    index: new MessageIndex(store.database),
+  const index = new MessageIndex(store.database);
+  const semantic = config.models.embedding ? semanticKnowledge({ db: store.database, index, jobs: engine, embedding: config.models.embedding, report }) : undefined;
+  const base = new KnowledgeBase({
+    index,
     channels: { slack: k.slackChannels, discord: k.discordChannels },
     topK: k.topK,
     report,
+    ...(semantic ? { semantic: semantic.search } : {}),
   });
+  return { base, ...(semantic ? { embedder: semantic.embedder } : {}) };
 }
 
 function declaredModels(config: HearthConfig): Array<{ model: string; kind: JobKind }> {
@@ -233,5 +249,6 @@ function declaredModels(config: HearthConfig): Array<{ model: string; kind: JobK
   if (config.models.chat) out.push({ model: 'chat', kind: 'chat' });
   if (config.models.image) out.push({ model: 'image', kind: 'image' });
   if (config.models.caption) out.push({ model: 'caption', kind: 'caption' });
+  if (config.models.embedding) out.push({ model: 'embedding', kind: 'embed' });
   return out;
 }

@@ -102,6 +102,7 @@ async function checkModelFiles(config: HearthConfig, add: (l: Level, w: string, 
     ['chat model (models.chat.path)', chat?.path.startsWith('hf:') ? undefined : chat?.path, 'file'],
     ['image model (models.image.dir)', config.models.image?.dir, 'dir'],
     ['caption model (models.caption.dir)', config.models.caption?.dir, 'dir'],
+    ['embedding model (models.embedding.dir)', config.models.embedding?.dir, 'dir'],
   ];
   if (chat?.path.startsWith('hf:')) {
     const { resolveChatModelPath } = await import('../runners/llm/pull.js');

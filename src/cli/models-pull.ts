@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { resolveVramBudget } from '../app/vram.js';
 import type { DefaultKind, LoadedConfig } from '../config/load.js';
 import { pullCaptionModel } from '../runners/caption/pull.js';
+import { pullEmbeddingModel } from '../runners/embed/pull.js';
 import { chatModelsDir, isRemoteModel, pullChatModel, type PullProgress } from '../runners/llm/pull.js';
 import { EXIT } from './exit-codes.js';
 import { DEFAULT_MODELS, describePlan, gb, modelsDir, planDefaults, pullDefaults, type DefaultsProgress } from './defaults.js';
@@ -89,6 +90,23 @@ export async function runModelsPull(loaded: LoadedConfig, given: string | undefi
       pulled++;
     } catch (e) {
       process.stderr.write(`\ncould not download the caption model ${caption.source}: ${e instanceof Error ? e.message : String(e)}\nRun the same command again to resume.\n`);
+      return EXIT.failure;
+    }
+  }
+  const embedding = config.models.embedding;
+  if (embedding && !existsSync(join(embedding.dir, 'onnx', 'model.onnx'))) {
+    try {
+      await probe(endpoint);
+      const { files } = await pullEmbeddingModel({
+        source: embedding.source,
+        dir: embedding.dir,
+        onProgress: progressPrinter('embedding model', (p) => ({ downloadedBytes: p.downloadedBytes, totalBytes: p.totalBytes })),
+        ...(endpoint ? { endpoint } : {}),
+      });
+      process.stdout.write(`\nembedding model ready: ${embedding.dir} (${files.length} files from ${embedding.source})\n`);
+      pulled++;
+    } catch (e) {
+      process.stderr.write(`\ncould not download the embedding model ${embedding.source}: ${message(e)}\nRun the same command again to resume.\n`);
       return EXIT.failure;
     }
   }

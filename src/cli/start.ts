@@ -63,7 +63,10 @@ function createExecutor(config: HearthConfig, vramBudgetBytes: number, log: Logg
   return new ClusterExecutor({
     redisUrl,
     heartbeatMs: Math.round(config.cluster.heartbeatSeconds * 1000),
-    declaredModels: (['chat', 'image', 'caption'] as const).filter((k) => config.models[k]).map((k) => ({ model: k, kind: k })),
+    declaredModels: [
+      ...(['chat', 'image', 'caption'] as const).filter((k) => config.models[k]).map((k) => ({ model: k, kind: k })),
+      ...(config.models.embedding ? [{ model: 'embedding', kind: 'embed' as const }] : []),
+    ],
     log: (level, message) => log[level]({ component: 'cluster' }, message),
   });
 }
@@ -73,7 +76,7 @@ function printBanner(config: HearthConfig, path: string | null, adapters: Platfo
   out.push(`hearth is running (config: ${path ?? 'defaults — no config/hearth.yaml found'})`);
   out.push(`  Discord: ${discordEnabled(config) ? 'connected' : 'not configured (set discord.token and discord.applicationId)'}`);
   out.push(`  Slack:   ${slackEnabled(config) ? `connected (${config.slack.mode} mode)` : 'not configured (set slack.botToken, plus slack.appToken for Socket Mode)'}`);
-  const models = (['chat', 'image', 'caption'] as const).filter((k) => config.models[k]);
+  const models = (['chat', 'image', 'caption', 'embedding'] as const).filter((k) => config.models[k]);
   out.push(`  Models:  ${models.length > 0 ? models.join(', ') : 'none configured yet — see models.* in config/hearth.example.yaml'}`);
   const web = adapters.find((a) => a.platform === 'web') as (PlatformAdapter & { url?: () => string }) | undefined;
   if (web?.url) {

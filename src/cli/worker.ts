@@ -49,7 +49,7 @@ export async function runWorker(loaded: LoadedConfig): Promise<number> {
     gpu.dispose();
     return EXIT.failure;
   }
-  const models = (['chat', 'image', 'caption'] as const).filter((k) => config.models[k]);
+  const models = (['chat', 'image', 'caption', 'embedding'] as const).filter((k) => config.models[k]);
   process.stdout.write(
     [
       `hearth worker ${name} is running (config: ${loaded.path ?? 'defaults'})`,

@@ -48,7 +48,7 @@ export function fromWire(value: unknown, depth = 0): unknown {
 
 const modelDescriptor: z.ZodType<ModelDescriptor> = z.looseObject({
   model: z.string(),
-  kind: z.enum(['chat', 'image', 'caption']),
+  kind: z.enum(['chat', 'image', 'caption', 'embed']),
   maxBatch: z.int().positive(),
   vramBytes: z.number().nonnegative(),
 });
@@ -104,7 +104,7 @@ export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
 const runnerJob: z.ZodType<RunnerJob> = z.looseObject({
   id: z.string(),
-  kind: z.enum(['chat', 'image', 'caption']),
+  kind: z.enum(['chat', 'image', 'caption', 'embed']),
   model: z.string(),
   userId: z.string(),
   payload: z.custom<Json>(() => true),

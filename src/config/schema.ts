@@ -262,12 +262,30 @@ const captionSchema = z.strictObject({
   vramMB,
 });
 
+/**
+ * A transformers.js feature-extraction model (e.g. all-MiniLM-L6-v2) for workspace knowledge: with it,
+ * indexed messages are embedded (GPU-worker jobs) and searched by meaning as well as by words.
+ */
+const embeddingSchema = z.strictObject({
+  dir: nonEmpty('the folder of a transformers.js feature-extraction model (config.json, tokenizer.json, onnx/model.onnx)'),
+  /** Where `hearth models pull` downloads the folder from when it is missing. */
+  source: z
+    .string({ error: 'an hf: model id such as hf:Xenova/all-MiniLM-L6-v2' })
+    .regex(/^hf:[\w.-]+\/[\w.-]+$/, { error: 'an hf: model id such as hf:Xenova/all-MiniLM-L6-v2' })
+    .default('hf:Xenova/all-MiniLM-L6-v2'),
+  providers,
+  /** Messages per embed job while the index catches up (each job is one short step on the GPU). */
+  batchSize: intIn(1, 64).default(32),
+  vramMB,
+});
+
 const modelsSchema = z.strictObject({
   vramBudgetMB: autoOr((e) => positive(e), 'a number of megabytes greater than 0').default('auto'),
   fairnessLagSeconds: numIn(0).default(30),
   chat: chatSchema.optional(),
   image: imageSchema.optional(),
   caption: captionSchema.optional(),
+  embedding: embeddingSchema.optional(),
 });
 
 const HOST_EXPECTED = 'a bare host name like cdn.discordapp.com (no scheme, port, path or wildcard)';
@@ -448,6 +466,7 @@ export type SlackConfig = HearthConfig['slack'];
 export type ChatModelConfig = NonNullable<HearthConfig['models']['chat']>;
 export type ImageModelConfig = NonNullable<HearthConfig['models']['image']>;
 export type CaptionModelConfig = NonNullable<HearthConfig['models']['caption']>;
+export type EmbeddingModelConfig = NonNullable<HearthConfig['models']['embedding']>;
 export type KnowledgeConfig = HearthConfig['knowledge'];
 export type ClusterConfig = HearthConfig['cluster'];
 

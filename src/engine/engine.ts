@@ -85,8 +85,8 @@ export interface EngineSnapshot {
   current: { model: string; jobIds: string[] } | null;
 }
 
-const DEFAULT_SECONDS_PER_STEP: Record<JobKind, number> = { chat: 0.15, image: 0.5, caption: 1 };
-const DEFAULT_STEPS: Record<JobKind, number> = { chat: 64, image: 27, caption: 1 };
+const DEFAULT_SECONDS_PER_STEP: Record<JobKind, number> = { chat: 0.15, image: 0.5, caption: 1, embed: 0.2 };
+const DEFAULT_STEPS: Record<JobKind, number> = { chat: 64, image: 27, caption: 1, embed: 1 };
 const noopLog: EngineLogger = { info() {}, warn() {}, error() {} };
 
 /**

@@ -3,7 +3,8 @@
  * Nothing here imports a platform library or a model library.
  */
 
-export type JobKind = 'chat' | 'image' | 'caption';
+/** `embed`: text embeddings for workspace knowledge (a batch of messages, or one question). */
+export type JobKind = 'chat' | 'image' | 'caption' | 'embed';
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
 /** A JSON value: what payloads, origins and facts are made of (they cross a process boundary and SQLite). */

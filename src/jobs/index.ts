@@ -8,3 +8,4 @@ export * from './contract.js';
 export * from './chat.js';
 export * from './image.js';
 export * from './caption.js';
+export * from './embed.js';

@@ -3,12 +3,18 @@
  * relevant indexed messages (FTS5, bm25) among the channels of the asker's own workspace that the
  * asker can read right now, numbered, with author and date, and their links as sources.
  *
+ * With an embedding model ({@link KnowledgeBaseOptions.semantic}), the question is also embedded and
+ * the nearest messages by meaning (sqlite-vec) are fused with the full-text ones by reciprocal rank
+ * fusion (src/knowledge/semantic-search.ts); without one, or when the embedding is not had in time,
+ * full text alone.
+ *
  * Platforms register what only they can answer (who can read a channel, a message's link) once
  * their adapter is connected; a platform that has not registered gets nothing.
  */
 import type { Invocation } from '../commands/invocation.js';
 import { ftsQuery } from './fts-query.js';
 import type { MessageIndex } from './message-index.js';
+import type { SemanticSearch } from './semantic-search.js';
 import type { KnowledgePlatform, KnowledgeRetriever, KnowledgeSource, PlatformKnowledge, Retrieved, SearchHit } from './types.js';
 
 export interface KnowledgeBaseOptions {
@@ -19,6 +25,8 @@ export interface KnowledgeBaseOptions {
   topK: number;
   /** Most characters of one message given to the model. */
   maxMessageChars?: number;
+  /** Search by meaning too (`models.embedding`), fused with full text. */
+  semantic?: SemanticSearch;
   /** Where a failed retrieval is reported; the question is then answered without knowledge. */
   report(error: unknown, where: string): void;
 }
@@ -31,6 +39,7 @@ export class KnowledgeBase implements KnowledgeRetriever {
   readonly #topK: number;
   readonly #maxChars: number;
   readonly #report: KnowledgeBaseOptions['report'];
+  readonly #semantic: SemanticSearch | undefined;
   readonly #platforms = new Map<KnowledgePlatform, PlatformKnowledge>();
 
   constructor(opts: KnowledgeBaseOptions) {
@@ -39,6 +48,7 @@ export class KnowledgeBase implements KnowledgeRetriever {
     this.#topK = opts.topK;
     this.#maxChars = opts.maxMessageChars ?? 1500;
     this.#report = opts.report;
+    this.#semantic = opts.semantic;
   }
 
   /** The channels indexed on a platform. */
@@ -73,11 +83,14 @@ export class KnowledgeBase implements KnowledgeRetriever {
     const channels = this.#channels[platform];
     if (!known || channels.length === 0) return undefined;
     const match = ftsQuery(question);
-    if (match === '') return undefined;
+    if (match === '' && !this.#semantic) return undefined;
     const user = inv.userId.slice(platform.length + 1);
     const readable = await known.readable(workspace, user, channels, signal);
     if (readable.size === 0) return undefined;
-    const hits = this.index.search(match, { platform, workspace, channels: [...readable] }, this.#topK);
+    const scope = { platform, workspace, channels: [...readable] };
+    const hits = this.#semantic
+      ? await this.#semantic.search(question, match, scope, this.#topK, signal)
+      : this.index.search(match, scope, this.#topK);
     const used: Array<{ hit: SearchHit; url: string }> = [];
     for (const hit of hits) {
       signal?.throwIfAborted();

@@ -1,10 +1,11 @@
+import type { JobKind } from '../engine/types.js';
 import type { GpuTelemetry } from './gpu-monitor.js';
 import { gpuTelemetryLines } from './telemetry-text.js';
 
 /** A job a cluster worker is running now. */
 export interface WorkerJobStatus {
   jobId: string;
-  kind: 'chat' | 'image' | 'caption';
+  kind: JobKind;
   model: string;
   userId: string;
 }
@@ -16,7 +17,7 @@ export interface WorkerJobStatus {
 export interface WorkerStatus {
   name: string;
   host: string;
-  models: Array<{ model: string; kind: 'chat' | 'image' | 'caption' }>;
+  models: Array<{ model: string; kind: JobKind }>;
   vramBudgetBytes: number;
   /** Jobs it runs at once. */
   capacity: number;

@@ -55,6 +55,13 @@ export interface BuiltinCaptionSettings {
   vramMB?: number | undefined;
 }
 
+/** `models.embedding` as the embedding runner reads it. */
+export interface BuiltinEmbeddingSettings {
+  dir: string;
+  providers: ('cuda' | 'cpu')[];
+  vramMB?: number | undefined;
+}
+
 /** What the GPU worker's built-in runner factory is given (as JSON, across the process boundary). */
 export interface BuiltinRunnerSettings {
   dataDir: string;
@@ -64,6 +71,7 @@ export interface BuiltinRunnerSettings {
     chat?: BuiltinChatSettings | undefined;
     image?: BuiltinImageSettings | undefined;
     caption?: BuiltinCaptionSettings | undefined;
+    embedding?: BuiltinEmbeddingSettings | undefined;
   };
   /** files.maxBytes and files.maxPixels: the caption runner checks images against them again. */
   maxBytes: number;

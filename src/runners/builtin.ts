@@ -75,6 +75,12 @@ const factory: RunnerFactory = async (raw: Json) => {
     );
     if (caption.vramMB !== undefined) runners[runners.length - 1] = withVram(runners.at(-1)!, caption.vramMB);
   }
+  const embedding = s.models.embedding;
+  if (embedding) {
+    const { EmbedRunner } = await import('./embed/embed-runner.js');
+    runners.push(new EmbedRunner({ model: 'embedding', dir: embedding.dir, providers: embedding.providers, cacheDir: join(s.dataDir, 'cache', 'transformers') }));
+    if (embedding.vramMB !== undefined) runners[runners.length - 1] = withVram(runners.at(-1)!, embedding.vramMB);
+  }
   return runners;
 };
 

@@ -43,7 +43,7 @@ const jsonObject = z.custom<Record<string, Json>>(isJsonObject, { error: 'a JSON
 const bytes = z.custom<Uint8Array>((v) => v instanceof Uint8Array, { error: 'bytes (a Uint8Array)' });
 const callId = z.int().nonnegative();
 
-const jobKind = z.enum(['chat', 'image', 'caption']);
+const jobKind = z.enum(['chat', 'image', 'caption', 'embed']);
 
 /** Facts with keys that are read: those keys by type, and the whole a JSON object like any facts. */
 const typedFacts = <T extends z.ZodRawShape>(shape: T) => z.looseObject(shape).refine(isJsonObject, { error: 'a JSON object' });

@@ -21,11 +21,12 @@ import type { ErrorInfo, JobRecord, JobResult, JobSpec, JobState, Json } from '.
 export type NewJob = JobSpec & { id: string; estimateSeconds: number; admin?: boolean };
 
 /**
- * The payload keys that hold uploaded bytes (a caption job's `imageBase64`): input only. They are
+ * The payload keys that hold uploaded bytes (a caption job's `imageBase64`) or copied message text (an
+ * embed job's `texts`, already kept in the knowledge index): input only. They are
  * removed from the stored payload when the job ends (the rest of the payload stays: its question,
  * its options), and from a person's ended jobs when they ask hearth to forget.
  */
-export const UPLOADED_BYTES_KEYS: readonly string[] = ['imageBase64', 'initImageBase64'];
+export const UPLOADED_BYTES_KEYS: readonly string[] = ['imageBase64', 'initImageBase64', 'texts'];
 
 /** The states a job ends in. Once in one of these, a job never changes again. */
 export type FinalState = 'done' | 'failed' | 'cancelled';

@@ -13,6 +13,12 @@ export interface Migration {
   version: number;
   description: string;
   sql: string;
+  /**
+   * The migration rebuilds a table that others reference (SQLite's way to change a CHECK): foreign
+   * keys are switched off around its transaction (the pragma is a no-op inside one) and checked
+   * with `foreign_key_check` before it commits.
+   */
+  rebuildsTables?: true;
 }
 
 export const MIGRATIONS: readonly Migration[] = [
@@ -168,6 +174,78 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    description: 'embed jobs (text embeddings for workspace knowledge); the knowledge messages awaiting an embedding, and the embedding model in use',
+    rebuildsTables: true,
+    sql: `
+      -- A CHECK cannot be altered in SQLite: the jobs table is rebuilt with 'embed' allowed (SQLite's
+      -- documented 12-step procedure; columns in the order migrations 1 and 2 left them).
+      CREATE TABLE jobs_v4 (
+        seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+        id              TEXT NOT NULL UNIQUE,
+        kind            TEXT NOT NULL CHECK (kind IN ('chat', 'image', 'caption', 'embed')),
+        model           TEXT NOT NULL,
+        user_id         TEXT NOT NULL REFERENCES users (id),
+        payload         TEXT NOT NULL,
+        origin          TEXT,
+        conversation_id TEXT,
+        weight          REAL NOT NULL DEFAULT 1 CHECK (weight > 0),
+        state           TEXT NOT NULL
+                        CHECK (state IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        crashes         INTEGER NOT NULL DEFAULT 0,
+        estimate_s      REAL NOT NULL DEFAULT 0,
+        used_s          REAL NOT NULL DEFAULT 0,
+        created_at      INTEGER NOT NULL,
+        started_at      INTEGER,
+        finished_at     INTEGER,
+        result          TEXT,
+        result_png      BLOB,
+        error           TEXT,
+        admin           INTEGER NOT NULL DEFAULT 0,
+        delivered_at    INTEGER,
+        redeliveries    INTEGER NOT NULL DEFAULT 0,
+        delivery_abandoned_at INTEGER
+      );
+      INSERT INTO jobs_v4 SELECT * FROM jobs;
+      -- AUTOINCREMENT never reuses a number, pruned jobs' numbers included.
+      INSERT INTO sqlite_sequence (name, seq) SELECT 'jobs_v4', seq FROM sqlite_sequence WHERE name = 'jobs'
+        AND NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'jobs_v4');
+      UPDATE sqlite_sequence SET seq = max(seq, (SELECT seq FROM sqlite_sequence WHERE name = 'jobs'))
+        WHERE name = 'jobs_v4' AND EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'jobs');
+      DROP TABLE jobs;
+      ALTER TABLE jobs_v4 RENAME TO jobs;
+      CREATE INDEX jobs_state_seq ON jobs (state, seq);
+      CREATE INDEX jobs_user_state_seq ON jobs (user_id, state, seq);
+      CREATE INDEX jobs_undelivered ON jobs (seq)
+        WHERE delivered_at IS NULL AND delivery_abandoned_at IS NULL AND finished_at IS NOT NULL;
+
+      -- Knowledge messages whose embedding is missing or stale (new, or text edited), by message row
+      -- id. Kept by triggers whether or not an embedding model is configured, so one configured later
+      -- (or after a restart) knows what to embed. The vectors themselves live in a sqlite-vec table
+      -- made at run time, since its width is the model's (src/knowledge/vector-index.ts).
+      -- (Not INSERT OR IGNORE in the triggers: the outer statement's conflict policy, an upsert's
+      -- included, overrides a trigger's own.)
+      CREATE TABLE knowledge_embed_queue (id INTEGER PRIMARY KEY);
+      INSERT INTO knowledge_embed_queue (id) SELECT id FROM knowledge_messages;
+      CREATE TRIGGER knowledge_embed_ai AFTER INSERT ON knowledge_messages BEGIN
+        INSERT INTO knowledge_embed_queue (id) SELECT new.id WHERE NOT EXISTS (SELECT 1 FROM knowledge_embed_queue WHERE id = new.id);
+      END;
+      CREATE TRIGGER knowledge_embed_au AFTER UPDATE OF text ON knowledge_messages WHEN new.text IS NOT old.text BEGIN
+        INSERT INTO knowledge_embed_queue (id) SELECT new.id WHERE NOT EXISTS (SELECT 1 FROM knowledge_embed_queue WHERE id = new.id);
+      END;
+      CREATE TRIGGER knowledge_embed_ad AFTER DELETE ON knowledge_messages BEGIN
+        DELETE FROM knowledge_embed_queue WHERE id = old.id;
+      END;
+      -- The model whose vectors the vector table holds (a different model means embedding again).
+      CREATE TABLE knowledge_vector_model (
+        only  INTEGER PRIMARY KEY CHECK (only = 1),
+        model TEXT NOT NULL,
+        dims  INTEGER NOT NULL CHECK (dims > 0)
+      );
+    `,
+  },
 ];
 
 /** The schema version this code writes and reads. */
@@ -192,11 +270,21 @@ export function migrate(db: Database.Database): { from: number; to: number } {
     if (m.version !== i + 1) throw new Error(`migration ${i} has version ${m.version}; expected ${i + 1}`);
   });
   for (const m of MIGRATIONS.slice(from)) {
-    db.transaction(() => {
-      db.exec(m.sql);
-      // user_version takes no bound parameter; m.version is a checked integer.
-      db.pragma(`user_version = ${m.version}`);
-    }).immediate();
+    const foreignKeys = m.rebuildsTables === true && db.pragma('foreign_keys', { simple: true }) === 1;
+    if (foreignKeys) db.pragma('foreign_keys = OFF');
+    try {
+      db.transaction(() => {
+        db.exec(m.sql);
+        if (m.rebuildsTables) {
+          const broken = db.pragma('foreign_key_check') as unknown[];
+          if (broken.length > 0) throw new Error(`migration ${m.version} would break ${broken.length} foreign key reference(s)`);
+        }
+        // user_version takes no bound parameter; m.version is a checked integer.
+        db.pragma(`user_version = ${m.version}`);
+      }).immediate();
+    } finally {
+      if (foreignKeys) db.pragma('foreign_keys = ON');
+    }
   }
   return { from, to: SCHEMA_VERSION };
 }

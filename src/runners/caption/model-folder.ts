@@ -14,7 +14,7 @@ export type CaptionFamily = 'vision-encoder-decoder' | 'smolvlm';
 /** transformers.js precisions, by the file-name suffix each uses. */
 export type OnnxDtype = 'fp32' | 'fp16' | 'q8' | 'int8' | 'uint8' | 'q4' | 'q4f16' | 'bnb4';
 
-const SUFFIX: Record<OnnxDtype, string> = {
+export const SUFFIX: Record<OnnxDtype, string> = {
   fp32: '',
   fp16: '_fp16',
   q8: '_quantized',
@@ -29,7 +29,7 @@ const SUFFIX: Record<OnnxDtype, string> = {
  * Preferred precision when several are present. On CPU, fp32 is fastest and exact and fp16 is slow,
  * so quantized files come before fp16; on CUDA, fp16 halves memory at no real cost.
  */
-const PREFERENCE: Record<'cpu' | 'cuda', OnnxDtype[]> = {
+export const PREFERENCE: Record<'cpu' | 'cuda', OnnxDtype[]> = {
   cpu: ['fp32', 'q8', 'int8', 'uint8', 'q4', 'bnb4', 'fp16', 'q4f16'],
   cuda: ['fp16', 'fp32', 'q4f16', 'q8', 'q4', 'int8', 'uint8', 'bnb4'],
 };

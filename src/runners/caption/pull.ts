@@ -70,7 +70,7 @@ export async function pullCaptionModel(opts: PullCaptionModelOptions): Promise<{
 }
 
 /** Fetches one file, resuming a `.part`. Returns false for a missing optional file or one already complete. */
-async function download(
+export async function download(
   doFetch: typeof fetch,
   url: string,
   dest: string,

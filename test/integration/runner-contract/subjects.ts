@@ -11,10 +11,12 @@ import type { RunnerJob } from '../../../src/engine/runner.js';
 import type { JobKind, Json } from '../../../src/engine/types.js';
 import { CaptionRunner } from '../../../src/runners/caption/caption-runner.js';
 import { ImageRunner } from '../../../src/runners/image/image-runner.js';
+import { EmbedRunner } from '../../../src/runners/embed/embed-runner.js';
 import { ChatRunner } from '../../../src/runners/llm/chat-runner.js';
 import { pngImage } from '../../fixtures/caption/images.js';
 import { SimRunner } from '../../fixtures/sim-runner.js';
 import { writeTinyVitGpt2 } from '../../fixtures/tiny-captioner.js';
+import { writeTinyEmbedder } from '../../fixtures/tiny-embedder.js';
 import { writeTinyGguf } from '../../fixtures/tiny-gguf.js';
 import { writeTinySd } from '../../fixtures/tiny-sd.js';
 import type { ContractSubject } from './contract.js';
@@ -196,4 +198,30 @@ export function captionSubject(): ContractSubject {
   };
 }
 
-export const SUBJECTS: ReadonlyArray<() => ContractSubject> = [simSubject, chatSubject, imageSubject, captionSubject];
+/** The embedding runner on a tiny BERT-shaped feature-extraction folder, through transformers.js. */
+export function embedSubject(): ContractSubject {
+  const dir = scratch('hearth-contract-embed-');
+  return {
+    name: 'embedding runner',
+    setup: async () => {
+      await dir.make();
+      await writeTinyEmbedder(join(dir.path(), 'bert'));
+    },
+    teardown: () => dir.remove(),
+    create: () => {
+      let loads = 0;
+      const runner = new EmbedRunner(
+        { model: 'embedding', dir: join(dir.path(), 'bert'), providers: ['cpu'], cacheDir: join(dir.path(), 'cache'), threads: 1 },
+        { log: (level, message) => void (level === 'info' && message.includes(' loaded ') && loads++) },
+      );
+      return { runner, loads: () => loads };
+    },
+    job: (id) => job('embed', 'embedding', id, { texts: ['the wifi password', 'standup moved'] }),
+    longJob: (id) => job('embed', 'embedding', id, { texts: Array.from({ length: 64 }, (_, i) => `lunch meeting ${i} ${'pizza '.repeat(100)}`) }),
+    stepsBeforeAbort: 0, // a batch is one step
+    // The step emits nothing before it ends: aborted as it is called.
+    abortAfterMs: 0,
+  };
+}
+
+export const SUBJECTS: ReadonlyArray<() => ContractSubject> = [simSubject, chatSubject, imageSubject, captionSubject, embedSubject];
