@@ -15,6 +15,7 @@ const benches: Bench[] = [
   { name: 'LLM: tokens/s through hearth vs node-llama-cpp, and batching', file: './llm.ts', fn: 'runLlmBench' },
   { name: 'Image: steps/s through hearth vs a bare ONNX loop', file: './image.ts', fn: 'runImageBench' },
   { name: 'Image: a chat during a 10-image flood, hearth vs FIFO', file: './image.ts', fn: 'runFloodBench' },
+  { name: 'Acknowledgements: 150 commands at once on Discord, GPU held shut (ratio of the 3 s deadline)', file: './acks.ts', fn: 'runAckBench' },
   { name: 'Soak: days of mixed traffic compressed (RSS, heap, event-loop lag, handles, database size)', file: './soak.ts', fn: 'runSoakBench' },
 ];
 

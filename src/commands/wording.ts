@@ -1,21 +1,43 @@
 import type { EndedState, ErrorInfo } from '../engine/types.js';
 
 /**
- * Plain words for an expected failure. Adapters may word things their own way from the code and facts;
- * this is the shared default, so Discord, Slack and the console say the same thing. Never a stack trace.
+ * What differs between faces in the words for a failure: only the face's own ways of doing things
+ * (how to cancel, where images come from), never the wording itself. Each adapter gives its own and
+ * formats the text it gets back (markdown flavour, emoji); the sentences are decided in {@link errorText}.
+ */
+export interface FaceWords {
+  /** How a person cancels a job on this face, as the QUEUE_FULL advice names it; `/cancel` by default. */
+  cancelCommand?: string;
+  /**
+   * Where this face downloads images from and how a person gives one, for HOST_NOT_ALLOWED; without
+   * it, the error's own message (the host given and that it is not allowed) is said.
+   */
+  images?: { hosts: string; howToGive: string };
+}
+
+const KIND_WORD: Record<string, string> = { chat: 'answer', image: 'image', caption: 'caption' };
+
+/** What a job of this kind makes, as people call it: an answer, an image, a caption. */
+export function kindWord(kind: string): string {
+  return KIND_WORD[kind] ?? kind;
+}
+
+/**
+ * Plain words for an expected failure, the same on Discord, Slack and the console: the one place they
+ * are decided (a face passes only its own ways of doing things, {@link FaceWords}). Never a stack trace.
  * Every code has a case: a new code does not compile until it is worded here.
  */
-export function errorText(error: ErrorInfo, opts: { cancelCommand?: string } = {}): string {
+export function errorText(error: ErrorInfo, face: FaceWords = {}): string {
   switch (error.code) {
     case 'QUEUE_FULL': {
       const f = error.facts;
       // Each platform names its own way to cancel (Slack has `/hearth cancel`, not `/cancel`).
-      return `You already have ${f.given - 1} jobs waiting or running (the limit is ${f.allowed}). Wait for one to finish, or cancel one with ${opts.cancelCommand ?? '/cancel'}.`;
+      return `You already have ${f.given - 1} jobs waiting or running (the limit is ${f.allowed}). Wait for one to finish, or cancel one with ${face.cancelCommand ?? '/cancel'}.`;
     }
     case 'DAILY_LIMIT':
       return `You have used your GPU time for today (${error.facts.given} of ${error.facts.allowed} GPU-seconds). It resets at midnight UTC.`;
     case 'MODEL_MISSING':
-      return `That model is not set up on this hearth yet. ${error.message}. An admin can add it to the config and run \`hearth models pull\`.`;
+      return `That isn't set up on this hearth yet: ${error.message}. An admin can add it to the config and run \`hearth models pull\`.`;
     case 'MODEL_INVALID':
     case 'MODEL_TOO_LARGE':
       return `The model could not be loaded: ${error.message}. An admin should check it with \`hearth doctor\`.`;
@@ -28,19 +50,22 @@ export function errorText(error: ErrorInfo, opts: { cancelCommand?: string } = {
     case 'NOT_FOUND':
       return capital(error.message) + '.';
     case 'ALREADY_ENDED':
-      return `That ${error.facts.kind} job has already ${endedVerb(error.facts.state)}.`;
+      // Named by what it made ("That image…"): people know answers and images, not "chat jobs".
+      return `That ${kindWord(error.facts.kind)} has already ${endedVerb(error.facts.state)}.`;
     case 'RUNNER_FAILED':
       return 'Sorry, something went wrong while running this job. The admin can find the details in the log.';
     case 'ABORTED':
       return 'This job was stopped before it finished. Please try again.';
     case 'TIMED_OUT':
       return 'This job took too long and was stopped. Please try again.';
+    case 'HOST_NOT_ALLOWED':
+      if (face.images) return `hearth only downloads images from ${face.images.hosts}. ${face.images.howToGive}`;
+      return sentence(error.message);
     case 'INVALID_INPUT':
     case 'PROMPT_TOO_LONG':
     case 'IMAGE_INVALID':
     case 'IMAGE_TOO_LARGE':
     case 'DOWNLOAD_FAILED':
-    case 'HOST_NOT_ALLOWED':
       // The message already says what was given and what is allowed.
       return sentence(error.message);
     default:

@@ -16,7 +16,7 @@ export type WorkerCrash =
 /** What a crash means for one job: run it again (counting the crash against it or not), or fail it. */
 export type CrashVerdict =
   | { jobId: string; action: 'retry'; blamed: boolean; note: string }
-  | { jobId: string; action: 'fail'; error: ErrorInfo };
+  | { jobId: string; action: 'fail'; error: ErrorInfo; /** The job was in the step that died: this crash counts against it too. */ crashed: boolean };
 
 /**
  * The one place that decides what a crash means for which jobs. The engine's other parts report
@@ -56,7 +56,7 @@ export class CrashPolicy {
           message: `loading model "${crash.model}" stopped the GPU worker ${crashes} times`,
           facts: { model: crash.model, crashes, reason: crash.reason },
         };
-        return crash.jobs.map((j) => ({ jobId: j.id, action: 'fail', error }));
+        return crash.jobs.map((j) => ({ jobId: j.id, action: 'fail', error, crashed: false }));
       }
       case 'step':
         return crash.jobs.map((j) =>
@@ -64,6 +64,7 @@ export class CrashPolicy {
             ? {
                 jobId: j.id,
                 action: 'fail',
+                crashed: true,
                 error: {
                   code: 'WORKER_CRASHED',
                   message: 'this job stopped the GPU worker twice, so it was not tried again',

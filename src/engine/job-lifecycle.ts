@@ -129,9 +129,9 @@ export class JobLifecycle {
     this.#o.release(live.record.model, live.record.id);
   }
 
-  fail(live: LiveJob, error: ErrorInfo): void {
+  fail(live: LiveJob, error: ErrorInfo, opts: { crashed?: boolean } = {}): void {
     const begun = live.begun;
-    this.#finish(live, { state: 'failed', error }, error.code);
+    this.#finish(live, { state: 'failed', error, ...(opts.crashed ? { crashed: true } : {}) }, error.code);
     this.#o.hub.publish(live.record.id, live.record.userId, { type: 'failed', error });
     if (begun) this.#o.release(live.record.model, live.record.id);
   }
@@ -189,7 +189,7 @@ export class JobLifecycle {
     for (const verdict of this.#o.crashPolicy.judge(crash)) {
       const live = this.#o.jobs.get(verdict.jobId);
       if (!live) continue;
-      if (verdict.action === 'fail') this.fail(live, verdict.error);
+      if (verdict.action === 'fail') this.fail(live, verdict.error, { crashed: verdict.crashed });
       else if (live.begun) this.#requeue(live, now, verdict.note, verdict.blamed);
     }
   }

@@ -1,7 +1,7 @@
 /**
  * A busy channel: 50 users run /ask, /imagine and /caption at the same moment. The GPU is held shut
  * (every simulated step waits for the test) until every interaction is acknowledged, every job stored
- * and queued, and every person shown their place in line: acknowledging never waits on the GPU,
+ * and queued, and places in line are shown: acknowledging never waits on the GPU,
  * however slow the machine. Then the GPU is let go, and every job is answered exactly once, each
  * person's first job starts before anyone's third (the fair scheduler, not arrival order), and no
  * message is edited faster than `discord.editIntervalMs`. How fast acknowledgements come is a

@@ -163,6 +163,8 @@ describe('durability with real processes', () => {
     expect(failed.error?.code).toBe('WORKER_CRASHED');
     expect(failed.error?.code === 'WORKER_CRASHED' ? failed.error.facts?.crashes : undefined).toBe(2);
     expect(failed.error?.message).toMatch(/stopped the GPU worker twice/);
+    // The record counts both crashes it took part in, the one that failed it included (as its facts say).
+    expect(failed.crashes).toBe(2);
     expect(events.some((e) => e.jobId === always.value.id && e.event.type === 'failed')).toBe(true);
     expect(store.getJob(fine.value.id)?.state).toBe('done');
     // One start, plus one restart per abort (three aborts in all).

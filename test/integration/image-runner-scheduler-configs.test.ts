@@ -3,16 +3,14 @@
  * diffusers writes them (sorted keys, `-Infinity`), end to end: folder check, `default` sampler,
  * timesteps and prediction type, image.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HearthError, type JobResult, type Json } from '../../src/engine/types.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { HearthError, type Json } from '../../src/engine/types.js';
 import { ImageRunner } from '../../src/runners/image/image-runner.js';
 import { inspectModelFolder } from '../../src/runners/image/model-folder.js';
 import { createScheduler, SCHEDULER_NAMES, type SchedulerName } from '../../src/runners/image/schedulers/index.js';
-import type { ImageRunnerSettings } from '../../src/runners/image/settings.js';
 import {
   diffusersJson,
   SD21_DDIM_EXPORT,
@@ -24,59 +22,16 @@ import {
   type DiffusersConfig,
 } from '../fixtures/sd-scheduler-configs.js';
 import { writeTinySd } from '../fixtures/tiny-sd.js';
+import { pngOf, tinyImageRunners } from '../helpers/image-runners.js';
 
-let root: string;
-const runners: ImageRunner[] = [];
+const images = tinyImageRunners('hearth-sched-', { guidance: 7.5 });
+const { settings, runnerFor, generate } = images;
+const png = pngOf;
 let seq = 0;
-
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'hearth-sched-'));
-});
-
-afterAll(async () => {
-  for (const r of runners) await r.dispose();
-  await rm(root, { recursive: true, force: true });
-});
-
-function settings(dir: string): ImageRunnerSettings {
-  return {
-    model: 'image',
-    dir,
-    providers: ['cpu'],
-    defaults: { width: 32, height: 32, steps: 4, guidance: 7.5, scheduler: 'default', negativePrompt: '' },
-    limits: { minSize: 32, maxSize: 256, maxSteps: 60, maxPromptChars: 200 },
-    previewEvery: 0,
-    threads: 1,
-  };
-}
 
 /** A tiny SD export (same weights every time) whose scheduler_config.json is `config`. */
 async function exportWith(config: DiffusersConfig): Promise<string> {
-  return writeTinySd(join(root, `export-${++seq}`), { schedulerConfig: config });
-}
-
-async function runnerFor(dir: string): Promise<ImageRunner> {
-  const r = new ImageRunner(settings(dir), { logger: { info: () => undefined, warn: () => undefined } });
-  runners.push(r);
-  await r.load();
-  return r;
-}
-
-async function generate(runner: ImageRunner, payload: Json): Promise<JobResult> {
-  const id = `job-${++seq}`;
-  const { steps } = await runner.begin({ id, kind: 'image', model: 'image', userId: 'u1', payload });
-  for (let i = 0; i < steps; i++) {
-    const [out] = await runner.step([id], { emit: () => undefined });
-    if (out?.failed) throw HearthError.from(out.failed);
-    if (out?.done) return out.done;
-  }
-  throw new Error(`no result after ${steps} steps`);
-}
-
-function png(result: JobResult): Buffer {
-  const p = result.image?.png;
-  if (!p) throw new Error('no image');
-  return Buffer.from(p);
+  return writeTinySd(join(images.root, `export-${++seq}`), { schedulerConfig: config });
 }
 
 /** Standard deviation of the pixel values: a picture, not a flat or NaN-black field. */

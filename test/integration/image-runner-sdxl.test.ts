@@ -5,65 +5,17 @@
  * UNet's added `text_embeds` and `time_ids`, SDXL's VAE scaling factor, the native size from
  * unet/config.json when no size is given.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HearthError, type JobResult, type Json } from '../../src/engine/types.js';
-import { ImageRunner } from '../../src/runners/image/image-runner.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { estimateVramBytes, inspectModelFolder } from '../../src/runners/image/model-folder.js';
-import type { ImageRunnerSettings } from '../../src/runners/image/settings.js';
 import { SDXL_TURBO, writeTinySdxl } from '../fixtures/tiny-sdxl.js';
+import { pngOf, tinyImageRunners } from '../helpers/image-runners.js';
 
-let root: string;
-const runners: ImageRunner[] = [];
-
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'hearth-sdxl-'));
-});
-
-afterAll(async () => {
-  for (const r of runners) await r.dispose();
-  await rm(root, { recursive: true, force: true });
-});
-
-function settings(dir: string): ImageRunnerSettings {
-  return {
-    model: 'image',
-    dir,
-    providers: ['cpu'],
-    defaults: { width: 32, height: 32, steps: 4, guidance: 5, scheduler: 'default', negativePrompt: '' },
-    limits: { minSize: 32, maxSize: 256, maxSteps: 60, maxPromptChars: 200 },
-    previewEvery: 0,
-    threads: 1,
-  };
-}
-
-async function runnerFor(dir: string): Promise<ImageRunner> {
-  const r = new ImageRunner(settings(dir), { logger: { info: () => undefined, warn: () => undefined } });
-  runners.push(r);
-  await r.load();
-  return r;
-}
-
-let seq = 0;
-async function generate(runner: ImageRunner, payload: Json): Promise<JobResult> {
-  const id = `job-${++seq}`;
-  const { steps } = await runner.begin({ id, kind: 'image', model: 'image', userId: 'u1', payload });
-  for (let i = 0; i < steps; i++) {
-    const [out] = await runner.step([id], { emit: () => undefined });
-    if (out?.failed) throw HearthError.from(out.failed);
-    if (out?.done) return out.done;
-  }
-  throw new Error(`no result after ${steps} steps`);
-}
-
-function png(result: JobResult): Buffer {
-  const p = result.image?.png;
-  if (!p) throw new Error('no image');
-  return Buffer.from(p);
-}
+const images = tinyImageRunners('hearth-sdxl-', { guidance: 5 });
+const { runnerFor, generate } = images;
+const png = pngOf;
 
 async function meanAbsDiff(a: Buffer, b: Buffer): Promise<number> {
   const [pa, pb] = await Promise.all([sharp(a).raw().toBuffer(), sharp(b).raw().toBuffer()]);
@@ -75,7 +27,7 @@ async function meanAbsDiff(a: Buffer, b: Buffer): Promise<number> {
 describe.each(['old', 'new'] as const)('an SDXL export (optimum era %s)', (era) => {
   let dir: string;
   beforeAll(async () => {
-    dir = await writeTinySdxl(join(root, `sdxl-${era}`), { era, sampleSize: 6 });
+    dir = await writeTinySdxl(join(images.root, `sdxl-${era}`), { era, sampleSize: 6 });
   });
 
   it('is read as SDXL: second encoder and tokenizer, scaling factor 0.13025, native size from unet/config.json', async () => {
@@ -102,7 +54,7 @@ describe.each(['old', 'new'] as const)('an SDXL export (optimum era %s)', (era) 
 
 describe('an SDXL-Turbo export', () => {
   it('runs 1 step without guidance (trailing Euler) to a PNG of the native size', async () => {
-    const dir = await writeTinySdxl(join(root, 'turbo'), { schedulerConfig: SDXL_TURBO, sampleSize: 4 });
+    const dir = await writeTinySdxl(join(images.root, 'turbo'), { schedulerConfig: SDXL_TURBO, sampleSize: 4 });
     const runner = await runnerFor(dir);
     const r = await generate(runner, { prompt: 'a photo of a dog', seed: 1, steps: 1, guidance: 0 });
     expect(await sharp(png(r)).metadata()).toMatchObject({ format: 'png', width: 32, height: 32 });
@@ -112,13 +64,13 @@ describe('an SDXL-Turbo export', () => {
 
 describe('SDXL folder checks and residency', () => {
   it('refuses an SDXL export without tokenizer_2, naming it', async () => {
-    const dir = await writeTinySdxl(join(root, 'no-tok2'));
+    const dir = await writeTinySdxl(join(images.root, 'no-tok2'));
     await rm(join(dir, 'tokenizer_2'), { recursive: true });
     await expect(inspectModelFolder(dir)).rejects.toMatchObject({ code: 'MODEL_MISSING', message: expect.stringContaining('tokenizer_2') as string });
   });
 
   it('counts the second text encoder in the VRAM estimate', async () => {
-    const dir = await writeTinySdxl(join(root, 'vram'));
+    const dir = await writeTinySdxl(join(images.root, 'vram'));
     const withBoth = await estimateVramBytes(dir, 32, 32);
     await rm(join(dir, 'text_encoder_2'), { recursive: true });
     expect(withBoth).toBeGreaterThan(await estimateVramBytes(dir, 32, 32));

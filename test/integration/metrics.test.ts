@@ -10,22 +10,11 @@ import type { HearthApp } from '../../src/app/hearth-app.js';
 import { createWebAdapter, type WebAdapter } from '../../src/bots/web/index.js';
 import type { CommandRunner } from '../../src/monitoring/gpu-monitor.js';
 import type { JobKind, JobRecord, Json } from '../../src/engine/types.js';
+import { METRIC_FAMILIES } from '../helpers/metric-families.js';
 import { simApp } from '../helpers/sim-app.js';
 
 const MIB = 2 ** 20;
-const NAMES = [
-  'hearth_jobs_total',
-  'hearth_queue_jobs',
-  'hearth_job_wait_seconds',
-  'hearth_gpu_seconds_total',
-  'hearth_chat_tokens_total',
-  'hearth_image_steps_total',
-  'hearth_gpu_utilization_ratio',
-  'hearth_gpu_memory_used_bytes',
-  'hearth_gpu_memory_total_bytes',
-  'hearth_gpu_temperature_celsius',
-  'hearth_gpu_power_watts',
-];
+const NAMES = METRIC_FAMILIES;
 
 const twoGpus: CommandRunner = async (_file, args) =>
   args[0]!.startsWith('--query-gpu') ? '0, 45, 6144, 24564, 61, 180.5\n1, [N/A], 1024, 8192, 40, [N/A]\n' : `${process.pid}, 5000\n`;

@@ -157,6 +157,21 @@ describe('SqliteStore', () => {
     expect(transitions(path, 'j', 2).map((t) => t.to)).toEqual(['running', 'done']);
   });
 
+  it('counts the crash that fails a job in its record, in the same write', () => {
+    const store = open(dbPath());
+    store.insertJob(job('k', 'u'), 100);
+    store.markRunning('k', 200);
+    store.markQueued('k', 300, 'worker exited with code 134', { crashed: true });
+    store.markRunning('k', 400);
+    const error = { code: 'WORKER_CRASHED' as const, message: 'this job stopped the GPU worker twice, so it was not tried again', facts: { crashes: 2, reason: 'exit 134' } };
+    expect(store.finish('k', { state: 'failed', error, crashed: true }, 500, 'WORKER_CRASHED')).toMatchObject({ state: 'failed', crashes: 2, error });
+    // A failure that is not a crash (or a finish of an ended job) counts none.
+    store.insertJob(job('l', 'u'), 600);
+    store.markRunning('l', 700);
+    expect(store.finish('l', { state: 'failed', error: { code: 'RUNNER_FAILED', message: 'bad input' } }, 800)).toMatchObject({ crashes: 0 });
+    expect(store.finish('k', { state: 'failed', error, crashed: true }, 900)).toMatchObject({ crashes: 2 });
+  });
+
   it('refuses transitions the state does not allow, and unknown ids', () => {
     const store = open(':memory:');
     store.insertJob(job('j', 'u'), 1);

@@ -38,6 +38,8 @@ describe('what a crash means for which jobs', () => {
       {
         jobId: 'a',
         action: 'fail',
+        // This crash counts against it too: its record ends with crashes 2, as its error's facts say.
+        crashed: true,
         error: {
           code: 'WORKER_CRASHED',
           message: 'this job stopped the GPU worker twice, so it was not tried again',

@@ -62,11 +62,25 @@ describe('error codes', () => {
     expect(errorText(SAMPLES.DAILY_LIMIT)).toContain('600 of 600 GPU-seconds');
   });
 
+  it('are decided once: the faces differ only in their own ways of doing things', () => {
+    const sameEverywhere = samples.filter((e) => e.code !== 'QUEUE_FULL' && e.code !== 'HOST_NOT_ALLOWED');
+    for (const e of sameEverywhere) {
+      expect(problemText(e), e.code).toBe(errorText(e));
+      expect(slackErrorText(e), e.code).toBe(errorText(e));
+    }
+    expect(problemText(SAMPLES.QUEUE_FULL)).toContain('cancel one with /cancel.');
+    expect(problemText(SAMPLES.HOST_NOT_ALLOWED)).toBe('hearth only downloads images from Discord’s own file servers. Attach the image to your message instead of linking it.');
+    expect(slackErrorText(SAMPLES.HOST_NOT_ALLOWED)).toBe('Downloads from evil.example are not allowed.');
+    expect(errorText(SAMPLES.MODEL_MISSING)).toBe("That isn't set up on this hearth yet: no chat model is configured (models.chat.path). An admin can add it to the config and run `hearth models pull`.");
+  });
+
   it('tells a job that has ended by how it ended, not as missing', () => {
     expect(problemText(SAMPLES.ALREADY_ENDED)).toBe('That image has already ended.');
     const done = fault('ALREADY_ENDED', 'job j2 has already ended (done)', { jobId: 'j2', kind: 'chat', state: 'done' });
     expect(problemText(done)).toBe('That answer has already finished.');
-    expect(slackErrorText(done)).toBe('That chat job has already finished.');
+    // One wording on every face (it was "That chat job…" on Slack and the console).
+    expect(slackErrorText(done)).toBe('That answer has already finished.');
+    expect(errorText(done)).toBe('That answer has already finished.');
     expect(statusFor('ALREADY_ENDED')).toBe(409);
     expect(statusFor('NOT_FOUND')).toBe(404);
   });

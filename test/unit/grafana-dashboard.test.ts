@@ -2,20 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-
-const FAMILIES = [
-  'hearth_jobs_total',
-  'hearth_queue_jobs',
-  'hearth_job_wait_seconds',
-  'hearth_gpu_seconds_total',
-  'hearth_chat_tokens_total',
-  'hearth_image_steps_total',
-  'hearth_gpu_utilization_ratio',
-  'hearth_gpu_memory_used_bytes',
-  'hearth_gpu_memory_total_bytes',
-  'hearth_gpu_temperature_celsius',
-  'hearth_gpu_power_watts',
-];
+import { METRIC_FAMILIES as FAMILIES } from '../helpers/metric-families.js';
 
 interface Panel {
   type: string;

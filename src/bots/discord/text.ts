@@ -1,5 +1,5 @@
 import type { QueueView, StatusView } from '../../commands/hearth-commands.js';
-import { etaText, queuedText } from '../../commands/wording.js';
+import { etaText, kindWord, queuedText } from '../../commands/wording.js';
 import type { ErrorInfo } from '../../engine/types.js';
 import { clip } from './render.js';
 import { MESSAGE_LIMIT } from './split.js';
@@ -17,11 +17,8 @@ export function who(userId: string): string {
   return userId.startsWith('discord:') ? `<@${userId.slice('discord:'.length)}>` : `\`${userId}\``;
 }
 
-const KIND_WORD: Record<string, string> = { chat: 'answer', image: 'image', caption: 'caption' };
-
-export function kindWord(kind: string): string {
-  return KIND_WORD[kind] ?? kind;
-}
+/** What a job of this kind makes (shared wording; kept here for the Discord files that import it from text.ts). */
+export { kindWord } from '../../commands/wording.js';
 
 /** /queue: the user's jobs with position and ETA, then how busy the GPU is. */
 export function queueText(q: QueueView): string {

@@ -46,6 +46,11 @@ export interface JobOutcome {
   /** What the job produced; for `cancelled`, the partial result if any. */
   result?: JobResult | null;
   error?: ErrorInfo | null;
+  /**
+   * The job ends because the worker died under it (again): this crash is counted too, in the same
+   * transaction, so the record's `crashes` says how many times the job took the worker down.
+   */
+  crashed?: boolean;
 }
 
 export interface RecoveryReport {

@@ -92,7 +92,7 @@ export class SqliteJobs implements JobRecordStore {
       // arrives after a cancel, or a retry of a job that had in fact finished).
       if (FINAL.includes(job.state)) return job;
       const { json, png } = encodeResult(outcome.result);
-      s.setFinished.run({ id, state: outcome.state, now, result: json, png, error: outcome.error ? JSON.stringify(outcome.error) : null });
+      s.setFinished.run({ id, state: outcome.state, now, result: json, png, error: outcome.error ? JSON.stringify(outcome.error) : null, crashed: outcome.crashed ? 1 : 0 });
       s.pendingAdd.run(-1, job.userId);
       this.#transition(id, job.state, outcome.state, now, note);
       return this.#mustGet(id);
@@ -308,8 +308,9 @@ function prepare(db: Database.Database) {
       result: string | null;
       png: Buffer | null;
       error: string | null;
+      crashed: number;
     }>(
-      `UPDATE jobs SET state = :state, finished_at = :now, result = :result, result_png = :png, error = :error,
+      `UPDATE jobs SET state = :state, finished_at = :now, result = :result, result_png = :png, error = :error, crashes = crashes + :crashed,
          payload = ${DROP_UPLOADS}
        WHERE id = :id`,
     ),

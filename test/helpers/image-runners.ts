@@ -1,0 +1,75 @@
+/**
+ * Real ImageRunners (onnxruntime-node on the CPU) on tiny exports the tests write, for the image runner
+ * tests that go end to end (scheduler configs, SDXL): a temporary folder for the exports, runners
+ * loaded on them and disposed after the file, and a job run step by step to its result.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { HearthError, type JobResult, type Json } from '../../src/engine/types.js';
+import { ImageRunner } from '../../src/runners/image/image-runner.js';
+import type { ImageRunnerSettings } from '../../src/runners/image/settings.js';
+
+export interface TinyImageRunners {
+  /** The file's temporary folder (set once its beforeAll has run). */
+  readonly root: string;
+  /** Runner settings for an export folder: 32² at 4 steps by default, limits a test can reach. */
+  settings(dir: string): ImageRunnerSettings;
+  /** A loaded runner on `dir`, disposed after the file. */
+  runnerFor(dir: string): Promise<ImageRunner>;
+  /** Runs one image job on `runner`, step by step, to its result (a failure throws its HearthError). */
+  generate(runner: ImageRunner, payload: Json): Promise<JobResult>;
+}
+
+/** Registers the file's beforeAll/afterAll (temporary folder, runners disposed) and returns the helpers. */
+export function tinyImageRunners(prefix: string, opts: { guidance: number }): TinyImageRunners {
+  let root = '';
+  const runners: ImageRunner[] = [];
+  let seq = 0;
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), prefix));
+  });
+  afterAll(async () => {
+    for (const r of runners) await r.dispose();
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+  const settings = (dir: string): ImageRunnerSettings => ({
+    model: 'image',
+    dir,
+    providers: ['cpu'],
+    defaults: { width: 32, height: 32, steps: 4, guidance: opts.guidance, scheduler: 'default', negativePrompt: '' },
+    limits: { minSize: 32, maxSize: 256, maxSteps: 60, maxPromptChars: 200 },
+    previewEvery: 0,
+    threads: 1,
+  });
+  return {
+    get root() {
+      return root;
+    },
+    settings,
+    async runnerFor(dir) {
+      const r = new ImageRunner(settings(dir), { logger: { info: () => undefined, warn: () => undefined } });
+      runners.push(r);
+      await r.load();
+      return r;
+    },
+    async generate(runner, payload) {
+      const id = `job-${++seq}`;
+      const { steps } = await runner.begin({ id, kind: 'image', model: 'image', userId: 'u1', payload });
+      for (let i = 0; i < steps; i++) {
+        const [out] = await runner.step([id], { emit: () => undefined });
+        if (out?.failed) throw HearthError.from(out.failed);
+        if (out?.done) return out.done;
+      }
+      throw new Error(`no result after ${steps} steps`);
+    },
+  };
+}
+
+/** The PNG bytes of an image job's result (throws when there is none). */
+export function pngOf(result: JobResult): Buffer {
+  const p = result.image?.png;
+  if (!p) throw new Error('no image');
+  return Buffer.from(p);
+}
