@@ -101,6 +101,7 @@ export class HearthApp {
     this.metrics = new HearthMetrics({
       jobs: this.engine,
       snapshot: () => this.engine.snapshot(),
+      counters: () => this.engine.runnerCounters(),
       gpu: this.gpu,
       clock,
       onError: (e) => this.reportError(e, 'metrics'),
