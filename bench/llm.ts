@@ -221,7 +221,9 @@ async function batching(llama: Llama, path: string): Promise<string[]> {
  */
 async function multiSequence(llama: Llama, path: string): Promise<string[]> {
   const ks = CONCURRENCY.filter((k) => k > 1);
-  const runner = new ChatRunner(settings(path, Math.max(...ks), BATCH_TOKENS), { llama });
+  // No conversation cache: an idle sequence would otherwise keep the last run's prompt, and hearth
+  // would evaluate less of each prompt than the fresh sessions do.
+  const runner = new ChatRunner({ ...settings(path, Math.max(...ks), BATCH_TOKENS), cacheConversations: 0 }, { llama });
   await runner.load();
   const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
   const chatWrapper = resolveChatWrapper(model);
