@@ -109,12 +109,8 @@ export class ChatRunner implements Runner {
 
   /** Decode batches and conversation cache counters so far (for benchmarks and diagnostics). */
   stats(): ChatRunnerStats {
-    return {
-      ...this.batchStats,
-      cache: { ...this.cacheStats },
-      draft: { ...this.draftStats, acceptance: acceptanceRate(this.draftStats) ?? null },
-      adapterContexts: { ...this.adapterStats },
-    };
+    const draft = { ...this.draftStats, acceptance: acceptanceRate(this.draftStats) ?? null };
+    return { ...this.batchStats, cache: { ...this.cacheStats }, draft, adapterContexts: { ...this.adapterStats } };
   }
 
   /** The counters the worker reports to the main process (metrics, dashboard). */
