@@ -31,6 +31,8 @@ const SOLO_TOKENS = 96;
 const BATCH_TOKENS = 48;
 const REPEATS = 5;
 const BATCH_REPEATS = 3;
+/** Pairs in the multi-sequence comparison (its runs are short, and the machine is shared). */
+const MULTISEQ_REPEATS = 5;
 const CONCURRENCY = [1, 2, 4, 8];
 const QUESTIONS = [
   'what is a cat',
@@ -221,8 +223,6 @@ async function batching(llama: Llama, path: string): Promise<string[]> {
  */
 async function multiSequence(llama: Llama, path: string): Promise<string[]> {
   const ks = CONCURRENCY.filter((k) => k > 1);
-  const runner = new ChatRunner(settings(path, Math.max(...ks), BATCH_TOKENS), { llama });
-  await runner.load();
   const model = await llama.loadModel({ modelPath: path, gpuLayers: 0 });
   const chatWrapper = resolveChatWrapper(model);
   const rows = [
@@ -230,9 +230,12 @@ async function multiSequence(llama: Llama, path: string): Promise<string[]> {
     '| --- | --- | --- | --- | --- |',
   ];
   try {
-    await runTogether(runner, [nextId()], [QUESTIONS[0] ?? ''], 4); // warm-up
     for (const k of ks) {
       const questions = QUESTIONS.slice(0, k);
+      // Both sides get k sequences of 512 tokens. No conversation cache: an idle sequence would
+      // otherwise keep the last run's prompt, and hearth would evaluate less than the fresh sessions do.
+      const runner = new ChatRunner({ ...settings(path, k, BATCH_TOKENS), cacheConversations: 0 }, { llama });
+      await runner.load();
       const context = await model.createContext({ contextSize: 512, sequences: k, threads: 1 });
       const direct = () =>
         timed(async () => {
@@ -250,13 +253,14 @@ async function multiSequence(llama: Llama, path: string): Promise<string[]> {
           return counts.reduce((a, b) => a + b, 0);
         });
       const hearth = () => timed(() => runTogether(runner, questions.map(() => nextId()), questions, BATCH_TOKENS));
-      await direct(); // warm-up of the new context
+      await direct(); // warm-ups of the new contexts
+      await hearth();
       const ratios: number[] = [];
       const cpuRatios: number[] = [];
       const directRates: number[] = [];
       const hearthRates: number[] = [];
       // Median of BATCH_REPEATS pairs, alternating which goes first.
-      for (let rep = 0; rep < BATCH_REPEATS; rep++) {
+      for (let rep = 0; rep < MULTISEQ_REPEATS; rep++) {
         const first = rep % 2 === 0 ? await direct() : await hearth();
         const second = rep % 2 === 0 ? await hearth() : await direct();
         const [d, h] = rep % 2 === 0 ? [first, second] : [second, first];
@@ -266,12 +270,12 @@ async function multiSequence(llama: Llama, path: string): Promise<string[]> {
         cpuRatios.push(h.value / h.cpuSeconds / (d.value / d.cpuSeconds));
       }
       await context.dispose();
+      await runner.dispose();
       rows.push(
         `| ${k} | ${median(directRates).toFixed(1)} | ${median(hearthRates).toFixed(1)} | **${median(ratios).toFixed(3)}×** | ${median(cpuRatios).toFixed(3)}× |`,
       );
     }
   } finally {
-    await runner.dispose();
     await model.dispose();
   }
   return rows;
@@ -448,7 +452,7 @@ export async function runLlmBench(parts: readonly Part[] = PARTS): Promise<strin
     if (parts.includes('batching'))
       out.push('', `### Batching (${BATCH_TOKENS} tokens per chat; runner with 8 sequences; median of ${BATCH_REPEATS})`, '', ...(await batching(llama, path)));
     if (parts.includes('multiseq'))
-      out.push('', `### Batching vs node-llama-cpp's own multi-sequence batching (${BATCH_TOKENS} tokens per chat; median of ${BATCH_REPEATS})`, '', ...(await multiSequence(llama, path)));
+      out.push('', `### Batching vs node-llama-cpp's own multi-sequence batching (${BATCH_TOKENS} tokens per chat; k sequences each; median of ${MULTISEQ_REPEATS})`, '', ...(await multiSequence(llama, path)));
     if (parts.includes('cache')) out.push('', '### Conversation cache: follow-up first token (context 2048)', '', ...(await conversationCache(llama, path)));
     if (parts.includes('chunked')) out.push('', '### Chunked prompt evaluation: longest step (context 4096)', '', ...(await chunkedPrompt(llama, path)));
     out.push('', `Bench time: ${((performance.now() - started) / 1000).toFixed(0)} s.`);

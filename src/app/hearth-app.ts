@@ -107,6 +107,7 @@ export class HearthApp {
     this.metrics = new HearthMetrics({
       jobs: this.engine,
       snapshot: () => this.engine.snapshot(),
+      counters: () => this.engine.runnerCounters(),
       gpu: this.gpu,
       ...(options.cluster ? { cluster: options.cluster } : {}),
       clock,

@@ -6,6 +6,7 @@ import { Delivery } from './delivery.js';
 import { Dispatcher } from './dispatcher.js';
 import { EventHub, ReadinessSignal } from './events.js';
 import type { Executor, ModelDescriptor } from './executor/executor.js';
+import type { RunnerCounters } from './runner.js';
 import type { JobFeed, Readiness } from './job-feed.js';
 import { JobLifecycle, type Actor } from './job-lifecycle.js';
 import { LiveJobs } from './live-jobs.js';
@@ -83,6 +84,8 @@ export interface EngineSnapshot {
   swaps: number;
   /** What the GPU is doing now. */
   current: { model: string; jobIds: string[] } | null;
+  /** The runners' own counters by model (the chat model's conversation cache), where the executor reports them. */
+  runnerCounters?: Record<string, RunnerCounters>;
 }
 
 const DEFAULT_SECONDS_PER_STEP: Record<JobKind, number> = { chat: 0.15, image: 0.5, caption: 1, embed: 0.2 };
@@ -347,7 +350,13 @@ export class Engine implements JobFeed {
       steps: this.#dispatcher.steps,
       swaps: this.#residency.swaps,
       current: this.#dispatcher.current,
+      ...(this.#executor.counters ? { runnerCounters: this.runnerCounters() } : {}),
     };
+  }
+
+  /** The runners' own counters by model (totals across worker restarts); empty where the executor keeps none. */
+  runnerCounters(): Record<string, RunnerCounters> {
+    return this.#executor.counters?.() ?? {};
   }
 
   /** Resolves when nothing is queued or running (jobs waiting for hearth to start count as queued). */

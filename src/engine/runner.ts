@@ -30,6 +30,25 @@ export interface StepOptions {
   emit: (jobId: string, event: JobEvent) => void;
 }
 
+/** A chat runner's conversation cache, counted since the runner was created. */
+export interface ConversationCacheCounters {
+  /** Turns whose conversation's tokens were found in an idle sequence. */
+  hits: number;
+  /** Turns of a conversation that found none (first turn, evicted, or busy). */
+  misses: number;
+  /** Idle conversations whose tokens were dropped for another. */
+  evictions: number;
+  /** Prompt tokens found already evaluated. */
+  reusedTokens: number;
+  /** Prompt tokens evaluated. */
+  evaluatedTokens: number;
+}
+
+/** Counters a runner keeps about its own work (the worker sends them to the main process after each step). */
+export interface RunnerCounters {
+  conversationCache?: ConversationCacheCounters;
+}
+
 /**
  * A model runner in the GPU worker. One instance serves one configured model. A job is a sequence of
  * steps; the engine decides which step runs next, so another user's work can go between two steps.
@@ -65,6 +84,8 @@ export interface Runner {
   /** Frees a job's state (finished, cancelled, or failed). Safe for an unknown id. */
   end(jobId: string): Promise<void>;
   dispose(): Promise<void>;
+  /** Counters of its own work so far (monotonic while the runner lives). */
+  counters?(): RunnerCounters;
 }
 
 /** Creates the runners of a worker from its settings (the worker imports this from a module path). */

@@ -3,6 +3,7 @@ import type { Clock } from '../engine/clock.js';
 import type { EngineSnapshot } from '../engine/engine.js';
 import type { JobFeed } from '../engine/job-feed.js';
 import type { EngineEvent, JobKind, JobRecord } from '../engine/types.js';
+import type { ConversationCacheCounters, RunnerCounters } from '../engine/runner.js';
 import type { GpuTelemetrySource } from './gpu-monitor.js';
 import type { GpuReading } from './nvidia-smi.js';
 import type { ClusterStatusSource } from './cluster-status.js';
@@ -25,6 +26,8 @@ export interface HearthMetricsOptions {
   jobs: JobFeed;
   /** The queue now (read at each scrape). */
   snapshot: () => EngineSnapshot;
+  /** The runners' counters by model (the chat model's conversation cache), read at each scrape. */
+  counters?: () => Record<string, RunnerCounters>;
   /** GPU readings (nvidia-smi); without it the per-GPU families have no samples. */
   gpu?: GpuTelemetrySource;
   /** A coordinator's workers: per-worker gauges (./worker-metrics.ts). */
@@ -109,6 +112,7 @@ export class HearthMetrics {
         }),
       });
     };
+    this.#cacheFamilies(options, registers);
     gpuGauge('hearth_gpu_utilization_ratio', 'GPU busy share over the last sample period (0..1), from nvidia-smi.', (g) => g.utilization);
     gpuGauge('hearth_gpu_memory_used_bytes', 'GPU memory in use (all processes), from nvidia-smi.', (g) => g.memoryUsedBytes);
     gpuGauge('hearth_gpu_memory_total_bytes', 'GPU memory in all, from nvidia-smi.', (g) => g.memoryTotalBytes);
@@ -121,6 +125,43 @@ export class HearthMetrics {
       this.#gpuSeconds.inc({ kind }, 0);
     }
     this.#off = options.jobs.subscribe((e) => this.#onEvent(e));
+  }
+
+  /**
+   * The chat conversation cache, by model: hits, misses, evictions, and prompt tokens evaluated vs
+   * found already evaluated. Totals the worker reports (kept across its restarts), set at each scrape.
+   */
+  #cacheFamilies(options: HearthMetricsOptions, registers: Registry[]): void {
+    const read = (): Array<[string, ConversationCacheCounters]> =>
+      Object.entries(options.counters?.() ?? {}).flatMap(([model, c]) => (c.conversationCache ? [[model, c.conversationCache] as [string, ConversationCacheCounters]] : []));
+    const family = (name: string, help: string, key: keyof ConversationCacheCounters): void => {
+      new Counter({
+        name,
+        help,
+        labelNames: ['model'],
+        registers,
+        collect: guard(options, function (this: Counter<'model'>) {
+          this.reset();
+          for (const [model, c] of read()) this.inc({ model }, c[key]);
+        }),
+      });
+    };
+    family('hearth_chat_cache_hits_total', 'Chat turns whose conversation was found cached in an idle sequence.', 'hits');
+    family('hearth_chat_cache_misses_total', 'Chat turns of a conversation that found no cache (first turn, evicted, busy).', 'misses');
+    family('hearth_chat_cache_evictions_total', "Cached conversations dropped for another's turn.", 'evictions');
+    new Counter({
+      name: 'hearth_chat_prompt_tokens_total',
+      help: 'Chat prompt tokens, by source: evaluated, or reused from the conversation cache.',
+      labelNames: ['model', 'source'],
+      registers,
+      collect: guard(options, function (this: Counter<'model' | 'source'>) {
+        this.reset();
+        for (const [model, c] of read()) {
+          this.inc({ model, source: 'evaluated' }, c.evaluatedTokens);
+          this.inc({ model, source: 'reused' }, c.reusedTokens);
+        }
+      }),
+    });
   }
 
   /** The Prometheus text exposition (content type {@link HearthMetrics.contentType}). */

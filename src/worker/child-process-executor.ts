@@ -7,7 +7,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ExecStepOptions, Executor, ModelDescriptor } from '../engine/executor/executor.js';
-import type { RunnerJob, StepOutput } from '../engine/runner.js';
+import { CounterTotals } from '../engine/executor/counter-totals.js';
+import type { RunnerCounters, RunnerJob, StepOutput } from '../engine/runner.js';
 import { type FactsOf, HearthError, type Json } from '../engine/types.js';
 import {
   decodeFromWorker,
@@ -79,6 +80,7 @@ export class ChildProcessExecutor implements Executor {
   readonly #crashListeners = new Set<(reason: string) => void>();
   #closing: Promise<void> | undefined;
   #starts = 0;
+  readonly #counters = new CounterTotals();
 
   constructor(options: ChildProcessExecutorOptions) {
     this.#options = options;
@@ -116,6 +118,11 @@ export class ChildProcessExecutor implements Executor {
 
   async end(model: string, jobId: string): Promise<void> {
     await this.#call({ op: 'end', model, jobId });
+  }
+
+  /** The runners' counters by model, totals across worker restarts. */
+  counters(): Record<string, RunnerCounters> {
+    return this.#counters.snapshot();
   }
 
   onCrash(listener: (reason: string) => void): () => void {
@@ -187,6 +194,7 @@ export class ChildProcessExecutor implements Executor {
   #spawn(): Promise<ChildProcess> {
     const { path, execArgv } = workerEntry(this.#options.entry);
     this.#starts++;
+    this.#counters.restarted();
     const child = fork(path, [], {
       execArgv,
       serialization: 'advanced',
@@ -245,6 +253,8 @@ export class ChildProcessExecutor implements Executor {
   #onMessage(m: Exclude<FromWorker, { type: 'ready' | 'init-failed' }>): ProtocolViolation | undefined {
     if (m.type === 'log') {
       this.#options.log?.(m.level, m.message);
+    } else if (m.type === 'counters') {
+      this.#counters.report(m.model, m.counters);
     } else if (m.type === 'event') {
       // An unknown id is a call already settled (a late event): dropped, as the engine drops late events.
       this.#pending.get(m.id)?.onEvent?.(m.jobId, m.event);

@@ -73,11 +73,17 @@ async function handle(id: number, request: Request, signal: AbortSignal): Promis
       return null;
     case 'begin':
       return runner(request.job.model).begin(request.job, { signal });
-    case 'step':
-      return runner(request.model).step(request.jobIds, {
+    case 'step': {
+      const r = runner(request.model);
+      const outputs = await r.step(request.jobIds, {
         signal,
         emit: (jobId, event) => send({ type: 'event', id, jobId, event }),
       });
+      // Before the response, so the main process's figures include this step when it sees its end.
+      const counters = r.counters?.();
+      if (counters) send({ type: 'counters', model: r.model, counters });
+      return outputs;
+    }
     case 'end':
       await runner(request.model).end(request.jobId);
       return null;

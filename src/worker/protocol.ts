@@ -15,7 +15,7 @@
 import { inspect } from 'node:util';
 import { z } from 'zod';
 import type { ModelDescriptor } from '../engine/executor/executor.js';
-import type { RunnerJob, StepOutput } from '../engine/runner.js';
+import type { RunnerCounters, RunnerJob, StepOutput } from '../engine/runner.js';
 import { ERROR_CODES, type ErrorCode, type ErrorInfo, type JobEvent, type JobResult, type Json } from '../engine/types.js';
 
 // ── Building blocks ────────────────────────────────────────────────────────────────────────────
@@ -211,6 +211,14 @@ export type ToWorker = z.infer<typeof toWorkerSchema>;
 
 // ── Worker → parent ────────────────────────────────────────────────────────────────────────────
 
+const count = z.int().nonnegative();
+/** A runner's counters (see RunnerCounters); a newer worker may add keys. */
+const runnerCountersSchema: z.ZodType<RunnerCounters> = z.looseObject({
+  conversationCache: z
+    .looseObject({ hits: count, misses: count, evictions: count, reusedTokens: count, evaluatedTokens: count })
+    .exactOptional(),
+});
+
 /** One schema per message the worker sends. */
 export const fromWorkerSchemas = {
   /** Init done: the runners are built. */
@@ -225,6 +233,8 @@ export const fromWorkerSchemas = {
   event: z.looseObject({ type: z.literal('event'), id: callId, jobId: z.string(), event: jobEventSchema }),
   /** A line for the main process's log. */
   log: z.looseObject({ type: z.literal('log'), level: z.enum(['info', 'warn', 'error']), message: z.string() }),
+  /** A runner's counters as they stand in this worker, sent after each of its steps (before the step's response). */
+  counters: z.looseObject({ type: z.literal('counters'), model: z.string(), counters: runnerCountersSchema }),
 };
 const f = fromWorkerSchemas;
 const fromWorkerSchema = z.discriminatedUnion('type', [
@@ -233,6 +243,7 @@ const fromWorkerSchema = z.discriminatedUnion('type', [
   z.discriminatedUnion('ok', [f.responseOk, f.responseError]),
   f.event,
   f.log,
+  f.counters,
 ]);
 /** A message the worker sends. */
 export type FromWorker = z.infer<typeof fromWorkerSchema>;
@@ -272,7 +283,7 @@ function decode<T>(schema: z.ZodType<T>, raw: unknown, kinds: string): Decoded<T
   return { ok: false, violation: { expected, received: show(raw) } };
 }
 
-const FROM_WORKER_TYPES = 'ready, init-failed, response, event, log';
+const FROM_WORKER_TYPES = 'ready, init-failed, response, event, log, counters';
 const TO_WORKER_TYPES = 'init, request';
 
 /** The parent's check of what the worker sent. */

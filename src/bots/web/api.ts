@@ -220,14 +220,16 @@ export class ConsoleApi {
    */
   async #ask(b: Record<string, Json>, caller: Caller, ref: string): Promise<Result<JobRecord>> {
     const prompt = typeof b.prompt === 'string' ? b.prompt : '';
+    // A LoRA adapter by name (the commands refuse an unknown one, listing the names).
+    const adapter = typeof b.adapter === 'string' && b.adapter !== '' ? { adapter: b.adapter } : {};
     const session = caller.session;
     if (b.uploadId === undefined || b.uploadId === null || b.uploadId === '') {
-      return this.#d.commands.ask({ prompt }, invocation(caller, { ref }));
+      return this.#d.commands.ask({ prompt, ...adapter }, invocation(caller, { ref }));
     }
     const bytes = this.#take(b.uploadId, session);
     if (!bytes.ok) return bytes;
     const inv = invocation(caller, { ref, then: 'ask', prompt: prompt.trim() });
-    const asked = await this.#d.commands.ask({ prompt, images: [{ bytes: bytes.value }] }, inv, { signal: this.#d.signal });
+    const asked = await this.#d.commands.ask({ prompt, images: [{ bytes: bytes.value }], ...adapter }, inv, { signal: this.#d.signal });
     // The card may already show its image being described: it ends with the reason too.
     if (!asked.ok) this.#d.tracker.fail({ platform: 'web', session, ref, then: 'ask', prompt: prompt.trim() }, asked.error);
     return asked;

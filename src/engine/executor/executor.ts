@@ -1,4 +1,4 @@
-import type { RunnerJob, StepOutput } from '../runner.js';
+import type { RunnerCounters, RunnerJob, StepOutput } from '../runner.js';
 import type { JobEvent, JobKind } from '../types.js';
 
 /** What the engine knows of a model the executor can run. */
@@ -31,6 +31,8 @@ export interface Executor {
   begin(job: RunnerJob, opts?: { signal?: AbortSignal }): Promise<{ steps: number }>;
   step(model: string, jobIds: string[], opts: ExecStepOptions): Promise<StepOutput[]>;
   end(model: string, jobId: string): Promise<void>;
+  /** The runners' counters by model, totals since the executor was made (across worker restarts); absent where none are kept. */
+  counters?(): Record<string, RunnerCounters>;
   /** Called when the work process went down on its own (not through close). */
   onCrash(listener: (reason: string) => void): () => void;
   /** Stops everything; returns the same promise when called again. */

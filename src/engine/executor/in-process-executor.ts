@@ -1,4 +1,4 @@
-import type { Runner, RunnerJob, StepOutput } from '../runner.js';
+import type { Runner, RunnerCounters, RunnerJob, StepOutput } from '../runner.js';
 import { HearthError } from '../types.js';
 import type { ExecStepOptions, Executor, ModelDescriptor } from './executor.js';
 
@@ -33,6 +33,15 @@ export class InProcessExecutor implements Executor {
 
   step(model: string, jobIds: string[], opts: ExecStepOptions): Promise<StepOutput[]> {
     return this.#runner(model).step(jobIds, opts);
+  }
+
+  counters(): Record<string, RunnerCounters> {
+    const out: Record<string, RunnerCounters> = {};
+    for (const r of this.#runners.values()) {
+      const c = r.counters?.();
+      if (c) out[r.model] = c;
+    }
+    return out;
   }
 
   end(model: string, jobId: string): Promise<void> {

@@ -16,7 +16,7 @@ import {
   type Token,
 } from 'node-llama-cpp';
 import { HearthError, type Json } from '../../engine/types.js';
-import type { Runner, RunnerJob, StepOptions, StepOutput } from '../../engine/runner.js';
+import type { Runner, RunnerCounters, RunnerJob, StepOptions, StepOutput } from '../../engine/runner.js';
 import { RunnerLifecycle, type LoadContext } from '../lifecycle.js';
 import { checkAdapterName, ContextPool, inspectAdapter, type AdapterContextStats, type AdapterInspection, type PoolEntry } from './adapters.js';
 import { countingStrategy, type BatchStats } from './batch-stats.js';
@@ -109,12 +109,13 @@ export class ChatRunner implements Runner {
 
   /** Decode batches and conversation cache counters so far (for benchmarks and diagnostics). */
   stats(): ChatRunnerStats {
-    return {
-      ...this.batchStats,
-      cache: { ...this.cacheStats },
-      draft: { ...this.draftStats, acceptance: acceptanceRate(this.draftStats) ?? null },
-      adapterContexts: { ...this.adapterStats },
-    };
+    const draft = { ...this.draftStats, acceptance: acceptanceRate(this.draftStats) ?? null };
+    return { ...this.batchStats, cache: { ...this.cacheStats }, draft, adapterContexts: { ...this.adapterStats } };
+  }
+
+  /** The counters the worker reports to the main process (metrics, dashboard). */
+  counters(): RunnerCounters {
+    return { conversationCache: { ...this.cacheStats } };
   }
 
   private get keepConversations(): number {

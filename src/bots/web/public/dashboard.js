@@ -119,7 +119,24 @@ function renderVram(v) {
       ),
     ),
     h('p', { class: 'muted' }, `${v.steps} steps run, ${v.swaps} model swaps.`),
+    ...cacheLines(v.runnerCounters ?? {}),
   );
+}
+
+/** The chat conversation cache of each model that keeps one: hits, misses, and prompt tokens reused. */
+function cacheLines(counters) {
+  return Object.entries(counters)
+    .filter(([, c]) => c.conversationCache)
+    .map(([model, { conversationCache: c }]) => {
+      const prompt = c.evaluatedTokens + c.reusedTokens;
+      const share = prompt > 0 ? ` (${Math.round((100 * c.reusedTokens) / prompt)}%)` : '';
+      return h(
+        'p',
+        { class: 'muted', 'data-cache': model },
+        `${model} conversation cache: ${c.hits} hits, ${c.misses} misses, ${c.evictions} evictions; ` +
+          `${c.reusedTokens} of ${prompt} prompt tokens reused${share}, ${c.evaluatedTokens} evaluated.`,
+      );
+    });
 }
 
 function renderQueue(v) {
@@ -320,7 +337,7 @@ function render(v) {
   panel('gpu', [v.running, v.current], () => renderGpu(v));
   panel('telemetry', v.gpu, () => renderTelemetry(v.gpu));
   panel('workers', v.workers ?? null, () => renderWorkers(v.workers));
-  panel('vram', [v.vramUsedBytes, v.vramBudgetBytes, v.loadedModels, v.models, v.steps, v.swaps], () => renderVram(v));
+  panel('vram', [v.vramUsedBytes, v.vramBudgetBytes, v.loadedModels, v.models, v.steps, v.swaps, v.runnerCounters], () => renderVram(v));
   panel('queue', v.queue, () => renderQueue(v));
   panel('usage', [v.usageToday, v.usageLastHour, v.usageBuckets, Math.floor(v.now / HOUR)], () => renderUsage(v));
   panel('recent', v.recent, () => renderRecent(v));
