@@ -1,5 +1,6 @@
 import { ButtonStyle, ComponentType, type APIActionRowComponent, type APIComponentInMessageActionRow } from 'discord.js';
 import { waitText } from '../../commands/wording.js';
+import type { ImagePayload } from '../../jobs/index.js';
 import { problemText } from './words.js';
 import type { JobViewModel } from '../../views/job-view-model.js';
 import type { DiscordCommand } from './origin.js';
@@ -30,24 +31,12 @@ function row(...buttons: Array<{ action: ButtonAction; jobId: string; label: str
   };
 }
 
-/** The options an image was made with, as the command stored them. */
-export interface ImageOptions {
-  prompt: string;
-  negativePrompt: string;
-  width: number;
-  height: number;
-  steps: number;
-  guidance: number;
-  seed: number;
-  scheduler: string;
-}
-
 /** What a command's messages show: the shared view (src/views) plus what only Discord needs. */
 export interface ViewState {
   command: DiscordCommand;
   view: JobViewModel;
   jobId?: string;
-  image?: ImageOptions;
+  image?: ImagePayload;
   question?: string;
   /** Largest upload the channel takes, bytes. */
   maxUploadBytes?: number;
@@ -102,7 +91,7 @@ function renderChat(s: ViewState): OutMessage[] {
   return decorateChunks(splitText(text)).map((p) => ({ content: p, components: [] }));
 }
 
-function header(opts: ImageOptions | undefined): string {
+function header(opts: ImagePayload | undefined): string {
   return opts ? `🎨 **${clip(opts.prompt, 300)}**` : '🎨';
 }
 
@@ -112,7 +101,7 @@ export function bar(step: number, of: number): string {
   return '▰'.repeat(filled) + '▱'.repeat(cells - filled);
 }
 
-export function optionsLine(o: ImageOptions): string {
+export function optionsLine(o: ImagePayload): string {
   const line = `seed \`${o.seed}\` · ${o.width}×${o.height} · ${o.steps} steps · guidance ${o.guidance} · ${o.scheduler}`;
   return o.negativePrompt ? `${line}\nnegative: ${clip(o.negativePrompt, 300)}` : line;
 }
