@@ -10,8 +10,10 @@ import {
   GUIDANCE,
   IMAGE_SIZE_MULTIPLE,
   imageJobSteps,
+  DEFAULT_IMAGE_DEFAULTS,
   imageOptionsOf,
   SAMPLER_CHOICES,
+  type ImageDefaults,
   SEED,
   type ImageOptionsInput,
   type SamplerChoice,
@@ -19,6 +21,7 @@ import {
 import { fetchImage, type FetchImageOptions } from '../media/safe-fetch.js';
 import { telemetryOff, type GpuTelemetry, type GpuTelemetrySource } from '../monitoring/gpu-monitor.js';
 import type { KnowledgeRetriever } from '../knowledge/types.js';
+import { DEFAULT_STRENGTH, samplerOptions, STRENGTH, VARIATIONS, type SamplerOption, type VariationId } from './image-choices.js';
 import type { Invocation } from './invocation.js';
 
 /**
@@ -40,6 +43,17 @@ export interface CommandLimits {
     /** Longest prompt, and longest negative prompt. */
     maxPromptChars: number;
     schedulers: readonly SamplerChoice[];
+    /** The samplers by the names people know (A1111's), in the order faces offer them. */
+    samplers: readonly SamplerOption[];
+    /** What an option left out becomes (`models.image.defaults`). */
+    defaults: Readonly<ImageDefaults>;
+    /** Image-to-image: how far the given image is repainted (0 keeps it, 1 ignores it). */
+    minStrength: number;
+    maxStrength: number;
+    /** The strength used with an image and no strength given. */
+    defaultStrength: number;
+    /** The variations a finished image offers (its Vary buttons). */
+    variations: ReadonlyArray<{ id: VariationId; label: string; strength: number }>;
   };
   /** Longest /caption question. */
   maxQuestionChars: number;
@@ -54,8 +68,16 @@ export interface AskInput {
   images?: Array<{ bytes: Uint8Array; contentType?: string }>;
 }
 
-/** /imagine's options as a person gives them (the image job contract's input). */
-export type ImagineInput = ImageOptionsInput;
+/** /imagine's options as a person gives them (the image job contract's input), and an image to start from. */
+export interface ImagineInput extends ImageOptionsInput {
+  /**
+   * Image-to-image: the image to start from, a link (downloaded under `files.allowedHosts` and
+   * `files.maxBytes`, a platform's own file host with its token) or the bytes (an upload).
+   */
+  image?: { url: string } | { bytes: Uint8Array; contentType?: string };
+  /** With an image: how much to change it, 0 (keep it) to 1 (ignore it); default {@link DEFAULT_STRENGTH}. */
+  strength?: number;
+}
 
 export interface CaptionInput {
   /** Either a URL (downloaded under files.allowedHosts and the byte cap) or the bytes themselves. */
@@ -149,6 +171,12 @@ export class HearthCommands {
         maxSeed: SEED.max,
         maxPromptChars: img.maxPromptChars,
         schedulers: SAMPLER_CHOICES,
+        samplers: samplerOptions(SAMPLER_CHOICES),
+        defaults: this.#config.models.image?.defaults ?? DEFAULT_IMAGE_DEFAULTS,
+        minStrength: STRENGTH.min,
+        maxStrength: STRENGTH.max,
+        defaultStrength: DEFAULT_STRENGTH,
+        variations: VARIATIONS,
       },
       maxQuestionChars: MAX_CAPTION_QUESTION_CHARS,
       captionDetails: CAPTION_DETAILS,
