@@ -13,12 +13,14 @@ import { autoOr, bool, httpUrl, idList, intIn, nonEmpty, numIn, optionalId, posi
 import {
   DEFAULT_IMAGE_DEFAULTS,
   DEFAULT_IMAGE_LIMITS,
+  DEFAULT_IMAGE_STRENGTH,
   GUIDANCE,
   IMAGE_PROMPT_CHARS_BOUNDS,
   IMAGE_SIZE_BOUNDS,
   IMAGE_SIZE_MULTIPLE,
   IMAGE_STEPS_BOUNDS,
   SAMPLER_CHOICES,
+  STRENGTH,
 } from '../jobs/image.js';
 
 /** The system prompt used when `models.chat.systemPrompt` is not set; short, because tiny contexts overflow. */
@@ -186,6 +188,8 @@ const imageSchema = z
         guidance: numIn(GUIDANCE.min, GUIDANCE.max).default(DEFAULT_IMAGE_DEFAULTS.guidance),
         scheduler: z.enum(SAMPLER_CHOICES, { error: `one of ${SAMPLER_CHOICES.join(', ')}` }).default(DEFAULT_IMAGE_DEFAULTS.scheduler),
         negativePrompt: z.string().default(DEFAULT_IMAGE_DEFAULTS.negativePrompt),
+        // Image-to-image (an attached image, a Vary) without a strength of its own.
+        strength: numIn(STRENGTH.min, STRENGTH.max).default(DEFAULT_IMAGE_STRENGTH),
       })
       .prefault({}),
     limits: z

@@ -50,6 +50,17 @@ export const IMAGE_PROMPT_CHARS_BOUNDS = { min: 1, max: 100_000 } as const;
 export const GUIDANCE = { min: 0, max: 30 } as const;
 /** The seed is a 32-bit unsigned integer (the runner's PRNG state). */
 export const SEED = { min: 0, max: 2 ** 32 - 1 } as const;
+/**
+ * Image-to-image strength, as diffusers' StableDiffusionImg2ImgPipeline takes it: how much of the
+ * denoising is redone over the init image (0 keeps it, 1 replaces it; `floor(steps × strength)` steps run).
+ */
+export const STRENGTH = { min: 0, max: 1 } as const;
+/** The strength a command uses when an image is attached (or a Vary asked for) without one. */
+export const DEFAULT_IMAGE_STRENGTH = 0.6;
+/** Longest job id `variationOf` may name (job ids are far shorter; this only bounds what is stored). */
+export const VARIATION_OF_MAX_CHARS = 200;
+/** The image-to-image keys: the init image, its strength, and the job a Vary came from. */
+export const IMAGE_TO_IMAGE_KEYS = ['initImageBase64', 'strength', 'variationOf'] as const;
 
 /** The configurable limits of one image model (`models.image.limits`). */
 export interface ImageLimits {
@@ -70,6 +81,8 @@ export interface ImageDefaults {
   guidance: number;
   scheduler: SamplerChoice;
   negativePrompt: string;
+  /** Image-to-image strength for an image given without one; {@link DEFAULT_IMAGE_STRENGTH} when absent. */
+  strength?: number;
 }
 
 export const DEFAULT_IMAGE_LIMITS: Readonly<ImageLimits> = { minSize: 256, maxSize: 1024, maxSteps: 60, maxPromptChars: 1000 };
@@ -89,7 +102,14 @@ export const WIDEST_IMAGE_LIMITS: Readonly<ImageLimits> = {
   maxPromptChars: IMAGE_PROMPT_CHARS_BOUNDS.max,
 };
 
-/** An image job's payload: every option decided. */
+/**
+ * An image job's payload: every option decided. With `initImageBase64` it is image-to-image: the
+ * image is resized to width × height, encoded by the model's vae_encoder, noised to `strength` and
+ * denoised from there (`strength` is then required; without an image it is refused).
+ *
+ * The store drops `initImageBase64` once a job has ended, as it does every uploaded image; an ended
+ * job read back ({@link imageOptionsOf}) still has its `strength`, which says it was image-to-image.
+ */
 export interface ImagePayload {
   prompt: string;
   negativePrompt: string;
@@ -99,6 +119,12 @@ export interface ImagePayload {
   guidance: number;
   seed: number;
   scheduler: SamplerChoice;
+  /** The init image's bytes (PNG, JPEG or WebP; GIF's first frame), base64, whitespace removed. As a caption job's `imageBase64`. */
+  initImageBase64?: string;
+  /** {@link STRENGTH}: how far from the init image to go; required with `initImageBase64`, refused without. */
+  strength?: number;
+  /** The job whose result this is a variation of (a Vary), for display; only with an init image. */
+  variationOf?: string;
 }
 
 /**
@@ -114,6 +140,11 @@ export interface ImageOptionsInput {
   guidance?: number;
   seed?: number;
   scheduler?: string;
+  /** Image-to-image: the init image, base64 (see {@link ImagePayload.initImageBase64}). */
+  initImageBase64?: string;
+  /** Image-to-image strength; {@link DEFAULT_IMAGE_STRENGTH} (or `defaults.strength`) when an image comes without one. */
+  strength?: number;
+  variationOf?: string;
 }
 
 /** What filling and checking a payload is held to. */
@@ -124,6 +155,11 @@ export interface ImageParseOptions {
   defaults?: Readonly<ImageDefaults>;
   /** A seed for a payload without one; without it the seed must be there. Called only when needed. */
   randomSeed?: () => number;
+  /**
+   * Read a stored job that may have ended: its init image may be gone (the store drops uploaded
+   * bytes), so a `strength` (and `variationOf`) without one is taken as it is. Only for reading back.
+   */
+  initImageMayBeDropped?: boolean;
 }
 
 const range = (min: number, max: number): string => `${min}–${max}`;
@@ -139,8 +175,13 @@ export function imageAllowed(limits: Readonly<ImageLimits>): Record<keyof ImageP
     guidance: range(GUIDANCE.min, GUIDANCE.max),
     seed: range(SEED.min, SEED.max),
     scheduler: [...SAMPLER_CHOICES],
+    initImageBase64: 'base64 of a PNG, JPEG or WebP image',
+    strength: `${range(STRENGTH.min, STRENGTH.max)}, with an init image`,
+    variationOf: `a job id of 1–${VARIATION_OF_MAX_CHARS} characters, with an init image`,
   };
 }
+
+const BASE64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
 function promptText(name: 'prompt' | 'negativePrompt', max: number) {
   const words = name === 'prompt' ? 'the prompt' : 'the negative prompt';
@@ -165,6 +206,8 @@ export function imagePayloadSchema(limits: Readonly<ImageLimits> = DEFAULT_IMAGE
   const stepsError = (iss: { input?: unknown }) => `steps must be a whole number from 1 to ${limits.maxSteps}; got ${describe(iss.input)}`;
   const guidanceError = (iss: { input?: unknown }) => `guidance must be from ${GUIDANCE.min} to ${GUIDANCE.max}; got ${describe(iss.input)}`;
   const seedError = (iss: { input?: unknown }) => `seed must be a whole number from ${SEED.min} to ${SEED.max}; got ${describe(iss.input)}`;
+  const strengthError = (iss: { input?: unknown }) => `strength must be from ${STRENGTH.min} to ${STRENGTH.max}; got ${describe(iss.input)}`;
+  const variationError = (iss: { input?: unknown }) => `variationOf must be a job id of 1–${VARIATION_OF_MAX_CHARS} characters; got ${describe(iss.input)}`;
   return z.object(
     {
       prompt: promptText('prompt', limits.maxPromptChars),
@@ -175,9 +218,42 @@ export function imagePayloadSchema(limits: Readonly<ImageLimits> = DEFAULT_IMAGE
       guidance: z.number({ error: guidanceError }).min(GUIDANCE.min, { error: guidanceError }).max(GUIDANCE.max, { error: guidanceError }),
       seed: z.number({ error: seedError }).int({ error: seedError }).min(SEED.min, { error: seedError }).max(SEED.max, { error: seedError }),
       scheduler: z.enum(SAMPLER_CHOICES, { error: (iss) => `unknown scheduler ${describe(iss.input)}; choose one of ${SAMPLER_CHOICES.join(', ')}` }),
+      initImageBase64: z
+        .string({ error: (iss) => `initImageBase64 must be base64 text; got ${describe(iss.input)}` })
+        .transform((v) => v.replace(/\s+/g, ''))
+        .refine((v) => v !== '' && BASE64.test(v), { error: 'initImageBase64 is not base64 text of an image' })
+        .optional(),
+      strength: z.number({ error: strengthError }).min(STRENGTH.min, { error: strengthError }).max(STRENGTH.max, { error: strengthError }).optional(),
+      variationOf: z
+        .string({ error: variationError })
+        .min(1, { error: variationError })
+        .max(VARIATION_OF_MAX_CHARS, { error: variationError })
+        .optional(),
     },
     { error: (iss) => `an image job needs an object with a prompt; got ${describe(iss.input)}` },
   );
+}
+
+/**
+ * The image-to-image rule between keys: an init image needs a strength, and a strength or a
+ * `variationOf` needs an init image (unless reading back an ended job, whose image was dropped).
+ */
+function imageToImageIssue(p: ImagePayload, mayBeDropped: boolean): Refusal | undefined {
+  const allowed = imageAllowed(WIDEST_IMAGE_LIMITS);
+  if (p.initImageBase64 !== undefined && p.strength === undefined) {
+    const message = `image-to-image needs a strength from ${STRENGTH.min} to ${STRENGTH.max} (how far from the image to go); got nothing`;
+    return { code: 'INVALID_INPUT', message, facts: { option: 'strength', given: null, allowed: allowed.strength ?? null } };
+  }
+  if (p.initImageBase64 !== undefined || mayBeDropped) return undefined;
+  if (p.strength !== undefined) {
+    const message = `strength is for image-to-image: attach an image, or leave strength out; got strength ${p.strength} and no image`;
+    return { code: 'INVALID_INPUT', message, facts: { option: 'strength', given: p.strength, allowed: allowed.strength ?? null } };
+  }
+  if (p.variationOf !== undefined) {
+    const message = `variationOf names the image a variation starts from, so it needs that image (initImageBase64); got none`;
+    return { code: 'INVALID_INPUT', message, facts: { option: 'variationOf', given: p.variationOf, allowed: allowed.variationOf ?? null } };
+  }
+  return undefined;
 }
 
 /**
@@ -189,12 +265,30 @@ export function parseImagePayload(json: Json, opts: ImageParseOptions = {}): Res
   const limits = opts.limits ?? DEFAULT_IMAGE_LIMITS;
   let input: unknown = json;
   if (isRecord(json)) {
-    const filled: Record<string, unknown> = { ...opts.defaults, ...given(json) };
+    // A default strength applies to an image that came without one; it never makes a job image-to-image.
+    const { strength: defaultStrength, ...defaults } = opts.defaults ?? {};
+    const filled: Record<string, unknown> = { ...defaults, ...given(json) };
     if (filled.seed === undefined && opts.randomSeed) filled.seed = opts.randomSeed();
+    if (filled.strength === undefined && filled.initImageBase64 !== undefined && defaultStrength !== undefined) filled.strength = defaultStrength;
     input = filled;
   }
   const allowed = imageAllowed(limits);
-  return parseWith(imagePayloadSchema(limits), input, (option) => allowed[option as keyof ImagePayload] ?? 'an object with a prompt');
+  const parsed = parseWith(imagePayloadSchema(limits), input, (option) => allowed[option as keyof ImagePayload] ?? 'an object with a prompt');
+  if (!parsed.ok) return parsed;
+  const value = withoutUndefined(parsed.value);
+  const issue = imageToImageIssue(value, opts.initImageMayBeDropped === true);
+  return issue ? { ok: false, error: issue } : { ok: true, value };
+}
+
+/** The parsed payload without the optional keys that were not given (exactOptionalPropertyTypes). */
+function withoutUndefined(p: z.output<ReturnType<typeof imagePayloadSchema>>): ImagePayload {
+  const { initImageBase64, strength, variationOf, ...rest } = p;
+  return {
+    ...rest,
+    ...(initImageBase64 !== undefined ? { initImageBase64 } : {}),
+    ...(strength !== undefined ? { strength } : {}),
+    ...(variationOf !== undefined ? { variationOf } : {}),
+  };
 }
 
 /** A seed for a payload that names none. */
@@ -215,11 +309,29 @@ export function buildImagePayload(
   const json: Record<string, Json> = { prompt: typeof prompt === 'string' ? prompt.trim() : prompt };
   for (const [k, v] of Object.entries(options)) if (v !== undefined) json[k] = v as Json;
   if (typeof json.scheduler === 'string') json.scheduler = samplerFromName(json.scheduler);
-  return parseImagePayload(json, { limits: model.limits, defaults: model.defaults, randomSeed });
+  const defaults = { ...model.defaults, strength: model.defaults.strength ?? DEFAULT_IMAGE_STRENGTH };
+  return parseImagePayload(json, { limits: model.limits, defaults, randomSeed });
 }
 
-const NUMERIC_OPTIONS = ['width', 'height', 'steps', 'guidance', 'seed'] as const;
-const TEXT_OPTIONS = ['negativePrompt', 'scheduler'] as const;
+/**
+ * A Vary (Midjourney's V): the options of the job it came from (`source`, as {@link imageOptionsOf}
+ * reads it) with that job's result image as the init image, a strength and a new seed. Its size is
+ * the source's, which is the result image's own. Checked against `limits` (default: the widest a
+ * config allows; a command checks it again against its model's when it queues it).
+ */
+export function imageVariationPayload(
+  source: Readonly<ImagePayload>,
+  variation: { pngBase64: string; strength: number; seed: number; variationOf?: string },
+  limits: Readonly<ImageLimits> = WIDEST_IMAGE_LIMITS,
+): Result<ImagePayload, Refusal> {
+  const { initImageBase64: _image, strength: _strength, variationOf: _of, ...options } = source;
+  const json: Record<string, Json> = { ...options, initImageBase64: variation.pngBase64, strength: variation.strength, seed: variation.seed };
+  if (variation.variationOf !== undefined) json.variationOf = variation.variationOf;
+  return parseImagePayload(json, { limits });
+}
+
+const NUMERIC_OPTIONS = ['width', 'height', 'steps', 'guidance', 'seed', 'strength'] as const;
+const TEXT_OPTIONS = ['negativePrompt', 'scheduler', 'initImageBase64', 'variationOf'] as const;
 
 /**
  * The options from JSON a form sent (the console): numbers may come as text and an option left
@@ -241,7 +353,7 @@ export function imageOptionsFromJson(b: Readonly<Record<string, Json | undefined
   for (const name of TEXT_OPTIONS) {
     const v = b[name];
     if (v === undefined || v === null || v === '') continue;
-    if (typeof v !== 'string') return refuse('INVALID_INPUT', name, `${name} must be text; got ${describe(v)}`, v, name === 'scheduler' ? [...SAMPLER_CHOICES] : 'text');
+    if (typeof v !== 'string') return refuse('INVALID_INPUT', name, `${name} must be text; got ${describe(v)}`, v, name === 'scheduler' ? [...SAMPLER_CHOICES] : imageAllowed(DEFAULT_IMAGE_LIMITS)[name]);
     // A negative prompt of only spaces is none.
     if (name === 'negativePrompt' && v.trim() === '') continue;
     input[name] = v;
@@ -249,18 +361,33 @@ export function imageOptionsFromJson(b: Readonly<Record<string, Json | undefined
   return { ok: true, value: input };
 }
 
-/** Estimated engine steps of an image job: the denoising steps, the text encoder and the decode. */
-export function imageJobSteps(payload: Pick<ImagePayload, 'steps'>): number {
-  return payload.steps + 2;
+/**
+ * The denoising steps an image-to-image job runs, as diffusers' StableDiffusionImg2ImgPipeline.get_timesteps
+ * counts them: `min(int(steps × strength), steps)` (the float product truncated, as Python's `int`).
+ * Text-to-image (no strength) runs all `steps`.
+ */
+export function denoisingSteps(payload: Pick<ImagePayload, 'steps' | 'strength'>): number {
+  if (payload.strength === undefined) return payload.steps;
+  return Math.min(Math.floor(payload.steps * payload.strength), payload.steps);
+}
+
+/**
+ * Estimated engine steps of an image job: the denoising steps, the text encoder and the decode, and
+ * for image-to-image the init image's encode (its denoising steps are fewer: {@link denoisingSteps}).
+ */
+export function imageJobSteps(payload: Pick<ImagePayload, 'steps' | 'strength'>): number {
+  return payload.strength === undefined ? payload.steps + 2 : denoisingSteps(payload) + 3;
 }
 
 /**
  * The options of an image job, for what adapters show (prompt, size, seed…); undefined for another
  * kind or a payload that is not one. Read against the widest limits a config allows, since a
- * stored payload was checked against its model's own when it was queued.
+ * stored payload was checked against its model's own when it was queued. An ended image-to-image
+ * job comes back with its `strength` (and `variationOf`) but no `initImageBase64`: the store dropped it,
+ * so such a job cannot be rerolled as it was (a Vary of its result can).
  */
 export function imageOptionsOf(job: { kind: JobKind; payload: Json }): ImagePayload | undefined {
   if (job.kind !== 'image') return undefined;
-  const parsed = parseImagePayload(job.payload, { limits: WIDEST_IMAGE_LIMITS });
+  const parsed = parseImagePayload(job.payload, { limits: WIDEST_IMAGE_LIMITS, initImageMayBeDropped: true });
   return parsed.ok ? parsed.value : undefined;
 }

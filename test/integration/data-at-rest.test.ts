@@ -115,6 +115,44 @@ describe('data at rest', () => {
     }
   });
 
+  it("drops an image-to-image job's init image when it ends (and on /forget), keeping its options and strength", async () => {
+    const path = join(root, 'img2img.db');
+    const store = SqliteStore.open(path);
+    try {
+      const init = Buffer.from(await png()).toString('base64');
+      const payload = { prompt: 'a fox', negativePrompt: '', width: 64, height: 64, steps: 4, guidance: 1, seed: 3, scheduler: 'euler', initImageBase64: init, strength: 0.6, variationOf: 'job-1' };
+      for (const id of ['ran', 'stopped', 'waiting']) store.insertJob({ id, kind: 'image', model: 'image', userId: 'web:dee', payload, estimateSeconds: 1 }, 1);
+      // A running job still needs its image (a restart runs it again).
+      store.markRunning('ran', 2);
+      expect(payloadOf(store.getJob('ran')!.payload).initImageBase64).toBe(init);
+      store.finish('ran', { state: 'done', result: { text: 'ok' } }, 3);
+      store.finish('stopped', { state: 'cancelled' }, 3);
+      for (const id of ['ran', 'stopped']) {
+        const p = payloadOf(store.getJob(id)!.payload);
+        expect(p).not.toHaveProperty('initImageBase64');
+        expect(p).toMatchObject({ prompt: 'a fox', strength: 0.6, variationOf: 'job-1', seed: 3 });
+      }
+      expect(payloadOf(store.getJob('waiting')!.payload).initImageBase64).toBe(init);
+      // An ended job that still holds one (stored by a hearth from before init images were dropped).
+      const raw = new Database(path);
+      raw.prepare<[string]>("UPDATE jobs SET payload = json_set(payload, '$.initImageBase64', ?) WHERE id = 'ran'").run(init);
+      raw.close();
+      expect(store.forgetUploads('web:dee')).toBe(1);
+      expect(payloadOf(store.getJob('ran')!.payload)).not.toHaveProperty('initImageBase64');
+      expect(payloadOf(store.getJob('waiting')!.payload).initImageBase64).toBe(init);
+      const file = new Database(path, { readonly: true });
+      try {
+        const rows = file.prepare<[], { id: string; payload: string }>("SELECT id, payload FROM jobs WHERE id != 'waiting'").all();
+        expect(rows).toHaveLength(2);
+        for (const row of rows) expect(row.payload, row.id).not.toContain(init.slice(0, 40));
+      } finally {
+        file.close();
+      }
+    } finally {
+      store.close();
+    }
+  });
+
   it('/forget clears the conversation and the images still stored for the person', async () => {
     const dataDir = join(root, 'forget');
     const { app: hearth } = app(dataDir);

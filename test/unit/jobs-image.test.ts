@@ -3,6 +3,10 @@ import type { Json } from '../../src/engine/types.js';
 import {
   buildImagePayload,
   DEFAULT_IMAGE_DEFAULTS,
+  DEFAULT_IMAGE_STRENGTH,
+  denoisingSteps,
+  imageJobSteps,
+  imageVariationPayload,
   DEFAULT_IMAGE_LIMITS,
   GUIDANCE,
   imageOptionsFromJson,
@@ -125,5 +129,93 @@ describe('image job contract: building and reading', () => {
     expect(imageOptionsFromJson({ prompt: 'a cat', width: 'wide' })).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', facts: { option: 'width', given: 'wide' } } });
     expect(imageOptionsFromJson({ prompt: 'a cat', scheduler: 3 })).toMatchObject({ ok: false, error: { facts: { option: 'scheduler', given: 3 } } });
     expect(imageOptionsFromJson({ prompt: 5 })).toMatchObject({ ok: false, error: { facts: { option: 'prompt', given: 5 } } });
+  });
+});
+
+describe('image job contract: image-to-image', () => {
+  const b64 = Buffer.from('\x89PNG fake bytes').toString('base64');
+  const img2img: ImagePayload = { ...full, initImageBase64: b64, strength: 0.6 };
+
+  it('takes an init image with a strength, and a variationOf with them', () => {
+    expect(parseImagePayload({ ...img2img }, { limits })).toEqual({ ok: true, value: img2img });
+    expect(parseImagePayload({ ...img2img, variationOf: 'job-7' }, { limits })).toEqual({ ok: true, value: { ...img2img, variationOf: 'job-7' } });
+    // Whitespace in base64 (wrapped lines) is removed, as for a caption's image.
+    const wrapped = parseImagePayload({ ...img2img, initImageBase64: `${b64.slice(0, 4)}\n${b64.slice(4)}` }, { limits });
+    expect(wrapped).toEqual({ ok: true, value: img2img });
+    for (const strength of [0, 1, 0.35]) expect(parseImagePayload({ ...img2img, strength }, { limits }).ok).toBe(true);
+  });
+
+  it('refuses a strength or a variationOf without an image, an image without a strength, and values out of bounds', () => {
+    const strengthAllowed = '0–1, with an init image';
+    expect(refusal({ ...full, strength: 0.5 })).toEqual({
+      code: 'INVALID_INPUT',
+      message: 'strength is for image-to-image: attach an image, or leave strength out; got strength 0.5 and no image',
+      facts: { option: 'strength', given: 0.5, allowed: strengthAllowed },
+    });
+    expect(refusal({ ...full, initImageBase64: b64 })).toEqual({
+      code: 'INVALID_INPUT',
+      message: 'image-to-image needs a strength from 0 to 1 (how far from the image to go); got nothing',
+      facts: { option: 'strength', given: null, allowed: strengthAllowed },
+    });
+    expect(refusal({ ...full, variationOf: 'job-7' }).facts).toEqual({ option: 'variationOf', given: 'job-7', allowed: 'a job id of 1–200 characters, with an init image' });
+    const cases: Array<[Record<string, Json>, string, Json, string]> = [
+      [{ strength: 1.5 }, 'strength', 1.5, 'strength must be from 0 to 1; got 1.5'],
+      [{ strength: -0.1 }, 'strength', -0.1, 'strength must be from 0 to 1; got -0.1'],
+      [{ strength: '0.5' }, 'strength', '0.5', 'strength must be from 0 to 1; got "0.5"'],
+      [{ initImageBase64: 'not base64!' }, 'initImageBase64', 'not base64!', 'initImageBase64 is not base64 text of an image'],
+      [{ initImageBase64: '' }, 'initImageBase64', '', 'initImageBase64 is not base64 text of an image'],
+      [{ initImageBase64: 5 }, 'initImageBase64', 5, 'initImageBase64 must be base64 text; got 5'],
+      [{ variationOf: 'x'.repeat(201) }, 'variationOf', `${'x'.repeat(199)}…`, `variationOf must be a job id of 1–200 characters; got "${'x'.repeat(40)}…"`],
+    ];
+    for (const [over, option, given, message] of cases) {
+      expect(refusal({ ...img2img, ...over } as Json)).toMatchObject({ code: 'INVALID_INPUT', message, facts: { option, given } });
+    }
+  });
+
+  it('fills a default strength only for an image that came without one', () => {
+    const built = buildImagePayload({ prompt: 'a fox', initImageBase64: b64 }, model, () => 5);
+    expect(built).toEqual({ ok: true, value: { ...DEFAULT_IMAGE_DEFAULTS, prompt: 'a fox', seed: 5, initImageBase64: b64, strength: DEFAULT_IMAGE_STRENGTH } });
+    expect(buildImagePayload({ prompt: 'a fox', initImageBase64: b64, strength: 0.2 }, model, () => 5)).toMatchObject({ ok: true, value: { strength: 0.2 } });
+    expect(buildImagePayload({ prompt: 'a fox', initImageBase64: b64 }, { limits, defaults: { ...DEFAULT_IMAGE_DEFAULTS, strength: 0.8 } }, () => 5)).toMatchObject({ ok: true, value: { strength: 0.8 } });
+    // Text-to-image stays text-to-image: the default strength does not make a job image-to-image.
+    const t2i = buildImagePayload({ prompt: 'a fox' }, { limits, defaults: { ...DEFAULT_IMAGE_DEFAULTS, strength: 0.8 } }, () => 5);
+    expect(t2i.ok && t2i.value).not.toHaveProperty('strength');
+    expect(buildImagePayload({ prompt: 'a fox', strength: 0.3 }, model, () => 5)).toMatchObject({ ok: false, error: { facts: { option: 'strength', given: 0.3 } } });
+  });
+
+  it('counts the steps as diffusers does: int(steps × strength), plus encoding the image', () => {
+    expect(denoisingSteps({ steps: 25 })).toBe(25);
+    expect(denoisingSteps({ steps: 25, strength: 0.6 })).toBe(15);
+    expect(denoisingSteps({ steps: 10, strength: 0.75 })).toBe(7);
+    expect(denoisingSteps({ steps: 3, strength: 0.1 })).toBe(0);
+    expect(denoisingSteps({ steps: 20, strength: 1 })).toBe(20);
+    expect(imageJobSteps({ steps: 20 })).toBe(22);
+    expect(imageJobSteps({ steps: 20, strength: 0.5 })).toBe(13);
+    expect(imageJobSteps({ steps: 20, strength: 0.5 })).toBeLessThan(imageJobSteps({ steps: 20 }));
+  });
+
+  it('reads back an ended image-to-image job whose image the store dropped', () => {
+    const { initImageBase64: _dropped, ...ended } = { ...img2img, variationOf: 'job-7' };
+    expect(imageOptionsOf({ kind: 'image', payload: ended })).toEqual(ended);
+    // Still refused where it is queued.
+    expect(parseImagePayload(ended, { limits }).ok).toBe(false);
+  });
+
+  it('builds a Vary from the source job: its options, the result as the init image, a strength and a new seed', () => {
+    const png = Buffer.from('result png').toString('base64');
+    const v = imageVariationPayload({ ...img2img, variationOf: 'older' }, { pngBase64: png, strength: 0.45, seed: 11, variationOf: 'job-7' });
+    expect(v).toEqual({ ok: true, value: { ...full, seed: 11, initImageBase64: png, strength: 0.45, variationOf: 'job-7' } });
+    expect(imageVariationPayload(full, { pngBase64: png, strength: 2, seed: 1 })).toMatchObject({ ok: false, error: { facts: { option: 'strength', given: 2 } } });
+    expect(imageVariationPayload(full, { pngBase64: png, strength: 0.5, seed: 1 }, limits)).toMatchObject({ ok: true, value: { width: 512 } });
+    expect(imageVariationPayload({ ...full, width: 2048 }, { pngBase64: png, strength: 0.5, seed: 1 }, limits)).toMatchObject({ ok: false, error: { facts: { option: 'width' } } });
+  });
+
+  it('reads strength and the image from a form', () => {
+    expect(imageOptionsFromJson({ prompt: 'a cat', strength: '0.4', initImageBase64: b64, variationOf: '' })).toEqual({
+      ok: true,
+      value: { prompt: 'a cat', strength: 0.4, initImageBase64: b64 },
+    });
+    expect(imageOptionsFromJson({ prompt: 'a cat', strength: 'lots' })).toMatchObject({ ok: false, error: { facts: { option: 'strength', given: 'lots' } } });
+    expect(imageOptionsFromJson({ prompt: 'a cat', initImageBase64: 3 })).toMatchObject({ ok: false, error: { facts: { option: 'initImageBase64', given: 3 } } });
   });
 });

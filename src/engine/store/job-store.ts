@@ -25,7 +25,7 @@ export type NewJob = JobSpec & { id: string; estimateSeconds: number; admin?: bo
  * removed from the stored payload when the job ends (the rest of the payload stays: its question,
  * its options), and from a person's ended jobs when they ask hearth to forget.
  */
-export const UPLOADED_BYTES_KEYS: readonly string[] = ['imageBase64'];
+export const UPLOADED_BYTES_KEYS: readonly string[] = ['imageBase64', 'initImageBase64'];
 
 /** The states a job ends in. Once in one of these, a job never changes again. */
 export type FinalState = 'done' | 'failed' | 'cancelled';
