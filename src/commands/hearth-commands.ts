@@ -5,13 +5,12 @@ import { err, type ErrorInfo, type FactsOf, type JobKind, type JobRecord, ok, ty
 import { buildChatPayload, chatJobSteps, MAX_ASK_CHARS, parseAskQuestion, toJson as chatJson, type ChatMessage } from '../jobs/chat.js';
 import { buildCaptionPayload, CAPTION_DETAILS, MAX_CAPTION_QUESTION_CHARS, parseCaptionOptions, type CaptionDetail } from '../jobs/caption.js';
 import {
-  buildImagePayload,
   DEFAULT_IMAGE_LIMITS,
   GUIDANCE,
   IMAGE_SIZE_MULTIPLE,
-  imageJobSteps,
   DEFAULT_IMAGE_DEFAULTS,
-  imageOptionsOf,
+  DEFAULT_IMAGE_STRENGTH,
+  STRENGTH,
   SAMPLER_CHOICES,
   type ImageDefaults,
   SEED,
@@ -21,7 +20,8 @@ import {
 import { fetchImage, type FetchImageOptions } from '../media/safe-fetch.js';
 import { telemetryOff, type GpuTelemetry, type GpuTelemetrySource } from '../monitoring/gpu-monitor.js';
 import type { KnowledgeRetriever } from '../knowledge/types.js';
-import { DEFAULT_STRENGTH, samplerOptions, STRENGTH, VARIATIONS, type SamplerOption, type VariationId } from './image-choices.js';
+import { samplerOptions, VARIATIONS, type SamplerOption, type VariationId } from './image-choices.js';
+import { ImageCommands } from './image-commands.js';
 import type { Invocation } from './invocation.js';
 
 /**
@@ -75,7 +75,7 @@ export interface ImagineInput extends ImageOptionsInput {
    * `files.maxBytes`, a platform's own file host with its token) or the bytes (an upload).
    */
   image?: { url: string } | { bytes: Uint8Array; contentType?: string };
-  /** With an image: how much to change it, 0 (keep it) to 1 (ignore it); default {@link DEFAULT_STRENGTH}. */
+  /** With an image: how much to change it, 0 (keep it) to 1 (ignore it); default `models.image.defaults.strength`. */
   strength?: number;
 }
 
@@ -145,6 +145,7 @@ export class HearthCommands {
   readonly #headersForHost: FetchImageOptions['headersForHost'];
   readonly #gpu: GpuTelemetrySource | undefined;
   readonly #knowledge: KnowledgeRetriever | undefined;
+  readonly #images: ImageCommands;
 
   constructor(options: HearthCommandsOptions) {
     this.#engine = options.engine;
@@ -155,6 +156,7 @@ export class HearthCommands {
     this.#headersForHost = options.headersForHost;
     this.#gpu = options.gpu;
     this.#knowledge = options.knowledge;
+    this.#images = new ImageCommands(this.#engine, this.#config, (input, opts) => this.#imageBytes(input, opts));
   }
 
   get limits(): CommandLimits {
@@ -175,7 +177,7 @@ export class HearthCommands {
         defaults: this.#config.models.image?.defaults ?? DEFAULT_IMAGE_DEFAULTS,
         minStrength: STRENGTH.min,
         maxStrength: STRENGTH.max,
-        defaultStrength: DEFAULT_STRENGTH,
+        defaultStrength: this.#config.models.image?.defaults.strength ?? DEFAULT_IMAGE_STRENGTH,
         variations: VARIATIONS,
       },
       maxQuestionChars: MAX_CAPTION_QUESTION_CHARS,
@@ -256,37 +258,29 @@ export class HearthCommands {
     return submitted;
   }
 
-  /**
-   * /imagine: checks every option (the negative prompt's length included) against the configured
-   * model's limits, fills the rest from its defaults, and queues the image. A refused option queues
-   * nothing.
-   */
-  imagine(input: ImagineInput, inv: Invocation): Result<JobRecord> {
-    const image = this.#config.models.image;
-    if (!image) return err({ code: 'MODEL_MISSING', message: 'no image model is configured (models.image.dir)', facts: { given: 'image' } });
-    const payload = buildImagePayload(input, image);
-    if (!payload.ok) return payload;
-    return this.#engine.submit(
-      {
-        kind: 'image',
-        model: 'image',
-        userId: inv.userId,
-        payload: { ...payload.value },
-        origin: inv.origin,
-        weight: inv.weight,
-        estimatedSteps: imageJobSteps(payload.value),
-      },
-      { admin: inv.admin },
-    );
+  /** /imagine, text-to-image: see {@link ImageCommands.imagine}. */
+  imagine(input: ImageOptionsInput, inv: Invocation): Result<JobRecord> {
+    return this.#images.imagine(input, inv);
   }
 
-  /** Reroll: the same image options as a finished /imagine job, with a new seed. */
+  /** /imagine as every face runs it, with or without an image to start from: see {@link ImageCommands.imagineFrom}. */
+  imagineFrom(input: ImagineInput, inv: Invocation, opts: { signal?: AbortSignal } = {}): Promise<Result<JobRecord>> {
+    return this.#images.imagineFrom(input, inv, opts);
+  }
+
+  /** /imagine's options checked, nothing queued: see {@link ImageCommands.checkImagine}. */
+  checkImagine(input: ImagineInput): Result<null> {
+    return this.#images.checkImagine(input);
+  }
+
+  /** Reroll: a finished image's options with a new seed; see {@link ImageCommands.reroll}. */
   reroll(jobId: string, inv: Invocation): Result<JobRecord> {
-    const job = this.#engine.getJob(jobId);
-    const options = job ? imageOptionsOf(job) : undefined;
-    if (!options) return err({ code: 'NOT_FOUND', message: 'that image job is gone, so it cannot be rerolled', facts: { given: jobId } });
-    const { seed: _seed, ...rest } = options;
-    return this.imagine(rest, inv);
+    return this.#images.reroll(jobId, inv);
+  }
+
+  /** Vary: a variation of a finished image at a strength (0–1); see {@link ImageCommands.vary}. */
+  vary(jobId: string, strength: number, inv: Invocation): Result<JobRecord> {
+    return this.#images.vary(jobId, strength, inv);
   }
 
   /** /caption: downloads (or takes) the image under the configured caps and queues a caption job. */

@@ -15,12 +15,6 @@ export interface SamplerOption {
   label: string;
 }
 
-/** How far an image given with /imagine (or a Vary) is repainted: 0 keeps it, 1 ignores it. */
-export const STRENGTH = { min: 0, max: 1 } as const;
-
-/** The strength /imagine uses with an image and no strength given. */
-export const DEFAULT_STRENGTH = 0.6;
-
 /** The variations each finished image offers (Midjourney's V buttons): a subtle and a strong one. */
 export const VARIATIONS = [
   { id: 'subtle', label: 'Vary (Subtle)', strength: 0.35 },

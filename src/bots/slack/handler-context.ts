@@ -81,11 +81,17 @@ export async function startChat(h: HandlerContext, origin: NewOrigin, input: Ask
   }
 }
 
-/** Like {@link startChat} for an image; `reroll` names the job whose options are reused with a new seed. */
-export async function startImage(h: HandlerContext, origin: NewOrigin, what: { input: ImagineInput } | { reroll: string }, tell: Tell, opts: { userName?: string; root?: string } = {}): Promise<void> {
+/** What an image is made from: /imagine's options, a Reroll of a job, or a Vary of a job's picture at a strength. */
+export type ImageRequest = { input: ImagineInput } | { reroll: string } | { vary: string; strength: number };
+
+/**
+ * Like {@link startChat} for an image: `input` (with an image to start from, downloaded by the
+ * command), `reroll` (a job's options, a new seed) or `vary` (a variation of a job's picture).
+ */
+export async function startImage(h: HandlerContext, origin: NewOrigin, what: ImageRequest, tell: Tell, opts: { userName?: string; root?: string } = {}): Promise<void> {
   const full = await withStatus(h, origin);
   const inv = h.access.invocation(full, { conversation: false, ...(opts.userName ? { userName: opts.userName } : {}) });
-  const res = 'reroll' in what ? h.commands.reroll(what.reroll, inv) : h.commands.imagine(what.input, inv);
+  const res = 'reroll' in what ? h.commands.reroll(what.reroll, inv) : 'vary' in what ? h.commands.vary(what.vary, what.strength, inv) : await h.commands.imagineFrom(what.input, inv);
   if (!res.ok) {
     await h.dropView(full);
     await removeQuietly(h, origin.channel, full.status);

@@ -12,7 +12,7 @@ import { gpuTelemetryLines } from '../../monitoring/telemetry-text.js';
 export const ASK_HELP = [
   '*/ask* answers a question in a thread under it: `/ask how do I undo a git commit?`',
   'Mention me in that thread (or anywhere) to go on with the conversation; in a direct message, just write.',
-  'Share an image in a message that mentions me and I will look at it.',
+  'Share an image in a message that mentions me and I will look at it; start the message with `imagine` to paint from it instead.',
 ].join('\n');
 
 const HEARTH_HELP = [

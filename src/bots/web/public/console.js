@@ -90,6 +90,10 @@ function render(card) {
   }
   if (v.kind === 'image' && v.state === 'done') {
     card.actions.append(h('button', { type: 'button', class: 'quiet reroll', onclick: () => reroll(v.jobId, v.prompt) }, 'Reroll'));
+    // The Vary buttons the server offers (their labels and strengths come from /api/info).
+    for (const variation of info?.limits.image.variations ?? []) {
+      card.actions.append(h('button', { type: 'button', class: 'quiet vary', dataset: { variation: variation.id }, onclick: () => vary(v.jobId, v.prompt, variation) }, variation.label));
+    }
     card.actions.append(h('a', { href: v.image.url, download: `hearth-${v.jobId}.png` }, 'Download'));
   }
 }
@@ -193,6 +197,13 @@ async function reroll(jobId, prompt) {
   const ref = newRef();
   const card = ensureCard(ref, 'image', `${prompt} (reroll)`);
   const res = await post('/api/reroll', { ref, jobId });
+  if (!res.ok) failCard(card, res.error);
+}
+
+async function vary(jobId, prompt, variation) {
+  const ref = newRef();
+  const card = ensureCard(ref, 'image', `${prompt} (${variation.label})`);
+  const res = await post('/api/vary', { ref, jobId, variation: variation.id });
   if (!res.ok) failCard(card, res.error);
 }
 
