@@ -51,6 +51,8 @@ const factory: RunnerFactory = async (raw: Json) => {
         limits: image.limits,
         previewEvery: image.previewEvery,
         ...(image.vramMB !== undefined ? { vramMB: image.vramMB } : {}),
+        maxImageBytes: s.maxBytes,
+        maxImagePixels: s.maxPixels,
       }),
     );
   }

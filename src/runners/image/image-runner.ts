@@ -5,7 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import type { Runner, RunnerJob, StepOptions, StepOutput } from '../../engine/runner.js';
-import { HearthError, toErrorInfo, type JobEvent, type JobResult, type Json } from '../../engine/types.js';
+import { HearthError, toErrorInfo, type JobEvent, type JobResult } from '../../engine/types.js';
 import { RunnerLifecycle, type LoadContext } from '../lifecycle.js';
 import { ClipTokenizer, CLIP_LENGTH } from './clip-tokenizer.js';
 import { estimateVramBytes, inspectModelFolder, type ModelFolder } from './model-folder.js';
@@ -16,6 +16,9 @@ import { latentPreviewPng } from './preview.js';
 import { CUDA_INSTALL_HINT, detectOrtProviders } from './providers.js';
 import type { Shape4, XlEncode } from './protocol.js';
 import { validateImagePayload, type ImageRequest } from './request.js';
+import { initImagePixels, initLatents, img2imgStart, DEFAULT_INIT_IMAGE_LIMITS, type InitImageLimits } from './init-image.js';
+import { checkStaticShape, requireVaeEncoder, withNativeSize, xlEncode } from './job-setup.js';
+import { ABORTED, unlessAborted } from './abortable.js';
 import { Rng } from './rng.js';
 import { createScheduler, defaultSchedulerFor, type Scheduler, type SchedulerName } from './schedulers/index.js';
 import type { ImageProvider, ImageRunnerSettings } from './settings.js';
@@ -40,6 +43,8 @@ interface Loaded {
   client: OrtWorkerClient;
   provider: ImageProvider;
   io: PipelineIo;
+  /** Why the export's vae_encoder cannot be used, when it cannot. */
+  vaeEncoderProblem?: string;
 }
 
 interface ImageJob {
@@ -58,35 +63,13 @@ interface ImageJob {
   guided: boolean;
   truncated: boolean;
   encoded: boolean;
-  /** Scheduler steps done. */
+  /** Scheduler steps done (image-to-image counts from `start`). */
   done: number;
+  /** The first scheduler step: 0, or where image-to-image starts ({@link img2imgStart}). */
+  start: number;
+  /** Image-to-image: the init image as the VAE encoder takes it, until the first step encodes it into the latents. */
+  init?: Float32Array;
 }
-
-const ABORTED = Symbol('aborted');
-
-/** Resolves to ABORTED as soon as `signal` aborts; the call itself runs on in the worker and its result is dropped. */
-function unlessAborted<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T | typeof ABORTED> {
-  if (!signal) return p;
-  if (signal.aborted) {
-    p.catch(() => undefined);
-    return Promise.resolve(ABORTED);
-  }
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => resolve(ABORTED);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e instanceof Error ? e : new Error(String(e)));
-      },
-    );
-  });
-}
-
 
 const consoleLogger: ImageRunnerLogger = {
   info: (m) => console.error(`[image] ${m}`),
@@ -104,12 +87,17 @@ export class ImageRunner implements Runner {
   private readonly life: RunnerLifecycle<Loaded>;
   private readonly jobs = new Map<string, ImageJob>();
   private nextKey = 1;
+  private readonly initImageLimits: InitImageLimits;
 
   constructor(settings: ImageRunnerSettings, options: ImageRunnerOptions = {}) {
     this.settings = settings;
     this.model = settings.model;
     this.logger = options.logger ?? consoleLogger;
     this.randomSeed = options.randomSeed ?? (() => randomInt(0, 2 ** 32));
+    this.initImageLimits = {
+      maxBytes: settings.maxImageBytes ?? DEFAULT_INIT_IMAGE_LIMITS.maxBytes,
+      maxPixels: settings.maxImagePixels ?? DEFAULT_INIT_IMAGE_LIMITS.maxPixels,
+    };
     this.life = new RunnerLifecycle<Loaded>({
       kind: 'image',
       model: this.model,
@@ -149,18 +137,33 @@ export class ImageRunner implements Runner {
     const providers = this.usableProviders();
     const client = new OrtWorkerClient();
     defer('ONNX Runtime worker thread', () => client.close());
-    const files = { textEncoder: folder.textEncoder, unet: folder.unet, vaeDecoder: folder.vaeDecoder, ...(folder.xl ? { textEncoder2: folder.xl.textEncoder2 } : {}) };
+    const files = {
+      textEncoder: folder.textEncoder,
+      unet: folder.unet,
+      vaeDecoder: folder.vaeDecoder,
+      ...(folder.xl ? { textEncoder2: folder.xl.textEncoder2 } : {}),
+      ...(folder.vaeEncoder !== undefined ? { vaeEncoder: folder.vaeEncoder } : {}),
+    };
     const threads = this.settings.threads;
     const result = await unlessAborted(client.call({ type: 'load', files, providers, ...(threads !== undefined ? { threads } : {}) }), signal);
     if (result === ABORTED) throw aborted();
     for (const w of result.warnings) this.logger.warn(`${this.model}: ${w}`);
+    if (result.vaeEncoderProblem !== undefined) this.logger.warn(`${this.model}: image-to-image is off: ${result.vaeEncoderProblem}`);
     if (providers[0] === 'cuda' && result.provider !== 'cuda') {
       this.logger.warn(`${this.model}: running on the CPU because the CUDA execution provider could not start; see the warning above`);
     }
     this.logger.info(`${this.model}: loaded ${folder.dir} on ${result.provider}`);
     // Jobs begun before an unload resume with fresh embeddings in the new thread.
     for (const job of this.jobs.values()) job.encoded = false;
-    return { folder, tokenizer, ...(tokenizer2 ? { tokenizer2 } : {}), client, provider: result.provider, io: result.io };
+    return {
+      folder,
+      tokenizer,
+      ...(tokenizer2 ? { tokenizer2 } : {}),
+      client,
+      provider: result.provider,
+      io: result.io,
+      ...(result.vaeEncoderProblem !== undefined ? { vaeEncoderProblem: result.vaeEncoderProblem } : {}),
+    };
   }
 
   /** The configured providers minus CUDA when its libraries are missing (asking for it would fail session creation). */
@@ -209,6 +212,13 @@ export class ImageRunner implements Runner {
     const w = request.width / 8;
     const xl = loaded.tokenizer2 && loaded.folder.xl ? xlEncode(loaded.tokenizer2, request, guided, loaded.folder.xl.zerosForEmptyPrompt) : undefined;
     const rng = new Rng(request.seed);
+    let init: Float32Array | undefined;
+    let start = 0;
+    if (request.initImageBase64 !== undefined) {
+      requireVaeEncoder(loaded);
+      init = await initImagePixels(request.initImageBase64, request.width, request.height, this.initImageLimits);
+      start = img2imgStart(request.steps, request.strength ?? 1);
+    }
     await this.end(job.id);
     this.jobs.set(job.id, {
       id: job.id,
@@ -216,16 +226,20 @@ export class ImageRunner implements Runner {
       request: { ...request, scheduler: schedulerName },
       scheduler,
       rng,
-      latents: rng.normals(4 * h * w, scheduler.initNoiseSigma),
+      // Image-to-image draws its noise once the init image is encoded (the first step).
+      latents: init ? new Float32Array(0) : rng.normals(4 * h * w, scheduler.initNoiseSigma),
       shape: [1, 4, h, w],
       ids,
       ...(xl ? { xl } : {}),
       guided,
       truncated: cond.truncated,
       encoded: false,
-      done: 0,
+      done: start,
+      start,
+      ...(init ? { init } : {}),
     });
-    return { steps: request.steps };
+    // At least one step: with nothing to denoise (strength 0) it encodes and decodes the image.
+    return { steps: Math.max(request.steps - start, 1) };
   }
 
   async step(jobIds: string[], opts: StepOptions): Promise<StepOutput[]> {
@@ -262,6 +276,19 @@ export class ImageRunner implements Runner {
     if (signal?.aborted) return { jobId };
     const stillCurrent = (): boolean => this.jobs.get(jobId) === job;
 
+    if (job.init) {
+      const pixels = new Float32Array(job.init);
+      const r = await unlessAborted(
+        client.call({ type: 'vaeEncode', pixels, shape: [1, 3, job.request.height, job.request.width] }, [pixels.buffer as ArrayBuffer]),
+        signal,
+      );
+      if (r === ABORTED || !stillCurrent()) return { jobId };
+      const { latents } = initLatents(r.latents, r.shape, loaded.folder.scalingFactor, job.rng, loaded.folder.vaeEncoder ?? 'vae_encoder/model.onnx');
+      // diffusers' scheduler.add_noise at the first timestep that runs; nothing to add when none does.
+      job.latents = job.start < steps ? job.scheduler.addNoise(latents, job.rng.normals(latents.length), job.start) : latents;
+      delete job.init;
+    }
+
     if (!job.encoded && job.done < steps) {
       const r = await unlessAborted(client.call({ type: 'encode', key: job.key, ids: job.ids, batch: job.guided ? 2 : 1, ...(job.xl ? { xl: job.xl } : {}) }), signal);
       if (r === ABORTED || !stillCurrent()) return { jobId };
@@ -282,7 +309,7 @@ export class ImageRunner implements Runner {
       const { prevSample, denoised } = job.scheduler.step(noise, i, job.latents, job.rng);
       job.latents = prevSample;
       job.done = i + 1;
-      emit(jobId, { type: 'progress', step: job.done, of: steps });
+      emit(jobId, { type: 'progress', step: job.done - job.start, of: steps - job.start });
       const every = this.settings.previewEvery;
       if (job.done < steps) {
         if (every > 0 && job.done % every === 0) {
@@ -322,6 +349,8 @@ export class ImageRunner implements Runner {
         negativePrompt: job.request.negativePrompt,
         promptTruncated: job.truncated,
         provider: loaded.provider,
+        ...(job.request.strength !== undefined ? { strength: job.request.strength, denoisingSteps: steps - job.start } : {}),
+        ...(job.request.variationOf !== undefined ? { variationOf: job.request.variationOf } : {}),
       },
     };
     await this.end(jobId);
@@ -354,62 +383,6 @@ export class ImageRunner implements Runner {
   /** Same as `dispose()`, for `await using`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
-  }
-}
-
-/**
- * An SDXL payload that names no size gets the model's native one (1024² for SDXL, from unet/config.json)
- * rather than the configured default, which is sized for SD 1.5.
- */
-function withNativeSize(payload: Json, folder: ModelFolder): Json {
-  if (!folder.xl || typeof payload !== 'object' || payload === null || Array.isArray(payload)) return payload;
-  const out: Record<string, Json> = { ...payload };
-  if (out.width === undefined) out.width = folder.nativeSize;
-  if (out.height === undefined) out.height = folder.nativeSize;
-  return out;
-}
-
-/**
- * SDXL's second encoding: tokenizer_2's ids ([uncond; cond] when guided) and add_time_ids per row:
- * original size (height, width), crop top-left (0, 0) and target size (height, width), as
- * StableDiffusionXLPipeline._get_add_time_ids builds them when no sizes are passed.
- */
-function xlEncode(tokenizer2: ClipTokenizer, request: ImageRequest, guided: boolean, zerosForEmpty: boolean): XlEncode {
-  const cond = tokenizer2.encode(request.prompt).ids;
-  let ids2 = cond;
-  if (guided) {
-    ids2 = new Int32Array(2 * CLIP_LENGTH);
-    ids2.set(tokenizer2.encode(request.negativePrompt).ids, 0);
-    ids2.set(cond, CLIP_LENGTH);
-  }
-  const row = [request.height, request.width, 0, 0, request.height, request.width];
-  const timeIds = Float32Array.from(guided ? [...row, ...row] : row);
-  return { ids2, timeIds, zeroUncond: guided && zerosForEmpty && request.negativePrompt === '' };
-}
-
-/** Static-shape exports accept one latent size (and batch); say so in the user's terms rather than as an ONNX Runtime error. */
-function checkStaticShape(loaded: Loaded, request: ImageRequest, guided: boolean): void {
-  const { fixed } = loaded.io.unet;
-  const file = loaded.folder.unet;
-  for (const [side, latent] of [['height', fixed.height], ['width', fixed.width]] as const) {
-    if (latent !== undefined && request[side] !== latent * 8) {
-      throw new HearthError('INVALID_INPUT', `${side} must be ${latent * 8} for this model (its UNet was exported for that size only); got ${request[side]}`, {
-        field: side,
-        given: request[side],
-        allowed: latent * 8,
-        file,
-      });
-    }
-  }
-  const batch = guided ? 2 : 1;
-  if (fixed.batch !== undefined && fixed.batch !== batch) {
-    const needs = fixed.batch === 2 ? 'above 1 (the UNet was exported for guided batches of 2)' : 'at most 1 (the UNet was exported for unguided batches of 1)';
-    throw new HearthError('INVALID_INPUT', `guidance must be ${needs} for this model; got ${request.guidance}`, {
-      field: 'guidance',
-      given: request.guidance,
-      allowed: needs,
-      file,
-    });
   }
 }
 

@@ -32,6 +32,10 @@ export interface ModelFolder {
   xl?: XlParts;
   /** The size the model was trained at: unet/config.json `sample_size` × 8, else 512 (SD) or 1024 (SDXL). */
   nativeSize: number;
+  /** vae_encoder/model.onnx when the export has it: image-to-image needs it, text-to-image does not. */
+  vaeEncoder?: string;
+  /** The VAE's config.json `force_upcast` (SDXL's VAE overflows in fp16 and must run in fp32). */
+  forceUpcast: boolean;
 }
 
 const REQUIRED = [
@@ -84,11 +88,16 @@ export async function inspectModelFolder(dir: string): Promise<ModelFolder> {
     }
     xl = { textEncoder2, tokenizer2Dir: join(dir, 'tokenizer_2'), zerosForEmptyPrompt: index.force_zeros_for_empty_prompt !== false };
   }
+  const vaeEncoder = join(dir, 'vae_encoder', 'model.onnx');
+  const hasEncoder = await stat(vaeEncoder).then((st) => st.isFile(), () => false);
+  const vaeConfig = await readOptionalJson(join(dir, 'vae_decoder', 'config.json'));
   const unetConfig = await readOptionalJson(join(dir, 'unet', 'config.json'));
   const sampleSize = unetConfig.sample_size;
   const nativeSize = typeof sampleSize === 'number' && Number.isInteger(sampleSize) && sampleSize > 0 ? sampleSize * 8 : xl ? 1024 : 512;
   return {
     ...(xl ? { xl } : {}),
+    ...(hasEncoder ? { vaeEncoder } : {}),
+    forceUpcast: vaeConfig.force_upcast === true,
     nativeSize,
     dir,
     tokenizerDir: join(dir, 'tokenizer'),

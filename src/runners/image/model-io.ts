@@ -45,6 +45,8 @@ export interface PipelineIo {
     timeIds?: { name: string; type: FloatType };
   };
   vae: { latent: string; latentType: FloatType; out: string; outType: FloatType };
+  /** The VAE encoder (image-to-image): `sample` [b,3,H,W] in, latents (4 channels) or their distribution (8) out. */
+  vaeEncoder?: { sample: string; sampleType: FloatType; out: string; outType: FloatType };
 }
 
 export interface ModelFiles {
@@ -53,6 +55,8 @@ export interface ModelFiles {
   textEncoder2?: string;
   unet: string;
   vaeDecoder: string;
+  /** vae_encoder/model.onnx, for image-to-image. */
+  vaeEncoder?: string;
 }
 
 const FLOATS: readonly string[] = ['float32', 'float16'];
@@ -216,4 +220,18 @@ export function resolvePipelineIo(te: SessionInfo, unet: SessionInfo, vae: Sessi
     },
     vae: { latent: latent.name, latentType: latent.type as FloatType, out: vaeOut.name, outType: vaeOut.type as FloatType },
   };
+}
+
+/**
+ * Checks a VAE encoder against what image-to-image feeds it: `sample`, a float [batch, 3, H, W]
+ * image, and one float output, `latent_sample` (optimum ≤ 1.23) or `latent_parameters` (≥ 1.24),
+ * else its first output (whether it holds latents or their distribution is read from its channels).
+ */
+export function resolveVaeEncoderIo(info: SessionInfo, file: string): NonNullable<PipelineIo['vaeEncoder']> {
+  const sample = input(info, file, 'sample', FLOATS, 'the image, in [-1, 1]');
+  onlyInputs(info, file, ['sample']);
+  channels(sample, file, 3);
+  const named = info.outputs.find((o) => o.name === 'latent_sample' || o.name === 'latent_parameters');
+  const out = output(info, file, named?.name ?? 'latent_sample', 'the latents');
+  return { sample: sample.name, sampleType: sample.type as FloatType, out: out.name, outType: out.type as FloatType };
 }

@@ -7,8 +7,8 @@ import { parentPort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { HearthError, toErrorInfo } from '../../engine/types.js';
 import { floatsToHalf, halfToFloats, toHalfBits } from './fp16.js';
-import { resolvePipelineIo, type FloatType, type PipelineIo, type SessionInfo, type TensorInfo } from './model-io.js';
-import type { CallMessage, LoadCall, LoadResult, ReplyMessage, Shape4, WorkerCall, WorkerResults, XlEncode } from './protocol.js';
+import { resolvePipelineIo, resolveVaeEncoderIo, type FloatType, type PipelineIo, type SessionInfo, type TensorInfo } from './model-io.js';
+import type { CallMessage, LoadCall, LoadResult, ReplyMessage, Shape4, VaeEncodeResult, WorkerCall, WorkerResults, XlEncode } from './protocol.js';
 import type { ImageProvider } from './settings.js';
 
 type Session = ort.InferenceSession;
@@ -19,6 +19,8 @@ interface Loaded {
   vae: Session;
   /** SDXL's second text encoder. */
   te2?: Session;
+  /** The VAE encoder, for image-to-image. */
+  vaeEnc?: Session;
   io: PipelineIo;
 }
 
@@ -81,8 +83,10 @@ async function load(call: LoadCall): Promise<LoadResult> {
     const [te, unet, vae, te2] = sessions as [Session, Session, Session, Session | undefined];
     try {
       const io = resolvePipelineIo(info(te), info(unet), info(vae), call.files, te2 ? info(te2) : undefined);
-      loaded = { te, unet, vae, io, ...(te2 ? { te2 } : {}) };
-      return { provider, io, warnings };
+      const encoder = call.files.vaeEncoder !== undefined ? await loadVaeEncoder(call.files.vaeEncoder, call, provider) : undefined;
+      if (encoder?.session) io.vaeEncoder = encoder.io;
+      loaded = { te, unet, vae, io, ...(te2 ? { te2 } : {}), ...(encoder?.session ? { vaeEnc: encoder.session } : {}) };
+      return { provider, io, warnings, ...(encoder?.problem !== undefined ? { vaeEncoderProblem: encoder.problem } : {}) };
     } catch (e) {
       await Promise.all(sessions.map((s) => s.release().catch(() => undefined)));
       throw e;
@@ -103,6 +107,29 @@ async function load(call: LoadCall): Promise<LoadResult> {
     providers: call.providers,
     given: reason,
   });
+}
+
+/**
+ * The VAE encoder, on the provider the rest runs on. Only image-to-image needs it, so one that does
+ * not load or does not fit is a problem for those jobs (said when one comes), not a failed model.
+ */
+async function loadVaeEncoder(
+  file: string,
+  call: LoadCall,
+  provider: ImageProvider,
+): Promise<{ session: Session; io: NonNullable<PipelineIo['vaeEncoder']>; problem?: undefined } | { session?: undefined; problem: string }> {
+  let session: Session;
+  try {
+    session = await ort.InferenceSession.create(file, sessionOptions(provider, call.threads));
+  } catch (e) {
+    return { problem: `${file} could not be loaded by ONNX Runtime: ${(e as Error).message}` };
+  }
+  try {
+    return { session, io: resolveVaeEncoderIo(info(session), file) };
+  } catch (e) {
+    await session.release().catch(() => undefined);
+    return { problem: (e as Error).message };
+  }
 }
 
 function need(): Loaded {
@@ -210,11 +237,20 @@ async function decode(latents: Float32Array, shape: Shape4): Promise<{ image: Fl
   return { image: toFloats(t), shape: [...t.dims] };
 }
 
+async function vaeEncode(pixels: Float32Array, shape: Shape4): Promise<VaeEncodeResult> {
+  const { vaeEnc, io } = need();
+  if (!vaeEnc || !io.vaeEncoder) throw new HearthError('RUNNER_FAILED', 'the image model has no usable VAE encoder loaded');
+  const enc = io.vaeEncoder;
+  const out = await vaeEnc.run({ [enc.sample]: floatTensor(enc.sampleType, pixels, shape) }, [enc.out]);
+  const t = out[enc.out] as ort.Tensor;
+  return { latents: toFloats(t), shape: [...t.dims] };
+}
+
 async function close(): Promise<null> {
   embeddings.clear();
   const l = loaded;
   loaded = undefined;
-  if (l) await Promise.all([l.te, l.unet, l.vae, ...(l.te2 ? [l.te2] : [])].map((s) => s.release().catch(() => undefined)));
+  if (l) await Promise.all([l.te, l.unet, l.vae, ...(l.te2 ? [l.te2] : []), ...(l.vaeEnc ? [l.vaeEnc] : [])].map((s) => s.release().catch(() => undefined)));
   return null;
 }
 
@@ -228,6 +264,8 @@ async function handle(call: WorkerCall): Promise<WorkerResults[WorkerCall['type'
       return unet(call.key, call.sample, call.shape, call.timestep);
     case 'decode':
       return decode(call.latents, call.shape);
+    case 'vaeEncode':
+      return vaeEncode(call.pixels, call.shape);
     case 'release':
       embeddings.delete(call.key);
       return null;
@@ -239,6 +277,7 @@ async function handle(call: WorkerCall): Promise<WorkerResults[WorkerCall['type'
 function transferables(value: WorkerResults[WorkerCall['type']]): ArrayBuffer[] {
   if (value instanceof Float32Array) return [value.buffer as ArrayBuffer];
   if (value && typeof value === 'object' && 'image' in value) return [value.image.buffer as ArrayBuffer];
+  if (value && typeof value === 'object' && 'latents' in value) return [value.latents.buffer as ArrayBuffer];
   return [];
 }
 

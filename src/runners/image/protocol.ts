@@ -27,6 +27,8 @@ export interface LoadResult {
   io: PipelineIo;
   /** Why a preferred provider was not used, for the log. */
   warnings: string[];
+  /** Why the export's vae_encoder could not be used (image-to-image is then refused, text-to-image runs). */
+  vaeEncoderProblem?: string;
 }
 
 export type WorkerCall =
@@ -37,6 +39,8 @@ export type WorkerCall =
   | { type: 'unet'; key: string; sample: Float32Array; shape: Shape4; timestep: number }
   /** VAE-decodes already scaled latents; returns [1,3,8h,8w] in [-1, 1]. */
   | { type: 'decode'; latents: Float32Array; shape: Shape4 }
+  /** VAE-encodes an image [1,3,H,W] in [-1, 1]; returns the encoder's raw output (latents or their distribution). */
+  | { type: 'vaeEncode'; pixels: Float32Array; shape: Shape4 }
   | { type: 'release'; key: string }
   | { type: 'close' };
 
@@ -45,11 +49,17 @@ export interface DecodeResult {
   shape: number[];
 }
 
+export interface VaeEncodeResult {
+  latents: Float32Array;
+  shape: number[];
+}
+
 export interface WorkerResults {
   load: LoadResult;
   encode: null;
   unet: Float32Array;
   decode: DecodeResult;
+  vaeEncode: VaeEncodeResult;
   release: null;
   close: null;
 }

@@ -38,6 +38,9 @@ export interface ImageRunnerSettings {
   threads?: number;
   /** Overrides the VRAM estimate (config `vramMB`). */
   vramMB?: number;
+  /** Image-to-image: the largest init image, in bytes and in pixels (files.maxBytes, files.maxPixels). */
+  maxImageBytes?: number;
+  maxImagePixels?: number;
 }
 
 export const CHOICES: readonly SchedulerChoice[] = [...SCHEDULER_NAMES, 'default'];
@@ -110,5 +113,7 @@ export function parseImageRunnerSettings(json: Json): ImageRunnerSettings {
   };
   if (o.threads !== undefined && o.threads !== null) settings.threads = num(o, 'threads', 'threads', 1, 256, true);
   if (o.vramMB !== undefined && o.vramMB !== null) settings.vramMB = num(o, 'vramMB', 'vramMB', 0, 1_000_000, false);
+  if (o.maxImageBytes !== undefined && o.maxImageBytes !== null) settings.maxImageBytes = num(o, 'maxImageBytes', 'maxImageBytes', 1, 2 ** 40, true);
+  if (o.maxImagePixels !== undefined && o.maxImagePixels !== null) settings.maxImagePixels = num(o, 'maxImagePixels', 'maxImagePixels', 1, 2 ** 40, true);
   return settings;
 }
