@@ -16,6 +16,7 @@ import {
   type ImageOptionsInput,
   type SamplerChoice,
 } from '../jobs/image.js';
+import { imageModelRules, type ImageModelProfile, type ImageModelRules } from '../jobs/image-model.js';
 import { fetchImage, type FetchImageOptions } from '../media/safe-fetch.js';
 import { telemetryOff, type GpuTelemetry, type GpuTelemetrySource } from '../monitoring/gpu-monitor.js';
 import type { KnowledgeRetriever } from '../knowledge/types.js';
@@ -108,6 +109,11 @@ export interface HearthCommandsOptions {
   gpu?: GpuTelemetrySource;
   /** Workspace knowledge: indexed messages relevant to a question, given to the model and listed as sources. */
   knowledge?: KnowledgeRetriever;
+  /**
+   * What the configured image model is (read from its folder at start): its native size becomes the
+   * default size, and its limits narrow the config's (SDXL sizes, Turbo steps and guidance).
+   */
+  imageModel?: ImageModelProfile;
 }
 
 /**
@@ -123,6 +129,7 @@ export class HearthCommands {
   readonly #headersForHost: FetchImageOptions['headersForHost'];
   readonly #gpu: GpuTelemetrySource | undefined;
   readonly #knowledge: KnowledgeRetriever | undefined;
+  readonly #imageRules: ImageModelRules | undefined;
 
   constructor(options: HearthCommandsOptions) {
     this.#engine = options.engine;
@@ -133,10 +140,21 @@ export class HearthCommands {
     this.#headersForHost = options.headersForHost;
     this.#gpu = options.gpu;
     this.#knowledge = options.knowledge;
+    const image = options.config.models.image;
+    this.#imageRules = image ? imageModelRules(image, options.imageModel) : undefined;
+  }
+
+  /**
+   * The image model's rules: the configured limits and defaults narrowed by what the model is, its
+   * native size as the default size when the config names none. What /imagine is held to, and what
+   * the faces show (with `imageModelSummary(rules)` for the words). Undefined when no image model is configured.
+   */
+  get imageModel(): ImageModelRules | undefined {
+    return this.#imageRules;
   }
 
   get limits(): CommandLimits {
-    const img = this.#config.models.image?.limits ?? DEFAULT_IMAGE_LIMITS;
+    const img = this.#imageRules?.limits ?? DEFAULT_IMAGE_LIMITS;
     return {
       maxPromptChars: MAX_ASK_CHARS,
       image: {
@@ -145,7 +163,7 @@ export class HearthCommands {
         sizeMultiple: IMAGE_SIZE_MULTIPLE,
         maxSteps: img.maxSteps,
         minGuidance: GUIDANCE.min,
-        maxGuidance: GUIDANCE.max,
+        maxGuidance: img.maxGuidance ?? GUIDANCE.max,
         maxSeed: SEED.max,
         maxPromptChars: img.maxPromptChars,
         schedulers: SAMPLER_CHOICES,
@@ -234,7 +252,7 @@ export class HearthCommands {
    * nothing.
    */
   imagine(input: ImagineInput, inv: Invocation): Result<JobRecord> {
-    const image = this.#config.models.image;
+    const image = this.#imageRules;
     if (!image) return err({ code: 'MODEL_MISSING', message: 'no image model is configured (models.image.dir)', facts: { given: 'image' } });
     const payload = buildImagePayload(input, image);
     if (!payload.ok) return payload;

@@ -81,7 +81,7 @@ export function registerSlashCommands(app: App, h: HandlerContext): void {
       if (!where.ok) return tell(where.text);
       const parsed = parseImagine(unescapeSlack(command.text));
       if (!parsed.ok) return tell(`${slackErrorText(parsed.error)} Type \`/imagine help\` for the options.`);
-      if (parsed.value.help) return tell(imagineHelp(h.commands.limits.image, h.config.models.image?.defaults));
+      if (parsed.value.help) return tell(imagineHelp(h.commands.limits.image, h.commands.imageModel?.defaults));
       const input = parsed.value.input;
       const root = await postRoot(h, command.channel_id, `*<@${command.user_id}> imagines:* ${escapeMrkdwn(input.prompt)}`, tell);
       if (!root) return;

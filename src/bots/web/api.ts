@@ -110,7 +110,7 @@ export class ConsoleApi {
       available: { ...commands.available() },
       limits: JSON.parse(JSON.stringify(commands.limits)) as Json,
       maxUploadBytes: config.files.maxBytes,
-      imageDefaults: image ? { ...image.defaults } : null,
+      imageDefaults: image && commands.imageModel ? { ...commands.imageModel.defaults } : null,
       maxQueuedPerUser: config.limits.maxQueuedPerUser,
       maxQueued: config.web.maxQueued,
     };
