@@ -17,6 +17,7 @@ import {
   type ImageOptionsInput,
   type SamplerChoice,
 } from '../jobs/image.js';
+import { imageModelRules, type ImageModelProfile, type ImageModelRules } from '../jobs/image-model.js';
 import { fetchImage, type FetchImageOptions } from '../media/safe-fetch.js';
 import { telemetryOff, type GpuTelemetry, type GpuTelemetrySource } from '../monitoring/gpu-monitor.js';
 import type { KnowledgeRetriever } from '../knowledge/types.js';
@@ -130,6 +131,11 @@ export interface HearthCommandsOptions {
   gpu?: GpuTelemetrySource;
   /** Workspace knowledge: indexed messages relevant to a question, given to the model and listed as sources. */
   knowledge?: KnowledgeRetriever;
+  /**
+   * What the configured image model is (read from its folder at start): its native size becomes the
+   * default size, and its limits narrow the config's (SDXL sizes, Turbo steps and guidance).
+   */
+  imageModel?: ImageModelProfile;
 }
 
 /**
@@ -145,6 +151,7 @@ export class HearthCommands {
   readonly #headersForHost: FetchImageOptions['headersForHost'];
   readonly #gpu: GpuTelemetrySource | undefined;
   readonly #knowledge: KnowledgeRetriever | undefined;
+  readonly #imageRules: ImageModelRules | undefined;
   readonly #images: ImageCommands;
 
   constructor(options: HearthCommandsOptions) {
@@ -156,11 +163,22 @@ export class HearthCommands {
     this.#headersForHost = options.headersForHost;
     this.#gpu = options.gpu;
     this.#knowledge = options.knowledge;
-    this.#images = new ImageCommands(this.#engine, this.#config, (input, opts) => this.#imageBytes(input, opts));
+    const image = options.config.models.image;
+    this.#imageRules = image ? imageModelRules(image, options.imageModel) : undefined;
+    this.#images = new ImageCommands(this.#engine, this.#imageRules, (input, opts) => this.#imageBytes(input, opts));
+  }
+
+  /**
+   * The image model's rules: the configured limits and defaults narrowed by what the model is, its
+   * native size as the default size when the config names none. What /imagine is held to, and what
+   * the faces show (with `imageModelSummary(rules)` for the words). Undefined when no image model is configured.
+   */
+  get imageModel(): ImageModelRules | undefined {
+    return this.#imageRules;
   }
 
   get limits(): CommandLimits {
-    const img = this.#config.models.image?.limits ?? DEFAULT_IMAGE_LIMITS;
+    const img = this.#imageRules?.limits ?? DEFAULT_IMAGE_LIMITS;
     return {
       maxPromptChars: MAX_ASK_CHARS,
       image: {
@@ -169,15 +187,15 @@ export class HearthCommands {
         sizeMultiple: IMAGE_SIZE_MULTIPLE,
         maxSteps: img.maxSteps,
         minGuidance: GUIDANCE.min,
-        maxGuidance: GUIDANCE.max,
+        maxGuidance: img.maxGuidance ?? GUIDANCE.max,
         maxSeed: SEED.max,
         maxPromptChars: img.maxPromptChars,
         schedulers: SAMPLER_CHOICES,
         samplers: samplerOptions(SAMPLER_CHOICES),
-        defaults: this.#config.models.image?.defaults ?? DEFAULT_IMAGE_DEFAULTS,
+        defaults: this.#imageRules?.defaults ?? DEFAULT_IMAGE_DEFAULTS,
         minStrength: STRENGTH.min,
         maxStrength: STRENGTH.max,
-        defaultStrength: this.#config.models.image?.defaults.strength ?? DEFAULT_IMAGE_STRENGTH,
+        defaultStrength: this.#imageRules?.defaults.strength ?? DEFAULT_IMAGE_STRENGTH,
         variations: VARIATIONS,
       },
       maxQuestionChars: MAX_CAPTION_QUESTION_CHARS,

@@ -3,11 +3,11 @@
  * from), Reroll and Vary. Platform-free: faces map their inputs (a Discord attachment, a file shared
  * in Slack, a console upload) to {@link ImagineInput} and the results are data with error codes.
  */
-import type { HearthConfig } from '../config/schema.js';
 import type { Engine } from '../engine/index.js';
 import { err, ok, type ErrorInfo, type FactsOf, type JobRecord, type Result } from '../engine/types.js';
 import type { Refusal } from '../jobs/contract.js';
 import { buildImagePayload, imageJobSteps, imageOptionsOf, imageVariationPayload, randomImageSeed, type ImageOptionsInput, type ImagePayload } from '../jobs/image.js';
+import type { ImageModelRules } from '../jobs/image-model.js';
 import { isSupportedFormat, sniffImageType } from '../media/image-type.js';
 import type { CaptionInput, ImagineInput } from './hearth-commands.js';
 import type { Invocation } from './invocation.js';
@@ -18,17 +18,18 @@ export type ImageBytes = (input: CaptionInput, opts: { signal?: AbortSignal }) =
 /** /imagine, Reroll and Vary, on the engine's fair queue and limits like every job. */
 export class ImageCommands {
   readonly #engine: Engine;
-  readonly #config: HearthConfig;
+  readonly #rules: ImageModelRules | undefined;
   readonly #imageBytes: ImageBytes;
 
-  constructor(engine: Engine, config: HearthConfig, imageBytes: ImageBytes) {
+  /** `rules`: the configured image model's limits and defaults (`imageModelRules`); undefined when none is configured. */
+  constructor(engine: Engine, rules: ImageModelRules | undefined, imageBytes: ImageBytes) {
     this.#engine = engine;
-    this.#config = config;
+    this.#rules = rules;
     this.#imageBytes = imageBytes;
   }
 
-  #model() {
-    return this.#config.models.image;
+  #model(): ImageModelRules | undefined {
+    return this.#rules;
   }
 
   /**

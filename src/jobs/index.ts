@@ -7,4 +7,5 @@
 export * from './contract.js';
 export * from './chat.js';
 export * from './image.js';
+export * from './image-model.js';
 export * from './caption.js';

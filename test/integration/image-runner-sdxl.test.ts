@@ -5,7 +5,7 @@
  * UNet's added `text_embeds` and `time_ids`, SDXL's VAE scaling factor, the native size from
  * unet/config.json when no size is given.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -14,6 +14,9 @@ import { HearthError, type JobResult, type Json } from '../../src/engine/types.j
 import { ImageRunner } from '../../src/runners/image/image-runner.js';
 import { estimateVramBytes, inspectModelFolder } from '../../src/runners/image/model-folder.js';
 import type { ImageRunnerSettings } from '../../src/runners/image/settings.js';
+import { checkFinite } from '../../src/runners/image/job-setup.js';
+import { readImageModelProfile } from '../../src/runners/image/model-profile.js';
+import { writeTinySd } from '../fixtures/tiny-sd.js';
 import { SDXL_TURBO, writeTinySdxl } from '../fixtures/tiny-sdxl.js';
 
 let root: string;
@@ -33,7 +36,8 @@ function settings(dir: string): ImageRunnerSettings {
     model: 'image',
     dir,
     providers: ['cpu'],
-    defaults: { width: 32, height: 32, steps: 4, guidance: 5, scheduler: 'default', negativePrompt: '' },
+    // No size: the model's native size is the default (unet/config.json sample_size × 8).
+    defaults: { steps: 4, guidance: 5, scheduler: 'default', negativePrompt: '' },
     limits: { minSize: 32, maxSize: 256, maxSteps: 60, maxPromptChars: 200 },
     previewEvery: 0,
     threads: 1,
@@ -107,6 +111,55 @@ describe('an SDXL-Turbo export', () => {
     const r = await generate(runner, { prompt: 'a photo of a dog', seed: 1, steps: 1, guidance: 0 });
     expect(await sharp(png(r)).metadata()).toMatchObject({ format: 'png', width: 32, height: 32 });
     expect(r.meta).toMatchObject({ steps: 1, guidance: 0 });
+  });
+});
+
+describe('what the folder says the model is', () => {
+  it('reads the family, native size, Turbo and image-to-image from the folder', async () => {
+    const base = await writeTinySdxl(join(root, 'profile-base'), { sampleSize: 6 });
+    expect(readImageModelProfile(base)).toEqual({ family: 'sdxl', nativeSize: 48, turbo: false, imageToImage: true, label: 'SDXL' });
+    const turbo = await writeTinySdxl(join(root, 'sdxl-turbo-onnx'), { vaeEncoder: false });
+    expect(readImageModelProfile(turbo)).toEqual({ family: 'sdxl', nativeSize: 32, turbo: true, imageToImage: false, label: 'SDXL-Turbo' });
+    // Named in model_index.json, whatever the folder is called.
+    const named = await writeTinySd(join(root, 'plain'));
+    const index = JSON.parse(await readFile(join(named, 'model_index.json'), 'utf8')) as Record<string, unknown>;
+    await writeFile(join(named, 'model_index.json'), JSON.stringify({ ...index, _name_or_path: 'stabilityai/sd-turbo' }));
+    expect(readImageModelProfile(named)).toMatchObject({ family: 'sd', nativeSize: 512, turbo: true, label: 'SD-Turbo' });
+    expect(readImageModelProfile(join(root, 'nowhere'))).toBeUndefined();
+  });
+
+  it('holds a Turbo export to 1–4 steps and guidance 0, refusing more in words, unless the config says standard', async () => {
+    const dir = await writeTinySdxl(join(root, 'turbo-limits'), { schedulerConfig: SDXL_TURBO, sampleSize: 4 });
+    const runner = await runnerFor(dir);
+    await expect(generate(runner, { prompt: 'a cat', steps: 8, guidance: 0 })).rejects.toMatchObject({
+      code: 'INVALID_INPUT',
+      message: 'steps must be a whole number from 1 to 4 (SDXL-Turbo runs 1–4 steps without guidance); got 8',
+    });
+    await expect(generate(runner, { prompt: 'a cat', steps: 2, guidance: 5 })).rejects.toMatchObject({ code: 'INVALID_INPUT', facts: { option: 'guidance', given: 5, allowed: 0 } });
+    // The configured defaults (4 steps, guidance 5) are brought within the model's limits.
+    expect((await generate(runner, { prompt: 'a cat' })).meta).toMatchObject({ steps: 4, guidance: 0 });
+    const standard = new ImageRunner({ ...settings(dir), kind: 'standard' }, { logger: { info: () => undefined, warn: () => undefined } });
+    runners.push(standard);
+    await standard.load();
+    expect((await generate(standard, { prompt: 'a cat', steps: 8, guidance: 5 })).meta).toMatchObject({ steps: 8, guidance: 5 });
+  });
+
+  it('warns at load when force_upcast meets a float16 VAE, and fails a decode that is not numbers naming it', async () => {
+    const dir = await writeTinySd(join(root, 'fp16-upcast'), { fp16: true, forceUpcast: true });
+    const warnings: string[] = [];
+    const r = new ImageRunner({ ...settings(dir), defaults: { width: 32, height: 32, steps: 2, guidance: 5, scheduler: 'euler', negativePrompt: '' } }, { logger: { info: () => undefined, warn: (m) => warnings.push(m) } });
+    runners.push(r);
+    await r.load();
+    expect(warnings.join('\n')).toContain('force_upcast');
+    const folder = await inspectModelFolder(dir);
+    expect(folder.forceUpcast).toBe(true);
+    expect(() => checkFinite(Float32Array.of(0.5, Number.NaN), folder)).toThrow(/force_upcast/);
+    expect(() => checkFinite(Float32Array.of(0.5, -1), folder)).not.toThrow();
+    const quiet: string[] = [];
+    const fp32 = new ImageRunner(settings(await writeTinySd(join(root, 'fp32-upcast'), { forceUpcast: true })), { logger: { info: () => undefined, warn: (m) => quiet.push(m) } });
+    runners.push(fp32);
+    await fp32.load();
+    expect(quiet).toEqual([]);
   });
 });
 

@@ -4,7 +4,7 @@
  */
 import type { App } from '@slack/bolt';
 import { slackErrorText } from './error-text.js';
-import { fresh, guarded, startChat, startImage, type HandlerContext, type Tell } from './handler-context.js';
+import { fresh, guarded, helpLimits, startChat, startImage, type HandlerContext, type Tell } from './handler-context.js';
 import { imagineHelp, parseImagine } from './imagine-flags.js';
 import type { SlackOrigin } from './origin.js';
 import { ASK_HELP } from './slash-commands.js';
@@ -80,7 +80,7 @@ const IMAGINE = /^imagine\b[:,]?\s*/i;
 async function imagineFromMessage(h: HandlerContext, origin: Omit<SlackOrigin, 'status'>, text: string, images: string[], tell: Tell): Promise<void> {
   const parsed = parseImagine(text);
   if (!parsed.ok) return tell(`${slackErrorText(parsed.error)} Type \`/imagine help\` for the options.`);
-  if (parsed.value.help) return tell(imagineHelp({ ...h.commands.limits.image, maxImageBytes: h.config.files.maxBytes }));
+  if (parsed.value.help) return tell(imagineHelp(helpLimits(h)));
   const input = parsed.value.input;
   const first = images[0];
   if (!input.image && first) input.image = { url: first };

@@ -1,5 +1,7 @@
 import type { AskInput, HearthCommands, ImagineInput } from '../../commands/hearth-commands.js';
 import { slackErrorText } from './error-text.js';
+import { imageModelSummary } from '../../jobs/image-model.js';
+import type { ImagineHelpLimits } from './imagine-flags.js';
 import type { HearthConfig } from '../../config/schema.js';
 import type { AdapterJobs } from '../adapter.js';
 import type { SlackKnowledge } from '../../knowledge/slack-knowledge.js';
@@ -79,6 +81,18 @@ export async function startChat(h: HandlerContext, origin: NewOrigin, input: Ask
     await removeQuietly(h, origin.channel, opts.root);
     await tell(slackErrorText(res.error));
   }
+}
+
+/** What `/imagine help` shows: the commands' image limits, the byte cap of an image to start from, the model in words. */
+export function helpLimits(h: HandlerContext): ImagineHelpLimits {
+  const rules = h.commands.imageModel;
+  const out: ImagineHelpLimits = { ...h.commands.limits.image, maxImageBytes: h.config.files.maxBytes };
+  if (rules) {
+    const first = imageModelSummary(rules).split('\n')[0];
+    if (rules.profile && first) out.model = first;
+    if (rules.profile?.imageToImage === false) out.imageToImage = false;
+  }
+  return out;
 }
 
 /** What an image is made from: /imagine's options, a Reroll of a job, or a Vary of a job's picture at a strength. */

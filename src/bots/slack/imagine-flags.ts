@@ -13,7 +13,13 @@ import { defaultsText, strengthText } from '../../commands/image-choices.js';
 import { IMAGE_SIZE_MULTIPLE, SEED } from '../../jobs/image.js';
 
 /** The limits the help text shows: the image limits of the commands, and the largest image that can be given (`files.maxBytes`). */
-export type ImagineHelpLimits = CommandLimits['image'] & { maxImageBytes: number };
+export type ImagineHelpLimits = CommandLimits['image'] & {
+  maxImageBytes: number;
+  /** The model in words (`imageModelSummary`'s first line: its name, native size, Turbo or not). */
+  model?: string;
+  /** False when the model cannot start from an image (its export has no VAE encoder). */
+  imageToImage?: boolean;
+};
 
 type FlagName = 'steps' | 'seed' | 'size' | 'width' | 'height' | 'no' | 'guidance' | 'scheduler' | 'image' | 'strength';
 
@@ -166,8 +172,9 @@ export function imagineHelp(limits: ImagineHelpLimits): string {
   const d = defaultsText(limits.defaults);
   const samplers = limits.samplers.map((s) => `\`${s.id}\` (${s.label})`).join(', ');
   const vary = limits.variations.map((v) => `*${v.label}* (strength ${strengthText(v.strength)})`).join(' and ');
+  const fromImage = limits.imageToImage !== false;
   return [
-    '*/imagine* paints a picture from a description.',
+    `*/imagine* paints a picture from a description${limits.model ? `, with ${limits.model}` : ''}.`,
     '`/imagine a lighthouse at dusk, oil painting --steps 20 --seed 7 --size 768x512 --no "text, watermark"`',
     '',
     'Options (anywhere in the text, all optional):',
@@ -177,11 +184,15 @@ export function imagineHelp(limits: ImagineHelpLimits): string {
     `• \`--no "things"\` — what to keep out of the picture (a negative prompt, up to ${limits.maxPromptChars} characters)`,
     `• \`--guidance N\` — how closely to follow the text, ${limits.minGuidance} to ${limits.maxGuidance} (default ${d.guidance})`,
     `• \`--sampler NAME\` — one of ${samplers} (default ${d.sampler}); the names work too, in quotes: \`--sampler "DPM++ 2M Karras"\``,
-    `• \`--image LINK\` — start from an image shared in Slack (its link: _Copy link to file_); the file can be up to ${mb(limits.maxImageBytes)}`,
-    `• \`--strength N\` — with an image: how much to change it, ${strengthText(limits.minStrength)} (keep it) to ${strengthText(limits.maxStrength)} (ignore it); default ${strengthText(limits.defaultStrength)}`,
-    '',
-    `Or share an image in a message that mentions me and starts with \`imagine\`: \`@hearth imagine the same, as a watercolour --strength 0.5\`.`,
-    `Put several words after a flag in quotes. Each picture comes with a *Reroll* button for another seed, and ${vary} buttons for a variation of it.`,
+    ...(fromImage
+      ? [
+          `• \`--image LINK\` — start from an image shared in Slack (its link: _Copy link to file_); the file can be up to ${mb(limits.maxImageBytes)}`,
+          `• \`--strength N\` — with an image: how much to change it, ${strengthText(limits.minStrength)} (keep it) to ${strengthText(limits.maxStrength)} (ignore it); default ${strengthText(limits.defaultStrength)}`,
+          '',
+          `Or share an image in a message that mentions me and starts with \`imagine\`: \`@hearth imagine the same, as a watercolour --strength 0.5\`.`,
+          `Put several words after a flag in quotes. Each picture comes with a *Reroll* button for another seed, and ${vary} buttons for a variation of it.`,
+        ]
+      : ['', 'This model cannot start from an image (its export has no VAE encoder). Put several words after a flag in quotes. Each picture comes with a *Reroll* button for another seed.']),
   ].join('\n');
 }
 

@@ -2,7 +2,7 @@
 import type { App, RespondFn, SlashCommand } from '@slack/bolt';
 import { etaText } from '../../commands/wording.js';
 import { slackErrorText } from './error-text.js';
-import { fresh, guarded, startChat, startImage, type HandlerContext, type Tell } from './handler-context.js';
+import { fresh, guarded, helpLimits, startChat, startImage, type HandlerContext, type Tell } from './handler-context.js';
 import { imagineHelp, parseImagine } from './imagine-flags.js';
 import type { SlackOrigin } from './origin.js';
 import { slackErrorCode } from './slack-api.js';
@@ -81,7 +81,7 @@ export function registerSlashCommands(app: App, h: HandlerContext): void {
       if (!where.ok) return tell(where.text);
       const parsed = parseImagine(unescapeSlack(command.text));
       if (!parsed.ok) return tell(`${slackErrorText(parsed.error)} Type \`/imagine help\` for the options.`);
-      if (parsed.value.help) return tell(imagineHelp({ ...h.commands.limits.image, maxImageBytes: h.config.files.maxBytes }));
+      if (parsed.value.help) return tell(imagineHelp(helpLimits(h)));
       const input = parsed.value.input;
       const root = await postRoot(h, command.channel_id, `*<@${command.user_id}> imagines:* ${escapeMrkdwn(input.prompt)}`, tell);
       if (!root) return;

@@ -6,6 +6,7 @@ import type { HearthConfig } from '../../config/schema.js';
 import type { AdapterJobs } from '../adapter.js';
 import { err, ok, type ErrorInfo, type JobRecord, type Json, type Result } from '../../engine/types.js';
 import { parseCaptionOptions } from '../../jobs/caption.js';
+import { imageModelSummary } from '../../jobs/image-model.js';
 import { imageOptionsFromJson, type ImageOptionsInput } from '../../jobs/image.js';
 import { VARIATIONS, variationById } from '../../commands/image-choices.js';
 import { isSupportedFormat, sniffImageType } from '../../media/image-type.js';
@@ -112,7 +113,9 @@ export class ConsoleApi {
       available: { ...commands.available() },
       limits: JSON.parse(JSON.stringify(commands.limits)) as Json,
       maxUploadBytes: config.files.maxBytes,
-      imageDefaults: image ? { ...image.defaults } : null,
+      imageDefaults: image && commands.imageModel ? { ...commands.imageModel.defaults } : null,
+      // The model's options in words (its name, native size, what it allows), shown with the form.
+      imageSummary: commands.imageModel ? imageModelSummary(commands.imageModel) : null,
       maxQueuedPerUser: config.limits.maxQueuedPerUser,
       maxQueued: config.web.maxQueued,
     };

@@ -290,6 +290,7 @@ function applyInfo() {
   $('opt-strength').max = lim.maxStrength;
   $('opt-strength').placeholder = `with an image: ${lim.defaultStrength}`;
   // The model's limits where the options are chosen (the server's, from the config: nothing here is fixed).
+  $('image-limits').title = info.imageSummary ?? '';
   $('image-limits').textContent =
     `Sizes ${lim.minSize}–${lim.maxSize} px in steps of ${lim.sizeMultiple} (default ${def.width}×${def.height}) · steps 1–${lim.maxSteps} (default ${def.steps}) · ` +
     `guidance ${lim.minGuidance}–${lim.maxGuidance} · samplers: ${lim.samplers.filter((s) => s.id !== 'default').map((s) => s.label).join(', ')} · ` +
