@@ -275,6 +275,10 @@ export class HearthCommands {
     const job = this.#engine.getJob(jobId);
     const options = job ? imageOptionsOf(job) : undefined;
     if (!options) return err({ code: 'NOT_FOUND', message: 'that image job is gone, so it cannot be rerolled', facts: { given: jobId } });
+    // An image-to-image job's init image is dropped when it ends (uploads are not kept): its result can be varied, not rerolled.
+    if (options.strength !== undefined && options.initImageBase64 === undefined) {
+      return err({ code: 'NOT_FOUND', message: 'the image that job started from is no longer kept, so it cannot be rerolled; vary its result instead', facts: { given: jobId } });
+    }
     const { seed: _seed, ...rest } = options;
     return this.imagine(rest, inv);
   }
