@@ -4,7 +4,7 @@
  * in Slack, a console upload) to {@link ImagineInput} and the results are data with error codes.
  */
 import type { Engine } from '../engine/index.js';
-import { err, ok, type ErrorInfo, type FactsOf, type JobRecord, type Result } from '../engine/types.js';
+import { err, ok, type JobRecord, type Result } from '../engine/types.js';
 import type { Refusal } from '../jobs/contract.js';
 import { buildImagePayload, imageJobSteps, imageOptionsOf, imageVariationPayload, randomImageSeed, type ImageOptionsInput, type ImagePayload } from '../jobs/image.js';
 import type { ImageModelRules } from '../jobs/image-model.js';
@@ -91,7 +91,7 @@ export class ImageCommands {
     const { seed: _seed, initImageBase64: _image, strength, variationOf, ...rest } = options;
     if (variationOf !== undefined && strength !== undefined) return this.vary(variationOf, strength, inv);
     if (strength !== undefined) {
-      return invalid('the image that picture started from is not kept once it is made, so it cannot be rerolled; use Vary on the picture instead', { option: 'image', given: jobId });
+      return err({ code: 'NOT_FOUND', message: 'the image that job started from is no longer kept, so it cannot be rerolled; vary its result instead', facts: { given: jobId } });
     }
     return this.#submitImage(buildImagePayload(rest, model), inv);
   }
@@ -142,8 +142,4 @@ function base64(bytes: Uint8Array): string {
 
 function imageModelMissing(): Result<never> {
   return err({ code: 'MODEL_MISSING', message: 'no image model is configured (models.image.dir)', facts: { given: 'image' } });
-}
-
-function invalid(message: string, facts: FactsOf<'INVALID_INPUT'>): Result<never> {
-  return err<ErrorInfo>({ code: 'INVALID_INPUT', message, facts });
 }

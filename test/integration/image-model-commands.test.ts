@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HearthApp } from '../../src/app/hearth-app.js';
 import { configSchema } from '../../src/config/schema.js';
 import { InProcessExecutor } from '../../src/engine/executor/in-process-executor.js';
+import { imageOptionsOf, imageVariationPayload } from '../../src/jobs/image.js';
 import { imageModelSummary } from '../../src/jobs/image-model.js';
 import { createLogger } from '../../src/util/log.js';
 import { SimRunner } from '../fixtures/sim-runner.js';
@@ -75,6 +76,32 @@ describe('/imagine and the model it runs on', () => {
         ok: false,
         error: { code: 'INVALID_INPUT', message: 'steps must be a whole number from 1 to 4 (SDXL-Turbo runs 1–4 steps without guidance); got 20' },
       });
+    } finally {
+      await hearth.close();
+    }
+  });
+
+  it('queues image-to-image and a Vary of its result; an ended one is varied, not rerolled (its upload is gone)', async () => {
+    const hearth = app({ dir: sdxl }, 'img2img');
+    try {
+      await hearth.start();
+      const init = Buffer.from('pretend png bytes').toString('base64');
+      const r = hearth.commands.imagine({ prompt: 'a fox', initImageBase64: init }, inv);
+      if (!r.ok) throw new Error(r.error.message);
+      expect(r.value.payload).toMatchObject({ initImageBase64: init, strength: 0.6, width: 1024 });
+      // Fewer engine steps than text-to-image: 15 of 25 denoised, plus encodes and decode.
+      const fromText = hearth.commands.imagine({ prompt: 'a fox' }, inv);
+      if (!fromText.ok) throw new Error(fromText.error.message);
+      expect(r.value.estimateSeconds).toBeLessThan(fromText.value.estimateSeconds);
+      await hearth.engine.whenIdle();
+      const ended = hearth.engine.getJob(r.value.id)!;
+      expect(ended.payload).not.toHaveProperty('initImageBase64');
+      expect(hearth.commands.reroll(r.value.id, inv)).toMatchObject({ ok: false, error: { code: 'NOT_FOUND', message: expect.stringContaining('vary its result') as string } });
+      const options = imageOptionsOf(ended)!;
+      const vary = imageVariationPayload(options, { pngBase64: init, strength: 0.4, seed: 9, variationOf: ended.id });
+      if (!vary.ok) throw new Error(vary.error.message);
+      const v = hearth.commands.imagine(vary.value, inv);
+      expect(v.ok && v.value.payload).toMatchObject({ prompt: 'a fox', strength: 0.4, seed: 9, variationOf: ended.id, initImageBase64: init });
     } finally {
       await hearth.close();
     }
