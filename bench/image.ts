@@ -10,6 +10,8 @@
  * guidance) so its work dominates, as a real UNet's does (SD 1.5 on the reference card takes about 50 ms
  * per guided step; this one takes about as long on 2 CPU cores).
  *
+ * bench/image-sdxl.ts is the same comparison on an SDXL-shaped export at 1024×1024, printed after this one.
+ *
  * Run: npx tsx bench/image.ts
  */
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -29,6 +31,7 @@ import { SqliteStore } from '../src/engine/store/sqlite-store.js';
 import { ImageRunner } from '../src/runners/image/image-runner.js';
 import { SimRunner } from '../test/fixtures/sim-runner.js';
 import { writeTinySd } from '../test/fixtures/tiny-sd.js';
+import { runSdxlBench } from './image-sdxl.js';
 
 const SIZE = 512;
 const STEPS = 25;
@@ -322,6 +325,8 @@ export async function runFloodBench(): Promise<string> {
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   console.log(await runImageBench());
+  console.log();
+  console.log(await runSdxlBench());
   console.log();
   console.log(await runFloodBench());
 }

@@ -4,6 +4,7 @@ import type { AdapterContext, AdapterFactory, PlatformAdapter } from '../bots/ad
 import { ConversationRecorder } from '../commands/conversation-recorder.js';
 import { ImageContextLinker } from '../commands/image-context.js';
 import { HearthCommands, type HearthCommandsOptions } from '../commands/hearth-commands.js';
+import { readImageModelProfile } from '../runners/image/model-profile.js';
 import type { HearthConfig } from '../config/schema.js';
 import { systemClock, type Clock } from '../engine/clock.js';
 import { Engine } from '../engine/engine.js';
@@ -126,6 +127,9 @@ export class HearthApp {
         : undefined;
     const commandOptions: HearthCommandsOptions = { engine: this.engine, store: this.store, config, clock, gpu: this.gpu };
     if (options.cluster) commandOptions.cluster = options.cluster;
+    // The image model's native size and kind, from its folder's small configs (none on a coordinator without it).
+    const imageModel = config.models.image ? readImageModelProfile(config.models.image.dir) : undefined;
+    if (imageModel) commandOptions.imageModel = imageModel;
     if (options.fetch) commandOptions.fetch = options.fetch;
     if (options.headersForHost) commandOptions.headersForHost = options.headersForHost;
     const knowledge = knowledgeOf(config, this.store, this.engine, (e, where) => this.reportError(e, where));

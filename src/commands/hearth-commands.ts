@@ -6,21 +6,25 @@ import { buildChatPayload, chatJobSteps, MAX_ASK_CHARS, parseAskQuestion, toJson
 import { refuse } from '../jobs/contract.js';
 import { buildCaptionPayload, CAPTION_DETAILS, MAX_CAPTION_QUESTION_CHARS, parseCaptionOptions, type CaptionDetail } from '../jobs/caption.js';
 import {
-  buildImagePayload,
   DEFAULT_IMAGE_LIMITS,
   GUIDANCE,
   IMAGE_SIZE_MULTIPLE,
-  imageJobSteps,
-  imageOptionsOf,
+  DEFAULT_IMAGE_DEFAULTS,
+  DEFAULT_IMAGE_STRENGTH,
+  STRENGTH,
   SAMPLER_CHOICES,
+  type ImageDefaults,
   SEED,
   type ImageOptionsInput,
   type SamplerChoice,
 } from '../jobs/image.js';
+import { imageModelRules, type ImageModelProfile, type ImageModelRules } from '../jobs/image-model.js';
 import { fetchImage, type FetchImageOptions } from '../media/safe-fetch.js';
 import { telemetryOff, type GpuTelemetry, type GpuTelemetrySource } from '../monitoring/gpu-monitor.js';
 import type { ClusterStatusSource, WorkerStatus } from '../monitoring/cluster-status.js';
 import type { KnowledgeRetriever } from '../knowledge/types.js';
+import { samplerOptions, VARIATIONS, type SamplerOption, type VariationId } from './image-choices.js';
+import { ImageCommands } from './image-commands.js';
 import type { Invocation } from './invocation.js';
 import { KnowledgeAdmin, type KnowledgeIndexAdmin } from './knowledge-admin.js';
 
@@ -45,6 +49,17 @@ export interface CommandLimits {
     /** Longest prompt, and longest negative prompt. */
     maxPromptChars: number;
     schedulers: readonly SamplerChoice[];
+    /** The samplers by the names people know (A1111's), in the order faces offer them. */
+    samplers: readonly SamplerOption[];
+    /** What an option left out becomes (`models.image.defaults`). */
+    defaults: Readonly<ImageDefaults>;
+    /** Image-to-image: how far the given image is repainted (0 keeps it, 1 ignores it). */
+    minStrength: number;
+    maxStrength: number;
+    /** The strength used with an image and no strength given. */
+    defaultStrength: number;
+    /** The variations a finished image offers (its Vary buttons). */
+    variations: ReadonlyArray<{ id: VariationId; label: string; strength: number }>;
   };
   /** Longest /caption question. */
   maxQuestionChars: number;
@@ -61,8 +76,16 @@ export interface AskInput {
   adapter?: string;
 }
 
-/** /imagine's options as a person gives them (the image job contract's input). */
-export type ImagineInput = ImageOptionsInput;
+/** /imagine's options as a person gives them (the image job contract's input), and an image to start from. */
+export interface ImagineInput extends ImageOptionsInput {
+  /**
+   * Image-to-image: the image to start from, a link (downloaded under `files.allowedHosts` and
+   * `files.maxBytes`, a platform's own file host with its token) or the bytes (an upload).
+   */
+  image?: { url: string } | { bytes: Uint8Array; contentType?: string };
+  /** With an image: how much to change it, 0 (keep it) to 1 (ignore it); default `models.image.defaults.strength`. */
+  strength?: number;
+}
 
 export interface CaptionInput {
   /** Either a URL (downloaded under files.allowedHosts and the byte cap) or the bytes themselves. */
@@ -121,6 +144,11 @@ export interface HearthCommandsOptions {
   knowledge?: KnowledgeRetriever;
   /** The knowledge index, for `/hearth knowledge status|drop` (absent: nothing is indexed). */
   knowledgeIndex?: KnowledgeIndexAdmin;
+  /**
+   * What the configured image model is (read from its folder at start): its native size becomes the
+   * default size, and its limits narrow the config's (SDXL sizes, Turbo steps and guidance).
+   */
+  imageModel?: ImageModelProfile;
 }
 
 /**
@@ -139,6 +167,8 @@ export class HearthCommands {
   readonly #knowledge: KnowledgeRetriever | undefined;
   /** `/hearth knowledge status|drop` (admins): what is indexed in the admin's workspace. */
   readonly knowledge: KnowledgeAdmin;
+  readonly #imageRules: ImageModelRules | undefined;
+  readonly #images: ImageCommands;
 
   constructor(options: HearthCommandsOptions) {
     this.#engine = options.engine;
@@ -151,10 +181,22 @@ export class HearthCommands {
     this.#cluster = options.cluster;
     this.#knowledge = options.knowledge;
     this.knowledge = new KnowledgeAdmin(options.knowledgeIndex, { slack: options.config.knowledge.slackChannels, discord: options.config.knowledge.discordChannels });
+    const image = options.config.models.image;
+    this.#imageRules = image ? imageModelRules(image, options.imageModel) : undefined;
+    this.#images = new ImageCommands(this.#engine, this.#imageRules, (input, opts) => this.#imageBytes(input, opts));
+  }
+
+  /**
+   * The image model's rules: the configured limits and defaults narrowed by what the model is, its
+   * native size as the default size when the config names none. What /imagine is held to, and what
+   * the faces show (with `imageModelSummary(rules)` for the words). Undefined when no image model is configured.
+   */
+  get imageModel(): ImageModelRules | undefined {
+    return this.#imageRules;
   }
 
   get limits(): CommandLimits {
-    const img = this.#config.models.image?.limits ?? DEFAULT_IMAGE_LIMITS;
+    const img = this.#imageRules?.limits ?? DEFAULT_IMAGE_LIMITS;
     return {
       maxPromptChars: MAX_ASK_CHARS,
       adapters: Object.keys(this.#config.models.chat?.adapters ?? {}),
@@ -164,10 +206,16 @@ export class HearthCommands {
         sizeMultiple: IMAGE_SIZE_MULTIPLE,
         maxSteps: img.maxSteps,
         minGuidance: GUIDANCE.min,
-        maxGuidance: GUIDANCE.max,
+        maxGuidance: img.maxGuidance ?? GUIDANCE.max,
         maxSeed: SEED.max,
         maxPromptChars: img.maxPromptChars,
         schedulers: SAMPLER_CHOICES,
+        samplers: samplerOptions(SAMPLER_CHOICES),
+        defaults: this.#imageRules?.defaults ?? DEFAULT_IMAGE_DEFAULTS,
+        minStrength: STRENGTH.min,
+        maxStrength: STRENGTH.max,
+        defaultStrength: this.#imageRules?.defaults.strength ?? DEFAULT_IMAGE_STRENGTH,
+        variations: VARIATIONS,
       },
       maxQuestionChars: MAX_CAPTION_QUESTION_CHARS,
       captionDetails: CAPTION_DETAILS,
@@ -257,37 +305,29 @@ export class HearthCommands {
     return submitted;
   }
 
-  /**
-   * /imagine: checks every option (the negative prompt's length included) against the configured
-   * model's limits, fills the rest from its defaults, and queues the image. A refused option queues
-   * nothing.
-   */
-  imagine(input: ImagineInput, inv: Invocation): Result<JobRecord> {
-    const image = this.#config.models.image;
-    if (!image) return err({ code: 'MODEL_MISSING', message: 'no image model is configured (models.image.dir)', facts: { given: 'image' } });
-    const payload = buildImagePayload(input, image);
-    if (!payload.ok) return payload;
-    return this.#engine.submit(
-      {
-        kind: 'image',
-        model: 'image',
-        userId: inv.userId,
-        payload: { ...payload.value },
-        origin: inv.origin,
-        weight: inv.weight,
-        estimatedSteps: imageJobSteps(payload.value),
-      },
-      { admin: inv.admin },
-    );
+  /** /imagine, text-to-image: see {@link ImageCommands.imagine}. */
+  imagine(input: ImageOptionsInput, inv: Invocation): Result<JobRecord> {
+    return this.#images.imagine(input, inv);
   }
 
-  /** Reroll: the same image options as a finished /imagine job, with a new seed. */
+  /** /imagine as every face runs it, with or without an image to start from: see {@link ImageCommands.imagineFrom}. */
+  imagineFrom(input: ImagineInput, inv: Invocation, opts: { signal?: AbortSignal } = {}): Promise<Result<JobRecord>> {
+    return this.#images.imagineFrom(input, inv, opts);
+  }
+
+  /** /imagine's options checked, nothing queued: see {@link ImageCommands.checkImagine}. */
+  checkImagine(input: ImagineInput): Result<null> {
+    return this.#images.checkImagine(input);
+  }
+
+  /** Reroll: a finished image's options with a new seed; see {@link ImageCommands.reroll}. */
   reroll(jobId: string, inv: Invocation): Result<JobRecord> {
-    const job = this.#engine.getJob(jobId);
-    const options = job ? imageOptionsOf(job) : undefined;
-    if (!options) return err({ code: 'NOT_FOUND', message: 'that image job is gone, so it cannot be rerolled', facts: { given: jobId } });
-    const { seed: _seed, ...rest } = options;
-    return this.imagine(rest, inv);
+    return this.#images.reroll(jobId, inv);
+  }
+
+  /** Vary: a variation of a finished image at a strength (0–1); see {@link ImageCommands.vary}. */
+  vary(jobId: string, strength: number, inv: Invocation): Result<JobRecord> {
+    return this.#images.vary(jobId, strength, inv);
   }
 
   /** /caption: downloads (or takes) the image under the configured caps and queues a caption job. */

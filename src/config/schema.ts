@@ -22,6 +22,7 @@ import {
   SAMPLER_CHOICES,
   STRENGTH,
 } from '../jobs/image.js';
+import { IMAGE_MODEL_KINDS } from '../jobs/image-model.js';
 
 /** The system prompt used when `models.chat.systemPrompt` is not set; short, because tiny contexts overflow. */
 export const DEFAULT_SYSTEM_PROMPT =
@@ -208,8 +209,9 @@ const imageSchema = z
     // Bounds, defaults and the sampler list are the image job contract's (src/jobs/image.ts).
     defaults: z
       .strictObject({
-        width: intIn(IMAGE_SIZE_BOUNDS.min, IMAGE_SIZE_BOUNDS.max).default(DEFAULT_IMAGE_DEFAULTS.width),
-        height: intIn(IMAGE_SIZE_BOUNDS.min, IMAGE_SIZE_BOUNDS.max).default(DEFAULT_IMAGE_DEFAULTS.height),
+        // Left out: the model's native size (unet/config.json: 512 for SD 1.5, 1024 for SDXL).
+        width: intIn(IMAGE_SIZE_BOUNDS.min, IMAGE_SIZE_BOUNDS.max).optional(),
+        height: intIn(IMAGE_SIZE_BOUNDS.min, IMAGE_SIZE_BOUNDS.max).optional(),
         steps: intIn(IMAGE_STEPS_BOUNDS.min, IMAGE_STEPS_BOUNDS.max).default(DEFAULT_IMAGE_DEFAULTS.steps),
         guidance: numIn(GUIDANCE.min, GUIDANCE.max).default(DEFAULT_IMAGE_DEFAULTS.guidance),
         scheduler: z.enum(SAMPLER_CHOICES, { error: `one of ${SAMPLER_CHOICES.join(', ')}` }).default(DEFAULT_IMAGE_DEFAULTS.scheduler),
@@ -227,6 +229,8 @@ const imageSchema = z
       })
       .prefault({}),
     previewEvery: intIn(0, 1000).default(0),
+    // What the model is, when its folder's names do not say (a Turbo model: 1–4 steps, no guidance).
+    kind: z.enum(IMAGE_MODEL_KINDS, { error: `one of ${IMAGE_MODEL_KINDS.join(', ')}` }).default('auto'),
     vramMB,
   })
   .superRefine((img, ctx) => {
@@ -239,6 +243,7 @@ const imageSchema = z
     }
     for (const side of ['width', 'height'] as const) {
       const v = d[side];
+      if (v === undefined) continue;
       // Stable Diffusion works on latents an eighth of the image size.
       if (v % IMAGE_SIZE_MULTIPLE !== 0) add(['defaults', side], v, `a multiple of ${IMAGE_SIZE_MULTIPLE}`);
       else if (v < l.minSize || v > l.maxSize) add(['defaults', side], v, `a size within limits.minSize..limits.maxSize (${l.minSize}..${l.maxSize})`);

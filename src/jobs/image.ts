@@ -71,6 +71,10 @@ export interface ImageLimits {
   maxSteps: number;
   /** Longest prompt, and longest negative prompt, in characters. */
   maxPromptChars: number;
+  /** Highest guidance, when the model allows less than {@link GUIDANCE}'s (a Turbo model: 0). */
+  maxGuidance?: number;
+  /** Why the model narrows these limits, said in its refusals (`SDXL-Turbo runs 1–4 steps without guidance`). */
+  why?: string;
 }
 
 /** What an option left out becomes (`models.image.defaults`). */
@@ -172,7 +176,7 @@ export function imageAllowed(limits: Readonly<ImageLimits>): Record<keyof ImageP
     width: `${range(limits.minSize, limits.maxSize)}, multiple of ${IMAGE_SIZE_MULTIPLE}`,
     height: `${range(limits.minSize, limits.maxSize)}, multiple of ${IMAGE_SIZE_MULTIPLE}`,
     steps: range(1, limits.maxSteps),
-    guidance: range(GUIDANCE.min, GUIDANCE.max),
+    guidance: limits.maxGuidance === GUIDANCE.min ? GUIDANCE.min : range(GUIDANCE.min, limits.maxGuidance ?? GUIDANCE.max),
     seed: range(SEED.min, SEED.max),
     scheduler: [...SAMPLER_CHOICES],
     initImageBase64: 'base64 of a PNG, JPEG or WebP image',
@@ -203,8 +207,13 @@ export function imagePayloadSchema(limits: Readonly<ImageLimits> = DEFAULT_IMAGE
       `${name} must be a multiple of ${IMAGE_SIZE_MULTIPLE} from ${limits.minSize} to ${limits.maxSize}; got ${describe(iss.input)}`;
     return z.number({ error }).int({ error }).min(limits.minSize, { error }).max(limits.maxSize, { error }).multipleOf(IMAGE_SIZE_MULTIPLE, { error });
   };
-  const stepsError = (iss: { input?: unknown }) => `steps must be a whole number from 1 to ${limits.maxSteps}; got ${describe(iss.input)}`;
-  const guidanceError = (iss: { input?: unknown }) => `guidance must be from ${GUIDANCE.min} to ${GUIDANCE.max}; got ${describe(iss.input)}`;
+  const because = limits.why !== undefined ? ` (${limits.why})` : '';
+  const maxGuidance = limits.maxGuidance ?? GUIDANCE.max;
+  const stepsError = (iss: { input?: unknown }) => `steps must be a whole number from 1 to ${limits.maxSteps}${because}; got ${describe(iss.input)}`;
+  const guidanceError = (iss: { input?: unknown }) =>
+    maxGuidance === GUIDANCE.min
+      ? `guidance must be ${GUIDANCE.min} for this model${because}; got ${describe(iss.input)}`
+      : `guidance must be from ${GUIDANCE.min} to ${maxGuidance}${because}; got ${describe(iss.input)}`;
   const seedError = (iss: { input?: unknown }) => `seed must be a whole number from ${SEED.min} to ${SEED.max}; got ${describe(iss.input)}`;
   const strengthError = (iss: { input?: unknown }) => `strength must be from ${STRENGTH.min} to ${STRENGTH.max}; got ${describe(iss.input)}`;
   const variationError = (iss: { input?: unknown }) => `variationOf must be a job id of 1–${VARIATION_OF_MAX_CHARS} characters; got ${describe(iss.input)}`;
@@ -215,7 +224,7 @@ export function imagePayloadSchema(limits: Readonly<ImageLimits> = DEFAULT_IMAGE
       width: side('width'),
       height: side('height'),
       steps: z.number({ error: stepsError }).int({ error: stepsError }).min(1, { error: stepsError }).max(limits.maxSteps, { error: stepsError }),
-      guidance: z.number({ error: guidanceError }).min(GUIDANCE.min, { error: guidanceError }).max(GUIDANCE.max, { error: guidanceError }),
+      guidance: z.number({ error: guidanceError }).min(GUIDANCE.min, { error: guidanceError }).max(maxGuidance, { error: guidanceError }),
       seed: z.number({ error: seedError }).int({ error: seedError }).min(SEED.min, { error: seedError }).max(SEED.max, { error: seedError }),
       scheduler: z.enum(SAMPLER_CHOICES, { error: (iss) => `unknown scheduler ${describe(iss.input)}; choose one of ${SAMPLER_CHOICES.join(', ')}` }),
       initImageBase64: z

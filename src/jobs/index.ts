@@ -7,5 +7,6 @@
 export * from './contract.js';
 export * from './chat.js';
 export * from './image.js';
+export * from './image-model.js';
 export * from './caption.js';
 export * from './embed.js';

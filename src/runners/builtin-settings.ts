@@ -34,8 +34,9 @@ export interface BuiltinImageSettings {
   dir: string;
   providers: ('cuda' | 'cpu')[];
   defaults: {
-    width: number;
-    height: number;
+    /** Left out: the model's native size. */
+    width?: number | undefined;
+    height?: number | undefined;
     steps: number;
     guidance: number;
     scheduler: SamplerChoice;
@@ -43,6 +44,7 @@ export interface BuiltinImageSettings {
   };
   limits: { minSize: number; maxSize: number; maxSteps: number; maxPromptChars: number };
   previewEvery: number;
+  kind: 'auto' | 'standard' | 'turbo';
   vramMB?: number | undefined;
 }
 

@@ -44,14 +44,17 @@ const factory: RunnerFactory = async (raw: Json) => {
   const image = s.models.image;
   if (image) {
     const { createImageRunner } = await import('./image/index.js');
+    // A default size left out is the model's native one: absent, not undefined, across JSON.
+    const { width, height, ...defaults } = image.defaults;
     runners.push(
       createImageRunner({
         model: 'image',
         dir: image.dir,
         providers: image.providers,
-        defaults: image.defaults,
+        defaults: { ...defaults, ...(width !== undefined ? { width } : {}), ...(height !== undefined ? { height } : {}) },
         limits: image.limits,
         previewEvery: image.previewEvery,
+        kind: image.kind,
         ...(image.vramMB !== undefined ? { vramMB: image.vramMB } : {}),
         maxImageBytes: s.maxBytes,
         maxImagePixels: s.maxPixels,

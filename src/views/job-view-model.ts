@@ -11,6 +11,7 @@
  * restart from the events the engine publishes for recovered jobs. Adapters only render it.
  */
 import type { ErrorInfo, JobEvent, JobKind, JobRecord, JobResult, Json } from '../engine/types.js';
+import { imageOptionsOf } from '../jobs/image.js';
 
 /** Where the command stands, as a person would say it. */
 export type ViewPhase =
@@ -33,6 +34,13 @@ export interface HelperStatus {
   queued?: { position: number; etaSeconds: number; starting?: boolean };
 }
 
+/**
+ * Where an image starts from, when it is image-to-image: an image the person gave (`image`), or the
+ * result of an earlier image job (`variation`, a Vary). `text` is what every face shows of it, decided
+ * here once: "Variation of 1a2b3c4d · strength 0.35".
+ */
+export type ImageSource = ({ from: 'image' } | { from: 'variation'; of: string }) & { strength: number; text: string };
+
 /** The state of one command's view. */
 export interface JobViewModel {
   phase: ViewPhase;
@@ -47,6 +55,8 @@ export interface JobViewModel {
   helpers: HelperStatus[];
   /** What the helpers produced (image descriptions), in the order they ended. */
   notes: Array<{ jobId: string; text: string; failed?: boolean }>;
+  /** An image-to-image job's starting point (absent for text-to-image and other kinds). */
+  source?: ImageSource;
   progress?: { step: number; of: number };
   /** Streamed text of the current attempt. */
   text: string;
@@ -69,6 +79,29 @@ export interface ViewJob {
   kind: JobKind;
   role: JobRole;
   userId: string;
+  /** For an image-to-image job: where it starts from. */
+  source?: ImageSource;
+}
+
+/** A job's part in its view, from its record: id, kind, role, owner, and an image's starting point. */
+export function viewJobOf(record: Pick<JobRecord, 'id' | 'kind' | 'payload' | 'userId'>): ViewJob {
+  const job: ViewJob = { id: record.id, kind: record.kind, role: roleOf(record), userId: record.userId };
+  const source = imageSourceOf(record);
+  if (source) job.source = source;
+  return job;
+}
+
+/**
+ * Where an image job starts from, from its payload (read by the image contract): a strength makes it
+ * image-to-image (the init image itself is dropped once the job ends, its strength stays), and
+ * `variationOf` names the job whose result it varies.
+ */
+export function imageSourceOf(record: Pick<JobRecord, 'kind' | 'payload'>): ImageSource | undefined {
+  const o = imageOptionsOf(record);
+  if (o?.strength === undefined) return undefined;
+  const strength = `strength ${Math.round(o.strength * 100) / 100}`;
+  if (o.variationOf !== undefined) return { from: 'variation', of: o.variationOf, strength: o.strength, text: `Variation of ${o.variationOf.slice(0, 8)} · ${strength}` };
+  return { from: 'image', strength: o.strength, text: `From your image · ${strength}` };
 }
 
 export function emptyView(): JobViewModel {
@@ -132,6 +165,7 @@ function reduceHelper(view: JobViewModel, job: ViewJob, event: JobEvent): JobVie
 
 function reduceMain(view: JobViewModel, job: ViewJob, event: JobEvent): JobViewModel {
   const v: JobViewModel = { ...view, jobId: job.id, kind: job.kind, ownerId: job.userId };
+  if (job.source) v.source = job.source;
   switch (event.type) {
     case 'queued': {
       v.phase = 'queued';

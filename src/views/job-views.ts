@@ -1,5 +1,5 @@
 import type { EngineEvent, ErrorInfo, JobEvent, JobRecord, Json, Result } from '../engine/types.js';
-import { emptyView, failView, isEndEvent, isFinal, reduceJobView, roleOf, type JobViewModel, type ViewJob } from './job-view-model.js';
+import { emptyView, failView, isEndEvent, isFinal, reduceJobView, viewJobOf, type JobViewModel, type ViewJob } from './job-view-model.js';
 
 /** What the views need of the engine: events and the jobs they are about. Never polled. */
 export interface ViewFeed {
@@ -138,7 +138,7 @@ export class JobViews<O> {
         return;
       }
       const key = this.#opts.keyOf(origin);
-      known = { key, record, job: { id: record.id, kind: record.kind, role: roleOf(record), userId: record.userId } };
+      known = { key, record, job: viewJobOf(record) };
       this.#jobs.set(e.jobId, known);
       if (!this.#views.has(key)) this.#views.set(key, { origin, view: emptyView() });
       let members = this.#members.get(key);

@@ -83,6 +83,16 @@ export interface ImagineOptions {
   height?: number;
   steps?: number;
   seed?: number;
+  /** An image to start from (PNG bytes): image-to-image, given the way the platform takes a file. */
+  image?: Uint8Array;
+  /** With an image: how much to change it (0–1). */
+  strength?: number;
+}
+
+/** A Vary pressed on a finished picture: the variation job it queued, and what the face shows of it once it ended. */
+export interface Variation {
+  jobId: string;
+  text: string;
 }
 
 export interface Picture {
@@ -139,6 +149,10 @@ export interface PlatformDriver {
   /** Asks for a picture that must be refused; the error the user sees. Throws if it was accepted instead. */
   refusedImagine(user: DriverUser, opts: ImagineOptions): Promise<Shown>;
   caption(user: DriverUser, png: Uint8Array): Promise<CaptionShown>;
+  /** Presses a Vary button (`subtle` or `strong`) on a picture the user made, and waits for the variation to end. */
+  vary(user: DriverUser, jobId: string, variation: 'subtle' | 'strong'): Promise<Variation>;
+  /** What a person reads where they choose an image's options (option descriptions and choices, a help text, the form's data). */
+  imagineChoices(): Promise<string>;
   /** Cancels a job the user started, the way the user would (its Cancel button); what they are told. */
   cancel(user: DriverUser, jobId: string): Promise<Shown>;
   /** The commands a user of this platform can type, without the slash (as installed or registered). */

@@ -15,6 +15,8 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Json } from '../../src/engine/types.js';
 import { waitText } from '../../src/commands/wording.js';
+import { VARIATIONS } from '../../src/commands/image-choices.js';
+import { SAMPLER_LABELS } from '../../src/jobs/image.js';
 import type { ConformanceSetup, DriverUser, PendingAsk, PlatformDriver, Shown } from './driver.js';
 import { jobIds, textOf, waitFor, waitUntil } from './support.js';
 
@@ -69,6 +71,21 @@ async function expectAnsweredOnce(d: PlatformDriver, asked: PendingAsk, answer: 
   expect(withAnswer[0]).toContain(answer);
   expect(shown.filter((s) => ASK_AGAIN.test(s)), 'the person was told to ask again').toEqual([]);
   for (const s of shown) expectPlainWords({ text: s || '(empty)' }, 'what the question shows');
+}
+
+/**
+ * The payload of every job as it was queued (the store drops an image-to-image job's init image once
+ * it ends, as it does every upload), caught from the engine's first event of each job.
+ */
+function payloadsOf(d: PlatformDriver): Map<string, Record<string, Json>> & { stop(): void } {
+  const seen = new Map<string, Record<string, Json>>() as Map<string, Record<string, Json>> & { stop(): void };
+  const off = d.app.engine.on((e) => {
+    if (seen.has(e.jobId)) return;
+    const p = d.app.engine.getJob(e.jobId)?.payload;
+    if (p && typeof p === 'object' && !Array.isArray(p)) seen.set(e.jobId, p);
+  });
+  seen.stop = off;
+  return seen;
 }
 
 async function png(width: number, height: number): Promise<Uint8Array> {
@@ -281,6 +298,65 @@ export function conformanceSuite(label: string, make: (setup: ConformanceSetup) 
       expect(a.text.trim()).toBe('echo: are you awake yet');
       expect(d.app.engine.getJob(a.jobId)?.state).toBe('done');
       await expectAnsweredOnce(d, asked, 'echo: are you awake yet');
+    });
+
+    it('14. /imagine with an image and a strength: an image-to-image job carrying the bytes and the strength', async () => {
+      const u = await fresh('mo');
+      const source = await png(64, 48);
+      const seen = payloadsOf(d);
+      try {
+        const { jobId } = await d.startImagine(u, { prompt: 'the same, at night', image: source, strength: 0.45, steps: 4 });
+        const p = await waitUntil('the queued payload', () => seen.get(jobId));
+        expect(p.initImageBase64).toBe(Buffer.from(source).toString('base64'));
+        expect(p.strength).toBe(0.45);
+        expect(p.variationOf).toBeUndefined();
+        await waitUntil('the image-to-image job done', () => d.app.engine.getJob(jobId)?.state === 'done');
+      } finally {
+        seen.stop();
+      }
+    });
+
+    it('15. Vary on a finished picture: a variation job of the presser with that PNG, the chosen strength and a new seed; the face says so', async () => {
+      const u = await fresh('ned');
+      const pic = await d.imagine(u, { prompt: 'a red barn', width: 512, height: 512, steps: 3, seed: 4321 });
+      const seen = payloadsOf(d);
+      try {
+        const subtle = await d.vary(u, pic.jobId, 'subtle');
+        const strong = await d.vary(u, pic.jobId, 'strong');
+        for (const [v, strength] of [[subtle, VARIATIONS[0].strength], [strong, VARIATIONS[1].strength]] as const) {
+          const p = seen.get(v.jobId)!;
+          expect(p.initImageBase64).toBe(Buffer.from(pic.png).toString('base64'));
+          expect([p.strength, p.variationOf, p.prompt, p.width, p.height]).toEqual([strength, pic.jobId, 'a red barn', 512, 512]);
+          expect(p.seed).not.toBe(4321);
+          const job = d.app.engine.getJob(v.jobId)!;
+          expect([job.kind, job.userId, job.state]).toEqual(['image', u.userId, 'done']);
+          expectPlainWords(v, 'the variation');
+          // The shared view's words, the same on every face.
+          expect(v.text).toContain(`Variation of ${pic.jobId.slice(0, 8)} · strength ${strength}`);
+        }
+      } finally {
+        seen.stop();
+      }
+    });
+
+    it('16. a strength out of range is refused naming 0 to 1, and no job', async () => {
+      const u = await fresh('ola');
+      const before = jobIds(d.app, u.userId).length;
+      const refused = await d.refusedImagine(u, { prompt: 'a cat', image: await png(32, 32), strength: 1.5 });
+      expectPlainWords(refused, 'the strength error');
+      expect(refused.text).toContain('from 0 to 1');
+      expect(refused.text).toContain('1.5');
+      expect(refused.visibility).toBe(d.capabilities.ephemeral ? 'ephemeral' : 'requester');
+      expect(jobIds(d.app, u.userId)).toHaveLength(before);
+    });
+
+    it("17. where the options are chosen, the model's samplers, sizes, steps and defaults are shown", async () => {
+      const shown = await d.imagineChoices();
+      for (const label of Object.values(SAMPLER_LABELS)) expect(shown, `the sampler ${label}`).toContain(label);
+      const img = d.app.commands.limits.image;
+      expect(shown).toContain(String(img.maxSteps));
+      expect(shown).toContain(String(img.maxSize));
+      expect(shown).toContain(`${img.defaults.width}x${img.defaults.height}`);
     });
 
     it('13. no configured secret reaches anything a user sees or the platform recorded; no stack trace is shown', async () => {

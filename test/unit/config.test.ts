@@ -216,7 +216,10 @@ describe('values', () => {
   it('fills the defaults inside a section that is given', async () => {
     const { config } = await load('models:\n  chat:\n    path: /m/a.gguf\n  image:\n    dir: /m/sd\n    defaults: { steps: 30 }\n');
     expect(config.models.chat).toMatchObject({ path: '/m/a.gguf', parallel: 4, contextSize: 4096, threads: 'auto', gpuLayers: 'auto' });
-    expect(config.models.image?.defaults).toMatchObject({ steps: 30, width: 512, scheduler: 'euler' });
+    expect(config.models.image?.defaults).toMatchObject({ steps: 30, scheduler: 'euler', strength: 0.6 });
+    // The size is left to the model (its native size), not filled with SD 1.5's.
+    expect(config.models.image?.defaults).not.toHaveProperty('width');
+    expect(config.models.image?.kind).toBe('auto');
     expect(config.models.image?.providers).toEqual(['cuda', 'cpu']);
   });
 

@@ -56,10 +56,45 @@ describe('/imagine flags', () => {
     expect(fail('a cat --guidance lots').code).toBe('INVALID_INPUT');
   });
 
-  test('the help shows the limits of this hearth', () => {
-    const text = imagineHelp({ minSize: 256, maxSize: 1024, maxSteps: 60, maxGuidance: 30, schedulers: ['euler', 'ddim'] }, { width: 512, height: 512, steps: 25, guidance: 7.5, scheduler: 'euler' });
-    expect(text).toContain('1 to 60 (default 25)');
-    expect(text).toContain('from 256 to 1024 (default 512x512)');
-    expect(text).toContain('one of euler, ddim');
+  test('--image takes a link as Slack sends it (bare, in <>, with a label); --strength a number', () => {
+    const url = 'https://files.slack.com/files-pri/T1-F1/fox.png';
+    expect(ok(`a fox --image <${url}> --strength 0.45`)).toEqual({ help: false, input: { prompt: 'a fox', image: { url }, strength: 0.45 } });
+    expect(ok(`a fox --image <${url}|fox.png>`)).toEqual({ help: false, input: { prompt: 'a fox', image: { url } } });
+    expect(ok(`a fox --image ${url}`)).toEqual({ help: false, input: { prompt: 'a fox', image: { url } } });
+    expect(fail('a fox --image fox.png').message).toContain('--image takes the link of an image shared in Slack');
+    expect(fail('a fox --strength lots').message).toBe('--strength takes a number from 0 to 1, like 0.6; got "lots"');
+  });
+
+  test('the help shows the limits, defaults and samplers of the configured model', () => {
+    const text = imagineHelp({
+      minSize: 512,
+      maxSize: 1536,
+      sizeMultiple: 8,
+      maxSteps: 40,
+      minGuidance: 0,
+      maxGuidance: 30,
+      maxSeed: 2 ** 32 - 1,
+      maxPromptChars: 700,
+      schedulers: ['euler', 'dpmpp_2m_karras', 'default'],
+      samplers: [
+        { id: 'euler', label: 'Euler' },
+        { id: 'dpmpp_2m_karras', label: 'DPM++ 2M Karras' },
+        { id: 'default', label: "Model's own" },
+      ],
+      defaults: { width: 1024, height: 1024, steps: 30, guidance: 5, scheduler: 'dpmpp_2m_karras', negativePrompt: '' },
+      minStrength: 0,
+      maxStrength: 1,
+      defaultStrength: 0.6,
+      variations: [{ id: 'subtle', label: 'Vary (Subtle)', strength: 0.35 }],
+      maxImageBytes: 8 * 1024 * 1024,
+    });
+    expect(text).toContain('1 to 40 (default 30)');
+    expect(text).toContain('from 512 to 1536 (default 1024x1024)');
+    expect(text).toContain('`euler` (Euler), `dpmpp_2m_karras` (DPM++ 2M Karras)');
+    expect(text).toContain('(default DPM++ 2M Karras)');
+    expect(text).toContain('up to 700 characters');
+    expect(text).toContain('0 (keep it) to 1 (ignore it); default 0.6');
+    expect(text).toContain('up to 8 MB');
+    expect(text).toContain('*Vary (Subtle)* (strength 0.35)');
   });
 });

@@ -4,6 +4,7 @@ import {
   type APIApplicationCommandAutocompleteInteraction,
   type APIMessageComponentInteraction,
 } from 'discord.js';
+import { variationById } from '../../commands/image-choices.js';
 import { ordinal } from '../../commands/wording.js';
 import { problemText } from './words.js';
 import { checkAccess } from './access.js';
@@ -13,7 +14,7 @@ import { actorOf, CommandOptions } from './raw.js';
 import { parseButtonId } from './render.js';
 import { kindWord, shortId } from './text.js';
 
-/** Cancel (while a job runs), Reroll and Delete (on a finished image). */
+/** Cancel (while a job runs); Reroll, Vary (Subtle), Vary (Strong) and Delete (on a finished image). */
 export async function handleButton(deps: HandlerDeps, i: APIMessageComponentInteraction): Promise<void> {
   const parsed = i.data.component_type === ComponentType.Button ? parseButtonId(i.data.custom_id) : null;
   if (!parsed) return replyEphemeral(deps, i, 'This button no longer does anything.');
@@ -44,10 +45,13 @@ export async function handleButton(deps: HandlerDeps, i: APIMessageComponentInte
     return;
   }
 
-  // Reroll: the same options with a new seed, as a new job of whoever pressed it, in a new message.
+  // Reroll (the same options, a new seed) and Vary (a variation of this image at the button's strength,
+  // a new seed): a new job of whoever pressed it, through the same queue and limits, in a new message.
   if (!(await defer(deps, i, false))) return;
   const origin = interactionOrigin(i, 'imagine', actor, false);
-  const res = deps.ctx.commands.reroll(jobId, invocation(deps, actor, access, origin));
+  const inv = invocation(deps, actor, access, origin);
+  const variation = action.startsWith('vary-') ? variationById(action.slice('vary-'.length)) : undefined;
+  const res = variation ? deps.ctx.commands.vary(jobId, variation.strength, inv) : deps.ctx.commands.reroll(jobId, inv);
   if (!res.ok) deps.views.fail(origin, res.error);
 }
 

@@ -6,10 +6,18 @@ import {
   type RESTPutAPIApplicationCommandsJSONBody,
 } from 'discord.js';
 import type { CommandLimits } from '../../commands/hearth-commands.js';
+import { defaultsText, samplerListText, strengthText } from '../../commands/image-choices.js';
 
 /** Discord's cap on a string option's length. */
 const DISCORD_MAX_STRING = 6000;
 const MAX_CHOICES = 25;
+/** Discord's cap on a command's or option's description. */
+export const MAX_DESCRIPTION = 100;
+
+/** A description within Discord's 100 characters: clipped with an ellipsis when longer. */
+function describe(text: string): string {
+  return text.length <= MAX_DESCRIPTION ? text : `${text.slice(0, MAX_DESCRIPTION - 1)}…`;
+}
 
 /** Image sizes offered as choices: common shapes that fit the configured bounds (multiples of 8). */
 export function sizeChoices(limits: CommandLimits['image']): string[] {
@@ -20,6 +28,10 @@ export function sizeChoices(limits: CommandLimits['image']): string[] {
   ];
   const ok = (v: number) => v >= limits.minSize && v <= limits.maxSize && v % limits.sizeMultiple === 0;
   const out = shapes.filter(([w, h]) => ok(w) && ok(h)).map(([w, h]) => `${w}x${h}`);
+  // The model's default (its native size, for SDXL 1024x1024) comes first, offered even when no common shape is it.
+  const d = limits.defaults;
+  const native = `${d.width}x${d.height}`;
+  if (ok(d.width) && ok(d.height)) out.unshift(...(out.includes(native) ? out.splice(out.indexOf(native), 1) : [native]));
   const smallest = Math.ceil(limits.minSize / limits.sizeMultiple) * limits.sizeMultiple;
   if (out.length === 0 && ok(smallest)) out.push(`${smallest}x${smallest}`);
   return out.slice(0, MAX_CHOICES);
@@ -35,8 +47,50 @@ function adapterOption(adapters: readonly string[]) {
 
 function sizeOption(img: CommandLimits['image']) {
   const choices = sizeChoices(img);
-  const base = { type: ApplicationCommandOptionType.String as const, name: 'size', description: 'Width x height, e.g. 512x768' };
-  return choices.length > 0 ? { ...base, choices: choices.map((c) => ({ name: c, value: c })) } : { ...base, max_length: 11 };
+  const description = describe(`Width x height, ${img.minSize}–${img.maxSize} px (default ${defaultsText(img.defaults).size})`);
+  const base = { type: ApplicationCommandOptionType.String as const, name: 'size', description };
+  return choices.length > 0 ? { ...base, choices: choices.map((c) => ({ name: c === choices[0] ? `${c} (default)` : c, value: c })) } : { ...base, max_length: 11 };
+}
+
+/** The sampler option: its description lists the samplers by name, its choices carry their ids. */
+function samplerOption(img: CommandLimits['image']) {
+  const d = defaultsText(img.defaults);
+  return {
+    type: ApplicationCommandOptionType.String as const,
+    name: 'sampler',
+    description: describe(`${samplerListText(img.schedulers)} (default ${d.sampler})`),
+    choices: img.samplers.slice(0, MAX_CHOICES).map((s) => ({ name: s.id === img.defaults.scheduler ? `${s.label} (default)` : s.label, value: s.id })),
+  };
+}
+
+/** /imagine's options, with the running model's limits and defaults in their bounds and descriptions. */
+function imagineOptions(img: CommandLimits['image'], promptChars: number) {
+  const d = defaultsText(img.defaults);
+  return [
+    { type: ApplicationCommandOptionType.String, name: 'prompt', description: 'What to paint', required: true, max_length: promptChars },
+    { type: ApplicationCommandOptionType.String, name: 'negative', description: 'What to keep out of the image', max_length: promptChars },
+    sizeOption(img),
+    { type: ApplicationCommandOptionType.Integer, name: 'steps', description: describe(`Denoising steps, 1–${img.maxSteps} (default ${d.steps}); more is slower and finer`), min_value: 1, max_value: img.maxSteps },
+    { type: ApplicationCommandOptionType.Integer, name: 'seed', description: 'Same seed and options, same image', min_value: 0, max_value: img.maxSeed },
+    {
+      type: ApplicationCommandOptionType.Number,
+      name: 'guidance',
+      description: describe(`How closely to follow the prompt, ${img.minGuidance}–${img.maxGuidance} (default ${d.guidance})`),
+      min_value: img.minGuidance,
+      max_value: img.maxGuidance,
+    },
+    samplerOption(img),
+    { type: ApplicationCommandOptionType.Attachment, name: 'image', description: 'An image to start from (image-to-image)' },
+    {
+      type: ApplicationCommandOptionType.Number,
+      name: 'strength',
+      description: describe(
+        `With an image: how much to change it, ${strengthText(img.minStrength)}–${strengthText(img.maxStrength)} (default ${strengthText(img.defaultStrength)})`,
+      ),
+      min_value: img.minStrength,
+      max_value: img.maxStrength,
+    },
+  ] as const;
 }
 
 /**
@@ -66,15 +120,7 @@ export function commandDefinitions(limits: CommandLimits, imagePromptChars = lim
       name: 'imagine',
       description: 'Paint an image with Stable Diffusion.',
       ...where,
-      options: [
-        { type: ApplicationCommandOptionType.String, name: 'prompt', description: 'What to paint', required: true, max_length: Math.min(imagePromptChars, DISCORD_MAX_STRING) },
-        { type: ApplicationCommandOptionType.String, name: 'negative', description: 'What to keep out of the image', max_length: Math.min(imagePromptChars, DISCORD_MAX_STRING) },
-        sizeOption(img),
-        { type: ApplicationCommandOptionType.Integer, name: 'steps', description: `Denoising steps (1–${img.maxSteps}); more is slower and finer`, min_value: 1, max_value: img.maxSteps },
-        { type: ApplicationCommandOptionType.Integer, name: 'seed', description: 'Same seed and options, same image', min_value: 0, max_value: img.maxSeed },
-        { type: ApplicationCommandOptionType.Number, name: 'guidance', description: `How closely to follow the prompt (${img.minGuidance}–${img.maxGuidance})`, min_value: img.minGuidance, max_value: img.maxGuidance },
-        { type: ApplicationCommandOptionType.String, name: 'sampler', description: 'The sampler', choices: img.schedulers.slice(0, MAX_CHOICES).map((s) => ({ name: s, value: s })) },
-      ],
+      options: [...imagineOptions(img, Math.min(imagePromptChars, DISCORD_MAX_STRING))],
     },
     {
       name: 'caption',

@@ -1,10 +1,11 @@
-import type { ErrorInfo, JobRecord, Json } from '../../engine/types.js';
+import type { ErrorInfo, JobRecord } from '../../engine/types.js';
+import { captionOptionsOf, imageOptionsOf } from '../../jobs/index.js';
 import { emptyView, failView, isEndEvent, roleOf } from '../../views/job-view-model.js';
 import type { ViewChange } from '../../views/job-views.js';
 import { discordFailure, isMessageGone, isTokenGone } from './errors.js';
 import type { DiscordOrigin, PostedMessage } from './origin.js';
 import { sourcesOf } from '../../views/sources.js';
-import { render, type ImageOptions, type ViewState } from './render.js';
+import { render, type ViewState } from './render.js';
 import type { DiscordRest, OutMessage } from './rest-client.js';
 import { ThrottledEditor } from '../../views/throttled-editor.js';
 import { problemText } from './words.js';
@@ -160,7 +161,7 @@ export class JobView {
     s.jobId = job.id;
     const image = imageOptionsOf(job);
     if (image) s.image = image;
-    const question = captionQuestionOf(job);
+    const question = captionOptionsOf(job)?.question;
     if (question !== undefined) s.question = question;
     const sources = sourcesOf(job);
     if (sources.length > 0) s.sources = sources;
@@ -414,34 +415,4 @@ function withPrefix(slot: Slot, p: OutMessage): OutMessage {
 function signature(p: OutMessage): string {
   const files = p.files?.map((f) => `${f.name}:${f.data.byteLength}:${f.description ?? ''}`).join(',') ?? '';
   return `${p.content}\u0000${JSON.stringify(p.components ?? null)}\u0000${files}\u0000${p.clearAttachments ? 1 : 0}`;
-}
-
-function str(v: Json | undefined): string {
-  return typeof v === 'string' ? v : '';
-}
-
-function num(v: Json | undefined): number {
-  return typeof v === 'number' ? v : 0;
-}
-
-/** The image options a job was made with, as its payload holds them. */
-function imageOptionsOf(job: JobRecord): ImageOptions | undefined {
-  const p = job.payload;
-  if (job.kind !== 'image' || typeof p !== 'object' || p === null || Array.isArray(p)) return undefined;
-  return {
-    prompt: str(p.prompt),
-    negativePrompt: str(p.negativePrompt),
-    width: num(p.width),
-    height: num(p.height),
-    steps: num(p.steps),
-    guidance: num(p.guidance),
-    seed: num(p.seed),
-    scheduler: str(p.scheduler),
-  };
-}
-
-function captionQuestionOf(job: JobRecord): string | undefined {
-  const p = job.payload;
-  if (job.kind !== 'caption' || typeof p !== 'object' || p === null || Array.isArray(p)) return undefined;
-  return typeof p.question === 'string' ? p.question : undefined;
 }

@@ -1,5 +1,7 @@
 import { ButtonStyle, ComponentType, type APIActionRowComponent, type APIComponentInMessageActionRow } from 'discord.js';
 import { waitText } from '../../commands/wording.js';
+import { samplerLabel, VARIATIONS, variationById, type VariationId } from '../../commands/image-choices.js';
+import type { ImagePayload } from '../../jobs/index.js';
 import { problemText } from './words.js';
 import type { ChatSource } from '../../jobs/chat.js';
 import type { JobViewModel } from '../../views/job-view-model.js';
@@ -8,7 +10,8 @@ import type { DiscordCommand } from './origin.js';
 import type { OutMessage } from './rest-client.js';
 import { CHUNK_LIMIT, MESSAGE_LIMIT, decorateChunks, splitText } from './split.js';
 
-export type ButtonAction = 'cancel' | 'reroll' | 'delete';
+/** What a button does; `vary-<id>` makes a variation at that preset's strength ({@link VARIATIONS}). */
+export type ButtonAction = 'cancel' | 'reroll' | 'delete' | `vary-${VariationId}`;
 
 const PREFIX = 'hearth';
 
@@ -17,7 +20,8 @@ export function buttonId(action: ButtonAction, jobId: string): string {
 }
 
 export function parseButtonId(customId: string): { action: ButtonAction; jobId: string } | null {
-  const m = /^hearth:(cancel|reroll|delete):([\w-]{1,80})$/.exec(customId);
+  const m = /^hearth:(cancel|reroll|delete|vary-[a-z]{1,20}):([\w-]{1,80})$/.exec(customId);
+  if (m?.[1]?.startsWith('vary-') && !variationById(m[1].slice('vary-'.length))) return null;
   return m ? { action: m[1] as ButtonAction, jobId: m[2]! } : null;
 }
 
@@ -32,24 +36,12 @@ function row(...buttons: Array<{ action: ButtonAction; jobId: string; label: str
   };
 }
 
-/** The options an image was made with, as the command stored them. */
-export interface ImageOptions {
-  prompt: string;
-  negativePrompt: string;
-  width: number;
-  height: number;
-  steps: number;
-  guidance: number;
-  seed: number;
-  scheduler: string;
-}
-
 /** What a command's messages show: the shared view (src/views) plus what only Discord needs. */
 export interface ViewState {
   command: DiscordCommand;
   view: JobViewModel;
   jobId?: string;
-  image?: ImageOptions;
+  image?: ImagePayload;
   question?: string;
   /** Largest upload the channel takes, bytes. */
   maxUploadBytes?: number;
@@ -107,8 +99,9 @@ function renderChat(s: ViewState): OutMessage[] {
   return decorateChunks(splitText(text)).map((p) => ({ content: p, components: [] }));
 }
 
-function header(opts: ImageOptions | undefined): string {
-  return opts ? `🎨 **${clip(opts.prompt, 300)}**` : '🎨';
+function header(opts: ImagePayload | undefined, v?: JobViewModel): string {
+  const h = opts ? `🎨 **${clip(opts.prompt, 300)}**` : '🎨';
+  return v?.source ? `${h}\n🖼️ ${v.source.text}` : h;
 }
 
 export function bar(step: number, of: number): string {
@@ -117,13 +110,13 @@ export function bar(step: number, of: number): string {
   return '▰'.repeat(filled) + '▱'.repeat(cells - filled);
 }
 
-export function optionsLine(o: ImageOptions): string {
-  const line = `seed \`${o.seed}\` · ${o.width}×${o.height} · ${o.steps} steps · guidance ${o.guidance} · ${o.scheduler}`;
+export function optionsLine(o: ImagePayload): string {
+  const line = `seed \`${o.seed}\` · ${o.width}×${o.height} · ${o.steps} steps · guidance ${o.guidance} · ${samplerLabel(o.scheduler)}`;
   return o.negativePrompt ? `${line}\nnegative: ${clip(o.negativePrompt, 300)}` : line;
 }
 
 function renderImage(s: ViewState): OutMessage {
-  const h = header(s.image);
+  const h = header(s.image, s.view);
   const v = s.view;
   switch (v.phase) {
     case 'waiting':
@@ -145,17 +138,20 @@ function renderImage(s: ViewState): OutMessage {
 function renderImageDone(s: ViewState): OutMessage {
   const img = s.view.result?.image;
   const o = s.image;
-  if (!img) return { content: `${header(o)}\n⚠️ The image job finished without an image. The admin can find the details in the log.`, components: [] };
+  if (!img) return { content: `${header(o, s.view)}\n⚠️ The image job finished without an image. The admin can find the details in the log.`, components: [] };
   const limit = s.maxUploadBytes ?? 10 * 1024 * 1024;
   if (img.png.byteLength > limit) {
-    return { content: `${header(o)}\n⚠️ The image is ${mb(img.png.byteLength)}, more than this channel accepts (${mb(limit)}). Try a smaller size.`, components: [] };
+    return { content: `${header(o, s.view)}\n⚠️ The image is ${mb(img.png.byteLength)}, more than this channel accepts (${mb(limit)}). Try a smaller size.`, components: [] };
   }
-  const content = o ? `**${clip(o.prompt, 1200)}**\n${optionsLine(o)}` : '🎨';
-  const buttons: Row[] = s.jobId
+  const source = s.view.source ? `\n🖼️ ${s.view.source.text}` : '';
+  const content = o ? `**${clip(o.prompt, 1200)}**\n${optionsLine(o)}${source}` : '🎨';
+  const jobId = s.jobId;
+  const buttons: Row[] = jobId
     ? [
         row(
-          { action: 'reroll', jobId: s.jobId, label: 'Reroll', style: ButtonStyle.Primary },
-          { action: 'delete', jobId: s.jobId, label: 'Delete', style: ButtonStyle.Danger },
+          { action: 'reroll', jobId, label: 'Reroll', style: ButtonStyle.Primary },
+          ...VARIATIONS.map((v) => ({ action: `vary-${v.id}` as const, jobId, label: v.label, style: ButtonStyle.Secondary as const })),
+          { action: 'delete', jobId, label: 'Delete', style: ButtonStyle.Danger },
         ),
       ]
     : [];

@@ -141,7 +141,16 @@ async function imagine(deps: HandlerDeps, call: Call): Promise<void> {
   if (guidance !== undefined) input.guidance = guidance;
   const sampler = opts.string('sampler');
   if (sampler !== undefined) input.scheduler = sampler;
-  const queued = deps.ctx.commands.imagine(input, invocation(deps, actor, call.access, origin));
+  // Image-to-image: the attachment is downloaded by the command, under files.maxBytes as for /caption.
+  const image = opts.attachment('image');
+  if (image) {
+    const bad = attachmentProblem(image, deps.ctx.config.files.maxBytes);
+    if (bad) return deps.views.fail(origin, bad);
+    input.image = { url: image.url };
+  }
+  const strength = opts.number('strength');
+  if (strength !== undefined) input.strength = strength;
+  const queued = await deps.ctx.commands.imagineFrom(input, invocation(deps, actor, call.access, origin));
   if (!queued.ok) deps.views.fail(origin, queued.error);
 }
 

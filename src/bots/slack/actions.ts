@@ -1,7 +1,7 @@
-/** The Cancel and Reroll buttons. */
+/** The Cancel, Reroll and Vary buttons. */
 import type { App, BlockAction, ButtonAction, RespondFn } from '@slack/bolt';
 import { slackErrorText } from './error-text.js';
-import { CANCEL_ACTION, REROLL_ACTION } from './blocks.js';
+import { CANCEL_ACTION, REROLL_ACTION, VARY_ACTIONS } from './blocks.js';
 import { fresh, guarded, startImage, type HandlerContext, type Tell } from './handler-context.js';
 import { parseOrigin, type SlackOrigin } from './origin.js';
 
@@ -39,18 +39,24 @@ export function registerActions(app: App, h: HandlerContext): void {
     });
   });
 
-  app.action<BlockAction<ButtonAction>>(REROLL_ACTION, async ({ ack, body, action, respond }) => {
-    await ack();
-    const tell = ephemeral(respond);
-    await guarded(h, 'Reroll button', tell, async () => {
-      if (!fresh(h, `trigger:${body.trigger_id}`)) return;
-      const who = presser(h, body);
-      if (!who.ok) return tell(who.text);
-      const jobId = action.value ?? '';
-      // The new picture goes in the thread of the one it rerolls.
-      const before = parseOrigin(h.jobs.getJob(jobId)?.origin ?? null);
-      const origin = { ...who.origin, ...(before?.thread ? { thread: before.thread } : {}) };
-      await startImage(h, origin, { reroll: jobId }, tell, body.user.username ? { userName: body.user.username } : {});
-    });
-  });
+  // Reroll (same options, new seed) and Vary (a variation of the picture at the button's strength):
+  // a new job of whoever pressed the button, in the thread of the picture it starts from.
+  const again = (what: 'Reroll' | string, make: (jobId: string) => Parameters<typeof startImage>[2]) =>
+    async ({ ack, body, action, respond }: { ack: () => Promise<void>; body: BlockAction<ButtonAction>; action: ButtonAction; respond: RespondFn }) => {
+      await ack();
+      const tell = ephemeral(respond);
+      await guarded(h, `${what} button`, tell, async () => {
+        if (!fresh(h, `trigger:${body.trigger_id}`)) return;
+        const who = presser(h, body);
+        if (!who.ok) return tell(who.text);
+        const jobId = action.value ?? '';
+        const before = parseOrigin(h.jobs.getJob(jobId)?.origin ?? null);
+        const origin = { ...who.origin, ...(before?.thread ? { thread: before.thread } : {}) };
+        await startImage(h, origin, make(jobId), tell, body.user.username ? { userName: body.user.username } : {});
+      });
+    };
+  app.action<BlockAction<ButtonAction>>(REROLL_ACTION, again('Reroll', (jobId) => ({ reroll: jobId })));
+  for (const v of VARY_ACTIONS) {
+    app.action<BlockAction<ButtonAction>>(v.action, again(v.variation.label, (jobId) => ({ vary: jobId, strength: v.variation.strength })));
+  }
 }

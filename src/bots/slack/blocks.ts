@@ -1,12 +1,16 @@
 /** Block Kit pieces hearth's messages are made of. */
+import { VARIATIONS } from '../../commands/image-choices.js';
 import type { Block, SlackMessage } from './slack-api.js';
 import { SECTION_CHARS, splitText } from './text.js';
 
 export const CANCEL_ACTION = 'hearth_cancel';
 export const REROLL_ACTION = 'hearth_reroll';
+/** One action per variation preset (`hearth_vary_subtle`, `hearth_vary_strong`); the value is the job id. */
+export const VARY_ACTIONS = VARIATIONS.map((v) => ({ action: `hearth_vary_${v.id}` as const, variation: v }));
+type VaryAction = (typeof VARY_ACTIONS)[number]['action'];
 
 export interface Button {
-  action: typeof CANCEL_ACTION | typeof REROLL_ACTION;
+  action: typeof CANCEL_ACTION | typeof REROLL_ACTION | VaryAction;
   label: string;
   /** The job id the button acts on. */
   jobId: string;
@@ -15,6 +19,8 @@ export interface Button {
 
 export const cancelButton = (jobId: string): Button => ({ action: CANCEL_ACTION, label: 'Cancel', jobId, style: 'danger' });
 export const rerollButton = (jobId: string): Button => ({ action: REROLL_ACTION, label: 'Reroll', jobId, style: 'primary' });
+/** The Vary buttons of a finished image, one per variation preset. */
+export const varyButtons = (jobId: string): Button[] => VARY_ACTIONS.map((v) => ({ action: v.action, label: v.variation.label, jobId }));
 
 function actions(buttons: readonly Button[]): Block {
   return {

@@ -4,7 +4,8 @@
  */
 import type { App } from '@slack/bolt';
 import { slackErrorText } from './error-text.js';
-import { fresh, guarded, startChat, type HandlerContext, type Tell } from './handler-context.js';
+import { fresh, guarded, helpLimits, startChat, startImage, type HandlerContext, type Tell } from './handler-context.js';
+import { imagineHelp, parseImagine } from './imagine-flags.js';
 import type { SlackOrigin } from './origin.js';
 import { ASK_HELP } from './slash-commands.js';
 import { unescapeSlack } from './text.js';
@@ -67,9 +68,29 @@ function withoutMention(text: string, botUserId: string | undefined): string {
   return text.replace(new RegExp(`<@${botUserId}(?:\\|[^>]*)?>`, 'g'), ' ').replace(/\s+/g, ' ');
 }
 
+/** A message that starts with "imagine" (after the mention): `/imagine`'s flags, a shared image to start from. */
+const IMAGINE = /^imagine\b[:,]?\s*/i;
+
+/**
+ * "@hearth imagine …" with an image shared in the message: image-to-image, since a slash command
+ * cannot carry a file. The text takes /imagine's flags; the first shared image is the one to start
+ * from (unless `--image` names another), downloaded by the command with the bot token, under
+ * `files.allowedHosts` and `files.maxBytes`.
+ */
+async function imagineFromMessage(h: HandlerContext, origin: Omit<SlackOrigin, 'status'>, text: string, images: string[], tell: Tell): Promise<void> {
+  const parsed = parseImagine(text);
+  if (!parsed.ok) return tell(`${slackErrorText(parsed.error)} Type \`/imagine help\` for the options.`);
+  if (parsed.value.help) return tell(imagineHelp(helpLimits(h)));
+  const input = parsed.value.input;
+  const first = images[0];
+  if (!input.image && first) input.image = { url: first };
+  await startImage(h, { ...origin, kind: 'imagine' }, { input }, tell);
+}
+
 async function converse(h: HandlerContext, origin: Omit<SlackOrigin, 'status'>, m: IncomingMessage, botUserId: string | undefined, tell: Tell): Promise<void> {
   const prompt = unescapeSlack(withoutMention(m.text, botUserId)).trim();
   const images = imageUrls(m);
+  if (IMAGINE.test(prompt)) return imagineFromMessage(h, origin, prompt.replace(IMAGINE, ''), images, tell);
   const say = (text: string) => h.api.post(origin.channel, { text }, origin.thread);
   if (/^forget[.!]?$/i.test(prompt) && images.length === 0) {
     const res = h.commands.forget(h.access.invocation({ ...origin }));

@@ -1,5 +1,7 @@
 import type { AskInput, HearthCommands, ImagineInput } from '../../commands/hearth-commands.js';
 import { slackErrorText } from './error-text.js';
+import { imageModelSummary } from '../../jobs/image-model.js';
+import type { ImagineHelpLimits } from './imagine-flags.js';
 import type { HearthConfig } from '../../config/schema.js';
 import type { AdapterJobs } from '../adapter.js';
 import type { SlackKnowledge } from '../../knowledge/slack-knowledge.js';
@@ -81,11 +83,29 @@ export async function startChat(h: HandlerContext, origin: NewOrigin, input: Ask
   }
 }
 
-/** Like {@link startChat} for an image; `reroll` names the job whose options are reused with a new seed. */
-export async function startImage(h: HandlerContext, origin: NewOrigin, what: { input: ImagineInput } | { reroll: string }, tell: Tell, opts: { userName?: string; root?: string } = {}): Promise<void> {
+/** What `/imagine help` shows: the commands' image limits, the byte cap of an image to start from, the model in words. */
+export function helpLimits(h: HandlerContext): ImagineHelpLimits {
+  const rules = h.commands.imageModel;
+  const out: ImagineHelpLimits = { ...h.commands.limits.image, maxImageBytes: h.config.files.maxBytes };
+  if (rules) {
+    const first = imageModelSummary(rules).split('\n')[0];
+    if (rules.profile && first) out.model = first;
+    if (rules.profile?.imageToImage === false) out.imageToImage = false;
+  }
+  return out;
+}
+
+/** What an image is made from: /imagine's options, a Reroll of a job, or a Vary of a job's picture at a strength. */
+export type ImageRequest = { input: ImagineInput } | { reroll: string } | { vary: string; strength: number };
+
+/**
+ * Like {@link startChat} for an image: `input` (with an image to start from, downloaded by the
+ * command), `reroll` (a job's options, a new seed) or `vary` (a variation of a job's picture).
+ */
+export async function startImage(h: HandlerContext, origin: NewOrigin, what: ImageRequest, tell: Tell, opts: { userName?: string; root?: string } = {}): Promise<void> {
   const full = await withStatus(h, origin);
   const inv = h.access.invocation(full, { conversation: false, ...(opts.userName ? { userName: opts.userName } : {}) });
-  const res = 'reroll' in what ? h.commands.reroll(what.reroll, inv) : h.commands.imagine(what.input, inv);
+  const res = 'reroll' in what ? h.commands.reroll(what.reroll, inv) : 'vary' in what ? h.commands.vary(what.vary, what.strength, inv) : await h.commands.imagineFrom(what.input, inv);
   if (!res.ok) {
     await h.dropView(full);
     await removeQuietly(h, origin.channel, full.status);

@@ -7,15 +7,21 @@
  * is an error that says which and what was expected. Ranges and lengths are the image job
  * contract's (src/jobs/image.ts), checked by the command; the help shows them.
  */
-import type { CommandLimits } from '../../commands/hearth-commands.js';
+import type { CommandLimits, ImagineInput } from '../../commands/hearth-commands.js';
 import { err, type ErrorInfo, type FactsOf, ok, type Result } from '../../engine/types.js';
-import { IMAGE_SIZE_MULTIPLE, SEED, type ImageOptionsInput } from '../../jobs/image.js';
+import { defaultsText, strengthText } from '../../commands/image-choices.js';
+import { IMAGE_SIZE_MULTIPLE, SEED } from '../../jobs/image.js';
 
-/** The limits the help text shows. */
-export type ImagineHelpLimits = Pick<CommandLimits['image'], 'minSize' | 'maxSize' | 'maxSteps' | 'maxGuidance' | 'schedulers'> &
-  Partial<Pick<CommandLimits['image'], 'maxPromptChars'>>;
+/** The limits the help text shows: the image limits of the commands, and the largest image that can be given (`files.maxBytes`). */
+export type ImagineHelpLimits = CommandLimits['image'] & {
+  maxImageBytes: number;
+  /** The model in words (`imageModelSummary`'s first line: its name, native size, Turbo or not). */
+  model?: string;
+  /** False when the model cannot start from an image (its export has no VAE encoder). */
+  imageToImage?: boolean;
+};
 
-type FlagName = 'steps' | 'seed' | 'size' | 'width' | 'height' | 'no' | 'guidance' | 'scheduler';
+type FlagName = 'steps' | 'seed' | 'size' | 'width' | 'height' | 'no' | 'guidance' | 'scheduler' | 'image' | 'strength';
 
 const ALIASES: Record<string, FlagName> = {
   steps: 'steps',
@@ -32,9 +38,12 @@ const ALIASES: Record<string, FlagName> = {
   cfg: 'guidance',
   scheduler: 'scheduler',
   sampler: 'scheduler',
+  image: 'image',
+  init: 'image',
+  strength: 'strength',
 };
 
-export type ImagineRequest = { help: true } | { help: false; input: ImageOptionsInput };
+export type ImagineRequest = { help: true } | { help: false; input: ImagineInput };
 
 /** Splits on whitespace, keeping "quoted strings" (straight or curly quotes) together. */
 function tokenize(text: string): Array<{ text: string; quoted: boolean }> {
@@ -64,6 +73,22 @@ function wholeNumber(flag: string, value: string): Result<number> {
   return ok(Number(value));
 }
 
+/**
+ * The URL in a flag's value: Slack sends a pasted link as `<https://…>` or `<https://…|label>`, a
+ * typed one as is. Undefined for anything that is not an http(s) URL (the download's own checks,
+ * host allowlist and byte cap, come after).
+ */
+function linkOf(value: string): string | undefined {
+  const m = /^<([^|>]+)(?:\|[^>]*)?>$/.exec(value);
+  const text = (m?.[1] ?? value).trim();
+  try {
+    const u = new URL(text);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? u.toString() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Parses the text of `/imagine`. `help`, `--help` or nothing at all asks for the help text. */
 export function parseImagine(text: string): Result<ImagineRequest> {
   const tokens = tokenize(text.trim());
@@ -72,7 +97,7 @@ export function parseImagine(text: string): Result<ImagineRequest> {
   if (tokens.length === 1 && first && !first.quoted && /^(?:--|\u2014)?help$/i.test(first.text)) return ok({ help: true });
 
   const words: string[] = [];
-  const input: Omit<ImageOptionsInput, 'prompt'> = {};
+  const input: Omit<ImagineInput, 'prompt'> = {};
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
     const flag = token.quoted ? null : flagOf(token.text);
@@ -83,7 +108,7 @@ export function parseImagine(text: string): Result<ImagineRequest> {
     if (flag.name === 'help') return ok({ help: true });
     const name = ALIASES[flag.name];
     if (!name) {
-      return invalid(`unknown option --${flag.name}; the options are --steps, --seed, --size, --no, --guidance and --scheduler (see /imagine help)`, {
+      return invalid(`unknown option --${flag.name}; the options are --steps, --seed, --size, --no, --guidance, --sampler, --image and --strength (see /imagine help)`, {
         option: flag.name,
       });
     }
@@ -120,6 +145,18 @@ export function parseImagine(text: string): Result<ImagineRequest> {
       case 'scheduler':
         input.scheduler = value.toLowerCase();
         break;
+      case 'strength': {
+        // The range (0–1) is the command's to check, so every face refuses it in the same words.
+        if (!/^\d+(?:\.\d+)?$|^\.\d+$/.test(value)) return invalid(`--strength takes a number from 0 to 1, like 0.6; got "${value}"`, { option: 'strength', given: value });
+        input.strength = Number(value);
+        break;
+      }
+      case 'image': {
+        const url = linkOf(value);
+        if (!url) return invalid(`--image takes the link of an image shared in Slack (its "Copy link to file"); got "${value}"`, { option: 'image', given: value });
+        input.image = { url };
+        break;
+      }
       case 'no':
         input.negativePrompt = input.negativePrompt ? `${input.negativePrompt}, ${value}` : value;
         break;
@@ -130,21 +167,35 @@ export function parseImagine(text: string): Result<ImagineRequest> {
   return ok({ help: false, input: { prompt, ...input } });
 }
 
-/** The text `/imagine help` shows, with this hearth's own limits. */
-export function imagineHelp(limits: ImagineHelpLimits, defaults?: { width: number; height: number; steps: number; guidance: number; scheduler: string }): string {
-  const d = defaults;
+/** The text `/imagine help` shows, with this hearth's own limits, defaults and samplers (the configured model's). */
+export function imagineHelp(limits: ImagineHelpLimits): string {
+  const d = defaultsText(limits.defaults);
+  const samplers = limits.samplers.map((s) => `\`${s.id}\` (${s.label})`).join(', ');
+  const vary = limits.variations.map((v) => `*${v.label}* (strength ${strengthText(v.strength)})`).join(' and ');
+  const fromImage = limits.imageToImage !== false;
   return [
-    '*/imagine* paints a picture from a description.',
+    `*/imagine* paints a picture from a description${limits.model ? `, with ${limits.model}` : ''}.`,
     '`/imagine a lighthouse at dusk, oil painting --steps 20 --seed 7 --size 768x512 --no "text, watermark"`',
     '',
     'Options (anywhere in the text, all optional):',
-    `• \`--steps N\` — how long to work on it, 1 to ${limits.maxSteps}${d ? ` (default ${d.steps})` : ''}`,
+    `• \`--steps N\` — how long to work on it, 1 to ${limits.maxSteps} (default ${d.steps})`,
     `• \`--seed N\` — ${SEED.min} to ${SEED.max}; the same seed and options give the same picture; leave it out for a new one`,
-    `• \`--size WxH\` — e.g. 768x512, multiples of ${IMAGE_SIZE_MULTIPLE} from ${limits.minSize} to ${limits.maxSize}${d ? ` (default ${d.width}x${d.height})` : ''}; or \`--width\` / \`--height\``,
-    `• \`--no "things"\` — what to keep out of the picture (a negative prompt${limits.maxPromptChars ? `, up to ${limits.maxPromptChars} characters` : ''})`,
-    `• \`--guidance N\` — how closely to follow the text, 0 to ${limits.maxGuidance}${d ? ` (default ${d.guidance})` : ''}`,
-    `• \`--scheduler NAME\` — one of ${limits.schedulers.join(', ')}${d ? ` (default ${d.scheduler})` : ''}`,
-    '',
-    'Put several words after a flag in quotes. Each picture comes with a *Reroll* button for another seed.',
+    `• \`--size WxH\` — e.g. 768x512, multiples of ${IMAGE_SIZE_MULTIPLE} from ${limits.minSize} to ${limits.maxSize} (default ${d.size}); or \`--width\` / \`--height\``,
+    `• \`--no "things"\` — what to keep out of the picture (a negative prompt, up to ${limits.maxPromptChars} characters)`,
+    `• \`--guidance N\` — how closely to follow the text, ${limits.minGuidance} to ${limits.maxGuidance} (default ${d.guidance})`,
+    `• \`--sampler NAME\` — one of ${samplers} (default ${d.sampler}); the names work too, in quotes: \`--sampler "DPM++ 2M Karras"\``,
+    ...(fromImage
+      ? [
+          `• \`--image LINK\` — start from an image shared in Slack (its link: _Copy link to file_); the file can be up to ${mb(limits.maxImageBytes)}`,
+          `• \`--strength N\` — with an image: how much to change it, ${strengthText(limits.minStrength)} (keep it) to ${strengthText(limits.maxStrength)} (ignore it); default ${strengthText(limits.defaultStrength)}`,
+          '',
+          `Or share an image in a message that mentions me and starts with \`imagine\`: \`@hearth imagine the same, as a watercolour --strength 0.5\`.`,
+          `Put several words after a flag in quotes. Each picture comes with a *Reroll* button for another seed, and ${vary} buttons for a variation of it.`,
+        ]
+      : ['', 'This model cannot start from an image (its export has no VAE encoder). Put several words after a flag in quotes. Each picture comes with a *Reroll* button for another seed.']),
   ].join('\n');
+}
+
+function mb(bytes: number): string {
+  return bytes >= 1024 * 1024 ? `${Math.round((bytes / (1024 * 1024)) * 10) / 10} MB` : `${Math.round(bytes / 1024)} KB`;
 }

@@ -5,6 +5,7 @@
  * one call sequence at a time, so edits never overtake each other and none are wasted on states
  * already superseded.
  */
+import { samplerLabel } from '../../commands/image-choices.js';
 import { waitText } from '../../commands/wording.js';
 import type { JobRecord, Json } from '../../engine/types.js';
 import { emptyView, isFinal, roleOf, type JobViewModel } from '../../views/job-view-model.js';
@@ -12,7 +13,7 @@ import type { ViewChange } from '../../views/job-views.js';
 import { ThrottledEditor } from '../../views/throttled-editor.js';
 import { slackErrorText } from './error-text.js';
 import { StreamWriter, UpdateWriter, LiveMessage, removeAnswerMessages, type AnswerWriter } from './answer-writer.js';
-import { cancelButton, progressBar, rerollButton, textMessage } from './blocks.js';
+import { cancelButton, progressBar, rerollButton, textMessage, varyButtons } from './blocks.js';
 import { originToJson, parseOrigin, type SlackOrigin } from './origin.js';
 import { slackErrorCode, type SlackApi } from './slack-api.js';
 import { escapeMrkdwn } from './text.js';
@@ -252,7 +253,8 @@ export class JobView {
     if (phase === 'queued' || phase === 'waiting') return this.#status.show(this.#queuedMessage());
     if (phase === 'running') {
       const p = v.progress;
-      const line = p ? `_Painting…_ step ${p.step} of ${p.of}  ${progressBar(p.step, p.of)}` : '_Painting…_';
+      const from = v.source ? ` (${v.source.text})` : '';
+      const line = p ? `_Painting…_${from} step ${p.step} of ${p.of}  ${progressBar(p.step, p.of)}` : `_Painting…_${from}`;
       return this.#status.show(textMessage(line, { buttons: [cancelButton(this.#jobId)] }));
     }
     if (phase === 'cancelled') return this.#status.show(textMessage(this.#cancelledText()));
@@ -262,7 +264,7 @@ export class JobView {
       return this.#status.show(textMessage(`:warning: ${slackErrorText(error)}`));
     }
     const p = (this.#shown.job?.payload ?? {}) as Record<string, Json>;
-    const details = imageDetails(p, image);
+    const details = imageDetails(p, image) + (v.source ? ` · ${v.source.text}` : '');
     if (!this.#uploaded) {
       const prompt = typeof p.prompt === 'string' ? p.prompt : 'image';
       await this.#deps.api.upload({
@@ -276,7 +278,7 @@ export class JobView {
       });
       this.#uploaded = true;
     }
-    await this.#status.show(textMessage(`:frame_with_picture: Done — ${details}`, { buttons: [rerollButton(this.#jobId)] }));
+    await this.#status.show(textMessage(`:frame_with_picture: Done — ${details}`, { buttons: [rerollButton(this.#jobId), ...varyButtons(this.#jobId)] }));
   }
 
   /** A caption of its own (Slack has no /caption today; kept so every kind shows). */
@@ -294,7 +296,7 @@ export class JobView {
 export function imageDetails(p: Record<string, Json>, image: { width: number; height: number }): string {
   const parts = [`seed ${String(p.seed)}`, `${image.width}×${image.height}`];
   if (typeof p.steps === 'number') parts.push(`${p.steps} steps`);
-  if (typeof p.scheduler === 'string') parts.push(p.scheduler);
+  if (typeof p.scheduler === 'string') parts.push(samplerLabel(p.scheduler));
   if (typeof p.negativePrompt === 'string' && p.negativePrompt.length > 0) parts.push(`no: ${escapeMrkdwn(p.negativePrompt.slice(0, 200))}`);
   return parts.join(' · ');
 }

@@ -4,7 +4,7 @@ import type { Invocation } from '../../commands/invocation.js';
 import { knowledgeDroppedText, knowledgeStatusLines } from '../../commands/knowledge-admin.js';
 import { etaText } from '../../commands/wording.js';
 import { slackErrorText } from './error-text.js';
-import { fresh, guarded, startChat, startImage, type HandlerContext, type Tell } from './handler-context.js';
+import { fresh, guarded, helpLimits, startChat, startImage, type HandlerContext, type Tell } from './handler-context.js';
 import { imagineHelp, parseImagine } from './imagine-flags.js';
 import type { SlackOrigin } from './origin.js';
 import { slackErrorCode } from './slack-api.js';
@@ -15,7 +15,7 @@ import { workerLines } from '../../monitoring/cluster-status.js';
 export const ASK_HELP = [
   '*/ask* answers a question in a thread under it: `/ask how do I undo a git commit?`',
   'Mention me in that thread (or anywhere) to go on with the conversation; in a direct message, just write.',
-  'Share an image in a message that mentions me and I will look at it.',
+  'Share an image in a message that mentions me and I will look at it; start the message with `imagine` to paint from it instead.',
 ].join('\n');
 
 const HEARTH_HELP = [
@@ -85,7 +85,7 @@ export function registerSlashCommands(app: App, h: HandlerContext): void {
       if (!where.ok) return tell(where.text);
       const parsed = parseImagine(unescapeSlack(command.text));
       if (!parsed.ok) return tell(`${slackErrorText(parsed.error)} Type \`/imagine help\` for the options.`);
-      if (parsed.value.help) return tell(imagineHelp(h.commands.limits.image, h.config.models.image?.defaults));
+      if (parsed.value.help) return tell(imagineHelp(helpLimits(h)));
       const input = parsed.value.input;
       const root = await postRoot(h, command.channel_id, `*<@${command.user_id}> imagines:* ${escapeMrkdwn(input.prompt)}`, tell);
       if (!root) return;

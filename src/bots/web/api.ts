@@ -6,7 +6,9 @@ import type { HearthConfig } from '../../config/schema.js';
 import type { AdapterJobs } from '../adapter.js';
 import { err, ok, type ErrorInfo, type JobRecord, type Json, type Result } from '../../engine/types.js';
 import { parseCaptionOptions } from '../../jobs/caption.js';
+import { imageModelSummary } from '../../jobs/image-model.js';
 import { imageOptionsFromJson, type ImageOptionsInput } from '../../jobs/image.js';
+import { VARIATIONS, variationById } from '../../commands/image-choices.js';
 import { isSupportedFormat, sniffImageType } from '../../media/image-type.js';
 import { SHARED_USER, type ConsoleUser } from './auth.js';
 import { mediaType, readBody, readJsonObject, sendBytes, sendError, sendJson, statusFor } from './http.js';
@@ -59,7 +61,7 @@ export function invocation(caller: Caller, origin: Omit<WebOrigin, 'platform' | 
 /** The console's admin view of the engine (the whole queue), for its own caps and lookups. */
 const MACHINE: Invocation = { platform: 'web', userId: 'web:dashboard', admin: true, weight: 1, origin: null };
 /** Commands that queue GPU work, held to `web.maxQueued`. */
-const QUEUEING = new Set(['ask', 'imagine', 'reroll', 'caption']);
+const QUEUEING = new Set(['ask', 'imagine', 'reroll', 'vary', 'caption']);
 
 const JOB_PATH = /^\/api\/jobs\/([A-Za-z0-9_-]{1,64})\/(image|preview)\.png$/;
 
@@ -87,6 +89,7 @@ export class ConsoleApi {
       case 'POST /api/ask':
       case 'POST /api/imagine':
       case 'POST /api/reroll':
+      case 'POST /api/vary':
       case 'POST /api/caption':
       case 'POST /api/cancel':
       case 'POST /api/forget':
@@ -110,7 +113,9 @@ export class ConsoleApi {
       available: { ...commands.available() },
       limits: JSON.parse(JSON.stringify(commands.limits)) as Json,
       maxUploadBytes: config.files.maxBytes,
-      imageDefaults: image ? { ...image.defaults } : null,
+      imageDefaults: image && commands.imageModel ? { ...commands.imageModel.defaults } : null,
+      // The model's options in words (its name, native size, what it allows), shown with the form.
+      imageSummary: commands.imageModel ? imageModelSummary(commands.imageModel) : null,
       maxQueuedPerUser: config.limits.maxQueuedPerUser,
       maxQueued: config.web.maxQueued,
     };
@@ -164,13 +169,14 @@ export class ConsoleApi {
         case 'ask':
           result = job(await this.#ask(b, caller, ref));
           break;
-        case 'imagine': {
-          const input = imagineInput(b);
-          result = input.ok ? job(this.#d.commands.imagine(input.value, invocation(caller, { ref }))) : input;
+        case 'imagine':
+          result = job(await this.#imagine(b, caller, ref));
           break;
-        }
         case 'reroll':
           result = job(this.#reroll(b, caller, ref));
+          break;
+        case 'vary':
+          result = job(this.#vary(b, caller, ref));
           break;
         case 'caption':
           result = job(await this.#caption(b, caller, ref));
@@ -233,6 +239,40 @@ export class ConsoleApi {
     // The card may already show its image being described: it ends with the reason too.
     if (!asked.ok) this.#d.tracker.fail({ platform: 'web', session, ref, then: 'ask', prompt: prompt.trim() }, asked.error);
     return asked;
+  }
+
+  /**
+   * /imagine from the form; with `uploadId` (an image this session uploaded) it is image-to-image. The
+   * options are checked before the upload is taken, so a refused option leaves it for the corrected request.
+   */
+  async #imagine(b: Record<string, Json>, caller: Caller, ref: string): Promise<Result<JobRecord>> {
+    const input = imagineInput(b);
+    if (!input.ok) return input;
+    const inv = invocation(caller, { ref });
+    if (b.uploadId === undefined || b.uploadId === null || b.uploadId === '') return this.#d.commands.imagineFrom(input.value, inv);
+    const checked = this.#d.commands.checkImagine({ ...input.value, image: { bytes: new Uint8Array() } });
+    if (!checked.ok) return checked;
+    const bytes = this.#take(b.uploadId, caller.session);
+    if (!bytes.ok) return bytes;
+    return this.#d.commands.imagineFrom({ ...input.value, image: { bytes: bytes.value } }, inv, { signal: this.#d.signal });
+  }
+
+  /**
+   * Vary: a variation of one of this session's images, at `variation` (a preset: `subtle`, `strong`)
+   * or at a `strength` of 0–1.
+   */
+  #vary(b: Record<string, Json>, caller: Caller, ref: string): Result<JobRecord> {
+    const jobId = typeof b.jobId === 'string' ? b.jobId : '';
+    if (!this.#ownJob(jobId, caller.session)) return err({ code: 'NOT_FOUND', message: 'that image is not one of yours in this browser, so it cannot be varied', facts: { given: jobId } });
+    const preset = typeof b.variation === 'string' ? variationById(b.variation) : undefined;
+    if (typeof b.variation === 'string' && !preset) {
+      return err({ code: 'INVALID_INPUT', message: `unknown variation "${b.variation.slice(0, 40)}"; choose ${VARIATIONS.map((v) => v.id).join(' or ')}, or give a strength`, facts: { option: 'variation', given: b.variation, allowed: VARIATIONS.map((v) => v.id) } });
+    }
+    const strength = preset ? preset.strength : typeof b.strength === 'number' ? b.strength : typeof b.strength === 'string' && b.strength.trim() !== '' ? Number(b.strength) : NaN;
+    if (!Number.isFinite(strength)) {
+      return err({ code: 'INVALID_INPUT', message: `give a variation (${VARIATIONS.map((v) => v.id).join(' or ')}) or a strength from 0 to 1`, facts: { option: 'strength', given: b.strength ?? null, allowed: '0–1' } });
+    }
+    return this.#d.commands.vary(jobId, strength, invocation(caller, { ref }));
   }
 
   #reroll(b: Record<string, Json>, caller: Caller, ref: string): Result<JobRecord> {

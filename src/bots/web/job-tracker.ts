@@ -29,6 +29,8 @@ export interface JobView {
   previewUrl?: string;
   image?: { url: string; width: number; height: number };
   seed?: number;
+  /** Where an image-to-image card starts from, in the shared view's words ("Variation of 1a2b3c4d · strength 0.35"). */
+  source?: string;
   /** Only for a failed card: what went wrong. */
   error?: { code: ErrorCode; message: string };
   /** Only for a cancelled card: whether its owner stopped it. */
@@ -190,6 +192,7 @@ function cardView(card: Card, v: JobViewModel): JobView {
   const p = payloadOf(card.job);
   if (kind === 'image') {
     if (typeof p.seed === 'number') out.seed = p.seed;
+    if (v.source) out.source = v.source.text;
     if (out.of === undefined && typeof p.steps === 'number') {
       out.of = p.steps;
       out.step = 0;
@@ -212,11 +215,11 @@ function statusLine(c: JobView, v: JobViewModel): string {
       if (helper) return helper.phase === 'running' ? 'Looking at the image first…' : `Looking at the image first. ${waitText(helper.queued)}`;
       return waitText(v.queued);
     case 'running':
-      if (c.kind === 'image') return c.of ? `Drawing — step ${c.step ?? 0} of ${c.of}` : 'Drawing…';
+      if (c.kind === 'image') return (c.source ? `${c.source} — ` : '') + (c.of ? `Drawing — step ${c.step ?? 0} of ${c.of}` : 'Drawing…');
       if (c.kind === 'caption') return 'Looking at the image…';
       return c.text ? '' : 'Thinking…';
     case 'done':
-      if (c.kind === 'image') return c.seed !== undefined ? `seed ${c.seed}` : '';
+      if (c.kind === 'image') return [c.seed !== undefined ? `seed ${c.seed}` : '', c.source ?? ''].filter(Boolean).join(' · ');
       return '';
     case 'cancelled':
       return c.stopped?.byOwner === false ? 'Cancelled from the dashboard.' : 'Cancelled.';

@@ -17,7 +17,9 @@ import { CUDA_INSTALL_HINT, detectOrtProviders } from './providers.js';
 import type { Shape4, XlEncode } from './protocol.js';
 import { validateImagePayload, type ImageRequest } from './request.js';
 import { initImagePixels, initLatents, img2imgStart, DEFAULT_INIT_IMAGE_LIMITS, type InitImageLimits } from './init-image.js';
-import { checkStaticShape, requireVaeEncoder, withNativeSize, xlEncode } from './job-setup.js';
+import { checkFinite, checkStaticShape, requireVaeEncoder, xlEncode } from './job-setup.js';
+import { readImageModelProfile } from './model-profile.js';
+import { imageModelRules, type ImageModelRules } from '../../jobs/image-model.js';
 import { ABORTED, unlessAborted } from './abortable.js';
 import { Rng } from './rng.js';
 import { createScheduler, defaultSchedulerFor, type Scheduler, type SchedulerName } from './schedulers/index.js';
@@ -45,6 +47,8 @@ interface Loaded {
   io: PipelineIo;
   /** Why the export's vae_encoder cannot be used, when it cannot. */
   vaeEncoderProblem?: string;
+  /** The configured limits and defaults narrowed by what the model is (SDXL sizes, Turbo steps and guidance). */
+  rules: ImageModelRules;
 }
 
 interface ImageJob {
@@ -117,7 +121,8 @@ export class ImageRunner implements Runner {
   async vramBytes(): Promise<number> {
     this.life.assertOpen();
     if (this.settings.vramMB !== undefined) return Math.round(this.settings.vramMB * 2 ** 20);
-    const { width, height } = this.settings.defaults;
+    // At the size a plain /imagine makes: the configured default, else the model's native size.
+    const { width, height } = imageModelRules(this.settings, readImageModelProfile(this.settings.dir)).defaults;
     return estimateVramBytes(this.settings.dir, width, height);
   }
 
@@ -148,6 +153,12 @@ export class ImageRunner implements Runner {
     const result = await unlessAborted(client.call({ type: 'load', files, providers, ...(threads !== undefined ? { threads } : {}) }), signal);
     if (result === ABORTED) throw aborted();
     for (const w of result.warnings) this.logger.warn(`${this.model}: ${w}`);
+    if (folder.forceUpcast && result.io.vae.latentType === 'float16') {
+      this.logger.warn(
+        `${this.model}: its VAE config says force_upcast (this VAE overflows in float16), but ${folder.vaeDecoder} takes float16, so it cannot run in float32 here: ` +
+          'images may come out black; use an export with a float32 VAE (or an fp16-fixed VAE such as madebyollin/sdxl-vae-fp16-fix)',
+      );
+    }
     if (result.vaeEncoderProblem !== undefined) this.logger.warn(`${this.model}: image-to-image is off: ${result.vaeEncoderProblem}`);
     if (providers[0] === 'cuda' && result.provider !== 'cuda') {
       this.logger.warn(`${this.model}: running on the CPU because the CUDA execution provider could not start; see the warning above`);
@@ -163,6 +174,7 @@ export class ImageRunner implements Runner {
       provider: result.provider,
       io: result.io,
       ...(result.vaeEncoderProblem !== undefined ? { vaeEncoderProblem: result.vaeEncoderProblem } : {}),
+      rules: imageModelRules(this.settings, readImageModelProfile(folder.dir)),
     };
   }
 
@@ -196,7 +208,7 @@ export class ImageRunner implements Runner {
     this.life.assertOpen();
     if (opts.signal?.aborted) throw new HearthError('RUNNER_FAILED', 'begin was aborted');
     const loaded = await this.ensureLoaded(opts.signal);
-    const request = validateImagePayload(withNativeSize(job.payload, loaded.folder), this.settings, this.randomSeed);
+    const request = validateImagePayload(job.payload, loaded.rules, this.randomSeed);
     const schedulerName = request.scheduler === 'default' ? defaultSchedulerFor(loaded.folder.schedulerConfig) : request.scheduler;
     const scheduler = createScheduler(schedulerName, loaded.folder.schedulerConfig, request.steps);
     const guided = request.guidance > 1;
@@ -334,6 +346,7 @@ export class ImageRunner implements Runner {
         { file: loaded.folder.vaeDecoder, expected: `[1, 3, ${height}, ${width}]`, given: `[${decoded.shape.join(', ')}]` },
       );
     }
+    checkFinite(decoded.image, loaded.folder);
     const png = await rgbToPng(vaeOutputToRgb(decoded.image, width, height), width, height);
     const result: JobResult = {
       image: { png, width, height },

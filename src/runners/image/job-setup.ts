@@ -1,26 +1,14 @@
 /**
- * What the image runner checks and builds when a job begins: the native size for a payload without
- * one, SDXL's second encoding, a static-shape export's size and batch, and image-to-image's encoder.
+ * What the image runner checks and builds for a job: SDXL's second encoding, a static-shape export's
+ * size and batch, image-to-image's encoder, and a decoded image that overflowed.
  */
 import { join } from 'node:path';
-import { HearthError, type Json } from '../../engine/types.js';
+import { HearthError } from '../../engine/types.js';
 import { CLIP_LENGTH, type ClipTokenizer } from './clip-tokenizer.js';
 import type { ModelFolder } from './model-folder.js';
 import type { PipelineIo } from './model-io.js';
 import type { XlEncode } from './protocol.js';
 import type { ImageRequest } from './request.js';
-
-/**
- * An SDXL payload that names no size gets the model's native one (1024² for SDXL, from unet/config.json)
- * rather than the configured default, which is sized for SD 1.5.
- */
-export function withNativeSize(payload: Json, folder: ModelFolder): Json {
-  if (!folder.xl || typeof payload !== 'object' || payload === null || Array.isArray(payload)) return payload;
-  const out: Record<string, Json> = { ...payload };
-  if (out.width === undefined) out.width = folder.nativeSize;
-  if (out.height === undefined) out.height = folder.nativeSize;
-  return out;
-}
 
 /**
  * SDXL's second encoding: tokenizer_2's ids ([uncond; cond] when guided) and add_time_ids per row:
@@ -76,4 +64,22 @@ export function requireVaeEncoder(loaded: { io: PipelineIo; folder: ModelFolder;
     file,
     allowed: 'text-to-image only (no initImageBase64)',
   });
+}
+
+/**
+ * A decode that overflowed (NaN or infinity): what an fp16 VAE whose config says force_upcast does
+ * (SDXL's). Failed naming that, rather than sent as a black picture.
+ */
+export function checkFinite(image: Float32Array, folder: ModelFolder): void {
+  for (let i = 0; i < image.length; i++) {
+    if (Number.isFinite(image[i] as number)) continue;
+    const hint = folder.forceUpcast
+      ? 'its config says force_upcast: this VAE must run in float32; use an export with a float32 VAE (or an fp16-fixed one)'
+      : 'the VAE overflowed';
+    throw new HearthError('MODEL_INVALID', `${folder.vaeDecoder} decoded to values that are not numbers: ${hint}`, {
+      file: folder.vaeDecoder,
+      expected: 'finite pixel values',
+      given: String(image[i]),
+    });
+  }
 }

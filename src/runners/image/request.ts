@@ -4,7 +4,7 @@
  */
 import { HearthError, type Json } from '../../engine/types.js';
 import { parseImagePayload, type ImagePayload, type SamplerChoice } from '../../jobs/image.js';
-import type { ImageRunnerSettings } from './settings.js';
+import type { ImageModelRules } from '../../jobs/image-model.js';
 import type { SchedulerChoice } from './schedulers/types.js';
 
 /** What the command sends: everything but the prompt is optional. */
@@ -21,12 +21,13 @@ const samplersMatch: Same<SamplerChoice, SchedulerChoice> = true;
 void samplersMatch;
 
 /**
- * Validates a payload. Throws HearthError (INVALID_INPUT, or PROMPT_TOO_LONG for an over-long prompt
+ * Validates a payload against the model's rules (the config's limits and defaults narrowed by the
+ * model: see imageModelRules). Throws HearthError (INVALID_INPUT, or PROMPT_TOO_LONG for an over-long prompt
  * or negative prompt) whose message says what was expected and what was given, and whose facts carry
  * `option`, `given` and `allowed`. `randomSeed` is called only when the payload has no seed.
  */
-export function validateImagePayload(payload: Json, settings: ImageRunnerSettings, randomSeed: () => number): ImageRequest {
-  const parsed = parseImagePayload(payload, { limits: settings.limits, defaults: settings.defaults, randomSeed });
+export function validateImagePayload(payload: Json, rules: Pick<ImageModelRules, 'limits' | 'defaults'>, randomSeed: () => number): ImageRequest {
+  const parsed = parseImagePayload(payload, { limits: rules.limits, defaults: rules.defaults, randomSeed });
   if (!parsed.ok) throw HearthError.from(parsed.error);
   return parsed.value;
 }

@@ -1,12 +1,14 @@
 /** The image runner's settings, as the GPU worker receives them (JSON from the main process). */
 import { HearthError, type Json } from '../../engine/types.js';
+import { IMAGE_MODEL_KINDS, type ImageModelKind } from '../../jobs/image-model.js';
 import { SCHEDULER_NAMES, type SchedulerChoice } from './schedulers/types.js';
 
 export type ImageProvider = 'cuda' | 'cpu';
 
 export interface ImageDefaults {
-  width: number;
-  height: number;
+  /** Left out: the model's native size (unet/config.json), see imageModelRules. */
+  width?: number;
+  height?: number;
   steps: number;
   guidance: number;
   scheduler: SchedulerChoice;
@@ -38,6 +40,8 @@ export interface ImageRunnerSettings {
   threads?: number;
   /** Overrides the VRAM estimate (config `vramMB`). */
   vramMB?: number;
+  /** `models.image.kind`: `turbo` or `standard` say what the model is; `auto` (the default) reads it from the folder. */
+  kind?: ImageModelKind;
   /** Image-to-image: the largest init image, in bytes and in pixels (files.maxBytes, files.maxPixels). */
   maxImageBytes?: number;
   maxImagePixels?: number;
@@ -93,15 +97,16 @@ export function parseImageRunnerSettings(json: Json): ImageRunnerSettings {
     throw bad('defaults.scheduler', `one of ${CHOICES.join(', ')}`, scheduler);
   }
   const defaults: ImageDefaults = {
-    width: num(d, 'width', 'defaults.width', limits.minSize, limits.maxSize, true),
-    height: num(d, 'height', 'defaults.height', limits.minSize, limits.maxSize, true),
+    ...(d.width !== undefined && d.width !== null ? { width: num(d, 'width', 'defaults.width', limits.minSize, limits.maxSize, true) } : {}),
+    ...(d.height !== undefined && d.height !== null ? { height: num(d, 'height', 'defaults.height', limits.minSize, limits.maxSize, true) } : {}),
     steps: num(d, 'steps', 'defaults.steps', 1, limits.maxSteps, true),
     guidance: num(d, 'guidance', 'defaults.guidance', 0, 30, false),
     scheduler: scheduler as SchedulerChoice,
     negativePrompt: str(d, 'negativePrompt', 'defaults.negativePrompt', true),
   };
   for (const side of ['width', 'height'] as const) {
-    if (defaults[side] % 8 !== 0) throw bad(`defaults.${side}`, 'a multiple of 8', defaults[side]);
+    const v = defaults[side];
+    if (v !== undefined && v % 8 !== 0) throw bad(`defaults.${side}`, 'a multiple of 8', v);
   }
   const settings: ImageRunnerSettings = {
     model: str(o, 'model', 'model'),
@@ -113,6 +118,10 @@ export function parseImageRunnerSettings(json: Json): ImageRunnerSettings {
   };
   if (o.threads !== undefined && o.threads !== null) settings.threads = num(o, 'threads', 'threads', 1, 256, true);
   if (o.vramMB !== undefined && o.vramMB !== null) settings.vramMB = num(o, 'vramMB', 'vramMB', 0, 1_000_000, false);
+  if (o.kind !== undefined && o.kind !== null) {
+    if (typeof o.kind !== 'string' || !(IMAGE_MODEL_KINDS as readonly string[]).includes(o.kind)) throw bad('kind', `one of ${IMAGE_MODEL_KINDS.join(', ')}`, o.kind);
+    settings.kind = o.kind as ImageModelKind;
+  }
   if (o.maxImageBytes !== undefined && o.maxImageBytes !== null) settings.maxImageBytes = num(o, 'maxImageBytes', 'maxImageBytes', 1, 2 ** 40, true);
   if (o.maxImagePixels !== undefined && o.maxImagePixels !== null) settings.maxImagePixels = num(o, 'maxImagePixels', 'maxImagePixels', 1, 2 ** 40, true);
   return settings;

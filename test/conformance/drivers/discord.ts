@@ -12,7 +12,7 @@ import { buttonIds, ephemeralText } from '../../fakes/discord/assertions.js';
 import { EPHEMERAL, FakeDiscord, LOADING, type FakeChannel, type FakeInteraction, type FakeMessage, type OptionValue } from '../../fakes/discord/fake-discord.js';
 import { discordHearth, type DiscordHearth } from '../../fakes/discord/harness.js';
 import { SimFaults } from '../../helpers/sim-faults.js';
-import type { Answer, AskOptions, Capabilities, CaptionShown, ConformanceSetup, Conversation, DriverUser, ImagineOptions, PendingAsk, Picture, PlatformDriver, Shown } from '../driver.js';
+import type { Answer, AskOptions, Capabilities, CaptionShown, ConformanceSetup, Conversation, DriverUser, ImagineOptions, PendingAsk, Picture, PlatformDriver, Shown, Variation } from '../driver.js';
 import { answerViews, isFinal, jobIds, newJob, textOf, waitUntil } from '../support.js';
 
 const CURSOR = /\s*▌\s*$/;
@@ -23,7 +23,7 @@ interface AskHandle {
   conversation: Conversation | undefined;
 }
 
-type Def = { name: string; options?: Array<{ name: string; min_value?: number; max_value?: number; choices?: Array<{ value: unknown }> }> };
+type Def = { name: string; options?: Array<{ name: string; description?: string; min_value?: number; max_value?: number; choices?: Array<{ name?: string; value: unknown }> }> };
 
 function visibility(m: FakeMessage): 'ephemeral' | 'public' {
   return (m.flags & EPHEMERAL) !== 0 ? 'ephemeral' : 'public';
@@ -197,6 +197,35 @@ export class DiscordDriver implements PlatformDriver {
     return { text: m.content, jobId: job.id };
   }
 
+  /** Presses the Vary button on the picture's message; the variation answers the press in a new message. */
+  async vary(user: DriverUser, jobId: string, variation: 'subtle' | 'strong'): Promise<Variation> {
+    const it = this.#started.get(jobId);
+    if (!it) throw new Error(`job ${jobId} was not started through this driver`);
+    const id = `hearth:vary-${variation}:${jobId}`;
+    const shown = await waitUntil('the Vary button', () => {
+      const o = this.#fake.original(it);
+      return o && !o.deleted && buttonIds(o).includes(id) ? o : undefined;
+    });
+    const before = new Set(jobIds(this.app, user.userId, 'image'));
+    const press = this.#fake.click(shown, id, { user: this.#user(user) });
+    const job = await newJob(this.app, user.userId, 'image', before, 'Vary');
+    this.#started.set(job.id, press);
+    const m = await waitUntil(
+      'the variation',
+      () => {
+        const o = this.#fake.original(press);
+        return o && !o.deleted && isFinal(this.app, job.id) && o.attachments.some((a) => a.content_type === 'image/png') ? o : undefined;
+      },
+      { ms: 15_000, last: () => textOf(this.#fake.original(press)?.content) },
+    );
+    return { jobId: job.id, text: m.content };
+  }
+
+  /** /imagine's registered options: their descriptions and the names of their choices. */
+  async imagineChoices(): Promise<string> {
+    return (this.#imagineDef().options ?? []).map((o) => `${o.name}: ${o.description ?? ''} [${(o.choices ?? []).map((c) => c.name ?? '').join(', ')}]`).join('\n');
+  }
+
   async cancel(user: DriverUser, jobId: string): Promise<Shown> {
     const it = this.#started.get(jobId);
     if (!it) throw new Error(`job ${jobId} was not started through this driver`);
@@ -283,6 +312,8 @@ export class DiscordDriver implements PlatformDriver {
     }
     if (o.steps !== undefined) out.steps = o.steps;
     if (o.seed !== undefined) out.seed = o.seed;
+    if (o.image) out.image = this.#fake.upload('start.png', o.image, 'image/png');
+    if (o.strength !== undefined) out.strength = o.strength;
     return out;
   }
 

@@ -16,7 +16,7 @@ import { SlackHarness } from '../../fakes/slack/harness.js';
 import { mention } from '../../fakes/slack/payloads.js';
 import { buttonsOf, shownText, type FakeMessage } from '../../fakes/slack/state.js';
 import { SimFaults } from '../../helpers/sim-faults.js';
-import type { Answer, AskOptions, Capabilities, CaptionShown, ConformanceSetup, Conversation, DriverUser, ImagineOptions, PendingAsk, Picture, PlatformDriver, Shown } from '../driver.js';
+import type { Answer, AskOptions, Capabilities, CaptionShown, ConformanceSetup, Conversation, DriverUser, ImagineOptions, PendingAsk, Picture, PlatformDriver, Shown, Variation } from '../driver.js';
 import { answerViews, isFinal, jobIds, newJob, textOf, waitUntil } from '../support.js';
 
 const CHANNEL = 'CCONF';
@@ -44,6 +44,7 @@ function imagineText(o: ImagineOptions): string {
   if (o.steps !== undefined) flags.push(`--steps ${o.steps}`);
   if (o.seed !== undefined) flags.push(`--seed ${o.seed}`);
   if (o.width !== undefined || o.height !== undefined) flags.push(`--size ${o.width ?? o.height}x${o.height ?? o.width}`);
+  if (o.strength !== undefined) flags.push(`--strength ${o.strength}`);
   return flags.join(' ');
 }
 
@@ -170,7 +171,7 @@ export class SlackDriver implements PlatformDriver {
     const before = new Set(jobIds(this.app, user.userId));
     const responses = this.#h.fake.responses.length;
     const ephemerals = this.#state.ephemerals.length;
-    await this.#h.command('/imagine', imagineText(opts), { user: user.name, channel: CHANNEL });
+    await this.#sendImagine(user, opts);
     return waitUntil('the refusal', () => {
       const accepted = jobIds(this.app, user.userId).find((id) => !before.has(id));
       if (accepted) throw new Error(`Slack accepted the image (job ${accepted}) instead of refusing it`);
@@ -185,6 +186,34 @@ export class SlackDriver implements PlatformDriver {
   async caption(user: DriverUser, png: Uint8Array): Promise<CaptionShown> {
     const answer = await this.ask(user, '', { image: png });
     return { text: answer.text, jobId: answer.jobId };
+  }
+
+  /** Presses the Vary button on the picture's status message; the variation's own status message says what it is. */
+  async vary(user: DriverUser, jobId: string, variation: 'subtle' | 'strong'): Promise<Variation> {
+    const action = `hearth_vary_${variation}`;
+    const status = await waitUntil('the Vary button', () => this.#state.messages.find((m) => !m.deleted && buttonsOf(m).some((b) => b.action === action && b.value === jobId)));
+    const before = new Set(jobIds(this.app, user.userId, 'image'));
+    await this.#h.press(action, jobId, { user: user.name, channel: status.channel, messageTs: status.ts, ...(status.thread ? { thread: status.thread } : {}) });
+    const job = await newJob(this.app, user.userId, 'image', before, 'Vary');
+    const ts = (job.origin as { status?: unknown } | null)?.status;
+    if (typeof ts !== 'string') throw new Error(`the variation's origin names no status message: ${textOf(job.origin)}`);
+    const m = await waitUntil(
+      'the variation done',
+      () => {
+        const x = this.#state.find(status.channel, ts);
+        return x && isFinal(this.app, job.id) && buttonsOf(x).some((b) => b.action === action) ? x : undefined;
+      },
+      { ms: 15_000, last: () => textOf(this.#state.find(status.channel, ts)) },
+    );
+    return { jobId: job.id, text: shows(m) };
+  }
+
+  /** `/imagine help`, as its user reads it. */
+  async imagineChoices(): Promise<string> {
+    const responses = this.#h.fake.responses.length;
+    await this.#h.command('/imagine', 'help', { user: 'UHELP', channel: CHANNEL });
+    const r = await waitUntil('the /imagine help', () => this.#h.fake.responses.slice(responses)[0]);
+    return rendered(String(r.body.text ?? ''));
   }
 
   async cancel(user: DriverUser, jobId: string): Promise<Shown> {
@@ -264,9 +293,23 @@ export class SlackDriver implements PlatformDriver {
   async #imagine(user: DriverUser, opts: ImagineOptions): Promise<{ jobId: string; thread: string }> {
     const before = new Set(jobIds(this.app, user.userId, 'image'));
     const tops = this.#topTs();
-    await this.#h.command('/imagine', imagineText(opts), { user: user.name, channel: CHANNEL });
+    const mentioned = await this.#sendImagine(user, opts);
     const job = await newJob(this.app, user.userId, 'image', before, '/imagine');
-    return { jobId: job.id, thread: (await this.#newRoot(user, tops)).ts };
+    return { jobId: job.id, thread: mentioned ?? (await this.#newRoot(user, tops)).ts };
+  }
+
+  /**
+   * `/imagine` with flags; with an image, a mention that starts with "imagine" and shares the file
+   * (a slash command takes no file). Returns the mention's ts (its thread) when it was one.
+   */
+  async #sendImagine(user: DriverUser, opts: ImagineOptions): Promise<string | undefined> {
+    if (!opts.image) {
+      await this.#h.command('/imagine', imagineText(opts), { user: user.name, channel: CHANNEL });
+      return undefined;
+    }
+    const m = mention(`imagine ${imagineText(opts)}`, { user: user.name, channel: CHANNEL, files: [this.#h.fake.addFile(opts.image, 'start.png')] });
+    await this.#h.event(m.event);
+    return m.ts;
   }
 
   /**

@@ -11,7 +11,7 @@ import { createWebAdapter, type WebAdapter } from '../../../src/bots/web/index.j
 import { ConsoleClient, isMessage, type EventStream } from '../../browser/support/http-client.js';
 import { simApp } from '../../helpers/sim-app.js';
 import { SimFaults } from '../../helpers/sim-faults.js';
-import type { Answer, AskOptions, Capabilities, CaptionShown, ConformanceSetup, Conversation, DriverUser, ImagineOptions, PendingAsk, Picture, PlatformDriver, Shown } from '../driver.js';
+import type { Answer, AskOptions, Capabilities, CaptionShown, ConformanceSetup, Conversation, DriverUser, ImagineOptions, PendingAsk, Picture, PlatformDriver, Shown, Variation } from '../driver.js';
 import { isFinal, textOf, waitUntil } from '../support.js';
 import { cardWords, Page, type PageCard } from './web-page.js';
 
@@ -206,7 +206,7 @@ export class WebDriver implements PlatformDriver {
     const s = this.#session(user);
     const ref = this.#ref();
     s.page.sent(ref);
-    const r = await this.#post(s, '/api/imagine', { ...opts, ref });
+    const r = await this.#post(s, '/api/imagine', { ...(await this.#imagineBody(s, opts)), ref });
     if (r.status === 200) throw new Error(`the console accepted the image instead of refusing it: ${JSON.stringify(r.json)}`);
     const error = r.json.error as { message?: unknown } | undefined;
     s.page.refused(ref, typeof error?.message === 'string' ? error.message : JSON.stringify(r.json));
@@ -224,6 +224,26 @@ export class WebDriver implements PlatformDriver {
     const jobId = this.#jobId(await this.#post(s, '/api/caption', { uploadId, ref }), '/api/caption', s, ref);
     const card = await this.#ended(s, ref, jobId);
     return { text: cardWords(card), jobId };
+  }
+
+  /** The card's Vary button (console.js vary): POST /api/vary with the preset, in a new card. */
+  async vary(user: DriverUser, jobId: string, variation: 'subtle' | 'strong'): Promise<Variation> {
+    const s = this.#session(user);
+    const ref = this.#ref();
+    s.page.sent(ref);
+    const id = this.#jobId(await this.#post(s, '/api/vary', { ref, jobId, variation }), '/api/vary', s, ref);
+    const card = await this.#ended(s, ref, id);
+    return { jobId: id, text: cardWords(card) };
+  }
+
+  /** What the image form offers, from the data console.js builds it with (/api/info): sampler names, bounds, defaults. */
+  async imagineChoices(): Promise<string> {
+    const s = this.#anySession();
+    const info = (await (await s.client.fetch('/api/info')).json()) as {
+      limits: { image: { samplers: Array<{ label: string }>; minSize: number; maxSize: number; maxSteps: number; defaults: { width: number; height: number; steps: number } } };
+    };
+    const img = info.limits.image;
+    return `samplers: ${img.samplers.map((x) => x.label).join(', ')}; size ${img.minSize}–${img.maxSize} (default ${img.defaults.width}x${img.defaults.height}); steps 1–${img.maxSteps} (default ${img.defaults.steps})`;
   }
 
   async cancel(user: DriverUser, jobId: string): Promise<Shown> {
@@ -326,7 +346,13 @@ export class WebDriver implements PlatformDriver {
   async #startImagine(s: Session, opts: ImagineOptions): Promise<{ jobId: string; ref: string }> {
     const ref = this.#ref();
     s.page.sent(ref);
-    return { jobId: this.#jobId(await this.#post(s, '/api/imagine', { ...opts, ref }), '/api/imagine', s, ref), ref };
+    return { jobId: this.#jobId(await this.#post(s, '/api/imagine', { ...(await this.#imagineBody(s, opts)), ref }), '/api/imagine', s, ref), ref };
+  }
+
+  /** The form's JSON: an image to start from is uploaded first (as console.js does) and named by its upload id. */
+  async #imagineBody(s: Session, opts: ImagineOptions): Promise<Record<string, unknown>> {
+    const { image, ...rest } = opts;
+    return image ? { ...rest, uploadId: await this.#upload(s, image) } : rest;
   }
 
   /** The card once it shows the end of `jobId`. */

@@ -4,7 +4,8 @@
  * presses whichever the mode.
  */
 import type { HearthApp } from '../../../src/app/hearth-app.js';
-import { createSlackAdapter, type SlackAdapter } from '../../../src/bots/slack/index.js';
+import { createSlackAdapter, slackHeadersForHost, type SlackAdapter } from '../../../src/bots/slack/index.js';
+import type { HearthConfig } from '../../../src/config/schema.js';
 import type { LogCapture } from '../../helpers/log-capture.js';
 import { SimGate } from '../../fixtures/sim-runner.js';
 import { simApp } from '../../helpers/sim-app.js';
@@ -39,6 +40,11 @@ export interface HarnessOptions {
   clientOptions?: Record<string, unknown>;
   /** Hold simulated steps with this gate (restart tests keep one); a new one by default. */
   gate?: SimGate;
+  /**
+   * Treat the fake's file host (127.0.0.1) as Slack's: downloads from it carry the bot token, through
+   * hearth's own `slackHeadersForHost` (in production: files.slack.com only).
+   */
+  tokenForFiles?: boolean;
 }
 
 /** What a delivery came back with: the Socket Mode acknowledgement, or the HTTP status. */
@@ -105,6 +111,7 @@ export class SlackHarness {
       ...(opts.imageStepMs ? { imageStepMs: opts.imageStepMs } : {}),
       ...(opts.faults ? { faults: opts.faults } : {}),
       ...(opts.describeGate ? { describeGate: opts.describeGate } : {}),
+      ...(opts.tokenForFiles ? { headersForHost: tokenForFakeFiles(fake) } : {}),
     });
     const started = app.start();
     // With a gate, the adapters are up once the engine is waiting for the models.
@@ -187,4 +194,12 @@ export async function waitFor<T>(what: string, fn: () => T | undefined | null | 
 /** The credentials a fake Slack issued. */
 export function slackSecrets(fake: FakeSlack): Record<string, string> {
   return { 'slack.botToken': fake.botToken, 'slack.appToken': fake.appToken, 'slack.signingSecret': fake.signingSecret };
+}
+
+/** hearth's own Slack file-host headers, with the fake's host (127.0.0.1) taken for files.slack.com. */
+function tokenForFakeFiles(fake: FakeSlack): (host: string) => Record<string, string> | undefined {
+  // slackHeadersForHost reads only slack.botToken of the config.
+  const headers = slackHeadersForHost({ slack: { botToken: fake.botToken } } as unknown as HearthConfig, ['127.0.0.1']);
+  if (!headers) throw new Error('no headers for a bot token');
+  return headers;
 }

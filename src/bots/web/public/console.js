@@ -90,6 +90,10 @@ function render(card) {
   }
   if (v.kind === 'image' && v.state === 'done') {
     card.actions.append(h('button', { type: 'button', class: 'quiet reroll', onclick: () => reroll(v.jobId, v.prompt) }, 'Reroll'));
+    // The Vary buttons the server offers (their labels and strengths come from /api/info).
+    for (const variation of info?.limits.image.variations ?? []) {
+      card.actions.append(h('button', { type: 'button', class: 'quiet vary', dataset: { variation: variation.id }, onclick: () => vary(v.jobId, v.prompt, variation) }, variation.label));
+    }
     card.actions.append(h('a', { href: v.image.url, download: `hearth-${v.jobId}.png` }, 'Download'));
   }
 }
@@ -156,7 +160,7 @@ async function send(kind, prompt) {
   card.status.textContent = 'Sending…';
   setAttachment(null);
   let uploadId;
-  if (file && kind !== 'imagine') {
+  if (file) {
     const up = await upload(file);
     if (!up.ok) return failCard(card, up.error);
     uploadId = up.data.uploadId;
@@ -164,14 +168,16 @@ async function send(kind, prompt) {
   let res;
   if (kind === 'ask') res = await post('/api/ask', { ref, prompt, uploadId });
   else if (kind === 'caption') res = await post('/api/caption', { ref, question: prompt, uploadId, detail: $('opt-detail').value });
-  else res = await post('/api/imagine', { ref, prompt, ...imageOptions() });
+  else res = await post('/api/imagine', { ref, prompt, uploadId, ...imageOptions(!!file) });
   if (!res.ok) failCard(card, res.error);
   else if (!card.view) card.status.textContent = 'Queued…';
 }
 
-function imageOptions() {
+/** The form's image options; the strength only goes with an image to start from. */
+function imageOptions(withImage) {
   const num = (id) => ($(id).value === '' ? undefined : Number($(id).value));
   return {
+    strength: withImage ? num('opt-strength') : undefined,
     width: num('opt-width'),
     height: num('opt-height'),
     steps: num('opt-steps'),
@@ -191,6 +197,13 @@ async function reroll(jobId, prompt) {
   const ref = newRef();
   const card = ensureCard(ref, 'image', `${prompt} (reroll)`);
   const res = await post('/api/reroll', { ref, jobId });
+  if (!res.ok) failCard(card, res.error);
+}
+
+async function vary(jobId, prompt, variation) {
+  const ref = newRef();
+  const card = ensureCard(ref, 'image', `${prompt} (${variation.label})`);
+  const res = await post('/api/vary', { ref, jobId, variation: variation.id });
   if (!res.ok) failCard(card, res.error);
 }
 
@@ -270,7 +283,18 @@ function applyInfo() {
     $('opt-steps').value = d.steps;
     $('opt-guidance').value = d.guidance;
   }
-  $('opt-scheduler').replaceChildren(...lim.schedulers.map((s) => h('option', { value: s, selected: d?.scheduler === s }, s)));
+  const def = d ?? lim.defaults;
+  const samplerName = (s) => (s.id === def.scheduler ? `${s.label} (default)` : s.label);
+  $('opt-scheduler').replaceChildren(...lim.samplers.map((s) => h('option', { value: s.id, selected: def.scheduler === s.id }, samplerName(s))));
+  $('opt-strength').min = lim.minStrength;
+  $('opt-strength').max = lim.maxStrength;
+  $('opt-strength').placeholder = `with an image: ${lim.defaultStrength}`;
+  // The model's limits where the options are chosen (the server's, from the config: nothing here is fixed).
+  $('image-limits').title = info.imageSummary ?? '';
+  $('image-limits').textContent =
+    `Sizes ${lim.minSize}–${lim.maxSize} px in steps of ${lim.sizeMultiple} (default ${def.width}×${def.height}) · steps 1–${lim.maxSteps} (default ${def.steps}) · ` +
+    `guidance ${lim.minGuidance}–${lim.maxGuidance} · samplers: ${lim.samplers.filter((s) => s.id !== 'default').map((s) => s.label).join(', ')} · ` +
+    `attach an image to start from it (strength ${lim.minStrength}–${lim.maxStrength}: how much to change it).`;
   const off = Object.entries(info.available).filter(([, on]) => !on).map(([k]) => k);
   if (off.length > 0) showFirstRun(log, off);
 }
