@@ -1,9 +1,17 @@
 /**
  * Message embeddings in hearth's own SQLite database, searched by meaning: a sqlite-vec `vec0` table
- * (`knowledge_vec`, cosine distance) keyed by the message's row id in `knowledge_messages`, sharded by
- * workspace (partition key) with the channel as a metadata column, so a search looks only at what the
- * asker may read while it finds the nearest (exact, brute force: about 100,000 vectors of 384
- * floats is a few tens of milliseconds; see bench/knowledge.ts).
+ * (`knowledge_vec`) keyed by the message's row id in `knowledge_messages`, sharded by workspace
+ * (partition key) with the channel as a metadata column, so a search looks only at what the asker may
+ * read.
+ *
+ * The search is brute force, so what it scans is what it costs: 100,000 float vectors of 384 are
+ * 150 MB a question (hundreds of milliseconds). The table therefore indexes each vector by its signs
+ * (binary quantization, 48 bytes for 384 dimensions, compared by Hamming distance) and keeps the float
+ * vector beside it (an auxiliary column, read only for candidates): a search takes the
+ * {@link OVERSAMPLE}× nearest by Hamming distance, then orders those by exact cosine distance. With
+ * sentence-embedding models this keeps nearly all of the exact search's top results (binary
+ * quantization with rescoring is the usual trade); a model whose width is not a multiple of 8 gets an
+ * exact float index instead.
  *
  * The table is made here, not in a migration, because its width is the model's. Which model filled it
  * is kept in `knowledge_vector_model`; another model (or width) empties it and queues every message
@@ -30,6 +38,14 @@ export interface MessageVector extends PendingMessage {
 }
 
 const TABLE = 'knowledge_vec';
+/** Candidates by Hamming distance per result wanted, before exact rescoring (and at least {@link MIN_CANDIDATES}). */
+export const OVERSAMPLE = 10;
+const MIN_CANDIDATES = 200;
+
+/** Binary-quantized (with float rescoring) when the width allows it. */
+function binary(dims: number): boolean {
+  return dims % 8 === 0;
+}
 
 function scopeKey(platform: string, workspace: string): string {
   return `${platform}:${workspace}`;
@@ -116,7 +132,9 @@ export class VectorIndex {
           'SELECT text, platform, workspace, channel FROM knowledge_messages WHERE id = ?',
         );
         const drop = this.#db.prepare<[bigint]>(`DELETE FROM ${TABLE} WHERE rowid = ?`);
-        const insert = this.#db.prepare<[bigint, Buffer, string, string]>(`INSERT INTO ${TABLE} (rowid, embedding, scope, channel) VALUES (?, ?, ?, ?)`);
+        const insert = binary(dims)
+          ? this.#db.prepare<[bigint, Buffer, string, string, Buffer]>(`INSERT INTO ${TABLE} (rowid, embedding, scope, channel, full) VALUES (?, vec_quantize_binary(?), ?, ?, ?)`)
+          : this.#db.prepare<[bigint, Buffer, string, string]>(`INSERT INTO ${TABLE} (rowid, embedding, scope, channel) VALUES (?, ?, ?, ?)`);
         const dequeue = this.#db.prepare<[number]>('DELETE FROM knowledge_embed_queue WHERE id = ?');
         let kept = 0;
         for (const v of vectors) {
@@ -125,7 +143,9 @@ export class VectorIndex {
           if (!m || m.text !== v.text) continue;
           // vec0 has no upsert; its rowids must be bound as integers (BigInt), not doubles.
           drop.run(BigInt(v.id));
-          insert.run(BigInt(v.id), blob(v.vector), scopeKey(m.platform, m.workspace), m.channel);
+          const args: [bigint, Buffer, string, string] = [BigInt(v.id), blob(v.vector), scopeKey(m.platform, m.workspace), m.channel];
+          if (binary(dims)) insert.run(...args, blob(v.vector));
+          else (insert as Database.Statement<[bigint, Buffer, string, string]>).run(...args);
           dequeue.run(v.id);
           kept++;
         }
@@ -135,8 +155,8 @@ export class VectorIndex {
   }
 
   /**
-   * The messages nearest to `vector` (cosine) in the scope's channels, nearest first; nothing before
-   * any vector was kept, or for a vector of another width.
+   * The messages nearest to `vector` (cosine distance, as `score`) in the scope's channels, nearest
+   * first; nothing before any vector was kept, or for a vector of another width.
    */
   search(vector: Float32Array, scope: SearchScope, limit: number): SearchHit[] {
     if (this.#dims === undefined || vector.length !== this.#dims || scope.channels.length === 0) return [];
@@ -144,18 +164,24 @@ export class VectorIndex {
     let stmt = this.#searches.get(n);
     if (!stmt) {
       // sqlite-vec filters metadata during the KNN search when the IN list is bound value by value.
+      const inList = Array.from({ length: n }, () => '?').join(', ');
+      const near = binary(this.#dims)
+        ? `SELECT rowid AS id, vec_distance_cosine(full, :q) AS distance FROM ${TABLE}
+           WHERE embedding MATCH vec_quantize_binary(:q) AND k = :candidates AND scope = :scope AND channel IN (${inList})`
+        : `SELECT rowid AS id, distance FROM ${TABLE}
+           WHERE embedding MATCH :q AND k = :candidates AND scope = :scope AND channel IN (${inList})`;
       stmt = this.#db.prepare(`
-        WITH near AS (
-          SELECT rowid AS id, distance FROM ${TABLE}
-          WHERE embedding MATCH ? AND k = ? AND scope = ? AND channel IN (${Array.from({ length: n }, () => '?').join(', ')})
-        )
+        WITH near AS (${near})
         SELECT near.id, near.distance, m.platform, m.workspace, m.channel, m.message_id, m.thread_id, m.author,
                m.author_name, m.at, m.text, m.permalink
         FROM near JOIN knowledge_messages m ON m.id = near.id
-        ORDER BY near.distance, m.at DESC`);
+        ORDER BY near.distance, m.at DESC LIMIT :limit`);
       this.#searches.set(n, stmt);
     }
-    const rows = stmt.all(blob(vector), Math.max(1, Math.floor(limit)), scopeKey(scope.platform, scope.workspace), ...scope.channels) as HitRow[];
+    const want = Math.max(1, Math.floor(limit));
+    const candidates = binary(this.#dims) ? Math.max(MIN_CANDIDATES, want * OVERSAMPLE) : want;
+    const named = { q: blob(vector), candidates, scope: scopeKey(scope.platform, scope.workspace), limit: want };
+    const rows = stmt.all(named, ...scope.channels) as HitRow[];
     return rows.map(toHit);
   }
 
@@ -167,7 +193,11 @@ export class VectorIndex {
   #reset(dims: number): void {
     this.#db.exec(`DROP TABLE IF EXISTS ${TABLE}`);
     // dims is a checked integer (a vector's length), not text from outside.
-    this.#db.exec(`CREATE VIRTUAL TABLE ${TABLE} USING vec0 (embedding float[${dims}] distance_metric=cosine, scope text partition key, channel text)`);
+    this.#db.exec(
+      binary(dims)
+        ? `CREATE VIRTUAL TABLE ${TABLE} USING vec0 (embedding bit[${dims}], scope text partition key, channel text, +full blob)`
+        : `CREATE VIRTUAL TABLE ${TABLE} USING vec0 (embedding float[${dims}] distance_metric=cosine, scope text partition key, channel text)`,
+    );
     this.#db.prepare('INSERT INTO knowledge_vector_model (only, model, dims) VALUES (1, ?, ?) ON CONFLICT (only) DO UPDATE SET model = excluded.model, dims = excluded.dims').run(this.model, dims);
     this.#db.exec('INSERT OR IGNORE INTO knowledge_embed_queue (id) SELECT id FROM knowledge_messages');
     this.#dims = dims;

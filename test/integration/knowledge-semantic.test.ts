@@ -15,6 +15,7 @@ import { InProcessExecutor } from '../../src/engine/executor/in-process-executor
 import { MIGRATIONS, migrate } from '../../src/engine/store/migrations.js';
 import { SqliteStore } from '../../src/engine/store/sqlite-store.js';
 import { INDEX_OWNER, INDEX_WEIGHT } from '../../src/knowledge/embedder.js';
+import { MIN_COMMON_MESSAGES, withoutCommonTerms } from '../../src/knowledge/common-terms.js';
 import { ftsQuery } from '../../src/knowledge/fts-query.js';
 import { KnowledgeBase } from '../../src/knowledge/knowledge-base.js';
 import { MessageIndex } from '../../src/knowledge/message-index.js';
@@ -191,7 +192,7 @@ describe('semantic retrieval (sqlite-vec + RRF)', () => {
     open.splice(open.indexOf(first), 1);
 
     const second = await world(path);
-    expect(second.semantic.vectors.dims).toBe(12);
+    expect(second.semantic.vectors.dims).toBe(16);
     expect(second.semantic.vectors.count()).toBe(before);
     expect(second.semantic.vectors.pendingCount()).toBe(0);
     const got = await second.base.retrieve('wifi password', asker);
@@ -200,6 +201,22 @@ describe('semantic retrieval (sqlite-vec + RRF)', () => {
     second.semantic.embedder.start();
     await second.semantic.embedder.whenCaughtUp();
     expect(second.store.listJobs({ userId: INDEX_OWNER })).toHaveLength(indexJobs);
+  });
+
+  test('words in more than 5% of messages (past 1,000) are left out of the full-text query', () => {
+    const store = SqliteStore.open(':memory:');
+    try {
+      const index = new MessageIndex(store.database);
+      const n = MIN_COMMON_MESSAGES * 2;
+      index.upsert(Array.from({ length: n }, (_, i) => msg(general, `m${i}`, `lunch order ${i}${i % 4 === 0 ? ' with pizza' : ''}`)));
+      index.upsert([msg(general, 'w1', 'lunch wifi password is hunter2')]);
+      // "lunch" is in every message, "pizza" in a quarter (500 < 1,000: kept), "wifi" in one.
+      expect(withoutCommonTerms(ftsQuery('lunch pizza wifi'), index)).toBe('"pizza" OR "wifi"');
+      expect(withoutCommonTerms(ftsQuery('lunch order'), index)).toBe('');
+      expect(index.search(withoutCommonTerms(ftsQuery('lunch wifi'), index), scope, 3).map((h) => h.messageId)).toEqual(['w1']);
+    } finally {
+      store.close();
+    }
   });
 
   test('migration 4 keeps jobs (and their numbering) and admits embed jobs', () => {
