@@ -1,17 +1,19 @@
 /**
- * Message embeddings in hearth's own SQLite database, searched by meaning: a sqlite-vec `vec0` table
- * (`knowledge_vec`) keyed by the message's row id in `knowledge_messages`, sharded by workspace
- * (partition key) with the channel as a metadata column, so a search looks only at what the asker may
- * read.
+ * Message embeddings in hearth's own SQLite database, searched by meaning, keyed by the message's row
+ * id in `knowledge_messages`: a sqlite-vec `vec0` table (`knowledge_vec`) sharded by workspace
+ * (partition key) to find candidates, and the float vectors in a plain table (`knowledge_vec_full`)
+ * to rank them.
  *
  * The search is brute force, so what it scans is what it costs: 100,000 float vectors of 384 are
- * 150 MB a question (hundreds of milliseconds). The table therefore indexes each vector by its signs
- * (binary quantization, 48 bytes for 384 dimensions, compared by Hamming distance) and keeps the float
- * vector beside it (an auxiliary column, read only for candidates): a search takes the
- * {@link OVERSAMPLE}× nearest by Hamming distance, then orders those by exact cosine distance. With
- * sentence-embedding models this keeps nearly all of the exact search's top results (binary
- * quantization with rescoring is the usual trade); a model whose width is not a multiple of 8 gets an
- * exact float index instead.
+ * 150 MB a question. The vec0 table therefore indexes each vector by its signs (binary quantization:
+ * 48 bytes for 384 dimensions, compared by Hamming distance); a search takes the
+ * {@link OVERSAMPLE}× nearest by Hamming distance in the asker's workspace, then orders those by exact
+ * cosine distance over the float vectors, keeping the channels the asker can read. With
+ * sentence-embedding models this keeps nearly all of an exact search's top results (binary
+ * quantization with rescoring is the usual trade). Channels are filtered after the candidates are
+ * found (a metadata filter inside the KNN cost more than the KNN itself); when too few candidates
+ * are readable, the search asks for more, up to all. A model whose width is not a multiple of 8 gets
+ * an exact float index instead (same steps).
  *
  * The table is made here, not in a migration, because its width is the model's. Which model filled it
  * is kept in `knowledge_vector_model`; another model (or width) empties it and queues every message
@@ -38,6 +40,7 @@ export interface MessageVector extends PendingMessage {
 }
 
 const TABLE = 'knowledge_vec';
+const FULL = 'knowledge_vec_full';
 /** Candidates by Hamming distance per result wanted, before exact rescoring (and at least {@link MIN_CANDIDATES}). */
 export const OVERSAMPLE = 10;
 const MIN_CANDIDATES = 200;
@@ -75,7 +78,8 @@ export class VectorIndex {
   /** The model the vectors must come from (`models.embedding`'s identity). */
   readonly model: string;
   #dims: number | undefined;
-  readonly #searches = new Map<number, Database.Statement>();
+  #candidates: Database.Statement<[Buffer, number, string], { id: number }> | undefined;
+  #rank: Database.Statement<[Buffer, string, string, number], HitRow> | undefined;
 
   /**
    * Loads sqlite-vec into the store's connection and opens the vectors of `model` when the table
@@ -113,7 +117,7 @@ export class VectorIndex {
   /** How many vectors are kept. */
   count(): number {
     if (this.#dims === undefined) return 0;
-    return this.#db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM ${TABLE}`).get()?.n ?? 0;
+    return this.#db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM ${FULL}`).get()?.n ?? 0;
   }
 
   /**
@@ -132,9 +136,10 @@ export class VectorIndex {
           'SELECT text, platform, workspace, channel FROM knowledge_messages WHERE id = ?',
         );
         const drop = this.#db.prepare<[bigint]>(`DELETE FROM ${TABLE} WHERE rowid = ?`);
-        const insert = binary(dims)
-          ? this.#db.prepare<[bigint, Buffer, string, string, Buffer]>(`INSERT INTO ${TABLE} (rowid, embedding, scope, channel, full) VALUES (?, vec_quantize_binary(?), ?, ?, ?)`)
-          : this.#db.prepare<[bigint, Buffer, string, string]>(`INSERT INTO ${TABLE} (rowid, embedding, scope, channel) VALUES (?, ?, ?, ?)`);
+        const insert = this.#db.prepare<[bigint, Buffer, string]>(
+          `INSERT INTO ${TABLE} (rowid, embedding, scope) VALUES (?, ${binary(dims) ? 'vec_quantize_binary(?)' : '?'}, ?)`,
+        );
+        const full = this.#db.prepare<[number, Buffer]>(`INSERT INTO ${FULL} (id, v) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET v = excluded.v`);
         const dequeue = this.#db.prepare<[number]>('DELETE FROM knowledge_embed_queue WHERE id = ?');
         let kept = 0;
         for (const v of vectors) {
@@ -143,9 +148,8 @@ export class VectorIndex {
           if (!m || m.text !== v.text) continue;
           // vec0 has no upsert; its rowids must be bound as integers (BigInt), not doubles.
           drop.run(BigInt(v.id));
-          const args: [bigint, Buffer, string, string] = [BigInt(v.id), blob(v.vector), scopeKey(m.platform, m.workspace), m.channel];
-          if (binary(dims)) insert.run(...args, blob(v.vector));
-          else (insert as Database.Statement<[bigint, Buffer, string, string]>).run(...args);
+          insert.run(BigInt(v.id), blob(v.vector), scopeKey(m.platform, m.workspace));
+          full.run(v.id, blob(v.vector));
           dequeue.run(v.id);
           kept++;
         }
@@ -160,48 +164,47 @@ export class VectorIndex {
    */
   search(vector: Float32Array, scope: SearchScope, limit: number): SearchHit[] {
     if (this.#dims === undefined || vector.length !== this.#dims || scope.channels.length === 0) return [];
-    const n = scope.channels.length;
-    let stmt = this.#searches.get(n);
-    if (!stmt) {
-      // sqlite-vec filters metadata during the KNN search when the IN list is bound value by value.
-      const inList = Array.from({ length: n }, () => '?').join(', ');
-      const near = binary(this.#dims)
-        ? `SELECT rowid AS id, vec_distance_cosine(full, :q) AS distance FROM ${TABLE}
-           WHERE embedding MATCH vec_quantize_binary(:q) AND k = :candidates AND scope = :scope AND channel IN (${inList})`
-        : `SELECT rowid AS id, distance FROM ${TABLE}
-           WHERE embedding MATCH :q AND k = :candidates AND scope = :scope AND channel IN (${inList})`;
-      stmt = this.#db.prepare(`
-        WITH near AS (${near})
-        SELECT near.id, near.distance, m.platform, m.workspace, m.channel, m.message_id, m.thread_id, m.author,
-               m.author_name, m.at, m.text, m.permalink
-        FROM near JOIN knowledge_messages m ON m.id = near.id
-        ORDER BY near.distance, m.at DESC LIMIT :limit`);
-      this.#searches.set(n, stmt);
-    }
     const want = Math.max(1, Math.floor(limit));
-    const candidates = binary(this.#dims) ? Math.max(MIN_CANDIDATES, want * OVERSAMPLE) : want;
-    const named = { q: blob(vector), candidates, scope: scopeKey(scope.platform, scope.workspace), limit: want };
-    const rows = stmt.all(named, ...scope.channels) as HitRow[];
-    return rows.map(toHit);
+    const q = blob(vector);
+    const key = scopeKey(scope.platform, scope.workspace);
+    const channels = JSON.stringify(scope.channels);
+    this.#candidates ??= this.#db.prepare<[Buffer, number, string], { id: number }>(
+      `SELECT rowid AS id FROM ${TABLE} WHERE embedding MATCH ${binary(this.#dims) ? 'vec_quantize_binary(?)' : '?'} AND k = ? AND scope = ?`,
+    );
+    this.#rank ??= this.#db.prepare<[Buffer, string, string, number], HitRow>(`
+      SELECT m.id, vec_distance_cosine(f.v, ?) AS distance, m.platform, m.workspace, m.channel, m.message_id, m.thread_id,
+             m.author, m.author_name, m.at, m.text, m.permalink
+      FROM ${FULL} f JOIN knowledge_messages m ON m.id = f.id
+      WHERE f.id IN (SELECT value FROM json_each(?)) AND m.channel IN (SELECT value FROM json_each(?))
+      ORDER BY distance, m.at DESC LIMIT ?`);
+    // vec0's k is at most 4096; past that (an asker who reads little of a big workspace) the last try is exact over what fits.
+    for (let k = Math.max(MIN_CANDIDATES, want * OVERSAMPLE); ; k = Math.min(4096, k * 4)) {
+      const ids = this.#candidates.all(q, k, key).map((r) => r.id);
+      const rows = this.#rank.all(q, JSON.stringify(ids), channels, want);
+      if (rows.length >= want || ids.length < k || k >= 4096) return rows.map(toHit);
+    }
   }
 
   #tableExists(): boolean {
-    return this.#db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table' AND name = ?").get(TABLE)?.n === 1;
+    const has = this.#db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM sqlite_schema WHERE type = 'table' AND name = ?");
+    return has.get(TABLE)?.n === 1 && has.get(FULL)?.n === 1;
   }
 
   /** Makes an empty table of this width for this model, and queues every message for it. */
   #reset(dims: number): void {
-    this.#db.exec(`DROP TABLE IF EXISTS ${TABLE}`);
+    this.#db.exec(`DROP TABLE IF EXISTS ${TABLE}; DROP TABLE IF EXISTS ${FULL}`);
     // dims is a checked integer (a vector's length), not text from outside.
     this.#db.exec(
       binary(dims)
-        ? `CREATE VIRTUAL TABLE ${TABLE} USING vec0 (embedding bit[${dims}], scope text partition key, channel text, +full blob)`
-        : `CREATE VIRTUAL TABLE ${TABLE} USING vec0 (embedding float[${dims}] distance_metric=cosine, scope text partition key, channel text)`,
+        ? `CREATE VIRTUAL TABLE ${TABLE} USING vec0 (embedding bit[${dims}], scope text partition key)`
+        : `CREATE VIRTUAL TABLE ${TABLE} USING vec0 (embedding float[${dims}] distance_metric=cosine, scope text partition key)`,
     );
+    this.#db.exec(`CREATE TABLE ${FULL} (id INTEGER PRIMARY KEY, v BLOB NOT NULL)`);
     this.#db.prepare('INSERT INTO knowledge_vector_model (only, model, dims) VALUES (1, ?, ?) ON CONFLICT (only) DO UPDATE SET model = excluded.model, dims = excluded.dims').run(this.model, dims);
     this.#db.exec('INSERT OR IGNORE INTO knowledge_embed_queue (id) SELECT id FROM knowledge_messages');
     this.#dims = dims;
-    this.#searches.clear();
+    this.#candidates = undefined;
+    this.#rank = undefined;
     this.#attach();
   }
 
@@ -210,15 +213,19 @@ export class VectorIndex {
     this.#db.exec(`
       CREATE TEMP TRIGGER IF NOT EXISTS knowledge_vec_ad AFTER DELETE ON main.knowledge_messages BEGIN
         DELETE FROM main.${TABLE} WHERE rowid = old.id;
+        DELETE FROM main.${FULL} WHERE id = old.id;
       END;
       CREATE TEMP TRIGGER IF NOT EXISTS knowledge_vec_au AFTER UPDATE OF text ON main.knowledge_messages
       WHEN new.text IS NOT old.text BEGIN
         DELETE FROM main.${TABLE} WHERE rowid = old.id;
+        DELETE FROM main.${FULL} WHERE id = old.id;
       END;`);
     // Deleted or edited while no model was configured: their vectors go (edited ones are queued).
     this.#db.transaction(() => {
-      this.#db.exec(`DELETE FROM ${TABLE} WHERE rowid IN (SELECT id FROM knowledge_embed_queue)`);
-      this.#db.exec(`DELETE FROM ${TABLE} WHERE rowid NOT IN (SELECT id FROM knowledge_messages)`);
+      for (const [table, id] of [[TABLE, 'rowid'], [FULL, 'id']] as const) {
+        this.#db.exec(`DELETE FROM ${table} WHERE ${id} IN (SELECT id FROM knowledge_embed_queue)`);
+        this.#db.exec(`DELETE FROM ${table} WHERE ${id} NOT IN (SELECT id FROM knowledge_messages)`);
+      }
     }).immediate();
   }
 }

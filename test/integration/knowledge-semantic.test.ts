@@ -21,6 +21,7 @@ import { KnowledgeBase } from '../../src/knowledge/knowledge-base.js';
 import { MessageIndex } from '../../src/knowledge/message-index.js';
 import { fuseByRank } from '../../src/knowledge/rank-fusion.js';
 import { semanticKnowledge, type SemanticKnowledge } from '../../src/knowledge/semantic-setup.js';
+import { VectorIndex } from '../../src/knowledge/vector-index.js';
 import type { ChannelRef, IndexedMessage, PlatformKnowledge } from '../../src/knowledge/types.js';
 import { VirtualTimeScheduler } from '../../src/engine/scheduler/virtual-time-scheduler.js';
 import { EmbedRunner } from '../../src/runners/embed/embed-runner.js';
@@ -201,6 +202,26 @@ describe('semantic retrieval (sqlite-vec + RRF)', () => {
     second.semantic.embedder.start();
     await second.semantic.embedder.whenCaughtUp();
     expect(second.store.listJobs({ userId: INDEX_OWNER })).toHaveLength(indexJobs);
+  });
+
+  test('an asker who reads only a little of the workspace still gets the nearest of what they read', () => {
+    const store = SqliteStore.open(':memory:');
+    try {
+      const index = new MessageIndex(store.database);
+      const vectors = new VectorIndex(store.database, 'test:hand-made');
+      // 600 messages in #general point near the question; 5 in #secret point away, at growing angles.
+      index.upsert([...Array.from({ length: 600 }, (_, i) => msg(general, `g${i}`, `general ${i}`)), ...Array.from({ length: 5 }, (_, i) => msg(secret, `s${i}`, `secret ${i}`))]);
+      const unit = (a: number): Float32Array => Float32Array.from({ length: 16 }, (_, d) => (d === 0 ? Math.cos(a) : d === 1 ? Math.sin(a) : 0));
+      const pending = vectors.pending(1000);
+      expect(pending).toHaveLength(605);
+      const secretAngle = (text: string): number => 2 + Number(text.split(' ')[1]) * 0.1;
+      vectors.save(pending.map((p) => ({ ...p, vector: p.text.startsWith('general') ? unit(0.01 * (p.id % 50)) : unit(secretAngle(p.text)) })));
+      const hits = vectors.search(unit(0), { platform: 'slack', workspace: 'T1', channels: ['CSEC'] }, 3);
+      expect(hits.map((h) => h.messageId)).toEqual(['s0', 's1', 's2']);
+      expect(vectors.search(unit(0), { platform: 'slack', workspace: 'T2', channels: ['CSEC'] }, 3)).toEqual([]);
+    } finally {
+      store.close();
+    }
   });
 
   test('words in more than 5% of messages (past 1,000) are left out of the full-text query', () => {
