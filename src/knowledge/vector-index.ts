@@ -6,8 +6,8 @@
  *
  * The search is brute force, so what it scans is what it costs: 100,000 float vectors of 384 are
  * 150 MB a question. The vec0 table therefore indexes each vector by its signs (binary quantization:
- * 48 bytes for 384 dimensions, compared by Hamming distance); a search takes the
- * {@link OVERSAMPLE}× nearest by Hamming distance in the asker's workspace, then orders those by exact
+ * 48 bytes for 384 dimensions, compared by Hamming distance, scanned in memory: src/knowledge/sign-scan.ts);
+ * a search takes the {@link OVERSAMPLE}× nearest by Hamming distance in the asker's workspace, then orders those by exact
  * cosine distance over the float vectors, keeping the channels the asker can read. With
  * sentence-embedding models this keeps nearly all of an exact search's top results (binary
  * quantization with rescoring is the usual trade). Channels are filtered after the candidates are
@@ -26,6 +26,7 @@
 import type Database from 'better-sqlite3';
 import * as sqliteVec from 'sqlite-vec';
 import type { SearchScope } from './message-index.js';
+import { SignScan } from './sign-scan.js';
 import type { IndexedMessage, SearchHit } from './types.js';
 
 /** One message waiting for its embedding: its row id and the text to embed. */
@@ -79,6 +80,9 @@ export class VectorIndex {
   readonly model: string;
   #dims: number | undefined;
   #candidates: Database.Statement<[Buffer, number, string], { id: number }> | undefined;
+  /** The sign bits in memory (binary widths only). */
+  #signs: SignScan | undefined;
+  #quantize: Database.Statement<[Buffer], { b: Buffer }> | undefined;
   #rank: Database.Statement<[Buffer, string, string, number], HitRow> | undefined;
 
   /**
@@ -150,6 +154,7 @@ export class VectorIndex {
           drop.run(BigInt(v.id));
           insert.run(BigInt(v.id), blob(v.vector), scopeKey(m.platform, m.workspace));
           full.run(v.id, blob(v.vector));
+          if (this.#signs) this.#signs.set(v.id, scopeKey(m.platform, m.workspace), this.#bits(blob(v.vector)));
           dequeue.run(v.id);
           kept++;
         }
@@ -177,11 +182,14 @@ export class VectorIndex {
       FROM ${FULL} f JOIN knowledge_messages m ON m.id = f.id
       WHERE f.id IN (SELECT value FROM json_each(?)) AND m.channel IN (SELECT value FROM json_each(?))
       ORDER BY distance, m.at DESC LIMIT ?`);
-    // vec0's k is at most 4096; past that (an asker who reads little of a big workspace) the last try is exact over what fits.
-    for (let k = Math.max(MIN_CANDIDATES, want * OVERSAMPLE); ; k = Math.min(4096, k * 4)) {
-      const ids = this.#candidates.all(q, k, key).map((r) => r.id);
+    const signs = this.#signs;
+    const query = signs ? this.#bits(q) : undefined;
+    // vec0's k is at most 4096; the in-memory scan has no limit (an asker who reads little of a big workspace).
+    const most = signs ? Number.MAX_SAFE_INTEGER : 4096;
+    for (let k = Math.max(MIN_CANDIDATES, want * OVERSAMPLE); ; k = Math.min(most, k * 4)) {
+      const ids = signs && query ? signs.nearest(key, query, k) : this.#candidates.all(q, k, key).map((r) => r.id);
       const rows = this.#rank.all(q, JSON.stringify(ids), channels, want);
-      if (rows.length >= want || ids.length < k || k >= 4096) return rows.map(toHit);
+      if (rows.length >= want || ids.length < k || k >= most) return rows.map(toHit);
     }
   }
 
@@ -205,7 +213,14 @@ export class VectorIndex {
     this.#dims = dims;
     this.#candidates = undefined;
     this.#rank = undefined;
+    this.#signs = undefined;
     this.#attach();
+  }
+
+  /** The sign bits of a float32 vector, as vec0 keeps them. */
+  #bits(vector: Buffer): Uint8Array {
+    this.#quantize ??= this.#db.prepare<[Buffer], { b: Buffer }>('SELECT vec_quantize_binary(?) AS b');
+    return this.#quantize.get(vector)!.b;
   }
 
   /** The TEMP triggers, and a sweep of what changed while they were not there. */
@@ -227,6 +242,13 @@ export class VectorIndex {
         this.#db.exec(`DELETE FROM ${table} WHERE ${id} NOT IN (SELECT id FROM knowledge_messages)`);
       }
     }).immediate();
+    if (this.#dims !== undefined && binary(this.#dims)) {
+      const signs = new SignScan(this.#dims / 8);
+      for (const [id, bits, scope] of this.#db.prepare(`SELECT rowid, embedding, scope FROM ${TABLE}`).raw().iterate() as IterableIterator<[number, Buffer, string]>) {
+        signs.set(id, scope, bits);
+      }
+      this.#signs = signs;
+    }
   }
 }
 
