@@ -80,7 +80,7 @@ async function world(dbPath: string): Promise<World> {
   await engine.start();
   const errors: unknown[] = [];
   const index = new MessageIndex(store.database);
-  const semantic = semanticKnowledge({ db: store.database, index, jobs: engine, embedding: { dir: modelDir, batchSize: 16 }, report: (e) => errors.push(e), idlePollMs: 10 });
+  const semantic = semanticKnowledge({ db: store.database, index, jobs: engine, embedding: { dir: modelDir, batchSize: 16 }, report: (e) => errors.push(e), idlePollMs: 10, questionTimeoutMs: 30_000 });
   const base = new KnowledgeBase({ index, channels: { slack: ['CGEN', 'CSEC'], discord: [] }, topK: 3, report: (e) => errors.push(e), semantic: semantic.search });
   base.register(slack);
   const w: World = {
