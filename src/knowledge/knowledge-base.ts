@@ -12,6 +12,7 @@
  * their adapter is connected; a platform that has not registered gets nothing.
  */
 import type { Invocation } from '../commands/invocation.js';
+import { withoutCommonTerms } from './common-terms.js';
 import { ftsQuery } from './fts-query.js';
 import type { MessageIndex } from './message-index.js';
 import type { SemanticSearch } from './semantic-search.js';
@@ -82,7 +83,7 @@ export class KnowledgeBase implements KnowledgeRetriever {
     const known = this.#platforms.get(platform);
     const channels = this.#channels[platform];
     if (!known || channels.length === 0) return undefined;
-    const match = ftsQuery(question);
+    const match = withoutCommonTerms(ftsQuery(question), this.index);
     if (match === '' && !this.#semantic) return undefined;
     const user = inv.userId.slice(platform.length + 1);
     const readable = await known.readable(workspace, user, channels, signal);

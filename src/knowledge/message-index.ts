@@ -57,6 +57,8 @@ export class MessageIndex {
   readonly #dropChannel: Database.Statement<[string, string, string]>;
   readonly #channels: Database.Statement<[], ChannelRow & { messages: number }>;
   readonly #count: Database.Statement<[string, string, string], { n: number }>;
+  #matching: Database.Statement<[string, number], { n: number }> | undefined;
+  #size: Database.Statement<[], { n: number | null }> | undefined;
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -124,6 +126,22 @@ export class MessageIndex {
     if (scope.channels.length === 0 || match.length === 0) return [];
     const rows = this.#search.all(match, scope.platform, scope.workspace, JSON.stringify(scope.channels), Math.max(1, Math.floor(limit)));
     return rows.map((r) => ({ ...fromRow(r), score: r.score }));
+  }
+
+  /**
+   * How many messages an FTS5 expression matches, counting no further than `cap` (cheap: no ranking,
+   * no join). Used to leave out words too common to tell messages apart (src/knowledge/common-terms.ts).
+   */
+  documentsMatching(match: string, cap: number): number {
+    if (match.length === 0) return 0;
+    this.#matching ??= this.#db.prepare<[string, number], { n: number }>('SELECT count(*) AS n FROM (SELECT rowid FROM knowledge_fts WHERE knowledge_fts MATCH ? LIMIT ?)');
+    return this.#matching.get(match, Math.max(0, Math.floor(cap)))?.n ?? 0;
+  }
+
+  /** About how many messages are indexed (the highest row id: O(log n), never fewer). */
+  approximateSize(): number {
+    this.#size ??= this.#db.prepare<[], { n: number | null }>('SELECT max(id) AS n FROM knowledge_messages');
+    return this.#size.get()?.n ?? 0;
   }
 
   channel(ref: ChannelRef): ChannelState | undefined {

@@ -15,11 +15,13 @@ import { InProcessExecutor } from '../../src/engine/executor/in-process-executor
 import { MIGRATIONS, migrate } from '../../src/engine/store/migrations.js';
 import { SqliteStore } from '../../src/engine/store/sqlite-store.js';
 import { INDEX_OWNER, INDEX_WEIGHT } from '../../src/knowledge/embedder.js';
+import { MIN_COMMON_MESSAGES, withoutCommonTerms } from '../../src/knowledge/common-terms.js';
 import { ftsQuery } from '../../src/knowledge/fts-query.js';
 import { KnowledgeBase } from '../../src/knowledge/knowledge-base.js';
 import { MessageIndex } from '../../src/knowledge/message-index.js';
 import { fuseByRank } from '../../src/knowledge/rank-fusion.js';
 import { semanticKnowledge, type SemanticKnowledge } from '../../src/knowledge/semantic-setup.js';
+import { VectorIndex } from '../../src/knowledge/vector-index.js';
 import type { ChannelRef, IndexedMessage, PlatformKnowledge } from '../../src/knowledge/types.js';
 import { VirtualTimeScheduler } from '../../src/engine/scheduler/virtual-time-scheduler.js';
 import { EmbedRunner } from '../../src/runners/embed/embed-runner.js';
@@ -78,7 +80,7 @@ async function world(dbPath: string): Promise<World> {
   await engine.start();
   const errors: unknown[] = [];
   const index = new MessageIndex(store.database);
-  const semantic = semanticKnowledge({ db: store.database, index, jobs: engine, embedding: { dir: modelDir, batchSize: 16 }, report: (e) => errors.push(e), idlePollMs: 10 });
+  const semantic = semanticKnowledge({ db: store.database, index, jobs: engine, embedding: { dir: modelDir, batchSize: 16 }, report: (e) => errors.push(e), idlePollMs: 10, questionTimeoutMs: 30_000 });
   const base = new KnowledgeBase({ index, channels: { slack: ['CGEN', 'CSEC'], discord: [] }, topK: 3, report: (e) => errors.push(e), semantic: semantic.search });
   base.register(slack);
   const w: World = {
@@ -191,7 +193,7 @@ describe('semantic retrieval (sqlite-vec + RRF)', () => {
     open.splice(open.indexOf(first), 1);
 
     const second = await world(path);
-    expect(second.semantic.vectors.dims).toBe(12);
+    expect(second.semantic.vectors.dims).toBe(16);
     expect(second.semantic.vectors.count()).toBe(before);
     expect(second.semantic.vectors.pendingCount()).toBe(0);
     const got = await second.base.retrieve('wifi password', asker);
@@ -200,6 +202,42 @@ describe('semantic retrieval (sqlite-vec + RRF)', () => {
     second.semantic.embedder.start();
     await second.semantic.embedder.whenCaughtUp();
     expect(second.store.listJobs({ userId: INDEX_OWNER })).toHaveLength(indexJobs);
+  });
+
+  test('an asker who reads only a little of the workspace still gets the nearest of what they read', () => {
+    const store = SqliteStore.open(':memory:');
+    try {
+      const index = new MessageIndex(store.database);
+      const vectors = new VectorIndex(store.database, 'test:hand-made');
+      // 600 messages in #general point near the question; 5 in #secret point away, at growing angles.
+      index.upsert([...Array.from({ length: 600 }, (_, i) => msg(general, `g${i}`, `general ${i}`)), ...Array.from({ length: 5 }, (_, i) => msg(secret, `s${i}`, `secret ${i}`))]);
+      const unit = (a: number): Float32Array => Float32Array.from({ length: 16 }, (_, d) => (d === 0 ? Math.cos(a) : d === 1 ? Math.sin(a) : 0));
+      const pending = vectors.pending(1000);
+      expect(pending).toHaveLength(605);
+      const secretAngle = (text: string): number => 2 + Number(text.split(' ')[1]) * 0.1;
+      vectors.save(pending.map((p) => ({ ...p, vector: p.text.startsWith('general') ? unit(0.01 * (p.id % 50)) : unit(secretAngle(p.text)) })));
+      const hits = vectors.search(unit(0), { platform: 'slack', workspace: 'T1', channels: ['CSEC'] }, 3);
+      expect(hits.map((h) => h.messageId)).toEqual(['s0', 's1', 's2']);
+      expect(vectors.search(unit(0), { platform: 'slack', workspace: 'T2', channels: ['CSEC'] }, 3)).toEqual([]);
+    } finally {
+      store.close();
+    }
+  });
+
+  test('words in more than 5% of messages (past 1,000) are left out of the full-text query', () => {
+    const store = SqliteStore.open(':memory:');
+    try {
+      const index = new MessageIndex(store.database);
+      const n = MIN_COMMON_MESSAGES * 2;
+      index.upsert(Array.from({ length: n }, (_, i) => msg(general, `m${i}`, `lunch order ${i}${i % 4 === 0 ? ' with pizza' : ''}`)));
+      index.upsert([msg(general, 'w1', 'lunch wifi password is hunter2')]);
+      // "lunch" is in every message, "pizza" in a quarter (500 < 1,000: kept), "wifi" in one.
+      expect(withoutCommonTerms(ftsQuery('lunch pizza wifi'), index)).toBe('"pizza" OR "wifi"');
+      expect(withoutCommonTerms(ftsQuery('lunch order'), index)).toBe('');
+      expect(index.search(withoutCommonTerms(ftsQuery('lunch wifi'), index), scope, 3).map((h) => h.messageId)).toEqual(['w1']);
+    } finally {
+      store.close();
+    }
   });
 
   test('migration 4 keeps jobs (and their numbering) and admits embed jobs', () => {

@@ -141,7 +141,8 @@ describe('the example config', () => {
     if (!r.ok) throw new Error(formatConfigError(r.error));
     const minimal = await load(
       'models:\n  chat: { path: ./models/qwen2.5-1.5b-instruct-q4_k_m.gguf }\n' +
-        '  image: { dir: ./models/stable-diffusion-v1-5-onnx }\n  caption: { dir: ./models/vit-gpt2-image-captioning }\n',
+        '  image: { dir: ./models/stable-diffusion-v1-5-onnx }\n  caption: { dir: ./models/vit-gpt2-image-captioning }\n' +
+        '  embedding: { dir: ./models/all-MiniLM-L6-v2 }\n',
     );
     expect(r.value.config).toEqual(minimal.config);
   });

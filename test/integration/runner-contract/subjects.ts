@@ -1,5 +1,5 @@
 /**
- * The runners the contract runs on: the simulated runner the engine's tests use, and the three real
+ * The runners the contract runs on: the simulated runner the engine's tests use, and the four real
  * runners on tiny models written here (as test/integration/{chat,image,caption}-runner.test.ts do).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
