@@ -57,6 +57,7 @@ export class MessageIndex {
   readonly #dropChannel: Database.Statement<[string, string, string]>;
   readonly #channels: Database.Statement<[], ChannelRow & { messages: number }>;
   readonly #count: Database.Statement<[string, string, string], { n: number }>;
+  readonly #refs: Database.Statement<[string, string], { workspace: string; channel: string }>;
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -93,6 +94,8 @@ export class MessageIndex {
                    WHERE m.platform = c.platform AND m.workspace = c.workspace AND m.channel = c.channel) AS messages
       FROM knowledge_channels c ORDER BY c.platform, c.workspace, c.channel`);
     this.#count = db.prepare<[string, string, string], { n: number }>('SELECT count(*) AS n FROM knowledge_messages WHERE platform = ? AND workspace = ? AND channel = ?');
+    this.#refs = db.prepare<[string, string], { workspace: string; channel: string }>(
+      'SELECT workspace, channel FROM knowledge_channels WHERE platform = ? AND channel IN (SELECT value FROM json_each(?)) ORDER BY workspace, channel');
   }
 
   /** Adds messages, or brings them up to date (an edit): one row per message, never two. */
@@ -158,6 +161,16 @@ export class MessageIndex {
 
   count(ref: ChannelRef): number {
     return this.#count.get(ref.platform, ref.workspace, ref.channel)?.n ?? 0;
+  }
+
+  /**
+   * Where these channels of a platform are indexed: one ref per workspace that holds one of them (a
+   * channel id names one channel of its platform, so normally one each); channels not indexed yet
+   * have none.
+   */
+  channelRefs(platform: ChannelRef['platform'], channels: readonly string[]): ChannelRef[] {
+    if (channels.length === 0) return [];
+    return this.#refs.all(platform, JSON.stringify(channels)).map((r) => ({ platform, workspace: r.workspace, channel: r.channel }));
   }
 
   /** What is indexed: every channel with its message count and sync state. */
