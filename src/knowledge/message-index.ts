@@ -58,6 +58,7 @@ export class MessageIndex {
   readonly #channels: Database.Statement<[], ChannelRow & { messages: number }>;
   readonly #count: Database.Statement<[string, string, string], { n: number }>;
   readonly #refs: Database.Statement<[string, string], { workspace: string; channel: string }>;
+  readonly #since: Database.Statement<[string, string, string, number], { message_id: string; thread_id: string | null; at: number }>;
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -96,6 +97,8 @@ export class MessageIndex {
     this.#count = db.prepare<[string, string, string], { n: number }>('SELECT count(*) AS n FROM knowledge_messages WHERE platform = ? AND workspace = ? AND channel = ?');
     this.#refs = db.prepare<[string, string], { workspace: string; channel: string }>(
       'SELECT workspace, channel FROM knowledge_channels WHERE platform = ? AND channel IN (SELECT value FROM json_each(?)) ORDER BY workspace, channel');
+    this.#since = db.prepare<[string, string, string, number], { message_id: string; thread_id: string | null; at: number }>(
+      'SELECT message_id, thread_id, at FROM knowledge_messages WHERE platform = ? AND workspace = ? AND channel = ? AND at >= ?');
   }
 
   /** Adds messages, or brings them up to date (an edit): one row per message, never two. */
@@ -171,6 +174,11 @@ export class MessageIndex {
   channelRefs(platform: ChannelRef['platform'], channels: readonly string[]): ChannelRef[] {
     if (channels.length === 0) return [];
     return this.#refs.all(platform, JSON.stringify(channels)).map((r) => ({ platform, workspace: r.workspace, channel: r.channel }));
+  }
+
+  /** The messages of a channel written at or after `at` (epoch ms): their ids, threads and times. */
+  messagesSince(ref: ChannelRef, at: number): Array<{ messageId: string; threadId?: string; at: number }> {
+    return this.#since.all(ref.platform, ref.workspace, ref.channel, at).map((r) => ({ messageId: r.message_id, at: r.at, ...(r.thread_id !== null ? { threadId: r.thread_id } : {}) }));
   }
 
   /** What is indexed: every channel with its message count and sync state. */
