@@ -242,6 +242,7 @@ function knowledgeOf(
   const base = new KnowledgeBase({
     index,
     channels: { slack: k.slackChannels, discord: k.discordChannels },
+    console: { slack: k.console.slackChannels, discord: k.console.discordChannels },
     topK: k.topK,
     report,
     ...(semantic ? { semantic: semantic.search } : {}),

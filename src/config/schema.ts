@@ -10,6 +10,7 @@ import { isIP } from 'node:net';
 import { z } from 'zod';
 import { MAX_TOKENS_BOUNDS, SAMPLING_RANGES } from '../jobs/chat.js';
 import { autoOr, bool, httpUrl, idList, intIn, nonEmpty, numIn, optionalId, positive, secret } from './fields.js';
+import { knowledgeSchema } from './knowledge.js';
 import {
   DEFAULT_IMAGE_DEFAULTS,
   DEFAULT_IMAGE_LIMITS,
@@ -402,22 +403,6 @@ const monitoringSchema = z.strictObject({
 const retentionSchema = z.strictObject({
   /** Days a finished job's result and images are kept; GPU-seconds totals are kept for ever. */
   days: numIn(1, 36_500).default(30),
-});
-
-/** Workspace knowledge: channels whose history is indexed and searched for answers with sources. */
-const knowledgeSchema = z.strictObject({
-  /** Slack channel ids (C…, G…) to index; the app must be a member of each. */
-  slackChannels: idList,
-  /** Discord channel ids to index. */
-  discordChannels: idList,
-  /** How many indexed messages an answer is given (and lists as sources). */
-  topK: intIn(1, 20).default(5),
-  /** Slack Web API calls per minute the backfill may make (conversations.history is Tier 3, about 50). */
-  slackRequestsPerMinute: intIn(1, 1000).default(40),
-  /** Discord REST calls per second the backfill may make (Discord's global cap is 50; per-route buckets are lower). */
-  discordRequestsPerSecond: intIn(1, 50).default(5),
-  /** How long who-can-read-a-channel answers are kept (seconds) before they are asked again. */
-  accessCacheSeconds: intIn(0, 3600).default(60),
 });
 
 const REDIS_URL_EXPECTED = 'a redis:// or rediss:// URL, e.g. redis://:PASSWORD@host:6379';

@@ -10,7 +10,8 @@
  * in the channel, `thread:<thread>:<id>` inside a thread, `threads-after:<thread>` between threads),
  * so after a restart the backfill goes on from the last page written; a page read twice is upserted
  * again, never duplicated. Once the whole history is in, later starts only catch up on what came after
- * the newest message read (`syncedUntil`), in the channel and its active threads.
+ * the newest message read (`syncedUntil`), in the channel and its active threads, then read the
+ * newest {@link RECONCILE_MESSAGES} of each again for messages deleted while hearth was not running.
  *
  * Private threads are left out: who may read one depends on its membership, not the channel's rights.
  */
@@ -29,6 +30,13 @@ import {
 import { DiscordPermission } from './discord-permissions.js';
 import type { MessageIndex } from './message-index.js';
 import type { ChannelRef, ChannelState, IndexedMessage } from './types.js';
+
+/**
+ * How many of the newest messages of a channel (and of each of its active threads) a catch-up reads
+ * again to find those deleted while hearth was not running (their MESSAGE_DELETE went to no one).
+ * Bounded so a restart costs a few pages, not the whole history again.
+ */
+export const RECONCILE_MESSAGES = 1000;
 
 export interface DiscordBackfillOptions {
   api: DiscordReader;
@@ -157,6 +165,39 @@ export class DiscordBackfill {
       }
     }
     this.#o.index.updateChannel(ref, { lastSyncAt: this.#o.now(), ...(newest ? { syncedUntil: newest } : {}) });
+    if (newest) for (const where of [undefined, ...active.map((t) => t.id)]) await this.#reconcile(ref, where, newest);
+  }
+
+  /**
+   * Removes the indexed messages of the channel (or of one thread) that its newest
+   * {@link RECONCILE_MESSAGES} no longer hold. Only what this reading could have seen goes: nothing
+   * newer than `newest` (live messages meanwhile), nothing older than the oldest message read unless
+   * the whole history was read.
+   */
+  async #reconcile(ref: ChannelRef, thread: string | undefined, newest: string): Promise<void> {
+    const seen = new Set<string>();
+    let oldest: string | undefined;
+    let oldestAt = Number.POSITIVE_INFINITY;
+    let complete = false;
+    for (;;) {
+      const page = await this.#read(thread ?? ref.channel, { limit: this.#limit, ...(oldest ? { before: oldest } : {}) });
+      for (const raw of page) {
+        seen.add(raw.id);
+        if (oldest === undefined || compareSnowflakes(raw.id, oldest) < 0) oldest = raw.id;
+        const at = raw.timestamp ? Date.parse(raw.timestamp) : NaN;
+        if (Number.isFinite(at)) oldestAt = Math.min(oldestAt, at);
+      }
+      complete = page.length < this.#limit;
+      if (complete || seen.size >= RECONCILE_MESSAGES) break;
+    }
+    this.#signal.throwIfAborted();
+    // Rows written a little before the oldest message read are looked at too (times are the messages' own); the id decides.
+    const from = complete || !Number.isFinite(oldestAt) ? 0 : oldestAt - 60_000;
+    for (const m of this.#o.index.messagesSince(ref, from)) {
+      if (m.threadId !== thread || seen.has(m.messageId) || compareSnowflakes(m.messageId, newest) > 0) continue;
+      if (!complete && oldest !== undefined && compareSnowflakes(m.messageId, oldest) < 0) continue;
+      this.#o.index.remove(ref, m.messageId);
+    }
   }
 
   /** The channel's public threads, active and archived, oldest first (the order a resumed backfill goes on in). */

@@ -10,11 +10,14 @@
  *
  * Platforms register what only they can answer (who can read a channel, a message's link) once
  * their adapter is connected; a platform that has not registered gets nothing.
+ *
+ * The web console has no platform identity whose access could be asked: it reads exactly the indexed
+ * channels `knowledge.console` names ({@link KnowledgeBaseOptions.console}), and nothing without them.
  */
 import type { Invocation } from '../commands/invocation.js';
 import { withoutCommonTerms } from './common-terms.js';
 import { ftsQuery } from './fts-query.js';
-import type { MessageIndex } from './message-index.js';
+import type { MessageIndex, SearchScope } from './message-index.js';
 import type { SemanticSearch } from './semantic-search.js';
 import type { KnowledgePlatform, KnowledgeRetriever, KnowledgeSource, PlatformKnowledge, Retrieved, SearchHit } from './types.js';
 
@@ -28,6 +31,8 @@ export interface KnowledgeBaseOptions {
   maxMessageChars?: number;
   /** Search by meaning too (`models.embedding`), fused with full text. */
   semantic?: SemanticSearch;
+  /** The indexed channels the web console may be answered from (`knowledge.console`); none when absent. */
+  console?: Readonly<Record<KnowledgePlatform, readonly string[]>>;
   /** Where a failed retrieval is reported; the question is then answered without knowledge. */
   report(error: unknown, where: string): void;
 }
@@ -42,6 +47,7 @@ export class KnowledgeBase implements KnowledgeRetriever {
   readonly #report: KnowledgeBaseOptions['report'];
   readonly #semantic: SemanticSearch | undefined;
   readonly #platforms = new Map<KnowledgePlatform, PlatformKnowledge>();
+  readonly #console: Readonly<Record<KnowledgePlatform, readonly string[]>>;
 
   constructor(opts: KnowledgeBaseOptions) {
     this.index = opts.index;
@@ -50,6 +56,9 @@ export class KnowledgeBase implements KnowledgeRetriever {
     this.#maxChars = opts.maxMessageChars ?? 1500;
     this.#report = opts.report;
     this.#semantic = opts.semantic;
+    // Only indexed channels, whatever the caller passed (the config refuses others already).
+    const indexed = (p: KnowledgePlatform): string[] => (opts.console?.[p] ?? []).filter((c) => opts.channels[p].includes(c));
+    this.#console = { slack: indexed('slack'), discord: indexed('discord') };
   }
 
   /** The channels indexed on a platform. */
@@ -77,6 +86,7 @@ export class KnowledgeBase implements KnowledgeRetriever {
   }
 
   async #retrieve(question: string, inv: Invocation, signal: AbortSignal | undefined): Promise<Retrieved | undefined> {
+    if (inv.platform === 'web') return this.#forConsole(question, signal);
     const platform = PLATFORMS.find((p) => p === inv.platform);
     const workspace = inv.workspaceId;
     if (!platform || !workspace) return undefined;
@@ -89,13 +99,40 @@ export class KnowledgeBase implements KnowledgeRetriever {
     const readable = await known.readable(workspace, user, channels, signal);
     if (readable.size === 0) return undefined;
     const scope = { platform, workspace, channels: [...readable] };
-    const hits = this.#semantic
-      ? await this.#semantic.search(question, match, scope, this.#topK, signal)
-      : this.index.search(match, scope, this.#topK);
+    return this.#answer(await this.#search(question, match, scope, signal), signal);
+  }
+
+  /**
+   * The console's question: the channels `knowledge.console` names, in whichever workspace the index
+   * holds each, read by no one's access but the config's. Nothing when none is named.
+   */
+  async #forConsole(question: string, signal: AbortSignal | undefined): Promise<Retrieved | undefined> {
+    const match = ftsQuery(question);
+    if (match === '' && !this.#semantic) return undefined;
+    const hits: SearchHit[] = [];
+    for (const platform of PLATFORMS) {
+      const byWorkspace = new Map<string, string[]>();
+      for (const ref of this.index.channelRefs(platform, this.#console[platform])) {
+        byWorkspace.set(ref.workspace, [...(byWorkspace.get(ref.workspace) ?? []), ref.channel]);
+      }
+      for (const [workspace, channels] of byWorkspace) hits.push(...(await this.#search(question, match, { platform, workspace, channels }, signal)));
+    }
+    // Scores of different workspaces compare: bm25 is computed over the whole index, fused scores from ranks.
+    hits.sort((a, b) => a.score - b.score);
+    return this.#answer(hits.slice(0, this.#topK), signal);
+  }
+
+  async #search(question: string, match: string, scope: SearchScope, signal: AbortSignal | undefined): Promise<SearchHit[]> {
+    return this.#semantic ? this.#semantic.search(question, match, scope, this.#topK, signal) : this.index.search(match, scope, this.#topK);
+  }
+
+  /** The hits that still have a link, as the model's context and the answer's sources. */
+  async #answer(hits: readonly SearchHit[], signal: AbortSignal | undefined): Promise<Retrieved | undefined> {
     const used: Array<{ hit: SearchHit; url: string }> = [];
     for (const hit of hits) {
       signal?.throwIfAborted();
-      const url = hit.permalink ?? (await known.link(hit, signal));
+      const known = this.#platforms.get(hit.platform);
+      const url = hit.permalink ?? (await known?.link(hit, signal));
       // No link: the message is gone from the platform (its deletion not seen yet); it is not used.
       if (url) used.push({ hit, url });
     }

@@ -59,6 +59,8 @@ export class MessageIndex {
   readonly #count: Database.Statement<[string, string, string], { n: number }>;
   #matching: Database.Statement<[string, number], { n: number }> | undefined;
   #size: Database.Statement<[], { n: number | null }> | undefined;
+  readonly #refs: Database.Statement<[string, string], { workspace: string; channel: string }>;
+  readonly #since: Database.Statement<[string, string, string, number], { message_id: string; thread_id: string | null; at: number }>;
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -95,6 +97,10 @@ export class MessageIndex {
                    WHERE m.platform = c.platform AND m.workspace = c.workspace AND m.channel = c.channel) AS messages
       FROM knowledge_channels c ORDER BY c.platform, c.workspace, c.channel`);
     this.#count = db.prepare<[string, string, string], { n: number }>('SELECT count(*) AS n FROM knowledge_messages WHERE platform = ? AND workspace = ? AND channel = ?');
+    this.#refs = db.prepare<[string, string], { workspace: string; channel: string }>(
+      'SELECT workspace, channel FROM knowledge_channels WHERE platform = ? AND channel IN (SELECT value FROM json_each(?)) ORDER BY workspace, channel');
+    this.#since = db.prepare<[string, string, string, number], { message_id: string; thread_id: string | null; at: number }>(
+      'SELECT message_id, thread_id, at FROM knowledge_messages WHERE platform = ? AND workspace = ? AND channel = ? AND at >= ?');
   }
 
   /** Adds messages, or brings them up to date (an edit): one row per message, never two. */
@@ -176,6 +182,21 @@ export class MessageIndex {
 
   count(ref: ChannelRef): number {
     return this.#count.get(ref.platform, ref.workspace, ref.channel)?.n ?? 0;
+  }
+
+  /**
+   * Where these channels of a platform are indexed: one ref per workspace that holds one of them (a
+   * channel id names one channel of its platform, so normally one each); channels not indexed yet
+   * have none.
+   */
+  channelRefs(platform: ChannelRef['platform'], channels: readonly string[]): ChannelRef[] {
+    if (channels.length === 0) return [];
+    return this.#refs.all(platform, JSON.stringify(channels)).map((r) => ({ platform, workspace: r.workspace, channel: r.channel }));
+  }
+
+  /** The messages of a channel written at or after `at` (epoch ms): their ids, threads and times. */
+  messagesSince(ref: ChannelRef, at: number): Array<{ messageId: string; threadId?: string; at: number }> {
+    return this.#since.all(ref.platform, ref.workspace, ref.channel, at).map((r) => ({ messageId: r.message_id, at: r.at, ...(r.thread_id !== null ? { threadId: r.thread_id } : {}) }));
   }
 
   /** What is indexed: every channel with its message count and sync state. */

@@ -7,13 +7,20 @@
  * Resumable: each page is written together with the cursor of the next one, so after a restart the
  * backfill goes on from the last page written; a page read twice (cut off before its cursor was
  * written) is upserted again, never duplicated. Once a channel's whole history is in, later starts
- * only catch up on what came after the newest message read (`syncedUntil`).
+ * only catch up on what came after the newest message read (`syncedUntil`), then look over the
+ * channel's last {@link RECONCILE_DAYS} days again for messages deleted while hearth was not running.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import PQueue from 'p-queue';
 import type { MessageIndex } from './message-index.js';
 import { indexableSlackMessage, rateLimitWaitMs, type SlackReader } from './slack-messages.js';
 import type { ChannelRef, IndexedMessage } from './types.js';
+
+/**
+ * How far back a catch-up looks for messages deleted while hearth was not running (Slack sent their
+ * deletions to no one). Bounded so a restart costs a few pages, not the whole history again.
+ */
+export const RECONCILE_DAYS = 30;
 
 export interface SlackBackfillOptions {
   api: SlackReader;
@@ -94,7 +101,58 @@ export class SlackBackfill {
           ...(done ? { backfilledAt: now } : {}),
         });
       }
-      if (done) return;
+      if (done) {
+        if (oldest !== undefined && newest !== undefined) await this.#reconcile(ref, newest);
+        return;
+      }
+      cursor = page.next;
+    }
+  }
+
+  /**
+   * Removes the indexed messages of the channel's last {@link RECONCILE_DAYS} days (up to its newest
+   * message, `newest`) that the history no longer has. Only what this reading could have seen goes:
+   * nothing newer than `newest` (live messages meanwhile), top-level messages of the window, and
+   * replies of threads whose replies were read (or whose parent is gone with them).
+   */
+  async #reconcile(ref: ChannelRef, newest: string): Promise<void> {
+    const since = Number(newest) * 1000 - RECONCILE_DAYS * 86_400_000;
+    const oldest = (since / 1000).toFixed(6);
+    const limit = this.#o.pageSize ?? 200;
+    const seen = new Set<string>();
+    const threads = new Set<string>();
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.#call(() => this.#o.api.history(ref.channel, { limit, oldest, ...(cursor ? { cursor } : {}) }));
+      for (const raw of page.items) {
+        const ts = typeof raw.ts === 'string' ? raw.ts : undefined;
+        if (!ts) continue;
+        seen.add(ts);
+        if (typeof raw.reply_count === 'number' && raw.reply_count > 0) {
+          threads.add(ts);
+          for (const reply of await this.#replyIds(ref, ts)) seen.add(reply);
+        }
+      }
+      if (page.next === undefined) break;
+      cursor = page.next;
+    }
+    this.#signal.throwIfAborted();
+    const inWindow = (ts: string): boolean => Number(ts) * 1000 >= since;
+    for (const m of this.#o.index.messagesSince(ref, since)) {
+      if (Number(m.messageId) > Number(newest) || seen.has(m.messageId)) continue;
+      const thread = m.threadId;
+      if (thread === undefined || threads.has(thread) || (!seen.has(thread) && inWindow(thread))) this.#o.index.remove(ref, m.messageId);
+    }
+  }
+
+  /** The ids of a thread's messages as Slack has them now. */
+  async #replyIds(ref: ChannelRef, ts: string): Promise<string[]> {
+    const out: string[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const page = await this.#call(() => this.#o.api.replies(ref.channel, ts, { limit: this.#o.pageSize ?? 200, ...(cursor ? { cursor } : {}) }));
+      for (const raw of page.items) if (typeof raw.ts === 'string') out.push(raw.ts);
+      if (page.next === undefined) return out;
       cursor = page.next;
     }
   }

@@ -24,7 +24,9 @@ function open(path: string, baseUrl = base): Promise<Page> {
 
 beforeAll(async () => {
   // Everyone at the console shares one user; a second person signs in with a token of their own.
-  h = await webApp({ config: { web: { users: [{ name: 'ada', token: ADA_TOKEN }] } }, chatStepMs: 60, imageStepMs: 200 });
+  // Knowledge indexes two Slack channels; the console may read only #general (the index is seeded by the sources test).
+  const knowledge = { slackChannels: ['CGEN', 'CPRIV'], console: { slackChannels: ['CGEN'] } };
+  h = await webApp({ config: { web: { users: [{ name: 'ada', token: ADA_TOKEN }] }, knowledge }, chatStepMs: 60, imageStepMs: 200 });
   base = h.web.url();
   // Found, or installed, by the globalSetup (test/setup/browser.ts).
   browser = await launchBrowser(inject('chromiumPath'));
@@ -134,6 +136,41 @@ describe('web console in Chromium', () => {
     }, card);
     expect(await page.isHidden(`${card} progress`)).toBe(true);
     expect(await page.textContent(`${card} .status`)).toBe('seed 31');
+    expect(pageErrors).toEqual([]);
+  });
+
+  it("lists an answer's sources as links to the messages, as text and never as markup", async () => {
+    page ??= await open('/');
+    const index = h.app.knowledge!.index;
+    const general = { platform: 'slack', workspace: 'T0001', channel: 'CGEN' } as const;
+    const finance = { ...general, channel: 'CPRIV' };
+    index.updateChannel(general, { name: 'general' });
+    index.updateChannel(finance, { name: 'finance', private: true });
+    const at = Date.UTC(2026, 0, 5, 12);
+    const permalink = 'https://example.slack.com/archives/CGEN/p1767614400000100';
+    index.upsert([
+      { ...general, messageId: '1767614400.000100', author: 'U1', authorName: '<img src=x onerror="window.pwned=1">Ada', at, text: 'the zanzibar gate code is 2468', permalink },
+      { ...general, messageId: '1767614400.000200', author: 'U2', authorName: 'Sam', at, text: 'the zanzibar gate opens at dawn', permalink: 'javascript:window.pwned=2' },
+      { ...finance, messageId: '1767614400.000300', author: 'U3', authorName: 'Bob', at, text: 'the zanzibar gate master code is 1357', permalink: 'https://example.slack.com/archives/CPRIV/p1767614400000300' },
+    ]);
+    await page.click('[data-mode="ask"]');
+    await page.fill('#prompt', 'what is the zanzibar gate code?');
+    await page.press('#prompt', 'Enter');
+    const card = page.locator('.card[data-kind="chat"][data-state="done"]', { hasText: 'zanzibar' }).last();
+    await card.locator('.sources:not([hidden])').waitFor();
+    const links = await card.locator('.sources a').evaluateAll((as) =>
+      as.map((a) => ({ text: a.textContent, href: a.getAttribute('href'), rel: a.getAttribute('rel'), target: a.getAttribute('target') })),
+    );
+    expect(links).toEqual([{ text: '1. <img src=x onerror="window.pwned=1">Ada, 2026-01-05', href: permalink, rel: 'noopener noreferrer', target: '_blank' }]);
+    // A link that is not http(s) is shown as its label alone; nothing a message's author wrote became markup.
+    expect(await card.locator('.sources').textContent()).toBe('Sources: 1. <img src=x onerror="window.pwned=1">Ada, 2026-01-05 · 2. Sam, 2026-01-05');
+    expect(await card.locator('.sources img').count()).toBe(0);
+    expect(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned)).toBeUndefined();
+    // The channel the console is not given is not given to the model either.
+    const job = h.app.engine.getJob((await card.getAttribute('data-job-id')) ?? '');
+    const given = JSON.stringify(job?.payload ?? null);
+    expect(given).toContain('2468');
+    expect(given).not.toContain('1357');
     expect(pageErrors).toEqual([]);
   });
 

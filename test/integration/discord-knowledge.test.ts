@@ -240,7 +240,7 @@ describe('Discord knowledge backfill across a restart', () => {
     const log = fake.textChannel('log');
     const ada = fake.user('Ada');
     fake.history.join(ada);
-    for (let i = 0; i < 350; i++) fake.history.seed(log, ada, `log line ${i}`);
+    const lines = Array.from({ length: 350 }, (_, i) => fake.history.seed(log, ada, `log line ${i}`));
     // Discord's rate limiter answers one page with a 429: it is waited out (Retry-After), not an error.
     fake.rateLimit(/^\/channels\/\d+\/messages$/, { method: 'GET', times: 1, retryAfterSeconds: 0.3 });
     const release = fake.history.hold(3);
@@ -273,18 +273,25 @@ describe('Discord knowledge backfill across a restart', () => {
       expect(first.reported).toEqual([]);
       expect(second.reported).toEqual([]);
 
-      // Said while hearth was down: the next start catches up from the newest message read, not from the start.
+      // Said while hearth was down: the next start catches up from the newest message read, not from the
+      // start; deleted while it was down: the catch-up reads the newest messages again and drops it.
       const synced = k.channel(ref)?.syncedUntil;
       expect(synced).toBeDefined();
       await second.stop();
       const missed = fake.history.seed(log, ada, 'said while hearth was away');
+      fake.history.remove(lines[300]!);
       const before = fake.history.reads.length;
       third = await discordHearth({ fake, dataDir: first.dataDir, config: knowledgeConfig([log.id]) });
       await adapterOf(third).knowledge?.backfilled;
       const caughtUp = fake.history.reads.slice(before);
-      expect(caughtUp).toEqual([expect.objectContaining({ channel: log.id, after: synced })]);
+      expect(caughtUp[0]).toEqual(expect.objectContaining({ channel: log.id, after: synced }));
+      // Then the newest pages again (all 350 here: fewer than the reconcile's 1000), never from the start by `after`.
+      expect(caughtUp.filter((r) => r.after !== undefined)).toHaveLength(1);
+      expect(caughtUp.length).toBeLessThanOrEqual(1 + 4);
       const k3 = third.app.knowledge!.index;
-      expect(k3.count(ref)).toBe(351);
+      expect(k3.get(ref, lines[300]!.id)).toBeUndefined();
+      expect(k3.get(ref, lines[299]!.id)?.text).toBe('log line 299');
+      expect(k3.count(ref)).toBe(350);
       expect(k3.get(ref, missed.id)?.text).toBe('said while hearth was away');
       expect(k3.channel(ref)?.syncedUntil).toBe(missed.id);
       expect(third.reported).toEqual([]);

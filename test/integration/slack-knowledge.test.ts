@@ -185,6 +185,42 @@ describe('Slack workspace knowledge', () => {
 });
 
 describe('Slack knowledge backfill across a restart', () => {
+  test('messages deleted while hearth was not running leave the index at the next start', async () => {
+    const fake = new FakeSlack();
+    await fake.start();
+    fake.history.pageSize = 10;
+    fake.history.addChannel('CLOG', { name: 'log' });
+    const lines = Array.from({ length: 25 }, (_, i) => fake.history.seed('CLOG', 'UALICE', `log line ${i}`));
+    const parent = fake.history.seed('CLOG', 'UALICE', 'the release checklist thread');
+    const replies = [fake.history.seed('CLOG', 'UBOB', 'step one: tag it', { thread: parent.ts }), fake.history.seed('CLOG', 'UBOB', 'step two: announce it', { thread: parent.ts })];
+    const first = await SlackHarness.start({ mode: 'socket', fake, config: knowledgeConfig(['CLOG']) });
+    const ref = { platform: 'slack' as const, workspace: 'T0001', channel: 'CLOG' };
+    let second: SlackHarness | undefined;
+    try {
+      await first.adapter.knowledge?.backfilled;
+      expect(first.app.knowledge!.index.count(ref)).toBe(28);
+      await first.close();
+      // While hearth is down: a line and a reply are deleted (no one hears of it), a line is added.
+      fake.history.remove('CLOG', lines[3]!.ts);
+      fake.history.remove('CLOG', replies[1]!.ts);
+      const added = fake.history.seed('CLOG', 'USAM', 'log line added while hearth was down');
+
+      second = await SlackHarness.start({ mode: 'socket', fake, dataDir: first.dataDir, config: knowledgeConfig(['CLOG']) });
+      await second.adapter.knowledge?.backfilled;
+      const k = second.app.knowledge!.index;
+      expect(k.get(ref, lines[3]!.ts)).toBeUndefined();
+      expect(k.get(ref, replies[1]!.ts)).toBeUndefined();
+      expect(k.get(ref, added.ts)?.text).toBe('log line added while hearth was down');
+      expect(k.get(ref, replies[0]!.ts)?.threadId).toBe(parent.ts);
+      expect(k.get(ref, lines[4]!.ts)).toBeDefined();
+      expect(k.count(ref)).toBe(27);
+      expect(second.errors).toEqual([]);
+    } finally {
+      await second?.close();
+      await fake.close();
+    }
+  });
+
   test('a backfill cut off by a restart goes on from its cursor, without duplicates', async () => {
     const fake = new FakeSlack();
     await fake.start();

@@ -224,6 +224,12 @@ describe('values', () => {
     expect(config.models.image?.providers).toEqual(['cuda', 'cpu']);
   });
 
+  it('gives the console no knowledge unless channels are named for it, and takes indexed ones', async () => {
+    expect(defaultConfig().knowledge.console).toEqual({ slackChannels: [], discordChannels: [] });
+    const { config } = await load('knowledge:\n  slackChannels: [CGEN]\n  discordChannels: [123456789012345678901]\n  console:\n    discordChannels: [123456789012345678901]\n');
+    expect(config.knowledge.console).toEqual({ slackChannels: [], discordChannels: ['123456789012345678901'] });
+  });
+
   it('takes the trailing slash off discord.apiBaseUrl and puts one on slack.apiUrl', async () => {
     const { config } = await load('discord:\n  apiBaseUrl: http://127.0.0.1:5000/api/\nslack:\n  apiUrl: http://127.0.0.1:5001/api\n');
     expect(config.discord.apiBaseUrl).toBe('http://127.0.0.1:5000/api');
@@ -269,6 +275,18 @@ describe('config errors name the key, what was given and what is expected', () =
     { name: 'a negative VRAM budget', yaml: 'models:\n  vramBudgetMB: -1\n', key: 'models.vramBudgetMB', given: '-1', expected: 'greater than 0, or "auto"' },
     { name: 'a section that is not a mapping', yaml: 'web: yes\n', key: 'web', given: '"yes"', expected: 'a mapping' },
     { name: 'maxTokens not below contextSize', yaml: 'models:\n  chat:\n    path: a.gguf\n    contextSize: 512\n    maxTokens: 512\n', key: 'models.chat.maxTokens', given: '512', expected: 'fewer tokens than models.chat.contextSize (512)' },
+    {
+      name: 'a console channel that is not indexed',
+      yaml: 'knowledge:\n  slackChannels: [CGEN]\n  console:\n    slackChannels: [CGEN, CPRIV]\n',
+      key: 'knowledge.console.slackChannels[1]', given: '"CPRIV"', expected: 'a channel hearth indexes (one of knowledge.slackChannels; they are CGEN)',
+      hint: 'Add CPRIV to knowledge.slackChannels to index it, or take it out of knowledge.console.slackChannels.',
+    },
+    {
+      name: 'a console Discord channel with no Discord channel indexed',
+      yaml: 'knowledge:\n  slackChannels: [CGEN]\n  console:\n    discordChannels: ["123456789012345678"]\n',
+      key: 'knowledge.console.discordChannels[0]', given: '"123456789012345678"', expected: 'one of knowledge.discordChannels; none are listed',
+      hint: 'Add 123456789012345678 to knowledge.discordChannels',
+    },
     { name: 'an image default size that is not a multiple of 8', yaml: 'models:\n  image:\n    dir: sd\n    defaults: { width: 500 }\n', key: 'models.image.defaults.width', given: '500', expected: 'a multiple of 8' },
   ];
 

@@ -2,6 +2,7 @@ import { errorText, waitText } from '../../commands/wording.js';
 import type { ErrorCode, ErrorInfo, JobKind, JobRecord, Json } from '../../engine/types.js';
 import type { JobViewModel } from '../../views/job-view-model.js';
 import { JobViews, type ViewChange, type ViewFeed } from '../../views/job-views.js';
+import { isLinkable, sourceEntries, sourcesOf } from '../../views/sources.js';
 import { parseOrigin, type WebOrigin } from './origin.js';
 
 /**
@@ -31,6 +32,12 @@ export interface JobView {
   seed?: number;
   /** Where an image-to-image card starts from, in the shared view's words ("Variation of 1a2b3c4d · strength 0.35"). */
   source?: string;
+  /**
+   * Only for a finished answer that used indexed workspace messages: numbered labels and links to
+   * them (Slack permalinks, Discord message links), in the order the model was given them; a source
+   * whose link is not http(s) has no `url` and is shown as its label alone.
+   */
+  sources?: Array<{ label: string; url?: string }>;
   /** Only for a failed card: what went wrong. */
   error?: { code: ErrorCode; message: string };
   /** Only for a cancelled card: whether its owner stopped it. */
@@ -200,6 +207,10 @@ function cardView(card: Card, v: JobViewModel): JobView {
     if (v.preview && v.phase === 'running') out.previewUrl = `/api/jobs/${encodeURIComponent(out.jobId)}/preview.png?step=${v.preview.step}`;
     const img = v.result?.image;
     if (img) out.image = { url: `/api/jobs/${encodeURIComponent(out.jobId)}/image.png`, width: img.width, height: img.height };
+  }
+  if (kind === 'chat' && v.phase === 'done') {
+    const sources = sourceEntries(sourcesOf(card.job));
+    if (sources.length > 0) out.sources = sources.map((e) => (isLinkable(e.url) ? e : { label: e.label }));
   }
   if (v.phase === 'failed' && v.error) out.error = { code: v.error.code, message: errorText(v.error) };
   if (v.phase === 'cancelled') out.stopped = { byOwner: v.stopped?.byOwner ?? true };

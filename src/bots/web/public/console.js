@@ -43,11 +43,12 @@ function ensureCard(ref, kind, prompt, thumb) {
   const progress = kind === 'image' ? h('progress', { max: 1, value: 0 }) : null;
   const preview = kind === 'image' ? h('img', { class: 'preview', alt: 'preview', hidden: true }) : null;
   const image = kind === 'image' ? h('img', { class: 'result', alt: prompt, hidden: true, onload: follow }) : null;
+  const sources = h('p', { class: 'sources', hidden: true });
   const actions = h('div', { class: 'actions' });
-  const reply = h('div', { class: `bubble reply ${kind}` }, status, note, progress, preview, image, text, actions);
+  const reply = h('div', { class: `bubble reply ${kind}` }, status, note, progress, preview, image, text, sources, actions);
   const el = h('article', { class: 'card', dataset: { ref, kind } }, user, reply);
   log.append(el);
-  card = { ref, kind, el, user, status, note, text, progress, preview, image, actions, view: null };
+  card = { ref, kind, el, user, status, note, text, progress, preview, image, sources, actions, view: null };
   cards.set(ref, card);
   follow();
   return card;
@@ -67,6 +68,7 @@ function render(card) {
   card.status.classList.toggle('error', v.state === 'failed' || v.state === 'cancelled');
   if (v.kind !== 'image') {
     card.text.textContent = v.text;
+    showSources(card.sources, v.sources);
   } else {
     if (v.of) {
       card.progress.max = v.of;
@@ -96,6 +98,22 @@ function render(card) {
     }
     card.actions.append(h('a', { href: v.image.url, download: `hearth-${v.jobId}.png` }, 'Download'));
   }
+}
+
+/**
+ * The workspace messages an answer was given, as the server numbered and labelled them: links that
+ * open in a new tab and tell the message's site nothing of the console (labels are text, never HTML).
+ */
+function showSources(el, sources) {
+  const list = Array.isArray(sources) ? sources : [];
+  el.hidden = list.length === 0;
+  const items = list.flatMap((s, i) => {
+    const link = typeof s.url === 'string' && /^https?:\/\//i.test(s.url)
+      ? h('a', { href: s.url, target: '_blank', rel: 'noopener noreferrer' }, s.label)
+      : h('span', {}, s.label);
+    return i === 0 ? [link] : [' · ', link];
+  });
+  el.replaceChildren(...(items.length > 0 ? ['Sources: ', ...items] : []));
 }
 
 function onMessage(msg) {
