@@ -33,6 +33,7 @@ export async function runWorker(loaded: LoadedConfig): Promise<number> {
   gpu.start();
   const node = new WorkerNode({
     redisUrl,
+    ...(config.cluster.tlsCaFile ? { tlsCaFile: config.cluster.tlsCaFile } : {}),
     name,
     capacity: config.cluster.capacity,
     heartbeatMs: Math.round(config.cluster.heartbeatSeconds * 1000),

@@ -22,12 +22,14 @@ import type { ExecStepOptions, Executor, ModelDescriptor } from '../engine/execu
 import type { RunnerJob, StepOutput } from '../engine/runner.js';
 import { HearthError, messageOf, type JobEvent, type JobKind } from '../engine/types.js';
 import { telemetryOff, type WorkerStatus } from '../monitoring/index.js';
-import { KEYS, closeRedis, connectRedis, redactRedisUrl } from './redis.js';
+import { KEYS, closeRedis, connectRedis, firstConnect, redactRedisUrl, scrubRedisPassword } from './redis.js';
 import { decodeOutcome, decodeProgress, type Outcome } from './wire.js';
 import { WorkerRegistry, type WorkerView } from './worker-registry.js';
 
 export interface ClusterExecutorOptions {
   redisUrl: string;
+  /** For `rediss://`: a PEM file of the CA that signed Redis's certificate (`cluster.tlsCaFile`). */
+  tlsCaFile?: string;
   /** Seconds between worker heartbeats (`cluster.heartbeatSeconds`), as the workers use. */
   heartbeatMs: number;
   /** Models the coordinator's config names: described even before a worker serving them has joined. */
@@ -82,7 +84,9 @@ export class ClusterExecutor implements Executor {
 
   constructor(options: ClusterExecutorOptions) {
     this.#o = options;
-    this.#log = options.log ?? (() => {});
+    const log = options.log ?? (() => {});
+    // Redis errors may quote what they were given: the URL's password never reaches a log line.
+    this.#log = (level, message) => log(level, scrubRedisPassword(message, options.redisUrl));
   }
 
   /**
@@ -222,8 +226,9 @@ export class ClusterExecutor implements Executor {
   #start(): Promise<WorkerRegistry> {
     if (this.#closing) return Promise.reject(new HearthError('SHUTTING_DOWN', 'hearth is shutting down'));
     this.#starting ??= (async () => {
-      const redis = connectRedis(this.#o.redisUrl, 'hearth-coordinator');
+      const redis = connectRedis({ url: this.#o.redisUrl, ...(this.#o.tlsCaFile ? { tlsCaFile: this.#o.tlsCaFile } : {}) }, 'hearth-coordinator');
       this.#redis = redis;
+      await firstConnect(redis, this.#o.redisUrl);
       redis.on('error', (e: Error) => this.#log('warn', `Redis: ${e.message}`));
       await redis.set(KEYS.epoch, this.epoch);
       const registry = new WorkerRegistry({
