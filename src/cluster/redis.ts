@@ -76,7 +76,11 @@ export function redisOptions(target: RedisTarget, name: string): HearthRedisOpti
 
 /** A connection for BullMQ and hearth's own commands (see {@link redisOptions}). */
 export function connectRedis(target: RedisTarget, name: string): Redis {
-  return new Redis(target.url, redisOptions(target, name));
+  const redis = new Redis(target.url, redisOptions(target, name));
+  // Errors are reported by the owner's own listener (added once the first connection is made, see
+  // firstConnect); without any listener ioredis would print each retry's error to the console.
+  redis.on('error', () => {});
+  return redis;
 }
 
 /** Redis could not be reached at start (refused, wrong password, TLS refused, no answer). */

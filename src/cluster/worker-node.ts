@@ -79,13 +79,14 @@ export class WorkerNode {
   /** Learns the models, starts taking jobs and announces itself. */
   async start(): Promise<void> {
     const log = this.#o.log;
+    // Redis first: an unreachable one is reported at once, before the GPU process starts.
+    this.#redis = connectRedis({ url: this.#o.redisUrl, ...(this.#o.tlsCaFile ? { tlsCaFile: this.#o.tlsCaFile } : {}) }, `hearth-worker-${this.#o.name}`);
+    await firstConnect(this.#redis, this.#o.redisUrl);
     this.#models = await this.#o.executor.describe();
     this.#o.executor.onCrash((reason) => {
       this.#crashes++;
       log?.('error', `the GPU process died (${reason}); its jobs will run again`);
     });
-    this.#redis = connectRedis({ url: this.#o.redisUrl, ...(this.#o.tlsCaFile ? { tlsCaFile: this.#o.tlsCaFile } : {}) }, `hearth-worker-${this.#o.name}`);
-    await firstConnect(this.#redis, this.#o.redisUrl);
     this.#redis.on('error', (e: Error) => log?.('warn', `Redis: ${e.message}`));
     this.#sub = this.#redis.duplicate();
     this.#sub.on('error', () => {});
@@ -116,6 +117,12 @@ export class WorkerNode {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#draining = true;
+      // Never started (Redis unreachable): nothing to announce, and commands would wait for Redis.
+      if (!this.#bull) {
+        if (this.#redis) this.#redis.disconnect();
+        await this.#o.executor.close();
+        return;
+      }
       await this.#heartbeat().catch(() => {});
       await this.#bull?.close().catch(() => {});
       if (this.#beat) clearInterval(this.#beat);
