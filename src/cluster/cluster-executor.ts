@@ -23,6 +23,7 @@ import type { RunnerJob, StepOutput } from '../engine/runner.js';
 import { HearthError, messageOf, type JobEvent, type JobKind } from '../engine/types.js';
 import { telemetryOff, type WorkerStatus } from '../monitoring/index.js';
 import { KEYS, closeRedis, connectRedis, firstConnect, redactRedisUrl, scrubRedisPassword } from './redis.js';
+import { chooseWorker } from './placement.js';
 import { decodeOutcome, decodeProgress, type Outcome } from './wire.js';
 import { WorkerRegistry, type WorkerView } from './worker-registry.js';
 
@@ -265,14 +266,12 @@ export class ClusterExecutor implements Executor {
     for (;;) {
       if (this.#closing) throw new HearthError('SHUTTING_DOWN', 'hearth is shutting down');
       signal?.throwIfAborted();
-      let best: WorkerView | undefined;
-      for (const w of this.#registry?.workers() ?? []) {
-        if (w.beat.draining || !w.beat.models.some((m) => m.model === model)) continue;
-        const room = w.beat.capacity - w.assigned.size;
-        if (room <= 0) continue;
-        const bestRoom = best ? best.beat.capacity - best.assigned.size : 0;
-        if (!best || room > bestRoom || (room === bestRoom && w.lastPlacedAt < best.lastPlacedAt)) best = w;
-      }
+      const live = this.#registry?.workers() ?? [];
+      const i = chooseWorker(
+        live.map((w) => ({ models: w.beat.models, capacity: w.beat.capacity, assigned: w.assigned.size, draining: w.beat.draining, lastPlacedAt: w.lastPlacedAt })),
+        model,
+      );
+      const best = i >= 0 ? live[i] : undefined;
       if (best) return best;
       await this.#changed(signal);
     }
