@@ -37,21 +37,22 @@ export interface RedisTls {
 export interface RedisServerOptions {
   /** Turns on requirepass. */
   password?: string;
-  /** Persistence as a production Redis has it: an append-only file (fsync every second) in its folder. */
-  appendonly?: boolean;
+  /** Persistence as a production Redis has it: an append-only file in its folder, fsync'd every second (or `always`). */
+  appendonly?: boolean | 'always';
   /** Listens with TLS only (rediss://). */
   tls?: RedisTls;
 }
 
 /**
  * Starts redis-server and resolves once it accepts connections (and has loaded its data).
- * `restart()` stops it as a service restart does (SIGTERM: it writes its data and exits) and starts it
- * again on the same port with the same folder and options.
+ * `restart()` stops it as a service restart does (SIGTERM: it writes its data and exits; or the signal
+ * given, e.g. SIGKILL) and starts it again on the same port with the same folder and options.
  */
-export async function startRedis(opts: RedisServerOptions = {}): Promise<RedisServer & { restart(downMs?: number): Promise<void>; dir: string }> {
+export async function startRedis(opts: RedisServerOptions = {}): Promise<RedisServer & { restart(downMs?: number, signal?: NodeJS.Signals): Promise<void>; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'hearth-redis-'));
   const port = await freePort();
   const args = ['--bind', '127.0.0.1', '--save', '', '--appendonly', opts.appendonly ? 'yes' : 'no', '--dir', dir];
+  if (opts.appendonly === 'always') args.push('--appendfsync', 'always');
   if (opts.tls) {
     args.push('--port', '0', '--tls-port', String(port), '--tls-cert-file', opts.tls.certFile, '--tls-key-file', opts.tls.keyFile, '--tls-ca-cert-file', opts.tls.caFile, '--tls-auth-clients', 'no');
   } else args.push('--port', String(port));
@@ -69,8 +70,8 @@ export async function startRedis(opts: RedisServerOptions = {}): Promise<RedisSe
     url: `${opts.tls ? 'rediss' : 'redis'}://${auth}127.0.0.1:${port}`,
     port,
     dir,
-    async restart(downMs = 0) {
-      await stopChild('SIGTERM');
+    async restart(downMs = 0, signal: NodeJS.Signals = 'SIGTERM') {
+      await stopChild(signal);
       if (downMs > 0) await new Promise((resolve) => setTimeout(resolve, downMs));
       child = await launch(args);
     },

@@ -60,12 +60,15 @@ function makeTls(): RedisTls {
 }
 
 describe('the cluster and its Redis', () => {
-  it('survives a Redis restart mid-run: jobs running and queued meanwhile are answered exactly once, none counted as a crash', async () => {
-    const redis = await startRedis({ appendonly: true });
+  it.each([
+    { how: 'a restart (SIGTERM)', appendonly: true as const, signal: 'SIGTERM' as const },
+    { how: 'kill -9 (appendfsync always)', appendonly: 'always' as const, signal: 'SIGKILL' as const },
+  ])('survives Redis going down by $how mid-run: jobs running and queued meanwhile are answered exactly once, none counted as a crash', async ({ appendonly, signal }) => {
+    const redis = await startRedis({ appendonly });
     cleanups.push(() => redis.stop());
     const alpha = await worker({ redisUrl: redis.url, name: 'alpha', models: [IMAGE], heartbeatMs: HEARTBEAT_MS });
     const beta = await worker({ redisUrl: redis.url, name: 'beta', models: [IMAGE], heartbeatMs: HEARTBEAT_MS });
-    const c = await coordinator({ redisUrl: redis.url, dbPath: join(dir, 'restart.db'), heartbeatMs: HEARTBEAT_MS });
+    const c = await coordinator({ redisUrl: redis.url, dbPath: join(dir, `restart-${signal}.db`), heartbeatMs: HEARTBEAT_MS });
     const ids: string[] = [];
     for (let i = 0; i < 4; i++) ids.push(submit(c, { kind: 'image', model: 'sim-image', userId: `u${i}`, payload: { steps: 25 } }));
     await waitFor('both workers to run a job with progress', () =>
@@ -73,7 +76,7 @@ describe('the cluster and its Redis', () => {
       c.executor.workers().every((w) => w.running.some((r) => c.events.some((e) => e.jobId === r.jobId && e.event.type === 'progress'))),
     );
     // Down for longer than the heartbeats live (3 beats): they expire while Redis is away.
-    const restarting = redis.restart(HEARTBEAT_MS * 4);
+    const restarting = redis.restart(HEARTBEAT_MS * 4, signal);
     // Queued while Redis is away (or coming back).
     for (let i = 4; i < 6; i++) ids.push(submit(c, { kind: 'image', model: 'sim-image', userId: `u${i}`, payload: { steps: 5 } }));
     await restarting;
