@@ -127,18 +127,24 @@ export function redactRedisUrl(url: string): string {
   }
 }
 
-/** A message with the URL's password (as written, and decoded) replaced by `***`. */
+/** A message with the URL's password (as written, as the URL parser normalises it, and decoded) replaced by `***`. */
 export function scrubRedisPassword(message: string, url: string): string {
-  let password = '';
+  const forms = new Set<string>();
+  const written = /^rediss?:\/\/[^:@/]*:([^@/]*)@/i.exec(url)?.[1];
+  if (written) forms.add(written);
   try {
-    password = new URL(url).password;
+    const parsed = new URL(url).password;
+    if (parsed) forms.add(parsed);
   } catch {
-    return message;
+    // Not a URL: only the written form is known.
   }
-  if (!password) return message;
-  let out = message.split(password).join('***');
-  const decoded = safeDecode(password);
-  if (decoded && decoded !== password) out = out.split(decoded).join('***');
+  for (const f of [...forms]) {
+    const decoded = safeDecode(f);
+    if (decoded) forms.add(decoded);
+  }
+  let out = message;
+  // Longest first, so a form inside another does not leave a part of it behind.
+  for (const f of [...forms].sort((a, b) => b.length - a.length)) if (f.length > 0) out = out.split(f).join('***');
   return out;
 }
 
