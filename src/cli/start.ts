@@ -62,6 +62,7 @@ function createExecutor(config: HearthConfig, vramBudgetBytes: number, log: Logg
   if (!redisUrl) return createGpuWorker(config, vramBudgetBytes, log);
   return new ClusterExecutor({
     redisUrl,
+    ...(config.cluster.tlsCaFile ? { tlsCaFile: config.cluster.tlsCaFile } : {}),
     heartbeatMs: Math.round(config.cluster.heartbeatSeconds * 1000),
     declaredModels: [
       ...(['chat', 'image', 'caption'] as const).filter((k) => config.models[k]).map((k) => ({ model: k, kind: k })),

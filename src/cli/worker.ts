@@ -30,9 +30,9 @@ export async function runWorker(loaded: LoadedConfig): Promise<number> {
     clock: systemClock,
     log: { info: (m) => log.info({ component: 'gpu-monitor' }, m), warn: (m) => log.warn({ component: 'gpu-monitor' }, m) },
   });
-  gpu.start();
   const node = new WorkerNode({
     redisUrl,
+    ...(config.cluster.tlsCaFile ? { tlsCaFile: config.cluster.tlsCaFile } : {}),
     name,
     capacity: config.cluster.capacity,
     heartbeatMs: Math.round(config.cluster.heartbeatSeconds * 1000),
@@ -43,6 +43,7 @@ export async function runWorker(loaded: LoadedConfig): Promise<number> {
   });
   try {
     await node.start();
+    gpu.start();
   } catch (e) {
     process.stderr.write(`hearth worker could not start: ${e instanceof Error ? e.message : String(e)}\n`);
     await node.close().catch(() => {});

@@ -22,12 +22,15 @@ import type { ExecStepOptions, Executor, ModelDescriptor } from '../engine/execu
 import type { RunnerJob, StepOutput } from '../engine/runner.js';
 import { HearthError, messageOf, type JobEvent, type JobKind } from '../engine/types.js';
 import { telemetryOff, type WorkerStatus } from '../monitoring/index.js';
-import { KEYS, closeRedis, connectRedis, redactRedisUrl } from './redis.js';
+import { KEYS, closeRedis, connectRedis, firstConnect, redactRedisUrl, scrubRedisPassword } from './redis.js';
+import { chooseWorker } from './placement.js';
 import { decodeOutcome, decodeProgress, type Outcome } from './wire.js';
 import { WorkerRegistry, type WorkerView } from './worker-registry.js';
 
 export interface ClusterExecutorOptions {
   redisUrl: string;
+  /** For `rediss://`: a PEM file of the CA that signed Redis's certificate (`cluster.tlsCaFile`). */
+  tlsCaFile?: string;
   /** Seconds between worker heartbeats (`cluster.heartbeatSeconds`), as the workers use. */
   heartbeatMs: number;
   /** Models the coordinator's config names: described even before a worker serving them has joined. */
@@ -82,7 +85,9 @@ export class ClusterExecutor implements Executor {
 
   constructor(options: ClusterExecutorOptions) {
     this.#o = options;
-    this.#log = options.log ?? (() => {});
+    const log = options.log ?? (() => {});
+    // Redis errors may quote what they were given: the URL's password never reaches a log line.
+    this.#log = (level, message) => log(level, scrubRedisPassword(message, options.redisUrl));
   }
 
   /**
@@ -222,8 +227,9 @@ export class ClusterExecutor implements Executor {
   #start(): Promise<WorkerRegistry> {
     if (this.#closing) return Promise.reject(new HearthError('SHUTTING_DOWN', 'hearth is shutting down'));
     this.#starting ??= (async () => {
-      const redis = connectRedis(this.#o.redisUrl, 'hearth-coordinator');
+      const redis = connectRedis({ url: this.#o.redisUrl, ...(this.#o.tlsCaFile ? { tlsCaFile: this.#o.tlsCaFile } : {}) }, 'hearth-coordinator');
       this.#redis = redis;
+      await firstConnect(redis, this.#o.redisUrl);
       redis.on('error', (e: Error) => this.#log('warn', `Redis: ${e.message}`));
       await redis.set(KEYS.epoch, this.epoch);
       const registry = new WorkerRegistry({
@@ -260,14 +266,12 @@ export class ClusterExecutor implements Executor {
     for (;;) {
       if (this.#closing) throw new HearthError('SHUTTING_DOWN', 'hearth is shutting down');
       signal?.throwIfAborted();
-      let best: WorkerView | undefined;
-      for (const w of this.#registry?.workers() ?? []) {
-        if (w.beat.draining || !w.beat.models.some((m) => m.model === model)) continue;
-        const room = w.beat.capacity - w.assigned.size;
-        if (room <= 0) continue;
-        const bestRoom = best ? best.beat.capacity - best.assigned.size : 0;
-        if (!best || room > bestRoom || (room === bestRoom && w.lastPlacedAt < best.lastPlacedAt)) best = w;
-      }
+      const live = this.#registry?.workers() ?? [];
+      const i = chooseWorker(
+        live.map((w) => ({ models: w.beat.models, capacity: w.beat.capacity, assigned: w.assigned.size, draining: w.beat.draining, lastPlacedAt: w.lastPlacedAt })),
+        model,
+      );
+      const best = i >= 0 ? live[i] : undefined;
       if (best) return best;
       await this.#changed(signal);
     }

@@ -15,11 +15,13 @@ import type { Executor, ModelDescriptor } from '../engine/executor/executor.js';
 import type { JobEvent, Json } from '../engine/types.js';
 import type { GpuTelemetry } from '../monitoring/gpu-monitor.js';
 import { HearthError, messageOf, toErrorInfo } from '../engine/types.js';
-import { BULL_PREFIX, KEYS, closeRedis, connectRedis, queueName, redactRedisUrl } from './redis.js';
+import { BULL_PREFIX, KEYS, closeRedis, connectRedis, firstConnect, queueName, redactRedisUrl, scrubRedisPassword } from './redis.js';
 import { decodeControl, decodeJobData, toWire, type Heartbeat, type JobData, type Outcome, type Progress } from './wire.js';
 
 export interface WorkerNodeOptions {
   redisUrl: string;
+  /** For `rediss://`: a PEM file of the CA that signed Redis's certificate (`cluster.tlsCaFile`). */
+  tlsCaFile?: string;
   /** Shown in the dashboard and logs (`cluster.workerName`, default hostname-pid). */
   name: string;
   /** Jobs run at once (`cluster.capacity`). */
@@ -64,7 +66,9 @@ export class WorkerNode {
   #closing: Promise<void> | undefined;
 
   constructor(options: WorkerNodeOptions) {
-    this.#o = options;
+    const log = options.log;
+    // Redis errors may quote what they were given: the URL's password never reaches a log line.
+    this.#o = log ? { ...options, log: (level, message) => log(level, scrubRedisPassword(message, options.redisUrl)) } : options;
     this.queue = queueName(options.name, this.instance);
   }
 
@@ -75,12 +79,14 @@ export class WorkerNode {
   /** Learns the models, starts taking jobs and announces itself. */
   async start(): Promise<void> {
     const log = this.#o.log;
+    // Redis first: an unreachable one is reported at once, before the GPU process starts.
+    this.#redis = connectRedis({ url: this.#o.redisUrl, ...(this.#o.tlsCaFile ? { tlsCaFile: this.#o.tlsCaFile } : {}) }, `hearth-worker-${this.#o.name}`);
+    await firstConnect(this.#redis, this.#o.redisUrl);
     this.#models = await this.#o.executor.describe();
     this.#o.executor.onCrash((reason) => {
       this.#crashes++;
       log?.('error', `the GPU process died (${reason}); its jobs will run again`);
     });
-    this.#redis = connectRedis(this.#o.redisUrl, `hearth-worker-${this.#o.name}`);
     this.#redis.on('error', (e: Error) => log?.('warn', `Redis: ${e.message}`));
     this.#sub = this.#redis.duplicate();
     this.#sub.on('error', () => {});
@@ -111,6 +117,12 @@ export class WorkerNode {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#draining = true;
+      // Never started (Redis unreachable): nothing to announce, and commands would wait for Redis.
+      if (!this.#bull) {
+        if (this.#redis) this.#redis.disconnect();
+        await this.#o.executor.close();
+        return;
+      }
       await this.#heartbeat().catch(() => {});
       await this.#bull?.close().catch(() => {});
       if (this.#beat) clearInterval(this.#beat);

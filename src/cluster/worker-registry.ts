@@ -48,9 +48,23 @@ export class WorkerRegistry {
   #polling: Promise<void> | undefined;
   #closed = false;
   #polls = 0;
+  /** Since when Redis has answered every read (reset by a failed read: Redis away, or restarting). */
+  #reachableSince = Date.now();
+  #unreachable = false;
 
   constructor(options: WorkerRegistryOptions) {
     this.#o = options;
+    // Commands wait out an outage (they are sent again on reconnect), so a read spanning it does not
+    // fail: the connection's own events say when Redis went away and came back.
+    options.redis.on('close', () => {
+      if (!this.#unreachable && !this.#closed) options.log('warn', 'Redis went away; waiting for it (workers are not declared dead meanwhile)');
+      this.#unreachable = true;
+    });
+    options.redis.on('ready', () => {
+      if (this.#unreachable) options.log('info', 'Redis answers again');
+      this.#unreachable = false;
+      this.#reachableSince = Date.now();
+    });
   }
 
   /** Reads the heartbeats once, then every half beat. */
@@ -92,14 +106,18 @@ export class WorkerRegistry {
       });
     } catch (e) {
       // Redis unreachable: no heartbeat was read, so nobody is declared dead for it.
-      this.#o.log('warn', `could not read the workers' heartbeats: ${messageOf(e)}`);
+      if (!this.#unreachable) this.#o.log('warn', `could not read the workers' heartbeats: ${messageOf(e)}`);
       return;
     }
+    // Back after an outage (a Redis restart), heartbeats may have expired meanwhile though their
+    // workers live and beat again within one beat: a missing one counts only after 3 beats of Redis up.
+    const settled = !this.#unreachable && Date.now() - this.#reachableSince >= this.#o.heartbeatMs * 3;
     if (this.#closed) return;
     const byName = new Map(beats.map((b) => [b.name, b]));
     let changed = false;
     for (const view of this.#workers.values()) {
       const beat = byName.get(view.beat.name);
+      if (!beat && !settled) continue;
       if (!beat) this.#die(view, `worker ${view.beat.name} stopped answering (no heartbeat for ${(this.#o.heartbeatMs * 3) / 1000} s)`);
       else if (beat.instance !== view.beat.instance) this.#die(view, `worker ${view.beat.name} restarted`);
       else {

@@ -427,6 +427,8 @@ const clusterSchema = z.strictObject({
     .trim()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, { error: 'a worker name of letters, digits, ".", "_" or "-" (up to 64)' })
     .optional(),
+  /** For `rediss://`: a PEM file of the CA that signed Redis's certificate (default: the system's CAs). */
+  tlsCaFile: nonEmpty('a path to a PEM file of the CA that signed the Redis server\'s certificate').optional(),
   /** Jobs one worker runs at once (its steps take turns on its GPU). */
   capacity: intIn(1, 64).default(2),
   /** How often a worker says it is alive; one silent for 3 beats is taken as dead. */

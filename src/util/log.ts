@@ -41,6 +41,8 @@ export function scrubSecrets(text: string): string {
       .replace(DISCORD_TOKEN, '***discord-token***')
       // Interaction and webhook tokens travel in URL paths (discord.js errors and request logs carry them).
       .replace(/(\/(?:webhooks|interactions)\/\d+\/)[A-Za-z0-9_.-]{20,}/g, '$1***')
+      // A password in a Redis URL (cluster.redisUrl): redis://:PASSWORD@host, redis://USER:PASSWORD@host.
+      .replace(/\b(rediss?:\/\/[^:@/\s]*:)[^@\s]+@/g, '$1***@')
       // Credentials in headers, whatever their shape (the console's web.token may be any 16+ characters).
       .replace(/\b(Bot|Bearer|Basic)(\s+)[^\s"',;)]{8,}/g, '$1$2***')
       // A labelled secret: `?token=…`, `token: …`, `"signingSecret":"…"`, whatever its shape.

@@ -36,8 +36,9 @@ export async function startWorker(opts: {
   gpuCsv?: string;
   /** Run under `taskset -c CPU`: the worker pinned to one CPU. */
   cpu?: number;
+  tlsCaFile?: string;
 }): Promise<TestWorker> {
-  const args = JSON.stringify({ redisUrl: opts.redisUrl, name: opts.name, capacity: opts.capacity ?? 1, heartbeatMs: opts.heartbeatMs, models: opts.models, ...(opts.gpuCsv ? { gpuCsv: opts.gpuCsv } : {}) });
+  const args = JSON.stringify({ redisUrl: opts.redisUrl, name: opts.name, capacity: opts.capacity ?? 1, heartbeatMs: opts.heartbeatMs, models: opts.models, ...(opts.gpuCsv ? { gpuCsv: opts.gpuCsv } : {}), ...(opts.tlsCaFile ? { tlsCaFile: opts.tlsCaFile } : {}) });
   const node = [process.execPath, '--import', TSX, FIXTURE, args];
   const [file, ...argv] = opts.cpu === undefined ? node : ['taskset', '-c', String(opts.cpu), ...node];
   const child = spawn(file!, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -86,12 +87,14 @@ export async function startCoordinator(opts: {
   dbPath: string;
   heartbeatMs: number;
   declaredModels?: Array<{ model: string; kind: JobKind }>;
+  tlsCaFile?: string;
 }): Promise<Coordinator> {
   const store = SqliteStore.open(opts.dbPath);
   const logs: string[] = [];
   const executor = new ClusterExecutor({
     redisUrl: opts.redisUrl,
     heartbeatMs: opts.heartbeatMs,
+    ...(opts.tlsCaFile ? { tlsCaFile: opts.tlsCaFile } : {}),
     ...(opts.declaredModels ? { declaredModels: opts.declaredModels } : {}),
     log: (level, message) => logs.push(`${level}: ${message}`),
   });
