@@ -87,10 +87,11 @@ describe.each(['discord', 'slack'] as const)('kill -9 of a whole hearth on %s', 
   /**
    * Every message the platform shows for these commands is in a stored origin, so a restart can find
    * it. Kills wait for this: between the platform creating a message (a Slack stream, a Discord
-   * follow-up) and hearth storing its id there is a window a kill -9 can hit, and a message posted in
-   * it is one no restart knows of (a known limit of a crash, in docs/reliability.md). Killing inside
-   * that window only when the machine happened to be slow is what made the Slack mid-image case
-   * time out, once, in a loaded full-suite run.
+   * follow-up) and hearth storing its id there is a window a kill -9 can hit. On Slack a restart finds
+   * such a message by searching the thread (tested on purpose, deterministically, by "killed after
+   * Slack made an answer message …"); on Discord it is a known limit (docs/reliability.md). Killing
+   * inside that window only when the machine happened to be slow is what made the Slack mid-image
+   * case time out, once, in a loaded full-suite run, so the other cases kill outside it.
    */
   const allKnown = (db: string, hs: readonly Handle[]) => () => {
     const stored = jobsOf(db)
