@@ -9,7 +9,7 @@
  */
 import { compareTs, type SlackApi } from './slack-api.js';
 
-/** Pages read at most when looking for a left-behind message (200 messages a page). */
+/** Pages read at most when looking for a left-behind message (up to 200 messages a page, as Slack gives). */
 export const ORPHAN_SEARCH_PAGES = 10;
 const PAGE = 200;
 
@@ -26,19 +26,20 @@ export interface OrphanSearch {
 /**
  * The ts of the bot's messages in the conversation newer than `after` that no job owns, oldest first.
  * Throws the Web API's error (e.g. `missing_scope`) when the conversation cannot be read, and an
- * error naming the limit when the conversation has more than {@link ORPHAN_SEARCH_PAGES} pages of
- * newer messages.
+ * error naming the limit when it has more than {@link ORPHAN_SEARCH_PAGES} pages of newer messages.
  */
 export async function findOrphans(api: SlackApi, s: OrphanSearch): Promise<string[]> {
   const bot = await api.botUser();
   const out: string[] = [];
+  let seen = 0;
   let cursor: string | undefined;
   for (let pages = 0; ; pages++) {
     if (pages === ORPHAN_SEARCH_PAGES) {
-      throw new Error(`more than ${ORPHAN_SEARCH_PAGES * PAGE} messages after ${s.after} in ${s.channel}; looked at ${ORPHAN_SEARCH_PAGES} pages, the most allowed`);
+      throw new Error(`${s.channel} has more messages after ${s.after} than the search reads: looked at ${seen} in ${ORPHAN_SEARCH_PAGES} pages, the most allowed`);
     }
     const opts = { limit: PAGE, oldest: s.after, ...(cursor ? { cursor } : {}) };
     const page = s.thread ? await api.replies(s.channel, s.thread, opts) : await api.history(s.channel, opts);
+    seen += page.items.length;
     for (const m of page.items) {
       const ts = typeof m.ts === 'string' ? m.ts : undefined;
       if (!ts || ts === s.thread || m.user !== bot || compareTs(ts, s.after) <= 0 || s.owned(ts)) continue;
