@@ -52,6 +52,12 @@ export interface PlatformDriver {
    * hearth storing its id would leave a message no restart can know of (see app-kill9.test.ts).
    */
   postedIds(h: Handle): string[];
+  /**
+   * Holds the platform's reply to the next request that makes a new answer message (Slack:
+   * chat.startStream), after the platform made it: `held()` once it exists. A kill -9 then lands in
+   * the window between the platform creating the message and hearth storing its id.
+   */
+  holdNextAnswerMessage(): { held(): boolean; release(): void };
   /** What the platform shows for a command, for a failure message. */
   describe(h: Handle): string;
   until(cond: () => boolean, what: string, ms?: number): Promise<void>;
@@ -135,6 +141,9 @@ export async function discordDriver(): Promise<PlatformDriver> {
       return out;
     },
     postedIds: (h) => fake.followups(it(h)).filter((m) => !m.deleted && (m.flags & EPHEMERAL) === 0).map((m) => m.id),
+    holdNextAnswerMessage: () => {
+      throw new Error('the Discord driver cannot hold a follow-up’s reply yet');
+    },
     platformErrors: () => [...fake.state.errors, ...fake.state.unexpected],
     describe: (h) =>
       JSON.stringify([fake.original(it(h)), ...fake.followups(it(h))].map((m) => m && { id: m.id, deleted: m.deleted, flags: m.flags, content: m.content.slice(0, 300), files: m.attachments.map((a) => a.filename), buttons: m.components.length, history: m.history.length })),
@@ -151,6 +160,8 @@ export async function slackDriver(): Promise<PlatformDriver> {
   const handles = new Map<string, { channel: string; acked: boolean; kind: Handle['kind'] }>();
   const command = (kind: Handle['kind'], name: string, text: string, user: string): Handle => {
     const channel = `C${++channels}`;
+    // A channel the app is in, so it may read its threads (conversations.replies), as in Slack.
+    fake.history.addChannel(channel);
     const entry = { channel, acked: false, kind };
     handles.set(channel, entry);
     const body = slashCommand(name, text, { user: `U${user.toUpperCase()}`, channel, responseUrl: fake.responseUrl() });
@@ -208,6 +219,7 @@ export async function slackDriver(): Promise<PlatformDriver> {
       return r ? [r.ts, ...thread(h).map((m) => m.ts)] : [];
     },
     platformErrors: () => [...fake.refused],
+    holdNextAnswerMessage: () => fake.holdReply('chat.startStream'),
     describe: (h) => JSON.stringify(fake.state.messages.filter((m) => m.channel === h.id).map((m) => ({ ts: m.ts, thread: m.thread, deleted: m.deleted, text: textOf(m).slice(0, 300), file: !!m.file }))),
     until: (cond, what, ms) => until(cond, what, ms),
     assertNoSecretsIn: (logFile) => checkLog(logFile, slackSecrets(fake)),

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { LiveMessage, StreamWriter, UpdateWriter } from '../../src/bots/slack/answer-writer.js';
 import { cancelButton } from '../../src/bots/slack/blocks.js';
 import type { SlackOrigin } from '../../src/bots/slack/origin.js';
+import { findOrphans, ORPHAN_SEARCH_PAGES } from '../../src/bots/slack/orphans.js';
 import { SlackApi } from '../../src/bots/slack/slack-api.js';
 import { PART_CHARS, SECTION_CHARS, escapeMrkdwn, neutralizeMentions } from '../../src/bots/slack/text.js';
 import { FakeSlack } from '../fakes/slack/fake-slack.js';
@@ -76,4 +77,23 @@ test('streamed answers: each stream under the part limit, continued in a new str
   expect(body).toBe(`${neutralizeMentions(text)}\n\n_done_`);
   expect(body).not.toContain('<!channel>');
   expect(streams.every((m) => m.stream?.recipient?.user === 'U1')).toBe(true);
+});
+
+test('a message a crash left behind: only the bot’s own, newer than the mark, owned by no job; a long search stops at its limit', async () => {
+  fake.history.addChannel('CW3');
+  const thread = fake.history.seed('CW3', 'U1', 'a question').ts;
+  const before = await api.post('CW3', { text: 'an earlier answer' }, thread);
+  const mark = api.newestPosted('CW3', thread)!;
+  expect(mark).toBe(before);
+  const owned = await api.post('CW3', { text: 'another job’s status' }, thread);
+  fake.history.seed('CW3', 'U2', 'someone else replies', { thread });
+  const orphan = await api.startStream('CW3', thread, 'echo: half an answer', { team: 'T0001', user: 'U1' });
+  const found = await findOrphans(api, { channel: 'CW3', thread, after: mark, owned: (ts) => ts === owned });
+  expect(found).toEqual([orphan]);
+
+  // A conversation with more newer messages than the search reads: refused with the limit named.
+  fake.history.addChannel('CW4');
+  const busy = fake.history.seed('CW4', 'U1', 'a busy thread').ts;
+  for (let i = 0; i < ORPHAN_SEARCH_PAGES * 200 + 1; i++) fake.history.seed('CW4', 'U2', `reply ${i}`, { thread: busy });
+  await expect(findOrphans(api, { channel: 'CW4', thread: busy, after: busy, owned: () => false })).rejects.toThrow(/CW4 has more messages after .* looked at \d+ in 10 pages, the most allowed/);
 });

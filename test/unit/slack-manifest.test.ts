@@ -18,7 +18,9 @@ describe('the Slack app manifest', () => {
     expect(m.oauth_config.scopes.bot).toEqual(expect.arrayContaining(['channels:history', 'groups:history', 'channels:read', 'groups:read', 'users:read', 'chat:write']));
     expect(m.settings.event_subscriptions.bot_events).toEqual(['app_mention', 'message.im', 'message.channels', 'message.groups']);
     const plain = slackAppManifest({ mode: 'socket' }) as { oauth_config: { scopes: { bot: string[] } } };
-    expect(plain.oauth_config.scopes.bot).not.toContain('channels:history');
+    expect(plain.oauth_config.scopes.bot).not.toContain('channels:read');
+    // Reading a thread is needed without knowledge too: a restart finds the answer message a crash left there.
+    expect(plain.oauth_config.scopes.bot).toEqual(expect.arrayContaining(['channels:history', 'groups:history', 'im:history']));
   });
 
   test('HTTP mode needs the public URL of /slack/events and uses it everywhere', () => {

@@ -60,6 +60,12 @@ export interface AnswerWriter {
 /** Told the ts of each message a writer posts for the answer (besides the status message). */
 export type OnPosted = (ts: string) => void;
 
+/**
+ * Told just before a writer asks Slack for a new answer message, so the intent can be stored first
+ * (a crash before Slack's reply arrives would otherwise leave a message nobody knows of).
+ */
+export type OnPosting = () => void;
+
 /** Removes answer messages an earlier attempt left: a stream still open is stopped first. Gone already is fine. */
 export async function removeAnswerMessages(api: SlackApi, channel: string, ts: readonly string[]): Promise<void> {
   for (const t of ts) {
@@ -80,12 +86,14 @@ export class UpdateWriter implements AnswerWriter {
   readonly #origin: SlackOrigin;
   readonly #parts: LiveMessage[];
   readonly #posted: OnPosted;
+  readonly #posting: OnPosting;
 
-  constructor(api: SlackApi, origin: SlackOrigin, status: LiveMessage, posted: OnPosted = () => {}) {
+  constructor(api: SlackApi, origin: SlackOrigin, status: LiveMessage, posted: OnPosted = () => {}, posting: OnPosting = () => {}) {
     this.#api = api;
     this.#origin = origin;
     this.#parts = [status];
     this.#posted = posted;
+    this.#posting = posting;
   }
 
   async discard(): Promise<void> {
@@ -114,6 +122,7 @@ export class UpdateWriter implements AnswerWriter {
     for (let i = 0; i < parts.length; i++) {
       const target = (this.#parts[i] ??= new LiveMessage(this.#api, this.#origin.channel, this.#origin.thread));
       const fresh = target.ts === undefined;
+      if (fresh && i > 0) this.#posting();
       await target.show(textMessage(parts[i] ?? '', i === parts.length - 1 ? last : {}));
       if (fresh && i > 0 && target.ts !== undefined) this.#posted(target.ts);
     }
@@ -130,6 +139,7 @@ export class StreamWriter implements AnswerWriter {
   readonly #api: SlackApi;
   readonly #origin: SlackOrigin & { thread: string };
   readonly #posted: OnPosted;
+  readonly #posting: OnPosting;
   #ts: string | undefined;
   /** Every stream it started, for {@link discard}. */
   readonly #all: string[] = [];
@@ -137,10 +147,11 @@ export class StreamWriter implements AnswerWriter {
   #sent = 0;
   #started = false;
 
-  constructor(api: SlackApi, origin: SlackOrigin & { thread: string }, posted: OnPosted = () => {}) {
+  constructor(api: SlackApi, origin: SlackOrigin & { thread: string }, posted: OnPosted = () => {}, posting: OnPosting = () => {}) {
     this.#api = api;
     this.#origin = origin;
     this.#posted = posted;
+    this.#posting = posting;
   }
 
   async discard(): Promise<void> {
@@ -165,6 +176,7 @@ export class StreamWriter implements AnswerWriter {
       const room = PART_CHARS - this.#streamChars * (this.#ts ? 1 : 0);
       const piece = delta.length <= room ? delta : delta.slice(0, cutIndex(delta, room));
       if (!this.#ts) {
+        this.#posting();
         this.#ts = await this.#api.startStream(o.channel, o.thread, piece, o.dm ? undefined : { team: o.team, user: o.user });
         this.#all.push(this.#ts);
         this.#posted(this.#ts);

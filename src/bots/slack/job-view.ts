@@ -15,7 +15,8 @@ import { slackErrorText } from './error-text.js';
 import { StreamWriter, UpdateWriter, LiveMessage, removeAnswerMessages, type AnswerWriter } from './answer-writer.js';
 import { cancelButton, progressBar, rerollButton, textMessage, varyButtons } from './blocks.js';
 import { originToJson, parseOrigin, type SlackOrigin } from './origin.js';
-import { slackErrorCode, type SlackApi } from './slack-api.js';
+import { findOrphans } from './orphans.js';
+import { compareTs, slackErrorCode, type SlackApi } from './slack-api.js';
 import { escapeMrkdwn } from './text.js';
 import { sourcesOf } from '../../views/sources.js';
 import { sourcesLine } from './sources.js';
@@ -29,6 +30,8 @@ export interface JobViewDeps {
   streaming: { usable(team: string): boolean; unavailable(team: string, code: string): void };
   /** Stores a job's origin again (the answer messages it has posted), so a restarted answer can take them back. */
   record(jobId: string, origin: Json): void;
+  /** Whether a message belongs to a job being shown (its status or answer): never taken back as left behind. */
+  owned?(channel: string, ts: string): boolean;
 }
 
 /** What one flush brings Slack up to: the shared view and the main job's record. */
@@ -56,6 +59,8 @@ export class JobView {
   #posted: string[] = [];
   /** Answer messages a run before a restart left: removed before anything else is shown. */
   #stale: string[] = [];
+  /** A run before a restart was killed while asking Slack for a message: it is looked for after this ts. */
+  #orphansAfter: string | undefined;
   #checkedEarlier = false;
   #uploaded = false;
   #final = false;
@@ -99,7 +104,9 @@ export class JobView {
       // First seen in this process: what an earlier run posted for this answer is taken back first.
       if (!this.#checkedEarlier) {
         this.#checkedEarlier = true;
-        this.#stale.push(...(parseOrigin(change.job.origin)?.answer ?? []));
+        const earlier = parseOrigin(change.job.origin);
+        this.#stale.push(...(earlier?.answer ?? []));
+        this.#orphansAfter = earlier?.posting;
       }
     }
     const final = isFinal(change.view);
@@ -124,7 +131,14 @@ export class JobView {
     this.#resolveFinished();
   }
 
+  /** Whether this view knows the message as its own (status or answer, of this run or the one before). */
+  owns(channel: string, ts: string): boolean {
+    if (channel !== this.#origin.channel) return false;
+    return ts === this.#status.ts || ts === this.#origin.status || this.#posted.includes(ts) || this.#stale.includes(ts);
+  }
+
   async #flush(shown: Shown): Promise<void> {
+    if (this.#orphansAfter !== undefined) await this.#takeBackOrphans(this.#orphansAfter);
     if (this.#stale.length > 0) await removeAnswerMessages(this.#deps.api, this.#origin.channel, this.#stale.splice(0));
     this.#shown = shown;
     const kind = shown.view.kind;
@@ -132,6 +146,36 @@ export class JobView {
     if (kind === 'image') return this.#flushImage();
     if (kind === 'caption') return this.#flushCaption();
     return this.#flushHelpersOnly();
+  }
+
+  /**
+   * The run before a restart was killed between asking Slack for an answer message and storing its
+   * ts: the bot's messages in the conversation since then that no job owns are that message, and go
+   * with the rest of that run's answer. Once looked for, the intent is cleared from the origin.
+   */
+  async #takeBackOrphans(after: string): Promise<void> {
+    this.#orphansAfter = undefined;
+    const o = this.#origin;
+    try {
+      const found = await findOrphans(this.#deps.api, {
+        channel: o.channel,
+        ...(o.thread ? { thread: o.thread } : {}),
+        after,
+        owned: (ts) => this.owns(o.channel, ts) || (this.#deps.owned?.(o.channel, ts) ?? false),
+      });
+      this.#stale.push(...found);
+    } catch (e) {
+      // Not being able to read the conversation (a missing history scope) must not stop the answer.
+      this.#deps.report(e, `slack: looking for a message job ${this.#job?.id ?? '(none)'} left behind`);
+    }
+    this.#setPosted(this.#posted);
+  }
+
+  /** The newest message known in the answer's conversation: a new one Slack makes will be newer. */
+  #newestKnown(): string {
+    const o = this.#origin;
+    const known = [this.#deps.api.newestPosted(o.channel, o.thread), o.thread, this.#status.ts, o.status, ...this.#posted];
+    return known.filter((ts): ts is string => ts !== undefined).sort(compareTs).pop() ?? '0';
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -217,8 +261,8 @@ export class JobView {
       const o = this.#origin;
       this.#writer =
         o.thread && this.#deps.streaming.usable(o.team)
-          ? new StreamWriter(this.#deps.api, { ...o, thread: o.thread }, (ts) => this.#setPosted([...this.#posted, ts]))
-          : new UpdateWriter(this.#deps.api, o, this.#status, (ts) => this.#setPosted([...this.#posted, ts]));
+          ? new StreamWriter(this.#deps.api, { ...o, thread: o.thread }, this.#onPosted, this.#onPosting)
+          : new UpdateWriter(this.#deps.api, o, this.#status, this.#onPosted, this.#onPosting);
     }
     return this.#writer;
   }
@@ -233,18 +277,24 @@ export class JobView {
       const code = slackErrorCode(e);
       if (!writer.started && code) this.#deps.streaming.unavailable(this.#origin.team, code);
       else this.#deps.report(e, `slack: streaming job ${this.#jobId}`);
-      this.#writer = new UpdateWriter(this.#deps.api, this.#origin, this.#status, (ts) => this.#setPosted([...this.#posted, ts]));
+      this.#writer = new UpdateWriter(this.#deps.api, this.#origin, this.#status, this.#onPosted, this.#onPosting);
       await fn(this.#writer);
     }
   }
 
-  /** Records the answer messages posted so far in the main job's origin (durably, before more is shown). */
-  #setPosted(ts: string[]): void {
+  readonly #onPosted = (ts: string): void => this.#setPosted([...this.#posted, ts]);
+  readonly #onPosting = (): void => this.#setPosted(this.#posted, this.#newestKnown());
+
+  /**
+   * Records the answer messages posted so far in the main job's origin (durably, before more is
+   * shown), and `posting` while a new one is being asked for.
+   */
+  #setPosted(ts: string[], posting?: string): void {
     this.#posted = ts;
     const job = this.#job;
     if (!job) return;
-    const origin = parseOrigin(job.origin) ?? this.#origin;
-    this.#deps.record(job.id, originToJson({ ...origin, answer: [...ts] }));
+    const { posting: _was, ...origin } = parseOrigin(job.origin) ?? this.#origin;
+    this.#deps.record(job.id, originToJson({ ...origin, answer: [...ts], ...(posting !== undefined ? { posting } : {}) }));
   }
 
   async #flushImage(): Promise<void> {

@@ -9,15 +9,15 @@ export const BOT_SCOPES: Readonly<Record<string, string>> = {
   'chat:write': 'answers, status messages, streaming (chat.startStream) and edits',
   'chat:write.public': '/ask and /imagine in public channels hearth has not been invited to',
   'app_mentions:read': '@mentions in channels',
-  'im:history': 'direct messages to the app',
+  'im:history': 'direct messages to the app, and finding an answer message a crash left in one',
+  'channels:history': 'finding an answer message a crash left in a public channel thread (conversations.replies), and workspace knowledge',
+  'groups:history': 'finding an answer message a crash left in a private channel thread, and workspace knowledge',
   'files:read': 'images shared with a question (downloaded with the bot token from files.slack.com)',
   'files:write': 'uploading the pictures /imagine makes',
 };
 
 /** Bot scopes workspace knowledge adds (`knowledge.slackChannels`): what each is for. */
 export const KNOWLEDGE_SCOPES: Readonly<Record<string, string>> = {
-  'channels:history': 'reading the history of the public channels in knowledge.slackChannels',
-  'groups:history': 'reading the history of the private channels in knowledge.slackChannels',
   'channels:read': 'whether an indexed channel is public (conversations.info)',
   'groups:read': 'who is in an indexed private channel (conversations.members), so only its members get its messages',
   'users:read': 'the names of the people whose messages are given as sources',

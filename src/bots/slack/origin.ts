@@ -26,6 +26,12 @@ export interface SlackOrigin {
    * answer is ever left in the thread.
    */
   answer?: string[];
+  /**
+   * Set while hearth asks Slack for a new answer message: the newest ts it knew in the conversation
+   * then. A kill -9 before Slack's reply is stored leaves a message no `answer` names; after a restart
+   * the bot's messages newer than this that no job owns are taken back (src/bots/slack/orphans.ts).
+   */
+  posting?: string;
 }
 
 export function originToJson(o: SlackOrigin): Json {
@@ -34,6 +40,7 @@ export function originToJson(o: SlackOrigin): Json {
   if (o.status !== undefined) out.status = o.status;
   if (o.dm) out.dm = true;
   if (o.answer && o.answer.length > 0) out.answer = [...o.answer];
+  if (o.posting !== undefined) out.posting = o.posting;
   return out;
 }
 
@@ -42,7 +49,7 @@ const KINDS: readonly string[] = ['ask', 'mention', 'dm', 'imagine', 'reroll'];
 /** The origin of a Slack job, or undefined for another platform's job (or one stored by an older version). */
 export function parseOrigin(value: Json | null | undefined): SlackOrigin | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
-  const { platform, kind, team, channel, user, thread, status, dm, answer } = value;
+  const { platform, kind, team, channel, user, thread, status, dm, answer, posting } = value;
   if (platform !== 'slack' || typeof kind !== 'string' || !KINDS.includes(kind)) return undefined;
   if (typeof team !== 'string' || typeof channel !== 'string' || typeof user !== 'string') return undefined;
   const o: SlackOrigin = { platform: 'slack', kind: kind as SlackOriginKind, team, channel, user };
@@ -53,6 +60,7 @@ export function parseOrigin(value: Json | null | undefined): SlackOrigin | undef
     const ts = answer.filter((x): x is string => typeof x === 'string');
     if (ts.length > 0) o.answer = ts;
   }
+  if (typeof posting === 'string') o.posting = posting;
   return o;
 }
 

@@ -40,7 +40,8 @@ export class SlackRenderer {
   readonly #views = new Map<string, JobView>();
 
   constructor(feed: ViewFeed, deps: JobViewDeps) {
-    this.#deps = deps;
+    // A message another command's view owns is never taken for one a crash left behind.
+    this.#deps = { ...deps, owned: (channel, ts) => [...this.#views.values()].some((v) => v.owns(channel, ts)) };
     this.#shared = new JobViews<SlackOrigin>({
       feed,
       parseOrigin: (o) => parseOrigin(o) ?? null,

@@ -15,9 +15,33 @@ export interface SlackMessage {
  */
 export class SlackApi {
   readonly client: WebClient;
+  /** The newest ts Slack gave this process for a message it posted, by conversation (`channel:thread`). */
+  readonly #newest = new Map<string, string>();
+  #botUser: Promise<string> | undefined;
 
   constructor(client: WebClient) {
     this.client = client;
+  }
+
+  /** The newest message this process has posted in a thread (or at the top of a channel), if any. */
+  newestPosted(channel: string, thread?: string): string | undefined {
+    return this.#newest.get(`${channel}:${thread ?? ''}`);
+  }
+
+  #note(channel: string, thread: string | undefined, ts: string): void {
+    const key = `${channel}:${thread ?? ''}`;
+    const had = this.#newest.get(key);
+    if (had === undefined || compareTs(ts, had) > 0) this.#newest.set(key, ts);
+  }
+
+  /** The bot's own user id (auth.test), asked once. */
+  botUser(): Promise<string> {
+    this.#botUser ??= this.client.auth.test().then((res) => {
+      if (!res.user_id) throw new Error('auth.test returned no user_id');
+      return res.user_id;
+    });
+    this.#botUser.catch(() => (this.#botUser = undefined));
+    return this.#botUser;
   }
 
   /** Posts a message; returns its ts. */
@@ -31,6 +55,7 @@ export class SlackApi {
       unfurl_media: false,
     });
     if (!res.ts) throw new Error('chat.postMessage returned no ts');
+    this.#note(channel, thread, res.ts);
     return res.ts;
   }
 
@@ -59,6 +84,7 @@ export class SlackApi {
       ...(recipient ? { recipient_team_id: recipient.team, recipient_user_id: recipient.user } : {}),
     });
     if (!res.ts) throw new Error('chat.startStream returned no ts');
+    this.#note(channel, thread, res.ts);
     return res.ts;
   }
 
@@ -90,9 +116,15 @@ export class SlackApi {
     return page((res.messages ?? []) as Array<Record<string, unknown>>, res.response_metadata?.next_cursor);
   }
 
-  /** One page of a thread: its parent first, then the replies (conversations.replies). */
-  async replies(channel: string, ts: string, opts: { cursor?: string; limit: number }): Promise<SlackPage> {
-    const res = await this.client.conversations.replies({ channel, ts, limit: opts.limit, ...(opts.cursor ? { cursor: opts.cursor } : {}) });
+  /** One page of a thread: its parent first, then the replies (conversations.replies); `oldest` is exclusive. */
+  async replies(channel: string, ts: string, opts: { cursor?: string; oldest?: string; limit: number }): Promise<SlackPage> {
+    const res = await this.client.conversations.replies({
+      channel,
+      ts,
+      limit: opts.limit,
+      ...(opts.cursor ? { cursor: opts.cursor } : {}),
+      ...(opts.oldest ? { oldest: opts.oldest } : {}),
+    });
     return page((res.messages ?? []) as Array<Record<string, unknown>>, res.response_metadata?.next_cursor);
   }
 
@@ -145,6 +177,17 @@ export interface SlackPage<T = Record<string, unknown>> {
   items: T[];
   /** The next page's cursor; absent on the last page. */
   next?: string;
+}
+
+/** Orders two Slack message timestamps ("1700000000.000100"): negative, zero or positive. */
+export function compareTs(a: string, b: string): number {
+  const [ai = '', af = ''] = a.split('.');
+  const [bi = '', bf = ''] = b.split('.');
+  const whole = Number(ai) - Number(bi);
+  if (whole !== 0) return whole;
+  const x = af.padEnd(6, '0');
+  const y = bf.padEnd(6, '0');
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /** The Slack error code of a failed Web API call (`not_in_channel`, …), if it was one. */

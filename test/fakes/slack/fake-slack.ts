@@ -28,6 +28,14 @@ export interface FakeSlackOptions {
 
 type Json = Record<string, unknown>;
 
+/** One call of a method whose reply is held back (see {@link FakeSlack.holdReply}). */
+interface ReplyHold {
+  method: string;
+  held: boolean;
+  waiting: Array<() => void>;
+  released: boolean;
+}
+
 export class FakeSlack {
   readonly botToken: string;
   readonly appToken: string;
@@ -48,6 +56,7 @@ export class FakeSlack {
   /** Web API calls answered 429, by method name. */
   readonly rateLimited: string[] = [];
   readonly #rateLimits: Array<{ method: string; times: number; retryAfter: number }> = [];
+  readonly #replyHolds: ReplyHold[] = [];
   readonly #server: Server;
   readonly #wss: WebSocketServer;
   readonly #sockets = new Set<WebSocket>();
@@ -94,6 +103,7 @@ export class FakeSlack {
 
   async close(): Promise<void> {
     this.deliveries.dispose();
+    for (const h of this.#replyHolds) for (const w of h.waiting.splice(0)) w();
     for (const ws of this.#sockets) ws.terminate();
     await new Promise<void>((resolve) => this.#wss.close(() => resolve()));
     this.#server.closeAllConnections();
@@ -176,6 +186,23 @@ export class FakeSlack {
     this.#rateLimits.push({ method, times: opts.times ?? 1, retryAfter: Math.max(0, Math.round(opts.retryAfterSeconds ?? 1)) });
   }
 
+  /**
+   * The next call of `method` is carried out (the message exists in Slack), but its reply is held
+   * until `release()`: the window in which the app that asked does not know yet what Slack made, as
+   * when its process dies before the reply arrives. `held()` turns true once such a call came in.
+   */
+  holdReply(method: string): { held(): boolean; release(): void } {
+    const h: ReplyHold = { method, held: false, waiting: [], released: false };
+    this.#replyHolds.push(h);
+    return {
+      held: () => h.held,
+      release: () => {
+        h.released = true;
+        for (const w of h.waiting.splice(0)) w();
+      },
+    };
+  }
+
   async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', this.origin);
     const body = await readBody(req);
@@ -248,7 +275,13 @@ export class FakeSlack {
       return { ok: true, files: files.map((f) => ({ id: f.id, title: f.title })) };
     }
     await this.history.gate(method);
-    return this.history.handle(method, args) ?? this.state.handle(method, args);
+    const result = this.history.handle(method, args) ?? this.state.handle(method, args);
+    const hold = this.#replyHolds.find((h) => h.method === method && !h.held && !h.released);
+    if (hold) {
+      hold.held = true;
+      await new Promise<void>((resolve) => hold.waiting.push(resolve));
+    }
+    return result;
   }
 }
 

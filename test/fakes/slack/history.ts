@@ -119,7 +119,13 @@ export class SlackHistory {
         const ts = String(a.ts ?? '');
         const parent = this.#state.find(channel, ts);
         if (!parent || parent.deleted) return { ok: false, error: 'thread_not_found' };
-        const all = [parent, ...this.#state.thread(channel, ts).filter((m) => m.ts !== ts)];
+        // As Slack: `oldest` and `latest` (exclusive) bound the replies; the parent always comes first.
+        const oldest = num(a.oldest);
+        const latest = num(a.latest);
+        const replies = this.#state
+          .thread(channel, ts)
+          .filter((m) => m.ts !== ts && (oldest === undefined || Number(m.ts) > oldest) && (latest === undefined || Number(m.ts) < latest));
+        const all = [parent, ...replies];
         return this.#paged(all.map((m) => this.#wire(m)), a, 'messages');
       }
       case 'conversations.members': {
