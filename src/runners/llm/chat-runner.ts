@@ -116,7 +116,8 @@ export class ChatRunner implements Runner {
 
   /** The counters the worker reports to the main process (metrics, dashboard). */
   counters(): RunnerCounters {
-    return { conversationCache: { ...this.cacheStats } };
+    const draft = this.settings.draft ? { draft: { accepted: this.draftStats.validated, rejected: this.draftStats.refuted } } : {};
+    return { conversationCache: { ...this.cacheStats }, ...draft };
   }
 
   private get keepConversations(): number {
