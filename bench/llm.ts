@@ -11,8 +11,10 @@
  * evaluation; and hearth's batched decode at 2, 4 and 8 chats vs node-llama-cpp's own batching of
  * the same chats as LlamaChatSessions on sequences of one context (multiseq).
  *
+ * Also: speculative decoding with a small draft model of the same tokenizer (draft).
+ *
  * Run: npx tsx bench/llm.ts            (everything)
- *      npx tsx bench/llm.ts cache chunked   (only the named parts: overhead, batching, multiseq, cache, chunked)
+ *      npx tsx bench/llm.ts cache chunked   (only the named parts: overhead, batching, multiseq, cache, chunked, draft)
  */
 import { stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -463,7 +465,82 @@ async function chunkedPrompt(llama: Llama, path: string): Promise<string[]> {
   ];
 }
 
-const PARTS = ['overhead', 'batching', 'multiseq', 'cache', 'chunked'] as const;
+/** The answer of the draft bench's models: a bigram chain, each token once (see writeTinyGguf's `reply`). */
+const DRAFT_REPLY = 'abcdefghijklmnopqrstuvwxyz0123456789';
+const DRAFT_REPEATS = 5;
+
+/** Tokens per wall second of one answer through a runner (parallel 1, no cache), and the text. */
+async function timedAnswer(runner: ChatRunner, id: string): Promise<{ seconds: number; tokens: number; text: string }> {
+  const t = performance.now();
+  await runner.begin({ id, kind: 'chat', model: 'chat', userId: 'bench', payload: payload('what is a cat', 64) });
+  for (;;) {
+    const [out] = await runner.step([id], { emit: () => undefined });
+    if (out?.failed) throw new Error(out.failed.message);
+    if (out?.done) {
+      const seconds = (performance.now() - t) / 1000;
+      await runner.end(id);
+      return { seconds, tokens: Number(out.done.meta?.generatedTokens ?? 0), text: out.done.text ?? '' };
+    }
+  }
+}
+
+/**
+ * Speculative decoding: the bench-size model answering alone vs with a small draft model (embedding
+ * 64, 2 layers) of the same tokenizer. Both are generated bigram models answering the same text, so
+ * the draft agrees by construction (a best case for acceptance); a small random draft shows a bad one.
+ */
+async function draftDecoding(llama: Llama): Promise<string[]> {
+  const dir = tmpdir();
+  const target = join(dir, 'hearth-bench-draft-target-v1.gguf');
+  const agreeing = join(dir, 'hearth-bench-draft-small-v1.gguf');
+  const random = join(dir, 'hearth-bench-draft-random-v1.gguf');
+  if (!(await stat(target).catch(() => undefined))) await writeTinyGguf(target, { size: 'bench', seed: 42, reply: DRAFT_REPLY });
+  if (!(await stat(agreeing).catch(() => undefined))) await writeTinyGguf(agreeing, { size: 'small', seed: 5, reply: DRAFT_REPLY });
+  if (!(await stat(random).catch(() => undefined))) await writeTinyGguf(random, { size: 'small', seed: 7 });
+  const base = { ...settings(target, 1, 64), tokensPerStep: 16, cacheConversations: 0 };
+  const configs: Array<[string, ChatRunnerSettings]> = [
+    ['no draft', base],
+    // The defaults (minTokens 0: use whatever the draft has ready when the chat model decodes).
+    ['agreeing small draft, defaults (max 16, min 0, confidence 0.6)', { ...base, draft: { path: agreeing, maxTokens: 16, minTokens: 0, minConfidence: 0.6 } }],
+    // minTokens = maxTokens: the chat model waits for 4 drafted tokens before each check.
+    ['agreeing small draft (max 4, min 4, confidence 0)', { ...base, draft: { path: agreeing, maxTokens: 4, minTokens: 4, minConfidence: 0 } }],
+    ['random small draft (max 4, min 4, confidence 0)', { ...base, draft: { path: random, maxTokens: 4, minTokens: 4, minConfidence: 0 } }],
+  ];
+  const runners = await Promise.all(configs.map(async ([, s]) => {
+    const r = new ChatRunner(s, { llama });
+    await r.load();
+    await timedAnswer(r, nextId()); // warm-up
+    return r;
+  }));
+  const rates: number[][] = configs.map(() => []);
+  const texts = new Set<string>();
+  for (let rep = 0; rep < DRAFT_REPEATS; rep++) {
+    // Rotate the order, so drift on a noisy machine hits all.
+    for (let k = 0; k < runners.length; k++) {
+      const i = (k + rep) % runners.length;
+      const r = await timedAnswer(runners[i] as ChatRunner, nextId());
+      rates[i]?.push(r.tokens / r.seconds);
+      texts.add(r.text);
+    }
+  }
+  const plain = median(rates[0] ?? []);
+  const rows = configs.map(([name], i) => {
+    const d = runners[i]?.stats().draft;
+    const acc = d && d.acceptance !== null ? `${(100 * d.acceptance).toFixed(1)}% (${d.validated} of ${d.validated + d.refuted})` : '—';
+    const rate = median(rates[i] ?? []);
+    return `| ${name} | ${rate.toFixed(1)} | ${(rate / plain).toFixed(2)}× | ${acc} |`;
+  });
+  await Promise.all(runners.map((r) => r.dispose()));
+  return [
+    `Target: the bench-size model; answers of ${DRAFT_REPLY.length} tokens${texts.size === 1 ? ', the same text in every run' : `; ${texts.size} different texts (the draft changed an answer!)`}.`,
+    '',
+    `| decoding | tokens/s (median of ${DRAFT_REPEATS}) | speed-up | drafted tokens accepted |`,
+    '| --- | --- | --- | --- |',
+    ...rows,
+  ];
+}
+
+const PARTS = ['overhead', 'batching', 'multiseq', 'cache', 'chunked', 'draft'] as const;
 type Part = (typeof PARTS)[number];
 
 /** Runs the LLM benchmark (all parts, or the named ones) and returns its figures as markdown. */
@@ -482,6 +559,7 @@ export async function runLlmBench(parts: readonly Part[] = PARTS): Promise<strin
       out.push('', `### Batching vs node-llama-cpp's own multi-sequence batching (${BATCH_TOKENS} tokens per chat; k sequences each; median of ${MULTISEQ_REPEATS})`, '', ...(await multiSequence(llama, path)));
     if (parts.includes('cache')) out.push('', '### Conversation cache: follow-up first token (context 2048)', '', ...(await conversationCache(llama, path)));
     if (parts.includes('chunked')) out.push('', '### Chunked prompt evaluation: longest step (context 4096)', '', ...(await chunkedPrompt(llama, path)));
+    if (parts.includes('draft')) out.push('', '### Speculative decoding with a draft model', '', ...(await draftDecoding(llama)));
     out.push('', `Bench time: ${((performance.now() - started) / 1000).toFixed(0)} s.`);
     return out.join('\n');
   } finally {
