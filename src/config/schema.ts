@@ -156,6 +156,9 @@ const chatSchema = z
     tokensPerStep: intIn(1, 256).default(8),
     // Prompt tokens one chat may evaluate in one scheduling step; a longer prompt takes several steps.
     promptTokensPerStep: intIn(16, 8192).default(512),
+    // Target length of a step that evaluates a prompt (ms): chunks are sized from the measured prompt
+    // speed to fit it, never above promptTokensPerStep (src/runners/llm/chunk-budget.ts).
+    maxStepMs: intIn(1, 60_000).default(250),
     // Conversations whose evaluated tokens idle sequences keep (0 = no cache); unset = parallel.
     // More than `parallel` adds sequences to the context, each `contextSize` tokens of KV memory.
     cacheConversations: intIn(0, 256).optional(),

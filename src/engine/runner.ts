@@ -44,9 +44,19 @@ export interface ConversationCacheCounters {
   evaluatedTokens: number;
 }
 
+/** A chat runner's speculative decoding (draft model), counted since the runner was created. */
+export interface DraftCounters {
+  /** Drafted tokens the chat model confirmed. */
+  accepted: number;
+  /** Drafted tokens the chat model rejected. */
+  rejected: number;
+}
+
 /** Counters a runner keeps about its own work (the worker sends them to the main process after each step). */
 export interface RunnerCounters {
   conversationCache?: ConversationCacheCounters;
+  /** Only with a draft model configured. */
+  draft?: DraftCounters;
 }
 
 /**

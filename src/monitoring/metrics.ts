@@ -162,6 +162,21 @@ export class HearthMetrics {
         }
       }),
     });
+    // Speculative decoding: acceptance rate = accepted / (accepted + rejected), in PromQL over increase().
+    new Counter({
+      name: 'hearth_chat_draft_tokens_total',
+      help: "Tokens a chat model's draft model proposed, by result: accepted or rejected by the chat model.",
+      labelNames: ['model', 'result'],
+      registers,
+      collect: guard(options, function (this: Counter<'model' | 'result'>) {
+        this.reset();
+        for (const [model, c] of Object.entries(options.counters?.() ?? {})) {
+          if (!c.draft) continue;
+          this.inc({ model, result: 'accepted' }, c.draft.accepted);
+          this.inc({ model, result: 'rejected' }, c.draft.rejected);
+        }
+      }),
+    });
   }
 
   /** The Prometheus text exposition (content type {@link HearthMetrics.contentType}). */

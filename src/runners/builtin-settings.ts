@@ -21,6 +21,7 @@ export interface BuiltinChatSettings {
   gpuLayers: number | 'auto';
   tokensPerStep: number;
   promptTokensPerStep: number;
+  maxStepMs?: number | undefined;
   cacheConversations?: number | undefined;
   draft?: { path: string; maxTokens: number; minTokens: number; minConfidence: number } | undefined;
   adapters?: Record<string, { path: string; scale: number }> | undefined;

@@ -32,6 +32,7 @@ const factory: RunnerFactory = async (raw: Json) => {
         gpuLayers: chat.gpuLayers,
         tokensPerStep: chat.tokensPerStep,
         promptTokensPerStep: chat.promptTokensPerStep,
+        ...(chat.maxStepMs !== undefined ? { maxStepMs: chat.maxStepMs } : {}),
         ...(chat.cacheConversations !== undefined ? { cacheConversations: chat.cacheConversations } : {}),
         ...(chat.draft ? { draft: { ...chat.draft, path: await resolveChatModelPath(chat.draft.path, s.dataDir).catch(() => chat.draft?.path ?? '') } } : {}),
         ...(chat.adapters ? { adapters: chat.adapters } : {}),

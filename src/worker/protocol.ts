@@ -217,6 +217,7 @@ const runnerCountersSchema: z.ZodType<RunnerCounters> = z.looseObject({
   conversationCache: z
     .looseObject({ hits: count, misses: count, evictions: count, reusedTokens: count, evaluatedTokens: count })
     .exactOptional(),
+  draft: z.looseObject({ accepted: count, rejected: count }).exactOptional(),
 });
 
 /** One schema per message the worker sends. */

@@ -1,7 +1,8 @@
 /**
  * The conversation cache's counters travel from the real GPU worker process (the chat runner on the
  * tiny GGUF) to the main process in zod-checked `counters` messages, and show in the dashboard's view
- * and at GET /metrics (read by a Prometheus text parser).
+ * and at GET /metrics (read by a Prometheus text parser); so do the draft model's accepted and
+ * rejected tokens.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,7 +28,9 @@ beforeAll(async () => {
   const config = configSchema.parse({
     dataDir: join(dir, 'data'),
     web: { port: 0 },
-    models: { chat: { path: join(dir, 'tiny.gguf'), threads: 1, gpu: 'cpu', contextSize: 512, maxTokens: 8, systemPrompt: 'Be brief.', parallel: 2 } },
+    models: { chat: { path: join(dir, 'tiny.gguf'), threads: 1, gpu: 'cpu', contextSize: 512, maxTokens: 8, systemPrompt: 'Be brief.', parallel: 2,
+      // The chat model as its own draft: its drafts are checked, and (all being its own tokens) accepted.
+      draft: { path: join(dir, 'tiny.gguf'), minConfidence: 0, maxTokens: 4, minTokens: 4 } } },
   });
   const log = createLogger('silent');
   app = new HearthApp({ config, log, executor: createGpuWorker(config, 8e9, log), vramBudgetBytes: 8e9, adapters: [(ctx) => (web = createWebAdapter(ctx))] });
@@ -54,7 +57,7 @@ async function metric(name: string, labels: Record<string, string>): Promise<num
 }
 
 describe('conversation cache counters from the GPU worker', () => {
-  it('counts a follow-up as a hit, and shows hits, misses and tokens on the dashboard and at /metrics', async () => {
+  it('counts a follow-up as a hit, and shows hits, misses, tokens and drafts on the dashboard and at /metrics', async () => {
     expect(await metric('hearth_chat_cache_hits_total', { model: 'chat' })).toBeUndefined();
     await answered('what is a cat', 'web:one');
     await answered('and the dog', 'web:one');
@@ -74,6 +77,12 @@ describe('conversation cache counters from the GPU worker', () => {
     expect(await metric('hearth_chat_cache_evictions_total', { model: 'chat' })).toBe(0);
     expect(await metric('hearth_chat_prompt_tokens_total', { model: 'chat', source: 'reused' })).toBe(cache?.reusedTokens);
     expect(await metric('hearth_chat_prompt_tokens_total', { model: 'chat', source: 'evaluated' })).toBe(cache?.evaluatedTokens);
+    // Speculative decoding: the tokens drafted, accepted or rejected, reach the dashboard and /metrics.
+    const draft = app.engine.runnerCounters().chat?.draft;
+    expect(draft?.accepted).toBeGreaterThan(0);
+    expect(feed.view().runnerCounters?.chat?.draft).toEqual(draft);
+    expect(await metric('hearth_chat_draft_tokens_total', { model: 'chat', result: 'accepted' })).toBe(draft?.accepted);
+    expect(await metric('hearth_chat_draft_tokens_total', { model: 'chat', result: 'rejected' })).toBe(draft?.rejected);
     // The contract's families are still there.
     expect(await metric('hearth_chat_tokens_total', {})).toBeGreaterThan(0);
   });

@@ -32,7 +32,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function loadedRunner(overrides: Partial<ChatRunnerSettings> = {}): Promise<ChatRunner> {
+async function loadedRunner(overrides: Partial<ChatRunnerSettings> = {}, now?: () => number): Promise<ChatRunner> {
   const runner = new ChatRunner(
     {
       model: 'chat',
@@ -49,7 +49,7 @@ async function loadedRunner(overrides: Partial<ChatRunnerSettings> = {}): Promis
       tokensPerStep: 4,
       ...overrides,
     },
-    { llama },
+    { llama, ...(now ? { now } : {}) },
   );
   await runner.load();
   return runner;
@@ -194,7 +194,8 @@ describe('ChatRunner chunked prompt evaluation', () => {
 
   it('evaluates a long prompt over several steps, each within promptTokensPerStep, with the same answer', async () => {
     const budget = 48;
-    const runner = await loadedRunner({ promptTokensPerStep: budget });
+    // A step target long enough that only the token bound limits the chunks (speed is tested below).
+    const runner = await loadedRunner({ promptTokensPerStep: budget, maxStepMs: 60_000 });
     const promptTokens = runner.preparePrompt(payload([LONG])).promptTokens;
     expect(promptTokens).toBeGreaterThan(4 * budget);
     const chunked = await answer(runner, 'long', payload([LONG]));
@@ -216,7 +217,7 @@ describe('ChatRunner chunked prompt evaluation', () => {
   it('a long prompt among three chats: every step stays within the bound and the others keep answering', async () => {
     const budget = 48;
     const tokensPerStep = 4;
-    const runner = await loadedRunner({ parallel: 4, promptTokensPerStep: budget, tokensPerStep, maxTokens: 24 });
+    const runner = await loadedRunner({ parallel: 4, promptTokensPerStep: budget, maxStepMs: 60_000, tokensPerStep, maxTokens: 24 });
     const others = ['hello there model', 'why is the night dark', 'how are you'].map((q, i) => [`o${i}`, payload([{ role: 'user', content: q }])] as const);
     // Answers alone, on another runner (this one would keep the long prompt's tokens in an idle sequence).
     const soloRunner = await loadedRunner({ parallel: 1, cacheConversations: 0, promptTokensPerStep: 4096, maxTokens: 24 });
@@ -265,5 +266,30 @@ describe('ChatRunner chunked prompt evaluation', () => {
     expect(stepBatches.slice(0, 4)).toEqual([tokensPerStep, tokensPerStep, tokensPerStep, tokensPerStep]);
     expect(stepTokens.slice(0, 3)).toEqual([budget + 3 * tokensPerStep, budget + 3 * tokensPerStep, budget + 3 * tokensPerStep]);
     await runner.dispose();
+  });
+
+  it('sizes chunks from the measured speed: a slow step shrinks them to the floor, a fast one keeps the bound', async () => {
+    const budget = 48;
+    // A fake clock (the outer edge): every reading is `ms` later than the one before, so every step lasts `ms`.
+    const ticking = (ms: number): (() => number) => {
+      let t = 0;
+      return () => (t += ms);
+    };
+    const slow = await loadedRunner({ promptTokensPerStep: budget, maxStepMs: 100 }, ticking(1_000));
+    const promptTokens = slow.preparePrompt(payload([LONG])).promptTokens;
+    const adapted = await answer(slow, 'long', payload([LONG]));
+    await slow.dispose();
+    const chunks = meta(adapted, 'promptChunks');
+    // The first step knows no speed and takes the bound; 48 tokens in 1 s fits 4.8 in 100 ms, so the
+    // next ones fall to the floor (16 tokens).
+    expect(adapted.stepTokens[0]).toBe(budget);
+    expect(adapted.stepTokens.slice(1, chunks)).toEqual(Array.from({ length: chunks - 1 }, (_, i) => (i < chunks - 2 ? 16 : adapted.stepTokens[chunks - 1])));
+    expect(chunks).toBe(1 + Math.ceil((promptTokens - 1 - budget) / 16));
+
+    const fast = await loadedRunner({ promptTokensPerStep: budget, maxStepMs: 100 }, ticking(1));
+    const bounded = await answer(fast, 'long', payload([LONG]));
+    await fast.dispose();
+    expect(meta(bounded, 'promptChunks')).toBe(Math.ceil((promptTokens - 1) / budget));
+    expect(bounded.result.text).toBe(adapted.result.text);
   });
 });

@@ -13,7 +13,8 @@ describe('the counters message', () => {
     const decoded = decodeFromWorker({ type: 'counters', model: 'chat', counters: { conversationCache: cache } });
     expect(decoded).toEqual({ ok: true, message: { type: 'counters', model: 'chat', counters: { conversationCache: cache } } });
     expect(decodeFromWorker({ type: 'counters', model: 'chat', counters: {} }).ok).toBe(true);
-    expect(decodeFromWorker({ type: 'counters', model: 'chat', counters: { conversationCache: { ...cache, checkpoints: 2 }, draft: { validated: 1 } } }).ok).toBe(true);
+    expect(decodeFromWorker({ type: 'counters', model: 'chat', counters: { conversationCache: { ...cache, checkpoints: 2 }, prefixTree: { nodes: 1 } } }).ok).toBe(true);
+    expect(decodeFromWorker({ type: 'counters', model: 'chat', counters: { draft: { accepted: 4, rejected: 1 } } }).ok).toBe(true);
   });
 
   it.each([
@@ -22,6 +23,7 @@ describe('the counters message', () => {
     ['a count as text', { type: 'counters', model: 'chat', counters: { conversationCache: { ...cache, misses: '2' } } }, 'counters.conversationCache.misses'],
     ['a missing count', { type: 'counters', model: 'chat', counters: { conversationCache: { hits: 1 } } }, 'counters.conversationCache.misses'],
     ['no model', { type: 'counters', counters: {} }, 'model'],
+    ['a draft without its rejected count', { type: 'counters', model: 'chat', counters: { draft: { accepted: 1 } } }, 'counters.draft.rejected'],
   ])('is refused with %s, naming the field', (_name, message, field) => {
     const decoded = decodeFromWorker(message);
     expect(decoded.ok).toBe(false);
@@ -46,5 +48,17 @@ describe('CounterTotals', () => {
     // Reports without a cache count nothing.
     totals.report('image', {});
     expect(Object.keys(totals.snapshot())).toEqual(['chat']);
+  });
+
+  it('totals the draft counters the same way, apart from the cache', () => {
+    const totals = new CounterTotals();
+    totals.report('chat', { conversationCache: cache, draft: { accepted: 8, rejected: 2 } });
+    totals.report('chat', { conversationCache: cache, draft: { accepted: 10, rejected: 5 } });
+    expect(totals.snapshot().chat).toEqual({ conversationCache: cache, draft: { accepted: 10, rejected: 5 } });
+    // A new worker's drafts count from 0; the cache, unchanged, adds nothing.
+    totals.report('chat', { conversationCache: cache, draft: { accepted: 1, rejected: 0 } });
+    expect(totals.snapshot().chat).toEqual({ conversationCache: cache, draft: { accepted: 11, rejected: 5 } });
+    totals.report('other', { draft: { accepted: 2, rejected: 2 } });
+    expect(totals.snapshot().other).toEqual({ draft: { accepted: 2, rejected: 2 } });
   });
 });

@@ -3,6 +3,7 @@ import type { App, RespondFn, SlashCommand } from '@slack/bolt';
 import type { Invocation } from '../../commands/invocation.js';
 import { knowledgeDroppedText, knowledgeStatusLines } from '../../commands/knowledge-admin.js';
 import { etaText } from '../../commands/wording.js';
+import { askAdapterHelp, parseAskText } from './ask-flags.js';
 import { slackErrorText } from './error-text.js';
 import { fresh, guarded, helpLimits, startChat, startImage, type HandlerContext, type Tell } from './handler-context.js';
 import { imagineHelp, parseImagine } from './imagine-flags.js';
@@ -68,11 +69,15 @@ export function registerSlashCommands(app: App, h: HandlerContext): void {
       if (!fresh(h, `trigger:${command.trigger_id}`)) return;
       const where = place(h, command, 'ask');
       if (!where.ok) return tell(where.text);
-      const prompt = unescapeSlack(command.text).trim();
-      if (prompt.length === 0 || prompt.toLowerCase() === 'help') return tell(ASK_HELP);
+      const adapters = h.commands.limits.adapters ?? [];
+      const parsed = parseAskText(unescapeSlack(command.text), adapters);
+      if (!parsed.ok) return tell(slackErrorText(parsed.error));
+      const { prompt, adapter } = parsed.value;
+      if (prompt.length === 0 || prompt.toLowerCase() === 'help') return tell(ASK_HELP + askAdapterHelp(adapters));
       const root = await postRoot(h, command.channel_id, `*<@${command.user_id}> asked:* ${escapeMrkdwn(prompt)}`, tell);
       if (!root) return;
-      await startChat(h, { ...where.origin, thread: root }, { prompt }, tell, { userName: command.user_name, root });
+      const input = adapter !== undefined ? { prompt, adapter } : { prompt };
+      await startChat(h, { ...where.origin, thread: root }, input, tell, { userName: command.user_name, root });
     });
   });
 

@@ -4,29 +4,45 @@
  * each report grew by, and a report lower than the last one (a new worker's) counts from 0. The
  * totals therefore never go down, as Prometheus counters must not.
  */
-import type { ConversationCacheCounters, RunnerCounters } from '../runner.js';
+import type { ConversationCacheCounters, DraftCounters, RunnerCounters } from '../runner.js';
 
 const CACHE_KEYS = ['hits', 'misses', 'evictions', 'reusedTokens', 'evaluatedTokens'] as const satisfies ReadonlyArray<keyof ConversationCacheCounters>;
+const DRAFT_KEYS = ['accepted', 'rejected'] as const satisfies ReadonlyArray<keyof DraftCounters>;
+/** Each group of counters and its keys; a group restarts from 0 on its own (a report may lack one). */
+const GROUPS = { conversationCache: CACHE_KEYS, draft: DRAFT_KEYS } as const;
+type Group = keyof typeof GROUPS;
+type Counts = Record<string, number>;
 
 export function emptyCacheCounters(): ConversationCacheCounters {
   return { hits: 0, misses: 0, evictions: 0, reusedTokens: 0, evaluatedTokens: 0 };
 }
 
+function zeros(keys: readonly string[]): Counts {
+  return Object.fromEntries(keys.map((k) => [k, 0]));
+}
+
 export class CounterTotals {
-  readonly #last = new Map<string, ConversationCacheCounters>();
-  readonly #totals = new Map<string, ConversationCacheCounters>();
+  /** Last report and totals by `${group}\u0000${model}`. */
+  readonly #last = new Map<string, Counts>();
+  readonly #totals = new Map<string, Map<Group, Counts>>();
 
   /** A runner's counters as its worker reported them. */
   report(model: string, counters: RunnerCounters): void {
-    const now = counters.conversationCache;
-    if (!now) return;
-    const last = this.#last.get(model) ?? emptyCacheCounters();
-    const total = this.#totals.get(model) ?? emptyCacheCounters();
-    // A count that went down is a new worker's: everything it reports is new.
-    const restarted = CACHE_KEYS.some((k) => now[k] < last[k]);
-    for (const k of CACHE_KEYS) total[k] += restarted ? now[k] : now[k] - last[k];
-    this.#totals.set(model, total);
-    this.#last.set(model, { ...now });
+    for (const group of Object.keys(GROUPS) as Group[]) {
+      const now = counters[group] as Counts | undefined;
+      if (!now) continue;
+      const keys = GROUPS[group];
+      const lastKey = `${group}\u0000${model}`;
+      const last = this.#last.get(lastKey) ?? zeros(keys);
+      const byGroup = this.#totals.get(model) ?? new Map<Group, Counts>();
+      const total = byGroup.get(group) ?? zeros(keys);
+      // A count that went down is a new worker's: everything it reports is new.
+      const restarted = keys.some((k) => (now[k] ?? 0) < (last[k] ?? 0));
+      for (const k of keys) total[k] = (total[k] ?? 0) + (restarted ? (now[k] ?? 0) : (now[k] ?? 0) - (last[k] ?? 0));
+      byGroup.set(group, total);
+      this.#totals.set(model, byGroup);
+      this.#last.set(lastKey, Object.fromEntries(keys.map((k) => [k, now[k] ?? 0])));
+    }
   }
 
   /** The worker was replaced: its next reports count from 0. */
@@ -37,7 +53,14 @@ export class CounterTotals {
   /** The totals by model (copies). */
   snapshot(): Record<string, RunnerCounters> {
     const out: Record<string, RunnerCounters> = {};
-    for (const [model, total] of this.#totals) out[model] = { conversationCache: { ...total } };
+    for (const [model, byGroup] of this.#totals) {
+      const counters: RunnerCounters = {};
+      const cache = byGroup.get('conversationCache');
+      if (cache) counters.conversationCache = { ...emptyCacheCounters(), ...cache };
+      const draft = byGroup.get('draft');
+      if (draft) counters.draft = { accepted: draft.accepted ?? 0, rejected: draft.rejected ?? 0 };
+      out[model] = counters;
+    }
     return out;
   }
 }

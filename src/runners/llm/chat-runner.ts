@@ -3,18 +3,11 @@
  * conversations are cached), one sequence per running job. The engine advances jobs with `step`; the
  * jobs of one step decode together as llama.cpp batches. Idle sequences keep their conversation's
  * evaluated tokens for its next turn (SequenceCache); a long prompt is evaluated over several steps,
- * at most `promptTokensPerStep` prompt tokens per step in all. A job that names a LoRA adapter runs
+ * as many prompt tokens per step in all as fit `maxStepMs` at the measured speed (ChunkBudget),
+ * never more than `promptTokensPerStep`. A job that names a LoRA adapter runs
  * in that adapter's own context (ContextPool), in the same steps as the others.
  */
-import {
-  InsufficientMemoryError,
-  resolveChatWrapper,
-  type ChatWrapper,
-  type Llama,
-  type LlamaContext,
-  type LlamaModel,
-  type Token,
-} from 'node-llama-cpp';
+import { resolveChatWrapper, type ChatWrapper, type Llama, type LlamaContext, type LlamaModel, type Token } from 'node-llama-cpp';
 import { HearthError, type Json } from '../../engine/types.js';
 import type { Runner, RunnerCounters, RunnerJob, StepOptions, StepOutput } from '../../engine/runner.js';
 import { RunnerLifecycle, type LoadContext } from '../lifecycle.js';
@@ -24,6 +17,7 @@ import { ChatJob, stepGrants, toChatHistory } from './chat-job.js';
 import { inspectChatModel, type ChatModelInspection } from './gguf-check.js';
 import { acceptanceRate, draftedSequences, emptyDraftStats, predictionsSince, type DraftStats } from './draft.js';
 import { createLlama } from './llama-instance.js';
+import { loadError } from './load-error.js';
 import {
   DEFAULT_PAYLOAD_LIMITS,
   fitChatHistory,
@@ -33,6 +27,7 @@ import {
   type FittedPrompt,
 } from './prompt-fit.js';
 import { checkSettings, DEFAULT_PROMPT_TOKENS_PER_STEP, type ChatRunnerSettings } from './chat-settings.js';
+import { ChunkBudget, DEFAULT_MAX_STEP_MS } from './chunk-budget.js';
 import { emptyCacheStats, SequenceCache, type ConversationCacheStats, type SequenceSource } from './sequence-cache.js';
 import { StepCoordinator } from './token-gate.js';
 import { estimateChatVram, fitGpuLayers, type ContextShape } from './vram.js';
@@ -51,6 +46,8 @@ export interface ChatRunnerStats extends BatchStats {
 export interface ChatRunnerOptions {
   /** A Llama to use instead of creating one (tests pass a CPU one with one thread). It is not disposed by the runner. */
   llama?: Llama;
+  /** Milliseconds clock the prompt chunk budget times steps with (default `performance.now`). */
+  now?: () => number;
 }
 
 /**
@@ -93,6 +90,8 @@ export class ChatRunner implements Runner {
   private readonly cacheStats = emptyCacheStats();
   private readonly draftStats = emptyDraftStats();
   private readonly adapterStats: AdapterContextStats = { created: 0, evicted: 0 };
+  /** Prompt tokens per step, from measured speed (`maxStepMs`) within `promptTokensPerStep`. */
+  private readonly chunkBudget: ChunkBudget;
   /** The context each running job's sequence belongs to. */
   private readonly jobEntries = new Map<ChatJob, PoolEntry>();
   /** Jobs begun or beginning (each holds a sequence). */
@@ -104,6 +103,8 @@ export class ChatRunner implements Runner {
     this.model = settings.model;
     this.maxBatch = settings.parallel;
     this.injectedLlama = options.llama;
+    const maxStepMs = settings.maxStepMs ?? DEFAULT_MAX_STEP_MS;
+    this.chunkBudget = new ChunkBudget({ maxStepMs, maxTokens: this.promptTokensPerStep, ...(options.now ? { now: options.now } : {}) });
     this.life = new RunnerLifecycle<Loaded>({ kind: 'chat', model: this.model, load: (ctx) => this.doLoad(ctx) });
   }
 
@@ -115,7 +116,8 @@ export class ChatRunner implements Runner {
 
   /** The counters the worker reports to the main process (metrics, dashboard). */
   counters(): RunnerCounters {
-    return { conversationCache: { ...this.cacheStats } };
+    const draft = this.settings.draft ? { draft: { accepted: this.draftStats.validated, rejected: this.draftStats.refuted } } : {};
+    return { conversationCache: { ...this.cacheStats }, ...draft };
   }
 
   private get keepConversations(): number {
@@ -225,7 +227,7 @@ export class ChatRunner implements Runner {
         ...(signal ? { loadSignal: signal } : {}),
       });
     } catch (error) {
-      throw this.loadError(error, signal);
+      throw loadError(error, signal, this.settings.path);
     }
     defer('model', () => model.dispose());
     let context: LlamaContext;
@@ -241,7 +243,7 @@ export class ChatRunner implements Runner {
         ...(signal ? { createSignal: signal } : {}),
       });
     } catch (error) {
-      throw this.loadError(error, signal);
+      throw loadError(error, signal, this.settings.path);
     }
     defer('context', () => context.dispose());
     const sequences = new SequenceCache(await this.sequenceSource(model, context, gpuLayers, signal, defer), this.keepConversations, this.cacheStats);
@@ -271,7 +273,7 @@ export class ChatRunner implements Runner {
         failedCreationRemedy: false,
       });
     } catch (error) {
-      throw this.loadError(error, undefined, adapter.path);
+      throw loadError(error, undefined, adapter.path);
     }
     const sequences = new SequenceCache(context, Math.min(this.keepConversations, this.settings.parallel), this.cacheStats);
     return { adapter: name, context, sequences, busy: 0, lastUsed: 0 };
@@ -294,18 +296,10 @@ export class ChatRunner implements Runner {
         createSignal: signal,
       });
     } catch (error) {
-      throw this.loadError(error, signal, draft.path);
+      throw loadError(error, signal, draft.path);
     }
     defer('draft context', () => draftContext.dispose());
     return draftedSequences(context, draftContext, draft);
-  }
-
-  private loadError(error: unknown, signal: AbortSignal | undefined, path = this.settings.path): unknown {
-    if (signal?.aborted) return error;
-    const found = error instanceof Error ? error.message : String(error);
-    if (error instanceof InsufficientMemoryError)
-      return new HearthError('MODEL_TOO_LARGE', `${path} does not fit in memory: ${found}`, { path, found });
-    return new HearthError('MODEL_INVALID', `${path} could not be loaded: ${found}`, { path, found });
   }
 
   /** Frees the jobs, the context and the model (waits for a load in flight). */
@@ -444,10 +438,12 @@ export class ChatRunner implements Runner {
     }
     const before = new Map(running.map((job) => [job, { ...job.work }]));
     for (const job of running) job.onText = (text) => opts.emit(job.id, { type: 'token', text });
+    const timed = this.chunkBudget.startStep();
     try {
-      await this.coordinator.run(stepGrants(running, this.promptTokensPerStep, this.settings.tokensPerStep), opts.signal);
+      await this.coordinator.run(stepGrants(running, this.chunkBudget.tokens(), this.settings.tokensPerStep), opts.signal);
     } finally {
       for (const job of running) job.onText = undefined;
+      timed(running.reduce((sum, job) => sum + job.work.promptTokens - (before.get(job)?.promptTokens ?? 0), 0));
     }
     return jobIds.map((id) => {
       const known = outputs.get(id);

@@ -29,6 +29,8 @@ export interface ChatRunnerSettings {
   tokensPerStep: number;
   /** Prompt tokens one step evaluates, over all its jobs (a longer prompt takes several steps). Default 512. */
   promptTokensPerStep?: number;
+  /** Target length of a step that evaluates prompt tokens, in ms: chunks are sized from measured speed. Default 250. */
+  maxStepMs?: number;
   /** Conversations whose evaluated tokens idle sequences keep (0 = none). Default `parallel`; more adds sequences. */
   cacheConversations?: number;
   /** A draft model for speculative decoding (same tokenizer); off when unset. */
@@ -55,6 +57,8 @@ export function checkSettings(s: ChatRunnerSettings): void {
   if (!int(s.tokensPerStep, 1, 4096)) fail('tokensPerStep', 'an integer between 1 and 4096', s.tokensPerStep);
   if (s.promptTokensPerStep !== undefined && !int(s.promptTokensPerStep, 1, 1 << 20))
     fail('promptTokensPerStep', `an integer between 1 and ${1 << 20}`, s.promptTokensPerStep);
+  if (s.maxStepMs !== undefined && !(Number.isFinite(s.maxStepMs) && s.maxStepMs >= 1 && s.maxStepMs <= 60_000))
+    fail('maxStepMs', 'a number of milliseconds between 1 and 60000', s.maxStepMs);
   if (s.cacheConversations !== undefined && !int(s.cacheConversations, 0, 256))
     fail('cacheConversations', 'an integer between 0 and 256', s.cacheConversations);
   if (s.threads !== 'auto' && !int(s.threads, 1, 1024)) fail('threads', '"auto" or an integer between 1 and 1024', s.threads);

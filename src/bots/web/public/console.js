@@ -184,7 +184,7 @@ async function send(kind, prompt) {
     uploadId = up.data.uploadId;
   }
   let res;
-  if (kind === 'ask') res = await post('/api/ask', { ref, prompt, uploadId });
+  if (kind === 'ask') res = await post('/api/ask', { ref, prompt, uploadId, ...askOptions() });
   else if (kind === 'caption') res = await post('/api/caption', { ref, question: prompt, uploadId, detail: $('opt-detail').value });
   else res = await post('/api/imagine', { ref, prompt, uploadId, ...imageOptions(!!file) });
   if (!res.ok) failCard(card, res.error);
@@ -270,6 +270,7 @@ function setMode(next) {
   for (const b of document.querySelectorAll('[data-mode]')) b.setAttribute('aria-selected', String(b.dataset.mode === mode));
   $('image-options').hidden = mode !== 'imagine';
   $('caption-options').hidden = mode !== 'caption';
+  $('ask-options').hidden = mode !== 'ask' || adapterNames().length === 0;
   promptEl.placeholder = PLACEHOLDER[mode];
   hint.textContent = '';
 }
@@ -287,7 +288,22 @@ function setAttachment(file) {
   );
 }
 
+/** The LoRA adapters /ask may name (none: no adapter select). */
+function adapterNames() {
+  return info?.limits?.adapters ?? [];
+}
+
+/** The chosen adapter, sent by name to the same ask command as the other platforms use. */
+function askOptions() {
+  const adapter = $('opt-adapter').value;
+  return adapterNames().length > 0 && adapter !== '' ? { adapter } : {};
+}
+
 function applyInfo() {
+  const names = adapterNames();
+  // "Default" leaves the choice to the command (the channel's adapter, else none).
+  $('opt-adapter').replaceChildren(h('option', { value: '' }, 'default'), ...names.map((a) => h('option', { value: a }, a)));
+  $('ask-options').hidden = mode !== 'ask' || names.length === 0;
   const lim = info.limits.image;
   const d = info.imageDefaults;
   for (const id of ['opt-width', 'opt-height']) {

@@ -120,7 +120,19 @@ function renderVram(v) {
     ),
     h('p', { class: 'muted' }, `${v.steps} steps run, ${v.swaps} model swaps.`),
     ...cacheLines(v.runnerCounters ?? {}),
+    ...draftLines(v.runnerCounters ?? {}),
   );
+}
+
+/** Speculative decoding of each model with a draft model: drafted tokens accepted and rejected. */
+function draftLines(counters) {
+  return Object.entries(counters)
+    .filter(([, c]) => c.draft)
+    .map(([model, { draft: d }]) => {
+      const drafted = d.accepted + d.rejected;
+      const rate = drafted > 0 ? `${Math.round((100 * d.accepted) / drafted)}% accepted` : 'none checked yet';
+      return h('p', { class: 'muted', 'data-draft': model }, `${model} draft model: ${d.accepted} of ${drafted} drafted tokens accepted, ${d.rejected} rejected (${rate}).`);
+    });
 }
 
 /** The chat conversation cache of each model that keeps one: hits, misses, and prompt tokens reused. */
