@@ -9,7 +9,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AppHostSpec } from '../fixtures/app-host.js';
 import { AppHost, FileGate, alive, parentOf, readDb, readStepLog, startOf, until, workerPid } from '../helpers/app-host-process.js';
 import { fairStartOrder } from '../helpers/fair-order.js';
@@ -49,8 +49,13 @@ describe.each(['discord', 'slack'] as const)('kill -9 of a whole hearth on %s', 
     driver = platform === 'discord' ? await discordDriver() : await slackDriver();
   });
 
+  // After each test, not only at the end: a host a failed test left running stays connected to the
+  // shared fake platform and would take the next test's commands.
+  afterEach(async () => {
+    for (const h of hosts.splice(0)) if (h.child.exitCode === null && h.child.signalCode === null) await h.kill();
+  });
+
   afterAll(async () => {
-    for (const h of hosts) if (h.child.exitCode === null && h.child.signalCode === null) await h.kill();
     await driver?.close();
   });
 
@@ -192,7 +197,9 @@ describe.each(['discord', 'slack'] as const)('kill -9 of a whole hearth on %s', 
       expect(driver.shownText(alice)).not.toContain(`${answer}echo:`);
       const after = jobsOf(db)[0]!;
       expect(after).toMatchObject({ attempts: 2, crashes: 0 });
-      expect(JSON.parse(after.origin!)).not.toHaveProperty('posting');
+      // Whether the intent is still in the origin is left open: it is cleared once the restart has
+      // looked for the message, unless the job ended first (an ended job's origin is no longer
+      // written; it is delivered by then, so no restart acts on it). Under load either can happen.
       expect(second.reported).toEqual([]);
       expect(driver.platformErrors()).toEqual([]);
       await second.stop();
