@@ -11,13 +11,13 @@ import { ClipTokenizer, CLIP_LENGTH } from './clip-tokenizer.js';
 import { estimateVramBytes, inspectModelFolder, type ModelFolder } from './model-folder.js';
 import type { PipelineIo } from './model-io.js';
 import { OrtWorkerClient } from './ort-client.js';
-import { rgbToPng, vaeOutputToRgb } from './png.js';
+import { rgbToPng } from './png.js';
 import { latentPreviewPng } from './preview.js';
 import { CUDA_INSTALL_HINT, detectOrtProviders } from './providers.js';
 import type { Shape4, XlEncode } from './protocol.js';
 import { validateImagePayload, type ImageRequest } from './request.js';
 import { initImagePixels, initLatents, img2imgStart, DEFAULT_INIT_IMAGE_LIMITS, type InitImageLimits } from './init-image.js';
-import { checkFinite, checkStaticShape, requireVaeEncoder, xlEncode } from './job-setup.js';
+import { checkStaticShape, nonFiniteError, requireVaeEncoder, xlEncode } from './job-setup.js';
 import { readImageModelProfile } from './model-profile.js';
 import { imageModelRules, type ImageModelRules } from '../../jobs/image-model.js';
 import { ABORTED, unlessAborted } from './abortable.js';
@@ -346,8 +346,8 @@ export class ImageRunner implements Runner {
         { file: loaded.folder.vaeDecoder, expected: `[1, 3, ${height}, ${width}]`, given: `[${decoded.shape.join(', ')}]` },
       );
     }
-    checkFinite(decoded.image, loaded.folder);
-    const png = await rgbToPng(vaeOutputToRgb(decoded.image, width, height), width, height);
+    if (decoded.nonFinite !== undefined) throw nonFiniteError(decoded.nonFinite, loaded.folder);
+    const png = await rgbToPng(decoded.rgb, width, height);
     const result: JobResult = {
       image: { png, width, height },
       stopReason: 'done',
