@@ -25,6 +25,8 @@ import { Rng } from './rng.js';
 import { createScheduler, defaultSchedulerFor, type Scheduler, type SchedulerName } from './schedulers/index.js';
 import type { ImageProvider, ImageRunnerSettings } from './settings.js';
 
+export { guide } from './guidance.js';
+
 /** Where the runner reports load decisions (provider fallback). pino's Logger fits. */
 export interface ImageRunnerLogger {
   info(message: string): void;
@@ -312,12 +314,11 @@ export class ImageRunner implements Runner {
       const input = job.scheduler.scaleModelInput(job.latents, i);
       // A copy goes to the worker (transferred): `input` may be the latents themselves.
       const sample = input === job.latents ? new Float32Array(input) : input;
-      const r = await unlessAborted(
-        client.call({ type: 'unet', key: job.key, sample, shape: job.shape, timestep: job.scheduler.timesteps[i] as number }, [sample.buffer as ArrayBuffer]),
-        signal,
-      );
-      if (r === ABORTED || !stillCurrent()) return { jobId };
-      const noise = job.guided ? guide(r, job.request.guidance) : r;
+      const timestep = job.scheduler.timesteps[i] as number;
+      // Guidance is applied in the thread, on ONNX Runtime's output as it lies: only the guided half comes back.
+      const call = { type: 'unet', key: job.key, sample, shape: job.shape, timestep, ...(job.guided ? { guidance: job.request.guidance } : {}) } as const;
+      const noise = await unlessAborted(client.call(call, [sample.buffer as ArrayBuffer]), signal);
+      if (noise === ABORTED || !stillCurrent()) return { jobId };
       const { prevSample, denoised } = job.scheduler.step(noise, i, job.latents, job.rng);
       job.latents = prevSample;
       job.done = i + 1;
@@ -397,15 +398,4 @@ export class ImageRunner implements Runner {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
-}
-
-/** Classifier-free guidance: uncond + g·(cond − uncond), from the [uncond; cond] batch. */
-export function guide(batch: Float32Array, guidance: number): Float32Array {
-  const n = batch.length / 2;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const u = batch[i] as number;
-    out[i] = u + guidance * ((batch[n + i] as number) - u);
-  }
-  return out;
 }

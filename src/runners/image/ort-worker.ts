@@ -7,6 +7,7 @@ import { parentPort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { HearthError, toErrorInfo } from '../../engine/types.js';
 import { floatsToHalf, halfToFloats, toHalfBits } from './fp16.js';
+import { guide } from './guidance.js';
 import { resolvePipelineIo, resolveVaeEncoderIo, type FloatType, type PipelineIo, type SessionInfo, type TensorInfo } from './model-io.js';
 import type { CallMessage, DecodeResult, LoadCall, LoadResult, ReplyMessage, Shape4, VaeEncodeResult, WorkerCall, WorkerResults, XlEncode } from './protocol.js';
 import type { ImageProvider } from './settings.js';
@@ -211,7 +212,7 @@ async function encode(key: string, ids: Int32Array, batch: number, xl: XlEncode 
   return null;
 }
 
-async function unet(key: string, sample: Float32Array, shape: Shape4, timestep: number): Promise<Float32Array> {
+async function unet(key: string, sample: Float32Array, shape: Shape4, timestep: number, guidance: number | undefined): Promise<Float32Array> {
   const { unet: session, io } = need();
   const cond = embeddings.get(key);
   if (!cond) throw new HearthError('RUNNER_FAILED', `no text embeddings for ${key}: encode first`);
@@ -228,7 +229,10 @@ async function unet(key: string, sample: Float32Array, shape: Shape4, timestep: 
     ...cond.added,
   };
   const out = await session.run(feeds, [io.unet.out]);
-  return toFloats(out[io.unet.out] as ort.Tensor);
+  const t = out[io.unet.out] as ort.Tensor;
+  // Guided here, reading the output in place: no copy of the whole batch is made or sent.
+  if (guidance !== undefined && batch === 2 && (t.data instanceof Float32Array || t.data instanceof Uint16Array)) return guide(t.data, guidance);
+  return toFloats(t);
 }
 
 /**
@@ -273,7 +277,7 @@ async function handle(call: WorkerCall): Promise<WorkerResults[WorkerCall['type'
     case 'encode':
       return encode(call.key, call.ids, call.batch, call.xl);
     case 'unet':
-      return unet(call.key, call.sample, call.shape, call.timestep);
+      return unet(call.key, call.sample, call.shape, call.timestep, call.guidance);
     case 'decode':
       return decode(call.latents, call.shape);
     case 'vaeEncode':

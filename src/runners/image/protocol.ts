@@ -35,8 +35,11 @@ export type WorkerCall =
   | LoadCall
   /** Runs the text encoder on `batch` rows of 77 ids and keeps the result under `key` for the UNet. */
   | { type: 'encode'; key: string; ids: Int32Array; batch: number; xl?: XlEncode }
-  /** One UNet evaluation of batch-1 latents, repeated to the batch of `key`'s embeddings; returns [batch,4,h,w]. */
-  | { type: 'unet'; key: string; sample: Float32Array; shape: Shape4; timestep: number }
+  /**
+   * One UNet evaluation of batch-1 latents, repeated to the batch of `key`'s embeddings; returns
+   * [batch,4,h,w], or with `guidance` and a [uncond; cond] batch of 2, the guided [1,4,h,w].
+   */
+  | { type: 'unet'; key: string; sample: Float32Array; shape: Shape4; timestep: number; guidance?: number }
   /** VAE-decodes already scaled latents; returns the [1,3,8h,8w] output as interleaved RGB bytes. */
   | { type: 'decode'; latents: Float32Array; shape: Shape4 }
   /** VAE-encodes an image [1,3,H,W] in [-1, 1]; returns the encoder's raw output (latents or their distribution). */
