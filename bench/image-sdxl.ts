@@ -3,7 +3,8 @@
  * optimum's names, two text encoders, the UNet's added text_embeds and time_ids) at SDXL's native
  * 1024×1024 (128×128 latents, batch 2 for guidance), through hearth's ImageRunner vs a bare loop
  * calling the same ONNX sessions on the caller's thread (both text encoders once, the penultimate
- * layers concatenated, the UNet per step with the pooled embedding and the six time ids, the VAE once).
+ * layers concatenated, the UNet per step with the pooled embedding and the six time ids, the VAE once,
+ * its output to a PNG as hearth delivers it: bench/bare-png.ts).
  * Same files, same thread count, runs alternated; the headline compares the best run of each path.
  *
  * Run: npx tsx bench/image.ts (prints this case after the SD one), or npx tsx bench/image-sdxl.ts
@@ -16,6 +17,7 @@ import { pathToFileURL } from 'node:url';
 import ort from 'onnxruntime-node';
 import { ImageRunner } from '../src/runners/image/image-runner.js';
 import { writeTinySdxl } from '../test/fixtures/tiny-sdxl.js';
+import { barePng } from './bare-png.js';
 
 const SIZE = 1024;
 const STEPS = 20;
@@ -86,7 +88,8 @@ async function bareLoop(dir: string, threads: number): Promise<() => Promise<Sam
         const both = (out.out_sample as ort.Tensor).data as Float32Array;
         sample = both.subarray(0, both.length / 2);
       }
-      await vae.run({ latent_sample: new ort.Tensor('float32', new Float32Array(sample), [1, 4, h, h]) });
+      const decoded = await vae.run({ latent_sample: new ort.Tensor('float32', new Float32Array(sample), [1, 4, h, h]) });
+      await barePng(decoded.sample as ort.Tensor);
     });
 }
 
@@ -154,7 +157,7 @@ export async function runSdxlBench(): Promise<string> {
       '',
       '| path | steps/s (best) | steps/s (median) | steps per CPU-second (median) | ms per step, best (incl. encode + decode) |',
       '|---|---:|---:|---:|---:|',
-      row("bare onnxruntime-node loop (session.run on the caller's thread)", b),
+      row("bare onnxruntime-node loop (session.run on the caller's thread, PNG)", b),
       row('hearth ImageRunner (worker thread, scheduler, guidance, PNG)', r),
       `| **hearth / bare** (target ≥ 0.95) | **${(best(r) / best(b)).toFixed(3)}** | ${(mid(r) / mid(b)).toFixed(3)} | ${(cpu(r) / cpu(b)).toFixed(3)} | |`,
     ].join('\n');

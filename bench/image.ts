@@ -1,7 +1,8 @@
 /**
  * bench/image: UNet steps per second through hearth's ImageRunner (worker thread, scheduler math,
  * guidance, PNG) vs a bare loop calling the same ONNX sessions directly (`session.run` on this
- * thread: text encoder once, the UNet per step, the VAE once). Same model files, same thread count,
+ * thread: text encoder once, the UNet per step, the VAE once, its output to a PNG as hearth delivers
+ * it: bench/bare-png.ts). Same model files, same thread count,
  * runs alternated. Other work on the machine only ever adds time, so the headline compares the best
  * run of each path; medians are shown beside it. A third path runs the same bare loop inside a worker
  * thread, to show what the thread itself costs (the image runner needs one: `session.run` blocks).
@@ -32,6 +33,7 @@ import { ImageRunner } from '../src/runners/image/image-runner.js';
 import { SimRunner } from '../test/fixtures/sim-runner.js';
 import { writeTinySd } from '../test/fixtures/tiny-sd.js';
 import { runSdxlBench } from './image-sdxl.js';
+import { BARE_PNG_CJS, barePng } from './bare-png.js';
 
 const SIZE = 512;
 const STEPS = 25;
@@ -92,7 +94,8 @@ async function bareLoop(dir: string, threads: number): Promise<() => Promise<Sam
         const both = (out.out_sample as ort.Tensor).data as Float32Array;
         sample = both.subarray(0, both.length / 2);
       }
-      await vae.run({ latent_sample: new ort.Tensor('float32', new Float32Array(sample), [1, 4, h, h]) });
+      const decoded = await vae.run({ latent_sample: new ort.Tensor('float32', new Float32Array(sample), [1, 4, h, h]) });
+      await barePng(decoded.sample as ort.Tensor);
     });
 }
 
@@ -100,7 +103,9 @@ async function bareLoop(dir: string, threads: number): Promise<() => Promise<Sam
 const WORKER_LOOP = `
 const { parentPort, workerData } = require('node:worker_threads');
 const ort = require(workerData.ortPath);
+const sharp = require(workerData.sharpPath);
 const { dir, threads, steps, size } = workerData;
+${BARE_PNG_CJS}
 (async () => {
   const opts = { executionProviders: ['cpu'], graphOptimizationLevel: 'all', intraOpNumThreads: threads, interOpNumThreads: 1, logSeverityLevel: 3 };
   const te = await ort.InferenceSession.create(dir + '/text_encoder/model.onnx', opts);
@@ -124,7 +129,8 @@ const { dir, threads, steps, size } = workerData;
       const both = out.out_sample.data;
       sample = both.subarray(0, both.length / 2);
     }
-    await vae.run({ latent_sample: new ort.Tensor('float32', new Float32Array(sample), [1, 4, h, h]) });
+    const decoded = await vae.run({ latent_sample: new ort.Tensor('float32', new Float32Array(sample), [1, 4, h, h]) });
+    await barePng(decoded.sample, sharp);
     parentPort.postMessage('done');
   });
   parentPort.postMessage('ready');
@@ -132,8 +138,10 @@ const { dir, threads, steps, size } = workerData;
 `;
 
 async function bareLoopInWorker(dir: string, threads: number): Promise<{ run: () => Promise<Sample>; stop: () => Promise<number> }> {
-  const ortPath = createRequire(import.meta.url).resolve('onnxruntime-node');
-  const worker = new Worker(WORKER_LOOP, { eval: true, workerData: { ortPath, dir, threads, steps: STEPS, size: SIZE } });
+  const require = createRequire(import.meta.url);
+  const ortPath = require.resolve('onnxruntime-node');
+  const sharpPath = require.resolve('sharp');
+  const worker = new Worker(WORKER_LOOP, { eval: true, workerData: { ortPath, sharpPath, dir, threads, steps: STEPS, size: SIZE } });
   const next = (): Promise<unknown> =>
     new Promise((resolve, reject) => {
       worker.once('message', resolve);
@@ -225,7 +233,7 @@ export async function runImageBench(): Promise<string> {
       '',
       '| path | steps/s (best) | steps/s (median) | steps per CPU-second (median) | ms per step, best (incl. encode + decode) |',
       '|---|---:|---:|---:|---:|',
-      row("bare onnxruntime-node loop (session.run on the caller's thread)", b),
+      row("bare onnxruntime-node loop (session.run on the caller's thread, PNG)", b),
       row('the same bare loop inside a worker thread', w),
       row('hearth ImageRunner (worker thread, scheduler, guidance, PNG)', r),
       `| bare in a worker thread / bare | ${ratio(best, 'stepsPerSecond', w)} | ${ratio(mid, 'stepsPerSecond', w)} | ${ratio(mid, 'stepsPerCpuSecond', w)} | |`,

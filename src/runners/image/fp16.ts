@@ -4,15 +4,15 @@
  * Rounding follows numpy's npy_floatbits_to_halfbits (round half to even, overflow to inf).
  */
 
-let halfTable: Float32Array | undefined;
+let halfValues: Float32Array | undefined;
 
 /** Every half bit pattern's float value: 256 KiB, built once; a lookup beats bit twiddling per element. */
-function table(): Float32Array {
-  if (halfTable) return halfTable;
+export function halfTable(): Float32Array {
+  if (halfValues) return halfValues;
   const bits = new Uint32Array(65536);
   for (let h = 0; h < 65536; h++) bits[h] = halfBitsToFloatBits(h);
-  halfTable = new Float32Array(bits.buffer);
-  return halfTable;
+  halfValues = new Float32Array(bits.buffer);
+  return halfValues;
 }
 
 function halfBitsToFloatBits(h: number): number {
@@ -70,7 +70,7 @@ export function floatsToHalf(src: Float32Array): Uint16Array {
 
 /** fp16 bit patterns to float32 values. */
 export function halfToFloats(src: Uint16Array): Float32Array {
-  const t = table();
+  const t = halfTable();
   const out = new Float32Array(src.length);
   for (let i = 0; i < src.length; i++) out[i] = t[src[i] as number] as number;
   return out;
@@ -81,5 +81,5 @@ export function toHalfBits(value: number): number {
   return floatBitsToHalfBits(new Uint32Array(new Float32Array([value]).buffer)[0] as number);
 }
 export function fromHalfBits(bits: number): number {
-  return table()[bits & 0xffff] as number;
+  return halfTable()[bits & 0xffff] as number;
 }

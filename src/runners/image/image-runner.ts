@@ -11,19 +11,21 @@ import { ClipTokenizer, CLIP_LENGTH } from './clip-tokenizer.js';
 import { estimateVramBytes, inspectModelFolder, type ModelFolder } from './model-folder.js';
 import type { PipelineIo } from './model-io.js';
 import { OrtWorkerClient } from './ort-client.js';
-import { rgbToPng, vaeOutputToRgb } from './png.js';
+import { rgbToPng } from './png.js';
 import { latentPreviewPng } from './preview.js';
 import { CUDA_INSTALL_HINT, detectOrtProviders } from './providers.js';
 import type { Shape4, XlEncode } from './protocol.js';
 import { validateImagePayload, type ImageRequest } from './request.js';
 import { initImagePixels, initLatents, img2imgStart, DEFAULT_INIT_IMAGE_LIMITS, type InitImageLimits } from './init-image.js';
-import { checkFinite, checkStaticShape, requireVaeEncoder, xlEncode } from './job-setup.js';
+import { checkStaticShape, nonFiniteError, requireVaeEncoder, xlEncode } from './job-setup.js';
 import { readImageModelProfile } from './model-profile.js';
 import { imageModelRules, type ImageModelRules } from '../../jobs/image-model.js';
 import { ABORTED, unlessAborted } from './abortable.js';
 import { Rng } from './rng.js';
 import { createScheduler, defaultSchedulerFor, type Scheduler, type SchedulerName } from './schedulers/index.js';
 import type { ImageProvider, ImageRunnerSettings } from './settings.js';
+
+export { guide } from './guidance.js';
 
 /** Where the runner reports load decisions (provider fallback). pino's Logger fits. */
 export interface ImageRunnerLogger {
@@ -312,12 +314,11 @@ export class ImageRunner implements Runner {
       const input = job.scheduler.scaleModelInput(job.latents, i);
       // A copy goes to the worker (transferred): `input` may be the latents themselves.
       const sample = input === job.latents ? new Float32Array(input) : input;
-      const r = await unlessAborted(
-        client.call({ type: 'unet', key: job.key, sample, shape: job.shape, timestep: job.scheduler.timesteps[i] as number }, [sample.buffer as ArrayBuffer]),
-        signal,
-      );
-      if (r === ABORTED || !stillCurrent()) return { jobId };
-      const noise = job.guided ? guide(r, job.request.guidance) : r;
+      const timestep = job.scheduler.timesteps[i] as number;
+      // Guidance is applied in the thread, on ONNX Runtime's output as it lies: only the guided half comes back.
+      const call = { type: 'unet', key: job.key, sample, shape: job.shape, timestep, ...(job.guided ? { guidance: job.request.guidance } : {}) } as const;
+      const noise = await unlessAborted(client.call(call, [sample.buffer as ArrayBuffer]), signal);
+      if (noise === ABORTED || !stillCurrent()) return { jobId };
       const { prevSample, denoised } = job.scheduler.step(noise, i, job.latents, job.rng);
       job.latents = prevSample;
       job.done = i + 1;
@@ -346,8 +347,8 @@ export class ImageRunner implements Runner {
         { file: loaded.folder.vaeDecoder, expected: `[1, 3, ${height}, ${width}]`, given: `[${decoded.shape.join(', ')}]` },
       );
     }
-    checkFinite(decoded.image, loaded.folder);
-    const png = await rgbToPng(vaeOutputToRgb(decoded.image, width, height), width, height);
+    if (decoded.nonFinite !== undefined) throw nonFiniteError(decoded.nonFinite, loaded.folder);
+    const png = await rgbToPng(decoded.rgb, width, height);
     const result: JobResult = {
       image: { png, width, height },
       stopReason: 'done',
@@ -397,15 +398,4 @@ export class ImageRunner implements Runner {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.dispose();
   }
-}
-
-/** Classifier-free guidance: uncond + g·(cond − uncond), from the [uncond; cond] batch. */
-export function guide(batch: Float32Array, guidance: number): Float32Array {
-  const n = batch.length / 2;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const u = batch[i] as number;
-    out[i] = u + guidance * ((batch[n + i] as number) - u);
-  }
-  return out;
 }

@@ -72,14 +72,18 @@ export function requireVaeEncoder(loaded: { io: PipelineIo; folder: ModelFolder;
  */
 export function checkFinite(image: Float32Array, folder: ModelFolder): void {
   for (let i = 0; i < image.length; i++) {
-    if (Number.isFinite(image[i] as number)) continue;
-    const hint = folder.forceUpcast
-      ? 'its config says force_upcast: this VAE must run in float32; use an export with a float32 VAE (or an fp16-fixed one)'
-      : 'the VAE overflowed';
-    throw new HearthError('MODEL_INVALID', `${folder.vaeDecoder} decoded to values that are not numbers: ${hint}`, {
-      file: folder.vaeDecoder,
-      expected: 'finite pixel values',
-      given: String(image[i]),
-    });
+    if (!Number.isFinite(image[i] as number)) throw nonFiniteError(image[i] as number, folder);
   }
+}
+
+/** The error for a decode that gave `value` (not finite); the worker thread finds it while converting to RGB. */
+export function nonFiniteError(value: number, folder: ModelFolder): HearthError {
+  const hint = folder.forceUpcast
+    ? 'its config says force_upcast: this VAE must run in float32; use an export with a float32 VAE (or an fp16-fixed one)'
+    : 'the VAE overflowed';
+  return new HearthError('MODEL_INVALID', `${folder.vaeDecoder} decoded to values that are not numbers: ${hint}`, {
+    file: folder.vaeDecoder,
+    expected: 'finite pixel values',
+    given: String(value),
+  });
 }

@@ -7,9 +7,11 @@ import { parentPort } from 'node:worker_threads';
 import ort from 'onnxruntime-node';
 import { HearthError, toErrorInfo } from '../../engine/types.js';
 import { floatsToHalf, halfToFloats, toHalfBits } from './fp16.js';
+import { guide } from './guidance.js';
 import { resolvePipelineIo, resolveVaeEncoderIo, type FloatType, type PipelineIo, type SessionInfo, type TensorInfo } from './model-io.js';
-import type { CallMessage, LoadCall, LoadResult, ReplyMessage, Shape4, VaeEncodeResult, WorkerCall, WorkerResults, XlEncode } from './protocol.js';
+import type { CallMessage, DecodeResult, LoadCall, LoadResult, ReplyMessage, Shape4, VaeEncodeResult, WorkerCall, WorkerResults, XlEncode } from './protocol.js';
 import type { ImageProvider } from './settings.js';
+import { vaeOutputToRgbChecked } from './vae-rgb.js';
 
 type Session = ort.InferenceSession;
 
@@ -210,7 +212,7 @@ async function encode(key: string, ids: Int32Array, batch: number, xl: XlEncode 
   return null;
 }
 
-async function unet(key: string, sample: Float32Array, shape: Shape4, timestep: number): Promise<Float32Array> {
+async function unet(key: string, sample: Float32Array, shape: Shape4, timestep: number, guidance: number | undefined): Promise<Float32Array> {
   const { unet: session, io } = need();
   const cond = embeddings.get(key);
   if (!cond) throw new HearthError('RUNNER_FAILED', `no text embeddings for ${key}: encode first`);
@@ -227,14 +229,28 @@ async function unet(key: string, sample: Float32Array, shape: Shape4, timestep: 
     ...cond.added,
   };
   const out = await session.run(feeds, [io.unet.out]);
-  return toFloats(out[io.unet.out] as ort.Tensor);
+  const t = out[io.unet.out] as ort.Tensor;
+  // Guided here, reading the output in place: no copy of the whole batch is made or sent.
+  if (guidance !== undefined && batch === 2 && (t.data instanceof Float32Array || t.data instanceof Uint16Array)) return guide(t.data, guidance);
+  return toFloats(t);
 }
 
-async function decode(latents: Float32Array, shape: Shape4): Promise<{ image: Float32Array; shape: number[] }> {
+/**
+ * Decodes and converts to RGB here, reading ONNX Runtime's output in place: no float copy of the
+ * image (12 bytes a pixel) is made or sent to the main thread, only the 3-byte pixels.
+ */
+async function decode(latents: Float32Array, shape: Shape4): Promise<DecodeResult> {
   const { vae, io } = need();
   const out = await vae.run({ [io.vae.latent]: floatTensor(io.vae.latentType, latents, shape) }, [io.vae.out]);
   const t = out[io.vae.out] as ort.Tensor;
-  return { image: toFloats(t), shape: [...t.dims] };
+  const dims = [...t.dims];
+  const [, channels, height, width] = dims;
+  // The runner names a wrong shape; only a [1, 3, H, W] output is an image.
+  if (dims.length !== 4 || dims[0] !== 1 || channels !== 3 || height === undefined || width === undefined) return { rgb: new Uint8Array(0), shape: dims };
+  const data = t.data;
+  if (!(data instanceof Float32Array) && !(data instanceof Uint16Array)) throw new HearthError('RUNNER_FAILED', `unexpected output type ${t.type}`);
+  const { rgb, nonFinite } = vaeOutputToRgbChecked(data, width, height);
+  return { rgb, shape: dims, ...(nonFinite !== undefined ? { nonFinite } : {}) };
 }
 
 async function vaeEncode(pixels: Float32Array, shape: Shape4): Promise<VaeEncodeResult> {
@@ -261,7 +277,7 @@ async function handle(call: WorkerCall): Promise<WorkerResults[WorkerCall['type'
     case 'encode':
       return encode(call.key, call.ids, call.batch, call.xl);
     case 'unet':
-      return unet(call.key, call.sample, call.shape, call.timestep);
+      return unet(call.key, call.sample, call.shape, call.timestep, call.guidance);
     case 'decode':
       return decode(call.latents, call.shape);
     case 'vaeEncode':
@@ -276,7 +292,7 @@ async function handle(call: WorkerCall): Promise<WorkerResults[WorkerCall['type'
 
 function transferables(value: WorkerResults[WorkerCall['type']]): ArrayBuffer[] {
   if (value instanceof Float32Array) return [value.buffer as ArrayBuffer];
-  if (value && typeof value === 'object' && 'image' in value) return [value.image.buffer as ArrayBuffer];
+  if (value && typeof value === 'object' && 'rgb' in value) return [value.rgb.buffer as ArrayBuffer];
   if (value && typeof value === 'object' && 'latents' in value) return [value.latents.buffer as ArrayBuffer];
   return [];
 }

@@ -35,9 +35,12 @@ export type WorkerCall =
   | LoadCall
   /** Runs the text encoder on `batch` rows of 77 ids and keeps the result under `key` for the UNet. */
   | { type: 'encode'; key: string; ids: Int32Array; batch: number; xl?: XlEncode }
-  /** One UNet evaluation of batch-1 latents, repeated to the batch of `key`'s embeddings; returns [batch,4,h,w]. */
-  | { type: 'unet'; key: string; sample: Float32Array; shape: Shape4; timestep: number }
-  /** VAE-decodes already scaled latents; returns [1,3,8h,8w] in [-1, 1]. */
+  /**
+   * One UNet evaluation of batch-1 latents, repeated to the batch of `key`'s embeddings; returns
+   * [batch,4,h,w], or with `guidance` and a [uncond; cond] batch of 2, the guided [1,4,h,w].
+   */
+  | { type: 'unet'; key: string; sample: Float32Array; shape: Shape4; timestep: number; guidance?: number }
+  /** VAE-decodes already scaled latents; returns the [1,3,8h,8w] output as interleaved RGB bytes. */
   | { type: 'decode'; latents: Float32Array; shape: Shape4 }
   /** VAE-encodes an image [1,3,H,W] in [-1, 1]; returns the encoder's raw output (latents or their distribution). */
   | { type: 'vaeEncode'; pixels: Float32Array; shape: Shape4 }
@@ -45,8 +48,12 @@ export type WorkerCall =
   | { type: 'close' };
 
 export interface DecodeResult {
-  image: Float32Array;
+  /** Interleaved RGB bytes (vaeOutputToRgb); empty when `shape` is not [1, 3, H, W]. */
+  rgb: Uint8Array;
+  /** The VAE output's dims. */
   shape: number[];
+  /** The first value of the output that is not finite (an overflowed decode), if any. */
+  nonFinite?: number;
 }
 
 export interface VaeEncodeResult {
