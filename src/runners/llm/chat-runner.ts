@@ -18,14 +18,7 @@ import { inspectChatModel, type ChatModelInspection } from './gguf-check.js';
 import { acceptanceRate, draftedSequences, emptyDraftStats, predictionsSince, type DraftStats } from './draft.js';
 import { createLlama } from './llama-instance.js';
 import { loadError } from './load-error.js';
-import {
-  DEFAULT_PAYLOAD_LIMITS,
-  fitChatHistory,
-  parseChatPayload,
-  type ChatMessage,
-  type ChatPayload,
-  type FittedPrompt,
-} from './prompt-fit.js';
+import { DEFAULT_PAYLOAD_LIMITS, fitChatHistory, parseChatPayload, type ChatMessage, type ChatPayload, type FittedPrompt } from './prompt-fit.js';
 import { checkSettings, DEFAULT_PROMPT_TOKENS_PER_STEP, type ChatRunnerSettings } from './chat-settings.js';
 import { ChunkBudget, DEFAULT_MAX_STEP_MS } from './chunk-budget.js';
 import { emptyCacheStats, SequenceCache, type ConversationCacheStats, type SequenceSource } from './sequence-cache.js';
@@ -96,6 +89,7 @@ export class ChatRunner implements Runner {
   private readonly jobEntries = new Map<ChatJob, PoolEntry>();
   /** Jobs begun or beginning (each holds a sequence). */
   private active = 0;
+  private readonly releasing = new Set<Promise<void>>(); // jobs being ended: their slots are free once these settle
 
   constructor(settings: ChatRunnerSettings, options: ChatRunnerOptions = {}) {
     checkSettings(settings);
@@ -366,6 +360,8 @@ export class ChatRunner implements Runner {
     const { chatWrapper, pool } = loaded;
     const adapter = payload.adapter;
     checkAdapterName(adapter, this.settings.adapters ?? {});
+    // A slot whose job is being ended is free in a moment: wait for it rather than refuse.
+    while (this.active >= this.settings.parallel && this.releasing.size > 0) await Promise.all([...this.releasing]);
     if (this.active >= this.settings.parallel)
       throw new HearthError(
         'RUNNER_FAILED',
@@ -475,7 +471,11 @@ export class ChatRunner implements Runner {
     if (!job) return;
     this.jobs.delete(jobId);
     const loaded = this.life.peek();
-    if (loaded) await this.release(job);
+    if (loaded) {
+      const releasing: Promise<void> = this.release(job).finally(() => this.releasing.delete(releasing));
+      this.releasing.add(releasing);
+      await releasing;
+    }
     else {
       this.jobEntries.delete(job);
       await job.dispose();
