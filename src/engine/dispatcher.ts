@@ -187,6 +187,11 @@ export class Dispatcher {
           current.jobIds = [id];
           try {
             if (!(await this.#begin(live, signal))) continue;
+            // Cancelled while it was being begun, and the runner began it anyway: free its slot.
+            if (!this.#o.jobs.has(id)) {
+              this.release(model, id);
+              continue;
+            }
           } catch (e) {
             this.#failed([id], e);
             return;
