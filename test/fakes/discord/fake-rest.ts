@@ -171,6 +171,12 @@ export class FakeRestState {
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(out));
       }
     } catch (e) {
+      // A request cut off mid-body (its sender was killed -9) reaches nobody: Discord never sees it
+      // whole, so it is not an error of the app's.
+      if (!(e instanceof ApiError) && !req.complete) {
+        res.destroy();
+        return;
+      }
       const err = e instanceof ApiError ? e : new ApiError(500, 0, e instanceof Error ? e.message : String(e));
       const shown = `${method} ${path.replace(/\/(webhooks\/\d+|interactions\/\d+)\/[^/]+/, '/$1/<token>')}`;
       this.errors.push(`${shown} → ${err.status} ${err.code}`);
