@@ -18,6 +18,7 @@ import { performance } from 'node:perf_hooks';
 import { chooseWorker, type PlacementCandidate } from '../src/cluster/placement.js';
 import type { PickContext } from '../src/engine/scheduler/policy.js';
 import { VirtualTimeScheduler } from '../src/engine/scheduler/virtual-time-scheduler.js';
+import { seededRandom as rng } from '../test/fixtures/seeded-random.js';
 
 type Model = 'chat' | 'image' | 'caption';
 
@@ -36,17 +37,6 @@ interface SimWorker extends PlacementCandidate {
   busySeconds: number;
 }
 
-/** Deterministic random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORKERS: Array<{ name: string; models: Model[] }> = [
   ...[0, 1, 2, 3].map((i) => ({ name: `chat-${i}`, models: ['chat', 'caption'] as Model[] })),
