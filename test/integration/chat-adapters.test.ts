@@ -7,7 +7,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getLlama, type Llama } from 'node-llama-cpp';
+import type { Llama } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HearthError, type ErrorCode, type JobResult, type Json } from '../../src/engine/types.js';
 import { ChatRunner, type ChatRunnerSettings } from '../../src/runners/llm/chat-runner.js';
@@ -15,6 +15,7 @@ import { inspectChatModel } from '../../src/runners/llm/gguf-check.js';
 import { estimateAdapterVram, estimateChatVram } from '../../src/runners/llm/vram.js';
 import { writeTinyLora } from '../fixtures/gguf/lora.js';
 import { writeTinyGguf } from '../fixtures/tiny-gguf.js';
+import { chatSettings, cpuLlama, question, runTogether } from '../helpers/chat-runners.js';
 
 let dir: string;
 let llama: Llama;
@@ -30,7 +31,7 @@ beforeAll(async () => {
   await writeTinyGguf(model);
   await writeTinyLora(lora);
   await writeTinyLora(lora2, { seed: 99 });
-  llama = await getLlama({ gpu: false, build: 'never', maxThreads: 1 });
+  llama = await cpuLlama();
 });
 
 afterAll(async () => {
@@ -39,22 +40,15 @@ afterAll(async () => {
 });
 
 function settings(overrides: Partial<ChatRunnerSettings> = {}): ChatRunnerSettings {
-  return {
-    model: 'chat',
-    path: model,
-    threads: 1,
+  return chatSettings(model, {
     parallel: 4,
     contextSize: 256,
     maxTokens: 10,
-    temperature: 0,
-    topP: 1,
     repeatPenalty: 1,
-    gpu: 'cpu',
-    gpuLayers: 'auto',
     tokensPerStep: 3,
     adapters: { style: { path: lora, scale: 1 }, other: { path: lora2, scale: 1 } },
     ...overrides,
-  };
+  });
 }
 
 async function loaded(overrides: Partial<ChatRunnerSettings> = {}): Promise<ChatRunner> {
@@ -63,27 +57,13 @@ async function loaded(overrides: Partial<ChatRunnerSettings> = {}): Promise<Chat
   return runner;
 }
 
-function ask(question: string, adapter?: string): Json {
-  return { messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: question }], ...(adapter ? { adapter } : {}) };
+function ask(text: string, adapter?: string): Json {
+  return question(text, adapter ? { adapter } : {});
 }
 
 /** Begins the jobs, steps them together until all are done, ends them; the answers by job id. */
-async function together(runner: ChatRunner, jobs: ReadonlyArray<readonly [string, Json]>): Promise<Map<string, JobResult>> {
-  for (const [id, payload] of jobs) await runner.begin({ id, kind: 'chat', model: 'chat', userId: `u-${id}`, payload });
-  const results = new Map<string, JobResult>();
-  let active = jobs.map(([id]) => id);
-  for (let steps = 0; active.length > 0; steps++) {
-    if (steps > 200) throw new Error('the jobs did not finish');
-    for (const out of await runner.step(active, { emit: () => {} })) {
-      expect(out.failed).toBeUndefined();
-      if (out.done) {
-        results.set(out.jobId, out.done);
-        await runner.end(out.jobId);
-      }
-    }
-    active = active.filter((id) => !results.has(id));
-  }
-  return results;
+function together(runner: ChatRunner, jobs: ReadonlyArray<readonly [string, Json]>): Promise<Map<string, JobResult>> {
+  return runTogether(runner, jobs);
 }
 
 async function alone(runner: ChatRunner, id: string, payload: Json): Promise<string> {

@@ -7,11 +7,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getLlama, type Llama } from 'node-llama-cpp';
+import type { Llama } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { JobResult, Json } from '../../src/engine/types.js';
 import { ChatRunner, type ChatRunnerSettings } from '../../src/runners/llm/chat-runner.js';
 import { writeTinyGguf } from '../fixtures/tiny-gguf.js';
+import { chatSettings, cpuLlama, stepUntilDone } from '../helpers/chat-runners.js';
 
 let dir: string;
 let llama: Llama;
@@ -24,7 +25,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hearth-chat-cache-'));
   model = join(dir, 'tiny.gguf');
   await writeTinyGguf(model);
-  llama = await getLlama({ gpu: false, build: 'never', maxThreads: 1 });
+  llama = await cpuLlama();
 });
 
 afterAll(async () => {
@@ -33,24 +34,7 @@ afterAll(async () => {
 });
 
 async function loadedRunner(overrides: Partial<ChatRunnerSettings> = {}, now?: () => number): Promise<ChatRunner> {
-  const runner = new ChatRunner(
-    {
-      model: 'chat',
-      path: model,
-      threads: 1,
-      parallel: 2,
-      contextSize: 512,
-      maxTokens: MAX_TOKENS,
-      temperature: 0,
-      topP: 1,
-      repeatPenalty: 1.1,
-      gpu: 'cpu',
-      gpuLayers: 'auto',
-      tokensPerStep: 4,
-      ...overrides,
-    },
-    { llama, ...(now ? { now } : {}) },
-  );
+  const runner = new ChatRunner(chatSettings(model, { maxTokens: MAX_TOKENS, tokensPerStep: 4, ...overrides }), { llama, ...(now ? { now } : {}) });
   await runner.load();
   return runner;
 }
@@ -77,26 +61,19 @@ async function runTogether(runner: ChatRunner, jobs: ReadonlyArray<readonly [str
   const start = runner.stats().tokens;
   const stepTokens: number[] = [];
   const firstToken = new Map<string, number>();
-  const results = new Map<string, JobResult>();
-  let active = jobs.map(([id]) => id);
-  while (active.length > 0) {
-    const before = runner.stats().tokens;
-    const outputs = await runner.step(active, {
+  let before = start;
+  const { results } = await stepUntilDone(
+    runner,
+    jobs.map(([id]) => id),
+    {
+      maxSteps: 500,
+      beforeStep: () => (before = runner.stats().tokens),
       emit: (id, event) => {
         if (event.type === 'token' && !firstToken.has(id)) firstToken.set(id, stepTokens.length + 1);
       },
-    });
-    stepTokens.push(runner.stats().tokens - before);
-    for (const out of outputs) {
-      expect(out.failed).toBeUndefined();
-      if (out.done) {
-        results.set(out.jobId, out.done);
-        await runner.end(out.jobId);
-      }
-    }
-    active = active.filter((id) => !results.has(id));
-    if (stepTokens.length > 500) throw new Error('jobs did not finish');
-  }
+      afterStep: () => stepTokens.push(runner.stats().tokens - before),
+    },
+  );
   const total = runner.stats().tokens - start;
   return new Map(
     jobs.map(([id]) => [

@@ -6,11 +6,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getLlama, type Llama } from 'node-llama-cpp';
+import type { Llama } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Json } from '../../src/engine/types.js';
 import { ChatRunner, type ChatRunnerSettings } from '../../src/runners/llm/chat-runner.js';
 import { writeTinyGguf } from '../fixtures/tiny-gguf.js';
+import { chatSettings, cpuLlama } from '../helpers/chat-runners.js';
 
 let dir: string;
 let llama: Llama;
@@ -23,7 +24,7 @@ beforeAll(async () => {
   otherModel = join(dir, 'tiny-other.gguf');
   await writeTinyGguf(model);
   await writeTinyGguf(otherModel, { seed: 7 });
-  llama = await getLlama({ gpu: false, build: 'never', maxThreads: 1 });
+  llama = await cpuLlama();
 });
 
 afterAll(async () => {
@@ -32,13 +33,7 @@ afterAll(async () => {
 });
 
 async function answer(overrides: Partial<ChatRunnerSettings>, question: string): Promise<{ text: string; runner: ChatRunner }> {
-  const runner = new ChatRunner(
-    {
-      model: 'chat', path: model, threads: 1, parallel: 2, contextSize: 256, maxTokens: 24, temperature: 0, topP: 1,
-      repeatPenalty: 1, gpu: 'cpu', gpuLayers: 'auto', tokensPerStep: 8, ...overrides,
-    },
-    { llama },
-  );
+  const runner = new ChatRunner(chatSettings(model, { contextSize: 256, repeatPenalty: 1, ...overrides }), { llama });
   await runner.load();
   const payload: Json = { messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: question }] };
   await runner.begin({ id: 'j', kind: 'chat', model: 'chat', userId: 'u', payload });

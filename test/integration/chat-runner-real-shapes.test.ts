@@ -6,20 +6,21 @@
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GeneralChatWrapper, GgmlType, Llama2ChatWrapper, getLlama, readGgufFileInfo, resolveChatWrapper, type Llama } from 'node-llama-cpp';
+import { GeneralChatWrapper, GgmlType, Llama2ChatWrapper, readGgufFileInfo, resolveChatWrapper, type Llama } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { JobResult, Json } from '../../src/engine/types.js';
-import { ChatRunner, type ChatRunnerSettings } from '../../src/runners/llm/chat-runner.js';
+import type { JobResult } from '../../src/engine/types.js';
+import { ChatRunner } from '../../src/runners/llm/chat-runner.js';
 import { inspectChatModel } from '../../src/runners/llm/gguf-check.js';
 import { dequantizeQ8_0, f16BitsToF32, f32ToF16Bits, quantizeQ8_0, Q8_0_BLOCK_BYTES } from '../fixtures/gguf/ggml-quant.js';
 import { writeTinyGguf, type TinyGgufOptions } from '../fixtures/tiny-gguf.js';
+import { chatSettings as settings, cpuLlama, question as ask, stepUntilDone } from '../helpers/chat-runners.js';
 
 let dir: string;
 let llama: Llama;
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hearth-chat-shapes-'));
-  llama = await getLlama({ gpu: false, build: 'never', maxThreads: 1 });
+  llama = await cpuLlama();
 });
 
 afterAll(async () => {
@@ -29,50 +30,9 @@ afterAll(async () => {
 
 const REPLY = 'hi 🙂';
 
-function settings(path: string, overrides: Partial<ChatRunnerSettings> = {}): ChatRunnerSettings {
-  return {
-    model: 'chat',
-    path,
-    threads: 1,
-    parallel: 2,
-    contextSize: 512,
-    maxTokens: 24,
-    temperature: 0,
-    topP: 1,
-    repeatPenalty: 1.1,
-    gpu: 'cpu',
-    gpuLayers: 'auto',
-    tokensPerStep: 8,
-    ...overrides,
-  };
-}
-
-function ask(question: string): Json {
-  return {
-    messages: [
-      { role: 'system', content: 'Be brief.' },
-      { role: 'user', content: question },
-    ],
-  };
-}
-
-/** Begins each job, steps them together until all are done, ends them. */
 async function answer(runner: ChatRunner, questions: Record<string, string>): Promise<Map<string, JobResult>> {
-  const results = new Map<string, JobResult>();
   for (const [id, q] of Object.entries(questions)) await runner.begin({ id, kind: 'chat', model: 'chat', userId: 'web:1', payload: ask(q) });
-  let active = Object.keys(questions);
-  for (let steps = 0; active.length > 0; steps++) {
-    if (steps > 100) throw new Error('jobs did not finish');
-    for (const out of await runner.step(active, { emit: () => undefined })) {
-      expect(out.failed).toBeUndefined();
-      if (out.done) {
-        results.set(out.jobId, out.done);
-        await runner.end(out.jobId);
-      }
-    }
-    active = active.filter((id) => !results.has(id));
-  }
-  return results;
+  return (await stepUntilDone(runner, Object.keys(questions), { maxSteps: 100 })).results;
 }
 
 async function write(name: string, options: TinyGgufOptions): Promise<string> {

@@ -1,7 +1,7 @@
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { getLlama, type Llama } from 'node-llama-cpp';
+import type { Llama } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorCode, JobEvent, JobResult, Json } from '../../src/engine/types.js';
 import type { StepOutput } from '../../src/engine/runner.js';
@@ -10,6 +10,7 @@ import { ChatRunner, PROMPT_TOKEN_SHARE, type ChatRunnerSettings } from '../../s
 import { inspectChatModel } from '../../src/runners/llm/gguf-check.js';
 import { estimateChatVram, fitGpuLayers } from '../../src/runners/llm/vram.js';
 import { writeTinyGguf } from '../fixtures/tiny-gguf.js';
+import { chatSettings, cpuLlama, question, stepUntilDone } from '../helpers/chat-runners.js';
 
 let dir: string;
 let llama: Llama;
@@ -24,7 +25,7 @@ beforeAll(async () => {
   replyModel = join(dir, 'reply.gguf');
   await writeTinyGguf(randomModel);
   await writeTinyGguf(replyModel, { reply: 'hi 🙂' });
-  llama = await getLlama({ gpu: false, build: 'never', maxThreads: 1 });
+  llama = await cpuLlama();
 });
 
 afterAll(async () => {
@@ -33,21 +34,7 @@ afterAll(async () => {
 });
 
 function settings(overrides: Partial<ChatRunnerSettings> = {}): ChatRunnerSettings {
-  return {
-    model: 'chat',
-    path: randomModel,
-    threads: 1,
-    parallel: 4,
-    contextSize: 512,
-    maxTokens: 40,
-    temperature: 0,
-    topP: 1,
-    repeatPenalty: 1.1,
-    gpu: 'cpu',
-    gpuLayers: 'auto',
-    tokensPerStep: 8,
-    ...overrides,
-  };
+  return chatSettings(randomModel, { parallel: 4, maxTokens: 40, ...overrides });
 }
 
 async function loadedRunner(overrides: Partial<ChatRunnerSettings> = {}): Promise<ChatRunner> {
@@ -56,14 +43,8 @@ async function loadedRunner(overrides: Partial<ChatRunnerSettings> = {}): Promis
   return runner;
 }
 
-function ask(question: string, extra: Record<string, Json> = {}): Json {
-  return {
-    messages: [
-      { role: 'system', content: SYSTEM },
-      { role: 'user', content: question },
-    ],
-    ...extra,
-  };
+function ask(text: string, extra: Record<string, Json> = {}): Json {
+  return question(text, extra, SYSTEM);
 }
 
 function job(id: string, payload: Json) {
@@ -82,30 +63,19 @@ interface Drive {
 async function driveTogether(runner: ChatRunner, ids: string[]): Promise<Drive> {
   const texts = new Map(ids.map((id) => [id, '']));
   const perStep = new Map<string, string[][]>(ids.map((id) => [id, []]));
-  const results = new Map<string, JobResult>();
-  let active = [...ids];
-  let steps = 0;
-  while (active.length > 0) {
-    steps++;
-    for (const id of active) perStep.get(id)?.push([]);
-    const outputs = await runner.step(active, {
-      emit: (id, event) => {
-        if (event.type !== 'token') return;
-        texts.set(id, (texts.get(id) ?? '') + event.text);
-        perStep.get(id)?.at(-1)?.push(event.text);
-      },
-    });
-    expect(outputs.map((o) => o.jobId)).toEqual(active);
-    for (const out of outputs) {
-      expect(out.failed).toBeUndefined();
-      if (out.done) {
-        results.set(out.jobId, out.done);
-        await runner.end(out.jobId);
-      }
-    }
-    active = active.filter((id) => !results.has(id));
-    if (steps > 200) throw new Error('jobs did not finish');
-  }
+  let stepped: readonly string[] = [];
+  const { results, steps } = await stepUntilDone(runner, ids, {
+    beforeStep: (active) => {
+      stepped = [...active];
+      for (const id of active) perStep.get(id)?.push([]);
+    },
+    emit: (id, event) => {
+      if (event.type !== 'token') return;
+      texts.set(id, (texts.get(id) ?? '') + event.text);
+      perStep.get(id)?.at(-1)?.push(event.text);
+    },
+    afterStep: (outputs) => expect(outputs.map((o) => o.jobId)).toEqual(stepped),
+  });
   return { texts, perStep, results, steps };
 }
 
