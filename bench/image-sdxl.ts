@@ -12,12 +12,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import ort from 'onnxruntime-node';
 import { ImageRunner } from '../src/runners/image/image-runner.js';
 import { writeTinySdxl } from '../test/fixtures/tiny-sdxl.js';
 import { barePng } from './bare-png.js';
+import { alternate, measure, pathRow, ratioRow, TABLE_HEAD, throughRunner, type Sample } from './image-timing.js';
 
 const SIZE = 1024;
 const STEPS = 20;
@@ -26,26 +26,6 @@ const REPS = 7;
 const UNET = { unetChannels: 64, unetLayers: 4 };
 /** The fixture's text encoders have 3 layers: SDXL reads the penultimate one. */
 const PENULTIMATE = 'hidden_states.2';
-
-interface Sample {
-  stepsPerSecond: number;
-  /** Steps per CPU-second of the whole process (all threads): less sensitive to other work on the machine. */
-  stepsPerCpuSecond: number;
-}
-
-async function measure(fn: () => Promise<void>): Promise<Sample> {
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await fn();
-  const cpu = process.cpuUsage(cpu0);
-  return { stepsPerSecond: STEPS / ((performance.now() - t0) / 1000), stepsPerCpuSecond: STEPS / ((cpu.user + cpu.system) / 1e6) };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
 
 /** The bare SDXL loop: what calling onnxruntime-node yourself costs for one guided image. */
 async function bareLoop(dir: string, threads: number): Promise<() => Promise<Sample>> {
@@ -59,7 +39,7 @@ async function bareLoop(dir: string, threads: number): Promise<() => Promise<Sam
   const timeIds = new ort.Tensor('float32', Float32Array.from([SIZE, SIZE, 0, 0, SIZE, SIZE, SIZE, SIZE, 0, 0, SIZE, SIZE]), [2, 6]);
   const latents = new Float32Array(4 * h * h).map((_, i) => Math.sin(i));
   return () =>
-    measure(async () => {
+    measure(STEPS, async () => {
       const h1 = (await te.run({ input_ids: ids }, [PENULTIMATE]))[PENULTIMATE] as ort.Tensor;
       const out2 = await te2.run({ input_ids: ids }, [PENULTIMATE, 'text_embeds']);
       const h2 = out2[PENULTIMATE] as ort.Tensor;
@@ -93,26 +73,6 @@ async function bareLoop(dir: string, threads: number): Promise<() => Promise<Sam
     });
 }
 
-function throughRunner(runner: ImageRunner): () => Promise<Sample> {
-  let n = 0;
-  return () => {
-    const id = `sdxl-${++n}`;
-    return measure(async () => {
-      const { steps } = await runner.begin({
-        id,
-        kind: 'image',
-        model: 'image',
-        userId: 'bench',
-        payload: { prompt: 'a photo of a cat', width: SIZE, height: SIZE, steps: STEPS, guidance: 7.5, seed: n, scheduler: 'euler' },
-      });
-      for (let i = 0; i < steps; i++) {
-        const [out] = await runner.step([id], { emit: () => undefined });
-        if (out?.failed) throw new Error(out.failed.message);
-      }
-    });
-  };
-}
-
 export async function runSdxlBench(): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'hearth-bench-sdxl-'));
   const threads = availableParallelism();
@@ -133,33 +93,17 @@ export async function runSdxlBench(): Promise<string> {
     await writeTinySdxl(dir, { sampleSize: SIZE / 8, ...UNET });
     const bare = await bareLoop(dir, threads);
     await runner.load();
-    const hearth = throughRunner(runner);
-    await bare();
-    await hearth();
-    const b: Sample[] = [];
-    const r: Sample[] = [];
-    const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 300));
-    for (let i = 0; i < REPS; i++) {
-      await settle();
-      b.push(await bare());
-      await settle();
-      r.push(await hearth());
-    }
-    const best = (xs: Sample[]): number => Math.max(...xs.map((x) => x.stepsPerSecond));
-    const mid = (xs: Sample[]): number => median(xs.map((x) => x.stepsPerSecond));
-    const cpu = (xs: Sample[]): number => median(xs.map((x) => x.stepsPerCpuSecond));
-    const row = (name: string, xs: Sample[]): string =>
-      `| ${name} | ${best(xs).toFixed(3)} | ${mid(xs).toFixed(3)} | ${cpu(xs).toFixed(3)} | ${(1000 / best(xs)).toFixed(0)} |`;
+    const hearth = throughRunner(runner, { size: SIZE, steps: STEPS, idPrefix: 'sdxl' });
+    const [b = [], r = []] = await alternate([bare, hearth], REPS);
     return [
       `SDXL-shaped export at ${SIZE}×${SIZE} (128×128 latents, batch 2 for guidance), ${STEPS} steps, two text encoders, ` +
         `UNet with text_embeds and time_ids, ${UNET.unetLayers + 2} 3×3 convs ${UNET.unetChannels} channels wide, CPU provider, ${threads} threads; ` +
         `${REPS} alternated runs of each after a warm-up.`,
       '',
-      '| path | steps/s (best) | steps/s (median) | steps per CPU-second (median) | ms per step, best (incl. encode + decode) |',
-      '|---|---:|---:|---:|---:|',
-      row("bare onnxruntime-node loop (session.run on the caller's thread, PNG)", b),
-      row('hearth ImageRunner (worker thread, scheduler, guidance, PNG)', r),
-      `| **hearth / bare** (target ≥ 0.95) | **${(best(r) / best(b)).toFixed(3)}** | ${(mid(r) / mid(b)).toFixed(3)} | ${(cpu(r) / cpu(b)).toFixed(3)} | |`,
+      ...TABLE_HEAD,
+      pathRow("bare onnxruntime-node loop (session.run on the caller's thread, PNG)", b, 3),
+      pathRow('hearth ImageRunner (worker thread, scheduler, guidance, PNG)', r, 3),
+      ratioRow('hearth / bare (target ≥ 0.95)', r, b, true),
     ].join('\n');
   } finally {
     await runner.dispose();

@@ -34,34 +34,12 @@ import { SimRunner } from '../test/fixtures/sim-runner.js';
 import { writeTinySd } from '../test/fixtures/tiny-sd.js';
 import { runSdxlBench } from './image-sdxl.js';
 import { BARE_PNG_CJS, barePng } from './bare-png.js';
+import { alternate, measure, pathRow, ratioRow, TABLE_HEAD, throughRunner, type Sample } from './image-timing.js';
 
 const SIZE = 512;
 const STEPS = 25;
 const REPS = 7;
 const UNET = { unetChannels: 128, unetLayers: 4 };
-
-interface Sample {
-  seconds: number;
-  stepsPerSecond: number;
-  /** Steps per CPU-second of the whole process (all threads): less sensitive to other work on the machine. */
-  stepsPerCpuSecond: number;
-}
-
-/** Times `fn` in wall-clock and process CPU time. */
-async function measure(steps: number, fn: () => Promise<void>): Promise<Sample> {
-  const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  await fn();
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(cpu0);
-  return { seconds, stepsPerSecond: steps / seconds, stepsPerCpuSecond: steps / ((cpu.user + cpu.system) / 1e6) };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
-}
 
 /** The bare loop: what calling onnxruntime-node yourself costs for one image. */
 async function bareLoop(dir: string, threads: number): Promise<() => Promise<Sample>> {
@@ -159,27 +137,6 @@ async function bareLoopInWorker(dir: string, threads: number): Promise<{ run: ()
   };
 }
 
-/** The same image through hearth: begin, then one `step` call per UNet evaluation. */
-function throughRunner(runner: ImageRunner): () => Promise<Sample> {
-  let n = 0;
-  return () => {
-    const id = `bench-${++n}`;
-    return measure(STEPS, async () => {
-      const { steps } = await runner.begin({
-        id,
-        kind: 'image',
-        model: 'image',
-        userId: 'bench',
-        payload: { prompt: 'a photo of a cat', width: SIZE, height: SIZE, steps: STEPS, guidance: 7.5, seed: n, scheduler: 'euler' },
-      });
-      for (let i = 0; i < steps; i++) {
-        const [out] = await runner.step([id], { emit: () => undefined });
-        if (out?.failed) throw new Error(out.failed.message);
-      }
-    });
-  };
-}
-
 export async function runImageBench(): Promise<string> {
   const root = await mkdtemp(join(tmpdir(), 'hearth-bench-image-'));
   const threads = availableParallelism();
@@ -200,45 +157,20 @@ export async function runImageBench(): Promise<string> {
     const bare = await bareLoop(dir, threads);
     const inWorker = await bareLoopInWorker(dir, threads);
     await runner.load();
-    const hearth = throughRunner(runner);
-    // Warm up every path (first runs allocate ONNX Runtime's arenas).
-    await bare();
-    await inWorker.run();
-    await hearth();
-    const b: Sample[] = [];
-    const w: Sample[] = [];
-    const r: Sample[] = [];
-    // A pause before each run lets the previous path's ONNX Runtime threads stop spinning, so no
-    // path starts on cores still busy with another's leftovers.
-    const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 300));
-    for (let i = 0; i < REPS; i++) {
-      await settle();
-      b.push(await bare());
-      await settle();
-      w.push(await inWorker.run());
-      await settle();
-      r.push(await hearth());
-    }
+    const hearth = throughRunner(runner, { size: SIZE, steps: STEPS, idPrefix: 'bench' });
+    const [b = [], w = [], r = []] = await alternate([bare, () => inWorker.run(), hearth], REPS);
     await inWorker.stop();
-    const best = (xs: Sample[], key: 'stepsPerSecond' | 'stepsPerCpuSecond'): number => Math.max(...xs.map((x) => x[key]));
-    const mid = (xs: Sample[], key: 'stepsPerSecond' | 'stepsPerCpuSecond'): number => median(xs.map((x) => x[key]));
-    const row = (name: string, xs: Sample[]): string =>
-      `| ${name} | ${best(xs, 'stepsPerSecond').toFixed(2)} | ${mid(xs, 'stepsPerSecond').toFixed(2)} | ${mid(xs, 'stepsPerCpuSecond').toFixed(2)} | ${(1000 / best(xs, 'stepsPerSecond')).toFixed(1)} |`;
-    type Key = 'stepsPerSecond' | 'stepsPerCpuSecond';
-    const ratio = (f: (xs: Sample[], key: Key) => number, key: Key, of: Sample[], over: Sample[] = b): string =>
-      (f(of, key) / f(over, key)).toFixed(3);
     return [
       `${SIZE}×${SIZE} image (64×64 latents, batch 2 for guidance), ${STEPS} steps, UNet of ${UNET.unetLayers + 2} 3×3 convs ` +
         `${UNET.unetChannels} channels wide, CPU provider, ${threads} threads; ${REPS} alternated runs of each after a warm-up.`,
       '',
-      '| path | steps/s (best) | steps/s (median) | steps per CPU-second (median) | ms per step, best (incl. encode + decode) |',
-      '|---|---:|---:|---:|---:|',
-      row("bare onnxruntime-node loop (session.run on the caller's thread, PNG)", b),
-      row('the same bare loop inside a worker thread', w),
-      row('hearth ImageRunner (worker thread, scheduler, guidance, PNG)', r),
-      `| bare in a worker thread / bare | ${ratio(best, 'stepsPerSecond', w)} | ${ratio(mid, 'stepsPerSecond', w)} | ${ratio(mid, 'stepsPerCpuSecond', w)} | |`,
-      `| hearth / bare in a worker thread (hearth's own code) | ${ratio(best, 'stepsPerSecond', r, w)} | ${ratio(mid, 'stepsPerSecond', r, w)} | ${ratio(mid, 'stepsPerCpuSecond', r, w)} | |`,
-      `| **hearth / bare** (target ≥ 0.95) | **${ratio(best, 'stepsPerSecond', r)}** | ${ratio(mid, 'stepsPerSecond', r)} | ${ratio(mid, 'stepsPerCpuSecond', r)} | |`,
+      ...TABLE_HEAD,
+      pathRow("bare onnxruntime-node loop (session.run on the caller's thread, PNG)", b, 2),
+      pathRow('the same bare loop inside a worker thread', w, 2),
+      pathRow('hearth ImageRunner (worker thread, scheduler, guidance, PNG)', r, 2),
+      ratioRow('bare in a worker thread / bare', w, b),
+      ratioRow("hearth / bare in a worker thread (hearth's own code)", r, w),
+      ratioRow('hearth / bare (target ≥ 0.95)', r, b, true),
     ].join('\n');
   } finally {
     await runner.dispose();
