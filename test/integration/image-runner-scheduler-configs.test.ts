@@ -18,7 +18,9 @@ import {
   SD21_DPMPP_EXPORT,
   SD21_EULER_EXPORT,
   SD_TURBO,
+  SD15_UNIPC_EXPORT,
   SDXL_BASE,
+  SDXL_UNIPC_EXPORT,
   type DiffusersConfig,
 } from '../fixtures/sd-scheduler-configs.js';
 import { writeTinySd } from '../fixtures/tiny-sd.js';
@@ -63,6 +65,10 @@ const CASES: Case[] = [
   { name: 'SD-Turbo', config: SD_TURBO, sampler: 'euler', timesteps: [999, 749, 499, 249], prediction: 'epsilon' },
   // Euler `leading` + steps_offset 1.
   { name: 'SDXL base', config: SDXL_BASE, sampler: 'euler', timesteps: [751, 501, 251, 1], prediction: 'epsilon' },
+  // UniPC `linspace` (the SD 1.5 PNDM file names no spacing): linspace(0, 999, 5).round() reversed, the 0 dropped (499.5 → 500).
+  { name: 'SD 1.5 re-saved with UniPCMultistep', config: SD15_UNIPC_EXPORT, sampler: 'unipc', timesteps: [999, 749, 500, 250], prediction: 'epsilon' },
+  // UniPC `leading` + steps_offset 1: arange(0, 5) · (1000 // 5), reversed, the last dropped, + 1.
+  { name: 'SDXL base re-saved with UniPCMultistep', config: SDXL_UNIPC_EXPORT, sampler: 'unipc', timesteps: [801, 601, 401, 201], prediction: 'epsilon' },
 ];
 
 describe.each(CASES)('scheduler_config.json of $name', (c) => {
