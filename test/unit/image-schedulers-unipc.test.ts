@@ -156,7 +156,7 @@ describe('UniPC where diffusers gives NaN, and what it refuses', () => {
     return last;
   }
 
-  it('steps into σ = 0 first-order, landing on x̂₀: with bh1 (diffusers: ∞·0 = NaN) and without lower_order_final (diffusers: extrapolates to λ = ∞)', () => {
+  it('steps into σ = 0 first-order, landing on x̂₀: with bh1 (diffusers: ∞·0 = NaN), without lower_order_final (diffusers: extrapolates to λ = ∞), with predict_x0 false (diffusers: 0·∞)', () => {
     for (const config of [
       { ...UNIPC, final_sigmas_type: 'zero', solver_type: 'bh1' },
       { ...UNIPC, final_sigmas_type: 'zero', lower_order_final: false },
@@ -165,6 +165,15 @@ describe('UniPC where diffusers gives NaN, and what it refuses', () => {
       const { prevSample, denoised } = lastStep(config);
       expect(prevSample.every(Number.isFinite)).toBe(true);
       expect(prevSample).toEqual(denoised);
+    }
+    // On ε̂ (predict_x0 false) diffusers computes 0·∞ there; the limit is (x − σ·ε̂)/α of the (corrected)
+    // sample: x̂₀ itself when the last step is not corrected (up to rounding: another formula).
+    for (const prediction_type of ['epsilon', 'v_prediction', 'sample']) {
+      const config = { ...UNIPC, final_sigmas_type: 'zero', predict_x0: false, prediction_type };
+      expect(lastStep(config).prevSample.every(Number.isFinite), prediction_type).toBe(true);
+      const { prevSample, denoised } = lastStep({ ...config, disable_corrector: [8] });
+      expect(prevSample.every(Number.isFinite), prediction_type).toBe(true);
+      expect(Math.max(...prevSample.map((v, i) => Math.abs(v - (denoised[i] as number))))).toBeLessThan(1e-5);
     }
     // With σ_min as the final σ the last step is UniPC's own, not x̂₀.
     const { prevSample, denoised } = lastStep(UNIPC);

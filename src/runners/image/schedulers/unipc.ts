@@ -110,8 +110,9 @@ function bhCoefficients(lambdaT: number, lambdaS0: number, lambdaSi: readonly nu
  *
  * Where diffusers computes ∞ · 0 or extrapolates to λ = ∞ it gives NaN; here the limit is taken
  * instead: the last step into σ = 0 (`final_sigmas_type: zero`, the default) is first order, as
- * DPM-Solver++ makes it, and a first-order predictor adds no zero-valued B(h) term (diffusers' bh1
- * returns NaN there). Every other step is diffusers' arithmetic.
+ * DPM-Solver++ makes it, a first-order predictor adds no zero-valued B(h) term (diffusers' bh1
+ * returns NaN there), and with `predict_x0: false` σ_t·(e^h − 1) is taken at its limit (diffusers:
+ * 0·∞). Each of these lands on x̂₀. Every other step is diffusers' arithmetic.
  */
 export class UniPcScheduler implements Scheduler {
   readonly name: SchedulerName = 'unipc';
@@ -264,6 +265,8 @@ export class UniPcScheduler implements Scheduler {
     lastIsD1t = false,
   ): Float32Array {
     const [xScale, mScale] = this.predictX0 ? [t.sigma / s0.sigma, t.alpha] : [t.alpha / s0.alpha, t.sigma];
+    // On ε̂ into σ_t = 0, σ_t·hφ₁ is 0·∞ (diffusers: NaN); its limit is α_t·σ_s0/α_s0, landing on x̂₀.
+    const phiScale = !this.predictX0 && t.sigma === 0 ? (t.alpha * s0.sigma) / s0.alpha : mScale * c.hPhi1;
     const k = -mScale * c.bH;
     const weights = d.map((_, j) => (rhos[j] as number) / (lastIsD1t && j === d.length - 1 ? 1 : (c.rks[j] as number)));
     const out = new Float32Array(x.length);
@@ -274,7 +277,7 @@ export class UniPcScheduler implements Scheduler {
         const dj = (d[j] as Float32Array)[i] as number;
         res += (weights[j] as number) * (lastIsD1t && j === d.length - 1 ? dj : dj - mi);
       }
-      const base = xScale * (x[i] as number) - mScale * c.hPhi1 * mi;
+      const base = xScale * (x[i] as number) - phiScale * mi;
       out[i] = d.length === 0 ? base : base + k * res;
     }
     return out;
