@@ -38,7 +38,7 @@ export function samplerLabel(id: string): string {
   return (SAMPLER_LABELS as Readonly<Record<string, string>>)[id] ?? id;
 }
 
-/** "Euler, Euler a, DPM++ 2M, DPM++ 2M Karras, DDIM, LCM" (the model's own left out: it is a default, not a sampler). */
+/** "Euler, Euler a, DPM++ 2M, DPM++ 2M Karras, DDIM, LCM, UniPC" (the model's own left out: it is a default, not a sampler). */
 export function samplerListText(choices: readonly SamplerChoice[] = SAMPLER_CHOICES): string {
   return samplerOptions(choices)
     .filter((s) => s.id !== 'default')

@@ -10,7 +10,7 @@ import type { JobKind, Json, Result } from '../engine/types.js';
 import { chars, describe, given, isRecord, parseWith, refuse, type IssueParams, type Refusal } from './contract.js';
 
 /** The samplers the image runner implements (diffusers' schedulers, under A1111/ComfyUI names: {@link SAMPLER_LABELS}). */
-export const SAMPLER_NAMES = ['euler', 'euler_a', 'dpmpp_2m', 'dpmpp_2m_karras', 'ddim', 'lcm'] as const;
+export const SAMPLER_NAMES = ['euler', 'euler_a', 'dpmpp_2m', 'dpmpp_2m_karras', 'ddim', 'lcm', 'unipc'] as const;
 export type SamplerName = (typeof SAMPLER_NAMES)[number];
 /** Each sampler as A1111 names it (ComfyUI's names are the ids, with `euler_ancestral` for Euler a). */
 export const SAMPLER_LABELS: Readonly<Record<SamplerName, string>> = {
@@ -20,8 +20,19 @@ export const SAMPLER_LABELS: Readonly<Record<SamplerName, string>> = {
   dpmpp_2m_karras: 'DPM++ 2M Karras',
   ddim: 'DDIM',
   lcm: 'LCM',
+  unipc: 'UniPC',
 };
-const SAMPLER_ALIASES: Readonly<Record<string, SamplerName>> = { euler_ancestral: 'euler_a', 'dpmpp_2m karras': 'dpmpp_2m_karras' };
+/**
+ * Other names people type. ComfyUI's `uni_pc` and `uni_pc_bh2` are UniPC with the bh1 and bh2 solver
+ * types; ours takes its solver type, like every other setting, from the model's scheduler_config.json
+ * (bh2 when it names none, as diffusers does).
+ */
+const SAMPLER_ALIASES: Readonly<Record<string, SamplerName>> = {
+  euler_ancestral: 'euler_a',
+  'dpmpp_2m karras': 'dpmpp_2m_karras',
+  uni_pc: 'unipc',
+  uni_pc_bh2: 'unipc',
+};
 
 /**
  * A sampler id for what a person typed: an id (`dpmpp_2m_karras`), an A1111 name (`DPM++ 2M Karras`,

@@ -158,7 +158,7 @@ describe('image-to-image on an SD export (vae_encoder latent_sample)', () => {
   });
 
   it('runs every sampler from the image', async () => {
-    for (const scheduler of ['euler', 'euler_a', 'dpmpp_2m', 'dpmpp_2m_karras', 'ddim', 'lcm', 'default']) {
+    for (const scheduler of ['euler', 'euler_a', 'dpmpp_2m', 'dpmpp_2m_karras', 'ddim', 'lcm', 'unipc', 'default']) {
       const run = await generate(runner, { ...base, initImageBase64: b64(source), strength: 0.5, scheduler });
       expect(run.steps, scheduler).toBe(5);
       expect(await distance(png(run), source), scheduler).toBeGreaterThan(0);

@@ -18,10 +18,13 @@ import {
   SD21_DPMPP_EXPORT,
   SD21_EULER_EXPORT,
   SD_TURBO,
+  SD15_UNIPC_EXPORT,
   SDXL_BASE,
+  SDXL_UNIPC_EXPORT,
   type DiffusersConfig,
 } from '../fixtures/sd-scheduler-configs.js';
 import { writeTinySd } from '../fixtures/tiny-sd.js';
+import { writeTinySdxl } from '../fixtures/tiny-sdxl.js';
 import { pngOf, tinyImageRunners } from '../helpers/image-runners.js';
 
 const images = tinyImageRunners('hearth-sched-', { guidance: 7.5 });
@@ -63,6 +66,10 @@ const CASES: Case[] = [
   { name: 'SD-Turbo', config: SD_TURBO, sampler: 'euler', timesteps: [999, 749, 499, 249], prediction: 'epsilon' },
   // Euler `leading` + steps_offset 1.
   { name: 'SDXL base', config: SDXL_BASE, sampler: 'euler', timesteps: [751, 501, 251, 1], prediction: 'epsilon' },
+  // UniPC `linspace` (the SD 1.5 PNDM file names no spacing): linspace(0, 999, 5).round() reversed, the 0 dropped (499.5 → 500).
+  { name: 'SD 1.5 re-saved with UniPCMultistep', config: SD15_UNIPC_EXPORT, sampler: 'unipc', timesteps: [999, 749, 500, 250], prediction: 'epsilon' },
+  // UniPC `leading` + steps_offset 1: arange(0, 5) · (1000 // 5), reversed, the last dropped, + 1.
+  { name: 'SDXL base re-saved with UniPCMultistep', config: SDXL_UNIPC_EXPORT, sampler: 'unipc', timesteps: [801, 601, 401, 201], prediction: 'epsilon' },
 ];
 
 describe.each(CASES)('scheduler_config.json of $name', (c) => {
@@ -157,5 +164,32 @@ describe('what the real configs change', () => {
     // A string that merely says "NaN" stays a string.
     await writeFile(file, diffusersJson({ ...SDXL_BASE, timestep_spacing: 'NaN' }));
     await expect(inspectModelFolder(dir)).rejects.toThrow(/timestep_spacing to be one of leading, trailing, linspace; got "NaN"/);
+  });
+});
+
+describe('UniPC on an SDXL export whose scheduler_config.json names UniPCMultistepScheduler', () => {
+  /** Mean absolute difference of two same-size images' pixels. */
+  async function distance(a: Buffer, b: Buffer): Promise<number> {
+    const [pa, pb] = await Promise.all([sharp(a).removeAlpha().raw().toBuffer(), sharp(b).removeAlpha().raw().toBuffer()]);
+    return pa.reduce((sum, v, i) => sum + Math.abs(v - (pb[i] as number)), 0) / pa.length;
+  }
+
+  it('paints with UniPC by default, and image-to-image goes further from the source as the strength rises', async () => {
+    const runner = await runnerFor(await writeTinySdxl(join(images.root, 'sdxl-unipc'), { schedulerConfig: SDXL_UNIPC_EXPORT }));
+    const fromText = await generate(runner, { prompt: 'a photo of a cat', seed: 2, steps: 8 });
+    expect(fromText.meta?.scheduler).toBe('unipc');
+    expect(await sharp(png(fromText)).metadata()).toMatchObject({ width: 32, height: 32 });
+    expect(await spread(png(fromText))).toBeGreaterThan(2);
+    const source = await sharp({ create: { width: 32, height: 32, channels: 3, background: { r: 200, g: 80, b: 40 } } })
+      .composite([{ input: Buffer.from('<svg width="32" height="32"><circle cx="16" cy="16" r="10" fill="#1040c0"/></svg>') }])
+      .png()
+      .toBuffer();
+    const b64 = source.toString('base64');
+    const near = await generate(runner, { prompt: 'a photo of a cat', seed: 2, steps: 8, initImageBase64: b64, strength: 0.25 });
+    const far = await generate(runner, { prompt: 'a photo of a cat', seed: 2, steps: 8, initImageBase64: b64, strength: 0.9 });
+    expect([near.meta?.scheduler, near.meta?.denoisingSteps, far.meta?.denoisingSteps]).toEqual(['unipc', 2, 7]);
+    const dNear = await distance(png(near), source);
+    expect(dNear).toBeGreaterThan(0);
+    expect(await distance(png(far), source)).toBeGreaterThan(1.5 * dNear);
   });
 });

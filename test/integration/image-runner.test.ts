@@ -160,12 +160,12 @@ describe('image runner: generation', () => {
 
   it('runs every sampler', async () => {
     const seen = new Map<string, Uint8Array>();
-    for (const scheduler of ['euler', 'euler_a', 'dpmpp_2m', 'dpmpp_2m_karras', 'ddim', 'lcm', 'default']) {
+    for (const scheduler of ['euler', 'euler_a', 'dpmpp_2m', 'dpmpp_2m_karras', 'ddim', 'lcm', 'unipc', 'default']) {
       const run = await generate(runner, { prompt: 'a cat', seed: 3, scheduler, steps: 4, width: 32, height: 32 });
       expect((await sharp(png(run)).metadata()).width).toBe(32);
       seen.set(String(run.result.meta?.scheduler), png(run));
     }
-    expect([...seen.keys()].sort()).toEqual(['ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'euler', 'euler_a', 'lcm']);
+    expect([...seen.keys()].sort()).toEqual(['ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'euler', 'euler_a', 'lcm', 'unipc']);
   });
 
   it('emits latent previews every K steps as small PNGs', async () => {
@@ -386,9 +386,9 @@ describe('image runner: bad input', () => {
     const steps = await rejection(runner.begin({ id: 'msg-1', kind: 'image', model: 'image', userId: 'u', payload: { prompt: 'a cat', steps: 80 } }));
     expect(steps.message).toBe('steps must be a whole number from 1 to 60; got 80');
     const sched = await rejection(runner.begin({ id: 'msg-2', kind: 'image', model: 'image', userId: 'u', payload: { prompt: 'a cat', scheduler: 'heun' } }));
-    expect(sched.message).toContain('euler, euler_a, dpmpp_2m, dpmpp_2m_karras, ddim, lcm, default');
+    expect(sched.message).toContain('euler, euler_a, dpmpp_2m, dpmpp_2m_karras, ddim, lcm, unipc, default');
     assert(sched.is('INVALID_INPUT'));
-    expect(sched.facts.allowed).toEqual(['euler', 'euler_a', 'dpmpp_2m', 'dpmpp_2m_karras', 'ddim', 'lcm', 'default']);
+    expect(sched.facts.allowed).toEqual(['euler', 'euler_a', 'dpmpp_2m', 'dpmpp_2m_karras', 'ddim', 'lcm', 'unipc', 'default']);
     const width = await rejection(runner.begin({ id: 'msg-3', kind: 'image', model: 'image', userId: 'u', payload: { prompt: 'a cat', width: 100 } }));
     expect(width.message).toBe('width must be a multiple of 8 from 32 to 256; got 100');
   });

@@ -2,10 +2,10 @@
  * diffusers' own scheduler tests, ported: the `full_loop` tests of tests/schedulers/
  * test_scheduler_euler.py, test_scheduler_euler_ancestral.py, test_scheduler_dpm_multi.py,
  * test_scheduler_ddim.py and test_scheduler_lcm.py (huggingface/diffusers at 58eb52c), with their
- * dummy sample (`dummy_sample_deter`: arange(768) laid out (3, 8, 8, 4) / 768, permuted to
- * (4, 3, 8, 8)), dummy noise (the same, flipped), dummy model (sample · t / (t + 1)), their configs,
- * and their expected sum and mean of |sample| with their tolerances. The noise the ancestral and
- * LCM steps draw is torch's (`torch.manual_seed(0)`, replayed by test/fixtures/torch-random.ts).
+ * dummy sample, noise and model (test/fixtures/diffusers-scheduler-loop.ts), their configs, and their
+ * expected sum and mean of |sample| with their tolerances (UniPC's are in image-schedulers-unipc.test.ts).
+ * The noise the ancestral and LCM steps draw is torch's (`torch.manual_seed(0)`, replayed by
+ * test/fixtures/torch-random.ts).
  *
  * Each config reaches the sampler the way a real export's scheduler_config.json reaches hearth:
  * written as diffusers writes it (Python's json, `-Infinity` included), parsed by parseDiffusersJson
@@ -13,59 +13,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Rng } from '../../src/runners/image/rng.js';
-import { parseDiffusersJson, parseSchedulerConfig } from '../../src/runners/image/schedulers/config.js';
-import { createScheduler, type Scheduler, type SchedulerName } from '../../src/runners/image/schedulers/index.js';
-import { diffusersJson, type DiffusersConfig } from '../fixtures/sd-scheduler-configs.js';
+import { createScheduler, type SchedulerName } from '../../src/runners/image/schedulers/index.js';
+import { absSumMean, fullLoop, readConfig as read, type Loop } from '../fixtures/diffusers-scheduler-loop.js';
+import type { DiffusersConfig } from '../fixtures/sd-scheduler-configs.js';
 import { TorchRandnRng } from '../fixtures/torch-random.js';
-
-const N = 4 * 3 * 8 * 8;
-
-/** dummy_sample_deter (or, flipped, dummy_noise_deter) in (b, c, h, w) order. */
-function dummy(flip: boolean): Float32Array {
-  const out = new Float32Array(N);
-  for (let b = 0; b < 4; b++)
-    for (let c = 0; c < 3; c++)
-      for (let h = 0; h < 8; h++)
-        for (let w = 0; w < 8; w++) {
-          const k = c * 256 + h * 32 + w * 4 + b;
-          out[b * 192 + c * 64 + h * 8 + w] = (flip ? N - 1 - k : k) / N;
-        }
-  return out;
-}
-
-/** dummy_model: sample · t / (t + 1), t cast to the sample's float32. */
-function model(sample: Float32Array, t: number): Float32Array {
-  const tf = Math.fround(t);
-  const d = Math.fround(tf + 1);
-  return sample.map((x) => Math.fround(Math.fround(x * tf) / d));
-}
-
-/** A config as the file diffusers would save for it, read back as hearth reads it. */
-function read(config: DiffusersConfig) {
-  return parseSchedulerConfig(parseDiffusersJson(diffusersJson(config)), 'scheduler_config.json');
-}
-
-interface Loop {
-  /** Euler-style loops pass the scaled sample to `step` and start from dummy · init_noise_sigma. */
-  scaled: boolean;
-  steps: number;
-  /** `full_loop_with_noise`: start at this index after add_noise(dummy_noise_deter). */
-  noiseFrom?: number;
-}
-
-function fullLoop(s: Scheduler, loop: Loop): Float32Array {
-  const rng = new TorchRandnRng(0, N);
-  let sample = dummy(false);
-  if (loop.scaled) sample = sample.map((x) => x * s.initNoiseSigma);
-  const start = loop.noiseFrom ?? 0;
-  if (loop.noiseFrom !== undefined) sample = s.addNoise(sample, dummy(true), start);
-  for (let i = start; i < s.timesteps.length; i++) {
-    const t = s.timesteps[i] as number;
-    if (loop.scaled) sample = s.scaleModelInput(sample, i);
-    sample = s.step(model(sample, t), i, sample, rng).prevSample;
-  }
-  return sample;
-}
 
 interface Case {
   test: string;
@@ -137,9 +88,7 @@ const CASES: Case[] = [
 describe("diffusers' scheduler full-loop tests", () => {
   it.each(CASES)('$test', (c) => {
     const s = createScheduler(c.sampler, read(c.config), c.loop.steps, { batch: 4 });
-    const out = fullLoop(s, c.loop);
-    const sum = out.reduce((a, v) => a + Math.abs(v), 0);
-    const mean = sum / out.length;
+    const { sum, mean } = absSumMean(fullLoop(s, c.loop));
     if (c.sum) expect(Math.abs(sum - c.sum[0]), `sum ${sum}, diffusers ${c.sum[0]}`).toBeLessThan(c.sum[1]);
     expect(Math.abs(mean - c.mean[0]), `mean ${mean}, diffusers ${c.mean[0]}`).toBeLessThan(c.mean[1]);
   });

@@ -264,6 +264,7 @@ describe('scheduler choice', () => {
     expect(of('LCMScheduler')).toBe('lcm');
     expect(of('EulerDiscreteScheduler')).toBe('euler');
     expect(of('LMSDiscreteScheduler')).toBe('euler');
+    expect(of('UniPCMultistepScheduler')).toBe('unipc');
   });
 
   it('refuses more steps than training timesteps', () => {
@@ -292,7 +293,7 @@ describe('keys real exports carry', () => {
   });
 
   it('names samplers as A1111 and ComfyUI do', () => {
-    expect(['Euler', 'Euler a', 'DPM++ 2M', 'dpm++ 2m karras', 'DDIM', 'LCM', 'euler_ancestral', 'default'].map(samplerFromName)).toEqual([
+    expect(['Euler', 'Euler a', 'DPM++ 2M', 'dpm++ 2m karras', 'DDIM', 'LCM', 'euler_ancestral', 'default', 'UniPC', 'uni_pc', 'uni_pc_bh2'].map(samplerFromName)).toEqual([
       'euler',
       'euler_a',
       'dpmpp_2m',
@@ -301,6 +302,9 @@ describe('keys real exports carry', () => {
       'lcm',
       'euler_a',
       'default',
+      'unipc',
+      'unipc',
+      'unipc',
     ]);
     expect(samplerFromName('heun')).toBe('heun');
   });

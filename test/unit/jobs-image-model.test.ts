@@ -71,7 +71,7 @@ describe('image model rules', () => {
         'Size: 512–1536 pixels a side, multiples of 8 (default 1024×1024)',
         'Steps: 1–60 (default 25)',
         'Guidance: 0–30 (default 7.5)',
-        "Samplers: Euler, Euler a, DPM++ 2M, DPM++ 2M Karras, DDIM, LCM, default (the model's own) (default Euler)",
+        "Samplers: Euler, Euler a, DPM++ 2M, DPM++ 2M Karras, DDIM, LCM, UniPC, default (the model's own) (default Euler)",
         'From an image: strength 0–1, how far to go from it (default 0.6)',
       ].join('\n'),
     );

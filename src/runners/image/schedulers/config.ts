@@ -44,10 +44,22 @@ export interface SchedulerConfig {
   lowerOrderFinal?: boolean;
   /** DPM-Solver++: first-order final step always. */
   eulerAtFinal?: boolean;
-  /** DPM-Solver++: 1, 2 or 3 (3 runs as 2). */
+  /** DPM-Solver++: 1, 2 or 3 (3 runs as 2); UniPC: any order ≥ 1. */
   solverOrder?: number;
-  /** DPM-Solver++: `midpoint` or `heun` second-order step. */
-  solverType?: 'midpoint' | 'heun';
+  /**
+   * As the file says it: DPM-Solver++'s `midpoint` or `heun` step, UniPC's `bh1` or `bh2`, DEIS's
+   * `logrho`. Each sampler maps the others' types as its diffusers `from_config` does (DPM-Solver++:
+   * logrho, bh1, bh2 → midpoint; UniPC: midpoint, heun, logrho → bh2).
+   */
+  solverType?: 'midpoint' | 'heun' | 'logrho' | 'bh1' | 'bh2';
+  /** UniPC: update on x̂₀ (true, the default) or on ε̂ (false). */
+  predictX0?: boolean;
+  /** UniPC: the step indices after which the corrector is not applied. */
+  disableCorrector?: number[];
+  /** Exponential (log-linear) σs between σ_max and σ_min (UniPC follows it; see each sampler). */
+  useExponentialSigmas?: boolean;
+  /** Beta-distributed σs (no sampler here follows it; UniPC refuses a config that asks for it). */
+  useBetaSigmas?: boolean;
   /** DPM-Solver: `dpmsolver++` (and its SDE variants, which run as dpmsolver++). */
   algorithmType?: string;
   /** DPM-Solver++: timesteps whose λ is below this are not used (-Infinity: all are). */
@@ -140,9 +152,19 @@ export function parseSchedulerConfig(json: unknown, file: string): SchedulerConf
   set('lowerOrderFinal', bool('lower_order_final'));
   set('eulerAtFinal', bool('euler_at_final'));
   set('solverOrder', num('solver_order', { integer: true, min: 1 }));
-  // UniPC's and DEIS's solver types (logrho, bh1, bh2) become midpoint, as DPMSolverMultistep.from_config makes them.
-  const solverType = oneOf('solver_type', ['midpoint', 'heun', 'logrho', 'bh1', 'bh2'] as const);
-  if (solverType !== undefined) cfg.solverType = solverType === 'heun' ? 'heun' : 'midpoint';
+  set('solverType', oneOf('solver_type', ['midpoint', 'heun', 'logrho', 'bh1', 'bh2'] as const));
+  set('predictX0', bool('predict_x0'));
+  const dc = o.disable_corrector;
+  if (dc !== undefined && dc !== null) {
+    if (!Array.isArray(dc) || !dc.every((i) => Number.isInteger(i) && (i as number) >= 0)) {
+      throw invalid(file, 'disable_corrector to be a list of step indices (integers ≥ 0)', describe(dc));
+    }
+    cfg.disableCorrector = dc as number[];
+  }
+  set('useExponentialSigmas', bool('use_exponential_sigmas'));
+  set('useBetaSigmas', bool('use_beta_sigmas'));
+  // Flow-matching σs (SD3, Flux, Wan exports) mean a model none of our samplers can run, as `flow_prediction` does.
+  if (bool('use_flow_sigmas')) throw invalid(file, 'use_flow_sigmas to be false (flow-matching schedules are not supported)', 'true');
   set('algorithmType', oneOf('algorithm_type', ['dpmsolver++', 'sde-dpmsolver++', 'dpmsolver', 'sde-dpmsolver', 'deis'] as const));
   const lmc = o.lambda_min_clipped;
   if (lmc !== undefined && lmc !== null) {

@@ -5,6 +5,7 @@ import { EulerAncestralScheduler } from './euler-ancestral.js';
 import { EulerScheduler } from './euler.js';
 import { LcmScheduler } from './lcm.js';
 import type { Scheduler, SchedulerName, SchedulerOptions } from './types.js';
+import { UniPcScheduler } from './unipc.js';
 
 export type { Scheduler, SchedulerChoice, SchedulerName, SchedulerOptions, SchedulerStep } from './types.js';
 export { SCHEDULER_NAMES } from './types.js';
@@ -18,8 +19,9 @@ export type { SchedulerConfig } from './config.js';
  * PNDMScheduler (what SD 1.5 exports name) maps to DDIM: with `skip_prk_steps` PNDM is PLMS, a
  * linear multistep method whose transfer step is exactly DDIM's update, on the same integer
  * `leading` timesteps with `steps_offset` and the same unscaled samples, so DDIM is its first-order
- * equivalent and behaves like it at the step counts people use (20–50). LMS, Heun, KDPM2 and other
- * σ-space samplers we do not implement map to Euler, their common first-order ancestor.
+ * equivalent and behaves like it at the step counts people use (20–50). UniPCMultistepScheduler is
+ * UniPC. LMS, Heun, KDPM2 and other σ-space samplers we do not implement map to Euler, their common
+ * first-order ancestor.
  */
 export function defaultSchedulerFor(cfg: Pick<SchedulerConfig, 'className' | 'useKarrasSigmas'>): SchedulerName {
   switch (cfg.className) {
@@ -34,6 +36,8 @@ export function defaultSchedulerFor(cfg: Pick<SchedulerConfig, 'className' | 'us
     case 'LCMScheduler':
     case 'TCDScheduler':
       return 'lcm';
+    case 'UniPCMultistepScheduler':
+      return 'unipc';
     default:
       return 'euler';
   }
@@ -58,5 +62,7 @@ export function createScheduler(name: SchedulerName, cfg: SchedulerConfig, steps
       return new DdimScheduler(cfg, steps, opts);
     case 'lcm':
       return new LcmScheduler(cfg, steps, opts);
+    case 'unipc':
+      return new UniPcScheduler(cfg, steps, opts);
   }
 }
