@@ -6,24 +6,44 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
-import { HearthError, type JobResult, type Json } from '../../src/engine/types.js';
-import { ImageRunner } from '../../src/runners/image/image-runner.js';
-import type { ImageRunnerSettings } from '../../src/runners/image/settings.js';
+import sharp from 'sharp';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { HearthError, type JobEvent, type JobResult, type Json } from '../../src/engine/types.js';
+import { ImageRunner, type ImageRunnerLogger } from '../../src/runners/image/image-runner.js';
+import type { ImageDefaults, ImageRunnerSettings } from '../../src/runners/image/settings.js';
+
+/** An image job run to its end: its result, the steps it was begun with and the events it emitted. */
+export interface ImageRun {
+  result: JobResult;
+  steps: number;
+  events: JobEvent[];
+}
 
 export interface TinyImageRunners {
   /** The file's temporary folder (set once its beforeAll has run). */
   readonly root: string;
-  /** Runner settings for an export folder: 32² at 4 steps by default, limits a test can reach. */
-  settings(dir: string): ImageRunnerSettings;
+  /** Runner settings for an export folder: the file's defaults, limits a test can reach; `over` replaces fields. */
+  settings(dir: string, over?: Partial<ImageRunnerSettings>): ImageRunnerSettings;
   /** A loaded runner on `dir`, disposed after the file. */
-  runnerFor(dir: string): Promise<ImageRunner>;
+  runnerFor(dir: string, over?: Partial<ImageRunnerSettings>, logger?: ImageRunnerLogger): Promise<ImageRunner>;
+  /** Disposes `runner` after the file (for a runner a test makes itself, e.g. to see its load fail). */
+  track(runner: ImageRunner): ImageRunner;
   /** Runs one image job on `runner`, step by step, to its result (a failure throws its HearthError). */
   generate(runner: ImageRunner, payload: Json): Promise<JobResult>;
+  /** The same, with the steps and the job's events. */
+  run(runner: ImageRunner, payload: Json): Promise<ImageRun>;
 }
 
-/** Registers the file's beforeAll/afterAll (temporary folder, runners disposed) and returns the helpers. */
-export function tinyImageRunners(prefix: string, opts: { guidance: number }): TinyImageRunners {
+const QUIET: ImageRunnerLogger = { info: () => undefined, warn: () => undefined };
+
+/**
+ * Registers the file's beforeAll/afterAll (temporary folder, runners disposed) and returns the helpers.
+ * `defaults` are the runners' defaults over 32² at 4 steps, the model's own sampler, no negative prompt;
+ * `nativeSize` leaves the size out, so the model's own (unet/config.json) is the default.
+ */
+export function tinyImageRunners(prefix: string, opts: Partial<ImageDefaults> & { nativeSize?: boolean } = {}): TinyImageRunners {
+  const { nativeSize = false, ...defaults } = opts;
+  const size = nativeSize ? {} : { width: 32, height: 32 };
   let root = '';
   const runners: ImageRunner[] = [];
   let seq = 0;
@@ -34,37 +54,65 @@ export function tinyImageRunners(prefix: string, opts: { guidance: number }): Ti
     for (const r of runners) await r.dispose();
     if (root) await rm(root, { recursive: true, force: true });
   });
-  const settings = (dir: string): ImageRunnerSettings => ({
+  const settings = (dir: string, over: Partial<ImageRunnerSettings> = {}): ImageRunnerSettings => ({
     model: 'image',
     dir,
     providers: ['cpu'],
-    defaults: { width: 32, height: 32, steps: 4, guidance: opts.guidance, scheduler: 'default', negativePrompt: '' },
+    defaults: { ...size, steps: 4, guidance: 7.5, scheduler: 'default', negativePrompt: '', ...defaults },
     limits: { minSize: 32, maxSize: 256, maxSteps: 60, maxPromptChars: 200 },
     previewEvery: 0,
     threads: 1,
+    ...over,
   });
+  const track = (r: ImageRunner): ImageRunner => {
+    runners.push(r);
+    return r;
+  };
+  const run = async (runner: ImageRunner, payload: Json): Promise<ImageRun> => {
+    const id = `job-${++seq}`;
+    const { steps } = await runner.begin({ id, kind: 'image', model: 'image', userId: 'u1', payload });
+    const events: JobEvent[] = [];
+    for (let i = 0; i < steps; i++) {
+      const [out] = await runner.step([id], { emit: (jobId, e) => (jobId === id ? events.push(e) : undefined) });
+      if (out?.failed) throw HearthError.from(out.failed);
+      if (out?.done) return { result: out.done, steps, events };
+    }
+    throw new Error(`no result after ${steps} steps`);
+  };
   return {
     get root() {
       return root;
     },
     settings,
-    async runnerFor(dir) {
-      const r = new ImageRunner(settings(dir), { logger: { info: () => undefined, warn: () => undefined } });
-      runners.push(r);
+    async runnerFor(dir, over = {}, logger = QUIET) {
+      const r = track(new ImageRunner(settings(dir, over), { logger }));
       await r.load();
       return r;
     },
-    async generate(runner, payload) {
-      const id = `job-${++seq}`;
-      const { steps } = await runner.begin({ id, kind: 'image', model: 'image', userId: 'u1', payload });
-      for (let i = 0; i < steps; i++) {
-        const [out] = await runner.step([id], { emit: () => undefined });
-        if (out?.failed) throw HearthError.from(out.failed);
-        if (out?.done) return out.done;
-      }
-      throw new Error(`no result after ${steps} steps`);
-    },
+    track,
+    run,
+    generate: async (runner, payload) => (await run(runner, payload)).result,
   };
+}
+
+/** Mean absolute difference of two same-size images' 8-bit channel values (alpha left out). */
+export async function meanAbsDiff(a: Uint8Array, b: Uint8Array): Promise<number> {
+  const [pa, pb] = await Promise.all([sharp(a).removeAlpha().raw().toBuffer(), sharp(b).removeAlpha().raw().toBuffer()]);
+  expect(pa.length).toBe(pb.length);
+  let s = 0;
+  for (let i = 0; i < pa.length; i++) s += Math.abs((pa[i] as number) - (pb[i] as number));
+  return s / pa.length;
+}
+
+/** The HearthError `p` rejects with (anything else, or no rejection, fails the test). */
+export async function hearthRejection(p: Promise<unknown>): Promise<HearthError> {
+  try {
+    await p;
+  } catch (e) {
+    if (e instanceof HearthError) return e;
+    throw e;
+  }
+  throw new Error('expected a rejection');
 }
 
 /** The PNG bytes of an image job's result (throws when there is none). */

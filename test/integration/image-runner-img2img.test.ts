@@ -4,83 +4,20 @@
  * image decoded and resized, encoded, noised to the strength and denoised from there, as diffusers'
  * img2img pipelines do it. Distances are mean absolute differences of 8-bit pixels.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HearthError, type JobEvent, type JobResult, type Json } from '../../src/engine/types.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { imageJobSteps } from '../../src/jobs/image.js';
-import { ImageRunner } from '../../src/runners/image/image-runner.js';
-import type { ImageRunnerSettings } from '../../src/runners/image/settings.js';
+import type { ImageRunner } from '../../src/runners/image/image-runner.js';
 import { writeTinySd } from '../fixtures/tiny-sd.js';
 import { writeTinySdxl } from '../fixtures/tiny-sdxl.js';
+import { hearthRejection, meanAbsDiff, pngOf, tinyImageRunners, type ImageRun } from '../helpers/image-runners.js';
 
-let root: string;
-const runners: ImageRunner[] = [];
-let seq = 0;
-
-function settings(dir: string, over: Partial<ImageRunnerSettings> = {}): ImageRunnerSettings {
-  return {
-    model: 'image',
-    dir,
-    providers: ['cpu'],
-    defaults: { width: 64, height: 48, steps: 10, guidance: 7.5, scheduler: 'euler', negativePrompt: '' },
-    limits: { minSize: 32, maxSize: 256, maxSteps: 60, maxPromptChars: 200 },
-    previewEvery: 0,
-    threads: 1,
-    ...over,
-  };
-}
-
-async function runnerFor(dir: string, over: Partial<ImageRunnerSettings> = {}, warnings: string[] = []): Promise<ImageRunner> {
-  const r = new ImageRunner(settings(dir, over), { logger: { info: () => undefined, warn: (m) => warnings.push(m) } });
-  runners.push(r);
-  await r.load();
-  return r;
-}
-
-interface Run {
-  result: JobResult;
-  steps: number;
-  events: JobEvent[];
-}
-
-async function generate(runner: ImageRunner, payload: Json): Promise<Run> {
-  const id = `job-${++seq}`;
-  const { steps } = await runner.begin({ id, kind: 'image', model: 'image', userId: 'u1', payload });
-  const events: JobEvent[] = [];
-  for (let i = 0; i < steps; i++) {
-    const [out] = await runner.step([id], { emit: (_id, e) => events.push(e) });
-    if (out?.failed) throw HearthError.from(out.failed);
-    if (out?.done) return { result: out.done, steps, events };
-  }
-  throw new Error(`no result after ${steps} steps`);
-}
-
-function png(run: Run): Buffer {
-  const p = run.result.image?.png;
-  if (!p) throw new Error('no image');
-  return Buffer.from(p);
-}
-
-async function distance(a: Buffer, b: Buffer): Promise<number> {
-  const [pa, pb] = await Promise.all([sharp(a).removeAlpha().raw().toBuffer(), sharp(b).removeAlpha().raw().toBuffer()]);
-  expect(pa.length).toBe(pb.length);
-  let s = 0;
-  for (let i = 0; i < pa.length; i++) s += Math.abs((pa[i] as number) - (pb[i] as number));
-  return s / pa.length;
-}
-
-async function rejection(p: Promise<unknown>): Promise<HearthError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof HearthError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
-}
+const images = tinyImageRunners('hearth-img2img-', { width: 64, height: 48, steps: 10, scheduler: 'euler' });
+const { runnerFor, run: generate } = images;
+const png = (run: ImageRun): Buffer => pngOf(run.result);
+const distance = meanAbsDiff;
+const rejection = hearthRejection;
 
 /** A smooth picture (gradients of every channel), as a photo's colours would be: away from pure black and white. */
 async function sourceImage(width: number, height: number, format: 'png' | 'jpeg' = 'png'): Promise<Buffer> {
@@ -99,21 +36,13 @@ async function sourceImage(width: number, height: number, format: 'png' | 'jpeg'
 
 const b64 = (b: Buffer): string => b.toString('base64');
 
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'hearth-img2img-'));
-});
-
-afterAll(async () => {
-  for (const r of runners) await r.dispose();
-  await rm(root, { recursive: true, force: true });
-});
 
 describe('image-to-image on an SD export (vae_encoder latent_sample)', () => {
   let runner: ImageRunner;
   let source: Buffer;
   const base = { prompt: 'a red house on the hill', width: 64, height: 48, steps: 10, seed: 5 };
   beforeAll(async () => {
-    runner = await runnerFor(await writeTinySd(join(root, 'sd')));
+    runner = await runnerFor(await writeTinySd(join(images.root, 'sd')));
     source = await sourceImage(64, 48);
   });
 
@@ -177,7 +106,7 @@ describe('image-to-image on an SD export (vae_encoder latent_sample)', () => {
   it('refuses what is not an image, and an image over the byte or pixel limit, naming the limit', async () => {
     const notImage = await rejection(generate(runner, { ...base, initImageBase64: b64(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>')), strength: 0.5 }));
     expect(notImage.code).toBe('IMAGE_INVALID');
-    const small = await runnerFor(await writeTinySd(join(root, 'sd-small')), { maxImageBytes: 200, maxImagePixels: 1000 });
+    const small = await runnerFor(await writeTinySd(join(images.root, 'sd-small')), { maxImageBytes: 200, maxImagePixels: 1000 });
     const big = await rejection(generate(small, { ...base, initImageBase64: b64(source), strength: 0.5 }));
     expect(big.code).toBe('IMAGE_TOO_LARGE');
     expect(big.facts).toMatchObject({ givenBytes: source.length, allowedBytes: 200 });
@@ -189,7 +118,7 @@ describe('image-to-image on an SD export (vae_encoder latent_sample)', () => {
 
 describe('image-to-image on other exports', () => {
   it('samples the latent distribution of a latent_parameters encoder with the job seed', async () => {
-    const runner = await runnerFor(await writeTinySd(join(root, 'sd-params'), { vaeEncoder: 'latent_parameters' }));
+    const runner = await runnerFor(await writeTinySd(join(images.root, 'sd-params'), { vaeEncoder: 'latent_parameters' }));
     const source = await sourceImage(64, 48);
     const payload = { prompt: 'a blue dog', width: 64, height: 48, steps: 8, seed: 9, initImageBase64: b64(source), strength: 0 };
     const a = png(await generate(runner, payload));
@@ -203,7 +132,7 @@ describe('image-to-image on other exports', () => {
   });
 
   it('refuses image-to-image on an export without vae_encoder, naming it, and still paints from text', async () => {
-    const dir = await writeTinySd(join(root, 'sd-no-encoder'), { vaeEncoder: false });
+    const dir = await writeTinySd(join(images.root, 'sd-no-encoder'), { vaeEncoder: false });
     const runner = await runnerFor(dir);
     const e = await rejection(generate(runner, { prompt: 'a cat', initImageBase64: b64(await sourceImage(64, 48)), strength: 0.5 }));
     expect(e.code).toBe('INVALID_INPUT');
@@ -213,7 +142,7 @@ describe('image-to-image on other exports', () => {
   });
 
   it('runs on an SDXL export at its native size, following the strength', async () => {
-    const runner = await runnerFor(await writeTinySdxl(join(root, 'sdxl'), { sampleSize: 6 }), {
+    const runner = await runnerFor(await writeTinySdxl(join(images.root, 'sdxl'), { sampleSize: 6 }), {
       defaults: { width: 48, height: 48, steps: 6, guidance: 5, scheduler: 'default', negativePrompt: '' },
     });
     const source = await sourceImage(48, 48);

@@ -27,7 +27,7 @@ import { writeTinySd } from '../fixtures/tiny-sd.js';
 import { writeTinySdxl } from '../fixtures/tiny-sdxl.js';
 import { pngOf, tinyImageRunners } from '../helpers/image-runners.js';
 
-const images = tinyImageRunners('hearth-sched-', { guidance: 7.5 });
+const images = tinyImageRunners('hearth-sched-');
 const { settings, runnerFor, generate } = images;
 const png = pngOf;
 let seq = 0;

@@ -5,81 +5,26 @@
  * UNet's added `text_embeds` and `time_ids`, SDXL's VAE scaling factor, the native size from
  * unet/config.json when no size is given.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HearthError, type JobResult, type Json } from '../../src/engine/types.js';
-import { ImageRunner } from '../../src/runners/image/image-runner.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { estimateVramBytes, inspectModelFolder } from '../../src/runners/image/model-folder.js';
-import type { ImageRunnerSettings } from '../../src/runners/image/settings.js';
 import { checkFinite } from '../../src/runners/image/job-setup.js';
 import { readImageModelProfile } from '../../src/runners/image/model-profile.js';
 import { writeTinySd } from '../fixtures/tiny-sd.js';
 import { SDXL_TURBO, writeTinySdxl } from '../fixtures/tiny-sdxl.js';
+import { meanAbsDiff, pngOf, tinyImageRunners } from '../helpers/image-runners.js';
 
-let root: string;
-const runners: ImageRunner[] = [];
-
-beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'hearth-sdxl-'));
-});
-
-afterAll(async () => {
-  for (const r of runners) await r.dispose();
-  await rm(root, { recursive: true, force: true });
-});
-
-function settings(dir: string): ImageRunnerSettings {
-  return {
-    model: 'image',
-    dir,
-    providers: ['cpu'],
-    // No size: the model's native size is the default (unet/config.json sample_size × 8).
-    defaults: { steps: 4, guidance: 5, scheduler: 'default', negativePrompt: '' },
-    limits: { minSize: 32, maxSize: 256, maxSteps: 60, maxPromptChars: 200 },
-    previewEvery: 0,
-    threads: 1,
-  };
-}
-
-async function runnerFor(dir: string): Promise<ImageRunner> {
-  const r = new ImageRunner(settings(dir), { logger: { info: () => undefined, warn: () => undefined } });
-  runners.push(r);
-  await r.load();
-  return r;
-}
-
-let seq = 0;
-async function generate(runner: ImageRunner, payload: Json): Promise<JobResult> {
-  const id = `job-${++seq}`;
-  const { steps } = await runner.begin({ id, kind: 'image', model: 'image', userId: 'u1', payload });
-  for (let i = 0; i < steps; i++) {
-    const [out] = await runner.step([id], { emit: () => undefined });
-    if (out?.failed) throw HearthError.from(out.failed);
-    if (out?.done) return out.done;
-  }
-  throw new Error(`no result after ${steps} steps`);
-}
-
-function png(result: JobResult): Buffer {
-  const p = result.image?.png;
-  if (!p) throw new Error('no image');
-  return Buffer.from(p);
-}
-
-async function meanAbsDiff(a: Buffer, b: Buffer): Promise<number> {
-  const [pa, pb] = await Promise.all([sharp(a).raw().toBuffer(), sharp(b).raw().toBuffer()]);
-  let s = 0;
-  for (let i = 0; i < pa.length; i++) s += Math.abs((pa[i] as number) - (pb[i] as number));
-  return s / pa.length;
-}
+// No size: the model's native size is the default (unet/config.json sample_size × 8).
+const images = tinyImageRunners('hearth-sdxl-', { nativeSize: true, guidance: 5 });
+const { runnerFor, generate } = images;
+const png = pngOf;
 
 describe.each(['old', 'new'] as const)('an SDXL export (optimum era %s)', (era) => {
   let dir: string;
   beforeAll(async () => {
-    dir = await writeTinySdxl(join(root, `sdxl-${era}`), { era, sampleSize: 6 });
+    dir = await writeTinySdxl(join(images.root, `sdxl-${era}`), { era, sampleSize: 6 });
   });
 
   it('is read as SDXL: second encoder and tokenizer, scaling factor 0.13025, native size from unet/config.json', async () => {
@@ -106,7 +51,7 @@ describe.each(['old', 'new'] as const)('an SDXL export (optimum era %s)', (era) 
 
 describe('an SDXL-Turbo export', () => {
   it('runs 1 step without guidance (trailing Euler) to a PNG of the native size', async () => {
-    const dir = await writeTinySdxl(join(root, 'turbo'), { schedulerConfig: SDXL_TURBO, sampleSize: 4 });
+    const dir = await writeTinySdxl(join(images.root, 'turbo'), { schedulerConfig: SDXL_TURBO, sampleSize: 4 });
     const runner = await runnerFor(dir);
     const r = await generate(runner, { prompt: 'a photo of a dog', seed: 1, steps: 1, guidance: 0 });
     expect(await sharp(png(r)).metadata()).toMatchObject({ format: 'png', width: 32, height: 32 });
@@ -116,20 +61,20 @@ describe('an SDXL-Turbo export', () => {
 
 describe('what the folder says the model is', () => {
   it('reads the family, native size, Turbo and image-to-image from the folder', async () => {
-    const base = await writeTinySdxl(join(root, 'profile-base'), { sampleSize: 6 });
+    const base = await writeTinySdxl(join(images.root, 'profile-base'), { sampleSize: 6 });
     expect(readImageModelProfile(base)).toEqual({ family: 'sdxl', nativeSize: 48, turbo: false, imageToImage: true, label: 'SDXL' });
-    const turbo = await writeTinySdxl(join(root, 'sdxl-turbo-onnx'), { vaeEncoder: false });
+    const turbo = await writeTinySdxl(join(images.root, 'sdxl-turbo-onnx'), { vaeEncoder: false });
     expect(readImageModelProfile(turbo)).toEqual({ family: 'sdxl', nativeSize: 32, turbo: true, imageToImage: false, label: 'SDXL-Turbo' });
     // Named in model_index.json, whatever the folder is called.
-    const named = await writeTinySd(join(root, 'plain'));
+    const named = await writeTinySd(join(images.root, 'plain'));
     const index = JSON.parse(await readFile(join(named, 'model_index.json'), 'utf8')) as Record<string, unknown>;
     await writeFile(join(named, 'model_index.json'), JSON.stringify({ ...index, _name_or_path: 'stabilityai/sd-turbo' }));
     expect(readImageModelProfile(named)).toMatchObject({ family: 'sd', nativeSize: 512, turbo: true, label: 'SD-Turbo' });
-    expect(readImageModelProfile(join(root, 'nowhere'))).toBeUndefined();
+    expect(readImageModelProfile(join(images.root, 'nowhere'))).toBeUndefined();
   });
 
   it('holds a Turbo export to 1–4 steps and guidance 0, refusing more in words, unless the config says standard', async () => {
-    const dir = await writeTinySdxl(join(root, 'turbo-limits'), { schedulerConfig: SDXL_TURBO, sampleSize: 4 });
+    const dir = await writeTinySdxl(join(images.root, 'turbo-limits'), { schedulerConfig: SDXL_TURBO, sampleSize: 4 });
     const runner = await runnerFor(dir);
     await expect(generate(runner, { prompt: 'a cat', steps: 8, guidance: 0 })).rejects.toMatchObject({
       code: 'INVALID_INPUT',
@@ -138,40 +83,34 @@ describe('what the folder says the model is', () => {
     await expect(generate(runner, { prompt: 'a cat', steps: 2, guidance: 5 })).rejects.toMatchObject({ code: 'INVALID_INPUT', facts: { option: 'guidance', given: 5, allowed: 0 } });
     // The configured defaults (4 steps, guidance 5) are brought within the model's limits.
     expect((await generate(runner, { prompt: 'a cat' })).meta).toMatchObject({ steps: 4, guidance: 0 });
-    const standard = new ImageRunner({ ...settings(dir), kind: 'standard' }, { logger: { info: () => undefined, warn: () => undefined } });
-    runners.push(standard);
-    await standard.load();
+    const standard = await runnerFor(dir, { kind: 'standard' });
     expect((await generate(standard, { prompt: 'a cat', steps: 8, guidance: 5 })).meta).toMatchObject({ steps: 8, guidance: 5 });
   });
 
   it('warns at load when force_upcast meets a float16 VAE, and fails a decode that is not numbers naming it', async () => {
-    const dir = await writeTinySd(join(root, 'fp16-upcast'), { fp16: true, forceUpcast: true });
+    const dir = await writeTinySd(join(images.root, 'fp16-upcast'), { fp16: true, forceUpcast: true });
     const warnings: string[] = [];
-    const r = new ImageRunner({ ...settings(dir), defaults: { width: 32, height: 32, steps: 2, guidance: 5, scheduler: 'euler', negativePrompt: '' } }, { logger: { info: () => undefined, warn: (m) => warnings.push(m) } });
-    runners.push(r);
-    await r.load();
+    await runnerFor(dir, { defaults: { width: 32, height: 32, steps: 2, guidance: 5, scheduler: 'euler', negativePrompt: '' } }, { info: () => undefined, warn: (m) => warnings.push(m) });
     expect(warnings.join('\n')).toContain('force_upcast');
     const folder = await inspectModelFolder(dir);
     expect(folder.forceUpcast).toBe(true);
     expect(() => checkFinite(Float32Array.of(0.5, Number.NaN), folder)).toThrow(/force_upcast/);
     expect(() => checkFinite(Float32Array.of(0.5, -1), folder)).not.toThrow();
     const quiet: string[] = [];
-    const fp32 = new ImageRunner(settings(await writeTinySd(join(root, 'fp32-upcast'), { forceUpcast: true })), { logger: { info: () => undefined, warn: (m) => quiet.push(m) } });
-    runners.push(fp32);
-    await fp32.load();
+    await runnerFor(await writeTinySd(join(images.root, 'fp32-upcast'), { forceUpcast: true }), {}, { info: () => undefined, warn: (m) => quiet.push(m) });
     expect(quiet).toEqual([]);
   });
 });
 
 describe('SDXL folder checks and residency', () => {
   it('refuses an SDXL export without tokenizer_2, naming it', async () => {
-    const dir = await writeTinySdxl(join(root, 'no-tok2'));
+    const dir = await writeTinySdxl(join(images.root, 'no-tok2'));
     await rm(join(dir, 'tokenizer_2'), { recursive: true });
     await expect(inspectModelFolder(dir)).rejects.toMatchObject({ code: 'MODEL_MISSING', message: expect.stringContaining('tokenizer_2') as string });
   });
 
   it('counts the second text encoder in the VRAM estimate', async () => {
-    const dir = await writeTinySdxl(join(root, 'vram'));
+    const dir = await writeTinySdxl(join(images.root, 'vram'));
     const withBoth = await estimateVramBytes(dir, 32, 32);
     await rm(join(dir, 'text_encoder_2'), { recursive: true });
     expect(withBoth).toBeGreaterThan(await estimateVramBytes(dir, 32, 32));
