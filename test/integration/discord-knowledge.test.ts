@@ -17,6 +17,8 @@ import { Perm } from '../fakes/discord/history.js';
 
 const FILLER = ['lunch is at noon today', 'the printer on floor 2 jammed again', 'deploy of the api went fine', 'who has the projector remote?', 'standup notes are in the doc', 'coffee machine descaled'];
 
+const FULL_TEXT_ONLY = 'Search by meaning: off: full text only (no models.embedding.dir; `hearth models pull --defaults` downloads one).';
+
 function knowledgeConfig(channels: string[]): Record<string, unknown> {
   return { knowledge: { discordChannels: channels, discordRequestsPerSecond: 50, accessCacheSeconds: 60 } };
 }
@@ -191,7 +193,10 @@ describe('Discord workspace knowledge', () => {
     const status = await hearth('hearth knowledge status', admin);
     const index = h.app.knowledge!.index;
     const generalCount = index.count({ platform: 'discord', workspace: fake.guildId, channel: general.id });
-    expect(status).toMatch(new RegExp(`^Workspace knowledge: ${generalCount + 1} messages in 2 channels, last synced`));
+    expect(status).toMatch(new RegExp(`^\\*\\*Workspace knowledge: ${generalCount + 1} messages in 2 channels, last synced [^*\n]+\\*\\*\n`));
+    // No embedding model configured: full text only, and no vector counts.
+    expect(status.split('\n')[1]).toBe(FULL_TEXT_ONLY);
+    expect(status).not.toContain('with vectors');
     expect(status).toContain(`• <#${general.id}>: ${generalCount} messages, history read`);
     expect(status).toContain(`• <#${staffOnly.id}>: 1 message, history read`);
     expect(status).toContain('(private)');
