@@ -320,6 +320,58 @@ describe('Discord knowledge backfill across a restart', () => {
     }
   });
 
+  test('a backfill cut off inside a thread goes on in that thread at the next start: no page read twice, nothing missing or doubled', async () => {
+    const fake = await FakeDiscord.start();
+    const log = fake.textChannel('log');
+    const ada = fake.user('Ada');
+    fake.history.join(ada);
+    const lines = Array.from({ length: 150 }, (_, i) => fake.history.seed(log, ada, `log line ${i}`));
+    // Three archived threads of 150 messages each: two pages apiece, read oldest thread first.
+    const threads = [10, 20, 30].map((at, n) => {
+      const t = fake.history.thread(log, lines[at]!, `thread ${n}`, { archived: true });
+      for (let i = 0; i < 150; i++) fake.history.seed(t, ada, `thread ${n} reply ${i}`);
+      return t;
+    });
+    // The channel's two pages and the first thread's first page, then the rest waits.
+    const release = fake.history.hold(3);
+    const ref = { platform: 'discord' as const, workspace: fake.guildId, channel: log.id };
+    const inThread = (k: DiscordHearth, t: FakeChannel): number => k.app.knowledge!.index.messagesSince(ref, 0).filter((m) => m.threadId === t.id).length;
+    const first = await discordHearth({ fake, config: knowledgeConfig([log.id]) });
+    let second: DiscordHearth | undefined;
+    try {
+      await fake.waitFor(() => fake.history.reads.length === 4, 'the first thread’s second page asked for');
+      await fake.waitFor(() => first.app.knowledge!.index.count(ref) === 250, 'the channel and one thread page written');
+      const cursor = first.app.knowledge!.index.channel(ref)?.cursor;
+      expect(cursor).toMatch(new RegExp(`^thread:${threads[0]!.id}:\\d+$`));
+      await first.stop();
+      release();
+      const reads = fake.history.reads.length;
+
+      second = await discordHearth({ fake, dataDir: first.dataDir, config: knowledgeConfig([log.id]) });
+      await adapterOf(second).knowledge?.backfilled;
+      const resumed = fake.history.reads.slice(reads);
+      // On from the cut: the first thread from where it stopped, then the other two; never the channel again.
+      expect(resumed.map((r) => [r.channel, r.before !== undefined])).toEqual([
+        [threads[0]!.id, true],
+        [threads[1]!.id, false],
+        [threads[1]!.id, true],
+        [threads[2]!.id, false],
+        [threads[2]!.id, true],
+      ]);
+      expect(resumed[0]?.before).toBe(cursor!.split(':')[2]);
+      const k = second.app.knowledge!.index;
+      expect(k.count(ref)).toBe(600);
+      for (const t of threads) expect(inThread(second, t)).toBe(150);
+      expect(k.channel(ref)).toMatchObject({ backfilledAt: expect.any(Number) as number });
+      expect(k.channel(ref)?.cursor).toBeUndefined();
+      expect(first.reported).toEqual([]);
+      expect(second.reported).toEqual([]);
+    } finally {
+      await second?.stop();
+      await fake.close();
+    }
+  });
+
   test('a backfill cut off by a restart goes on from its cursor, without duplicates; a 429 is waited out', async () => {
     const fake = await FakeDiscord.start();
     const log = fake.textChannel('log');

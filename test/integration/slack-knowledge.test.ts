@@ -292,12 +292,19 @@ describe('Slack knowledge backfill across a restart', () => {
     }
   });
 
-  test('a backfill cut off by a restart goes on from its cursor, without duplicates', async () => {
+  test('a backfill cut off by a restart goes on from its cursor, threads included, without duplicates', async () => {
     const fake = new FakeSlack();
     await fake.start();
     fake.history.pageSize = 10;
     fake.history.addChannel('CLOG', { name: 'log' });
-    for (let i = 0; i < 95; i++) fake.history.seed('CLOG', 'UALICE', `log line ${i}`);
+    // Two threads: one on a page read before the cut (two pages of replies), one on a page after it.
+    const threads: Record<number, { ts: string; replies: number }> = {};
+    for (let i = 0; i < 95; i++) {
+      const line = fake.history.seed('CLOG', 'UALICE', `log line ${i}`);
+      const replies = i === 80 ? 15 : i === 20 ? 5 : 0;
+      for (let r = 0; r < replies; r++) fake.history.seed('CLOG', 'UBOB', `reply ${r} to line ${i}`, { thread: line.ts });
+      if (replies > 0) threads[i] = { ts: line.ts, replies };
+    }
     // Slack's rate limiter answers one page with a 429: it is waited out (Retry-After), not an error.
     fake.rateLimit('conversations.history', { times: 1, retryAfterSeconds: 0 });
     const release = fake.history.hold('conversations.history', 3);
@@ -310,12 +317,14 @@ describe('Slack knowledge backfill across a restart', () => {
     try {
       await waitFor('the fourth page asked for', () => fake.state.callsOf('conversations.history').length === 4);
       expect(fake.rateLimited).toEqual(['conversations.history']);
-      await waitFor('three pages written', () => index().count(ref) === 30);
+      // Three pages of ten, with the replies of the thread on the second one.
+      await waitFor('three pages written', () => index().count(ref) === 30 + 15);
       const cursor = index().channel(ref)?.cursor;
       expect(cursor).toBeDefined();
       await first.close();
       release();
       const calls = fake.state.callsOf('conversations.history').length;
+      const repliesBeforeRestart = fake.state.callsOf('conversations.replies').length;
 
       second = await SlackHarness.start({ mode: 'socket', fake, dataDir: first.dataDir, config: knowledgeConfig(['CLOG']) });
       await second.adapter.knowledge?.backfilled;
@@ -323,7 +332,12 @@ describe('Slack knowledge backfill across a restart', () => {
       const resumed = fake.state.callsOf('conversations.history').slice(calls);
       expect(resumed[0]?.args.cursor).toBe(cursor);
       expect(resumed).toHaveLength(7);
-      expect(k.count(ref)).toBe(95);
+      expect(k.count(ref)).toBe(95 + 15 + 5);
+      // Each thread's replies were read in one run only, and are indexed once each.
+      const repliesRead = (ts: string): number[] => fake.state.callsOf('conversations.replies').flatMap((c, i) => (c.args.ts === ts ? [i] : []));
+      for (const [line, t] of Object.entries(threads)) expect(k.messagesSince(ref, 0).filter((m) => m.threadId === t.ts), `replies to line ${line}`).toHaveLength(t.replies);
+      expect(repliesRead(threads[80]!.ts).every((i) => i < repliesBeforeRestart)).toBe(true);
+      expect(repliesRead(threads[20]!.ts).every((i) => i >= repliesBeforeRestart)).toBe(true);
       expect(k.channel(ref)).toMatchObject({ backfilledAt: expect.any(Number) as number });
       expect(k.channel(ref)?.cursor).toBeUndefined();
       expect(second.errors).toEqual([]);
