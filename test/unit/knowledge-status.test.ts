@@ -46,6 +46,12 @@ describe('knowledge status layout', () => {
     ]);
   });
 
+  test('a platform with no channels configured is told knowledge is off there, in one line', () => {
+    const v: KnowledgeStatusView = { configuredChannels: 0, channels: [], messages: 0, semantic: { on: false } };
+    expect(discordStatus(v, NOW)).toBe('**Workspace knowledge is off here: the config lists no channels to index for this platform.**');
+    expect(slackStatus(v, NOW)).toBe('*Workspace knowledge is off here: the config lists no channels to index for this platform.*');
+  });
+
   test('a long list fits Discord’s 2,000 and Slack’s 3,000 characters by whole lines, and says how many were left out', () => {
     const v = view(channels(60, () => 1000), { on: true, model: 'm', dir: '/m', vectors: 60_000 });
     for (const [text, max] of [[discordStatus(v, NOW), 2000], [slackStatus(v, NOW)]] as const) {
