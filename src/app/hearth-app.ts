@@ -21,6 +21,7 @@ import { KnowledgeBase } from '../knowledge/knowledge-base.js';
 import { MessageIndex } from '../knowledge/message-index.js';
 import { semanticKnowledge } from '../knowledge/semantic-setup.js';
 import type { KnowledgeEmbedder } from '../knowledge/embedder.js';
+import type { VectorIndex } from '../knowledge/vector-index.js';
 import { scrubSecrets, type Logger } from '../util/log.js';
 
 export interface HearthAppOptions {
@@ -138,6 +139,7 @@ export class HearthApp {
     if (this.knowledge) {
       commandOptions.knowledge = this.knowledge;
       commandOptions.knowledgeIndex = this.knowledge.index;
+      if (knowledge?.vectors) commandOptions.knowledgeVectors = knowledge.vectors;
     }
     this.commands = new HearthCommands(commandOptions);
     const ctx: AdapterContext = {
@@ -233,7 +235,7 @@ function knowledgeOf(
   store: JobStore,
   engine: Engine,
   report: (e: unknown, where: string) => void,
-): { base: KnowledgeBase; embedder?: KnowledgeEmbedder } | undefined {
+): { base: KnowledgeBase; embedder?: KnowledgeEmbedder; vectors?: VectorIndex } | undefined {
   const k = config.knowledge;
   if (k.slackChannels.length === 0 && k.discordChannels.length === 0) return undefined;
   if (!(store instanceof SqliteStore)) return undefined;
@@ -247,7 +249,7 @@ function knowledgeOf(
     report,
     ...(semantic ? { semantic: semantic.search } : {}),
   });
-  return { base, ...(semantic ? { embedder: semantic.embedder } : {}) };
+  return { base, ...(semantic ? { embedder: semantic.embedder, vectors: semantic.vectors } : {}) };
 }
 
 function declaredModels(config: HearthConfig): Array<{ model: string; kind: JobKind }> {

@@ -1,6 +1,7 @@
 /**
  * The recommended defaults, as Ollama's first `run` offers a model: a small instruct chat model (GGUF),
- * the default captioner, and where the GPU has room an SD-class ONNX export. `planDefaults` asks the hub
+ * the default captioner, where the GPU has room an SD-class ONNX export, and where the config lists
+ * channels to index (workspace knowledge) a small English sentence-embedding model. `planDefaults` asks the hub
  * for their files, sizes and checksums (so the sizes are named before anything is downloaded);
  * `pullDefaults` downloads them into dataDir/models (resumable, checksummed) and records each one in
  * dataDir/models/defaults.json as soon as it is complete, so the next start uses it with no config.
@@ -8,9 +9,11 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { VramBudget } from '../app/vram.js';
-import { RECORDED_DEFAULTS_FILE, type DefaultKind, type RecordedDefaults } from '../config/load.js';
+import { knowledgeConfigured, RECORDED_DEFAULTS_FILE, type DefaultKind, type RecordedDefaults } from '../config/load.js';
+import type { HearthConfig } from '../config/schema.js';
 import { HearthError } from '../engine/types.js';
 import { FAMILIES } from '../runners/caption/model-folder.js';
+import { EMBED_FILES, EMBED_OPTIONAL_FILES } from '../runners/embed/model-folder.js';
 import { downloadHubFile, listHubFiles, type HubFile } from './hub-download.js';
 
 export interface DefaultModel {
@@ -23,6 +26,8 @@ export interface DefaultModel {
   folder: string;
   /** Only offered where a GPU was found and the VRAM budget holds it beside the others. */
   gpuOnly: boolean;
+  /** Only offered where the config lists channels to index (the embedding model serves nothing else). */
+  forKnowledge?: boolean;
   /** The files to fetch; throws MODEL_MISSING naming what the hub lacks. */
   pick(files: HubFile[]): HubFile[];
 }
@@ -36,6 +41,7 @@ function need(repo: string, files: HubFile[], paths: string[], optional: string[
 
 const CHAT_FILE = 'qwen2.5-0.5b-instruct-q4_k_m.gguf';
 const CAPTION = FAMILIES['vision-encoder-decoder'];
+const EMBEDDING_REPO = 'Xenova/all-MiniLM-L6-v2';
 const IMAGE_PARTS = /^(model_index\.json|(text_encoder|unet|vae_decoder)\/.+|tokenizer\/.+|scheduler\/.+)$/;
 
 export const DEFAULT_MODELS: readonly DefaultModel[] = [
@@ -71,7 +77,32 @@ export const DEFAULT_MODELS: readonly DefaultModel[] = [
       return picked;
     },
   },
+  {
+    kind: 'embedding',
+    name: 'all-MiniLM-L6-v2 sentence embeddings (ONNX, English)',
+    repo: EMBEDDING_REPO,
+    approxBytes: 91_000_000,
+    folder: 'embedding/all-MiniLM-L6-v2',
+    gpuOnly: false,
+    forKnowledge: true,
+    // The fp32 export: the one the embedding runner prefers on the CPU, and the one `hearth models
+    // pull` fetches for a configured `models.embedding` too, so both give the same vectors.
+    pick: (files) => need(EMBEDDING_REPO, files, [...EMBED_FILES, 'onnx/model.onnx'], [...EMBED_OPTIONAL_FILES]),
+  },
 ];
+
+/**
+ * Why a default is not wanted by this config at all, or undefined when it is. The embedding model is
+ * offered only where the config lists channels to index: it serves workspace knowledge alone, and a
+ * recorded one is loaded at every start, so without channels it would take a download and VRAM for
+ * nothing (an admin who runs `--defaults` before setting knowledge up is told how to get it later).
+ */
+export function notWanted(model: DefaultModel, config: Pick<HearthConfig, 'knowledge'>): string | undefined {
+  if (model.forKnowledge && !knowledgeConfigured(config.knowledge)) {
+    return 'not needed yet: it serves workspace knowledge, and knowledge.slackChannels and knowledge.discordChannels are empty; list channels to index, then run this again';
+  }
+  return undefined;
+}
 
 export interface PlannedModel {
   model: DefaultModel;
@@ -121,8 +152,8 @@ export async function planDefaults(opts: {
 
 /** The offer in lines, each model's size first. */
 export function describePlan(plan: DefaultsPlan): string[] {
-  const lines = plan.offered.map((p) => `  ${p.model.kind.padEnd(8)} ${gb(p.bytes).padStart(10)}  ${p.model.name}  (hf:${p.model.repo})`);
-  for (const s of plan.skipped) lines.push(`  ${s.model.kind.padEnd(8)} ${'skipped'.padStart(10)}  ${s.model.name}: ${s.why}`);
+  const lines = plan.offered.map((p) => `  ${p.model.kind.padEnd(9)} ${gb(p.bytes).padStart(10)}  ${p.model.name}  (hf:${p.model.repo})`);
+  for (const s of plan.skipped) lines.push(`  ${s.model.kind.padEnd(9)} ${'skipped'.padStart(10)}  ${s.model.name}: ${s.why}`);
   return lines;
 }
 
@@ -156,6 +187,7 @@ async function record(dataDir: string, planned: PlannedModel): Promise<void> {
   const source = `hf:${model.repo}`;
   if (model.kind === 'chat') current.models.chat = { path: join(model.folder, planned.files[0]!.path), source };
   else if (model.kind === 'caption') current.models.caption = { dir: model.folder, source };
+  else if (model.kind === 'embedding') current.models.embedding = { dir: model.folder, source };
   else current.models.image = { dir: model.folder, source };
   const file = join(dataDir, RECORDED_DEFAULTS_FILE);
   await writeFile(`${file}.tmp`, `${JSON.stringify(current, null, 2)}\n`, { mode: 0o600 });

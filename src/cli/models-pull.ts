@@ -6,7 +6,7 @@ import { pullCaptionModel } from '../runners/caption/pull.js';
 import { pullEmbeddingModel } from '../runners/embed/pull.js';
 import { chatModelsDir, isRemoteModel, pullChatModel, type PullProgress } from '../runners/llm/pull.js';
 import { EXIT } from './exit-codes.js';
-import { DEFAULT_MODELS, describePlan, gb, modelsDir, planDefaults, pullDefaults, type DefaultsProgress } from './defaults.js';
+import { DEFAULT_MODELS, describePlan, gb, modelsDir, notWanted, planDefaults, pullDefaults, type DefaultsProgress } from './defaults.js';
 import { hubEndpoint, unreachable } from './hub-download.js';
 
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
@@ -113,10 +113,10 @@ export async function runModelsPull(loaded: LoadedConfig, given: string | undefi
   const image = config.models.image;
   if (image) process.stdout.write(`image model: uses the local folder ${image.dir} (an ONNX export made with optimum; see README "Models")\n`);
   if (pulled === 0) process.stdout.write('nothing to download: the configured models are local files or already present\n');
-  const missing = DEFAULT_MODELS.filter((m) => !config.models[m.kind]);
+  const missing = DEFAULT_MODELS.filter((m) => !config.models[m.kind] && notWanted(m, config) === undefined);
   if (missing.length > 0) {
     process.stdout.write(`Not set up yet: ${missing.map((m) => m.kind).join(', ')}. \`hearth models pull --defaults\` downloads the recommended ones:\n`);
-    for (const m of missing) process.stdout.write(`  ${m.kind.padEnd(8)} about ${gb(m.approxBytes)}  ${m.name}${m.gpuOnly ? ' (where the GPU has room)' : ''}\n`);
+    for (const m of missing) process.stdout.write(`  ${m.kind.padEnd(9)} about ${gb(m.approxBytes)}  ${m.name}${m.gpuOnly ? ' (where the GPU has room)' : ''}\n`);
   }
   return EXIT.ok;
 }
@@ -128,8 +128,13 @@ export async function runModelsPull(loaded: LoadedConfig, given: string | undefi
 async function runDefaultsPull(loaded: LoadedConfig, endpoint: string): Promise<number> {
   const { config } = loaded;
   const fromRecord = new Set(loaded.defaults ?? []);
-  const kinds: DefaultKind[] = DEFAULT_MODELS.map((m) => m.kind).filter((k) => !config.models[k] || fromRecord.has(k));
-  for (const m of DEFAULT_MODELS) if (!kinds.includes(m.kind)) process.stdout.write(`${m.kind}: configured already (the config names it); not replaced\n`);
+  const kinds: DefaultKind[] = [];
+  for (const m of DEFAULT_MODELS) {
+    const why = notWanted(m, config);
+    if (config.models[m.kind] && !fromRecord.has(m.kind)) process.stdout.write(`${m.kind}: configured already (the config names it); not replaced\n`);
+    else if (why) process.stdout.write(`${m.kind}: ${why}\n`);
+    else kinds.push(m.kind);
+  }
   if (kinds.length === 0) return EXIT.ok;
   const controller = new AbortController();
   const stop = (): void => controller.abort(new Error('stopped'));
@@ -146,7 +151,7 @@ async function runDefaultsPull(loaded: LoadedConfig, endpoint: string): Promise<
         let bar = bars.get(p.kind);
         if (!bar) {
           if (bars.size > 0 && process.stdout.isTTY) process.stdout.write('\n');
-          bar = progressPrinter<DefaultsProgress>(p.kind.padEnd(8), (q) => ({ downloadedBytes: q.done, totalBytes: q.bytes }));
+          bar = progressPrinter<DefaultsProgress>(p.kind.padEnd(9), (q) => ({ downloadedBytes: q.done, totalBytes: q.bytes }));
           bars.set(p.kind, bar);
         }
         bar(p);

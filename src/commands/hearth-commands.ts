@@ -26,7 +26,7 @@ import type { KnowledgeRetriever } from '../knowledge/types.js';
 import { samplerOptions, VARIATIONS, type SamplerOption, type VariationId } from './image-choices.js';
 import { ImageCommands } from './image-commands.js';
 import type { Invocation } from './invocation.js';
-import { KnowledgeAdmin, type KnowledgeIndexAdmin } from './knowledge-admin.js';
+import { KnowledgeAdmin, type KnowledgeIndexAdmin, type KnowledgeVectorsAdmin } from './knowledge-admin.js';
 
 /**
  * Limits of the command options, as data: adapters show them (Discord option bounds, help texts,
@@ -144,6 +144,8 @@ export interface HearthCommandsOptions {
   knowledge?: KnowledgeRetriever;
   /** The knowledge index, for `/hearth knowledge status|drop` (absent: nothing is indexed). */
   knowledgeIndex?: KnowledgeIndexAdmin;
+  /** The message vectors, when search by meaning is on (`models.embedding`): their counts in the knowledge status. */
+  knowledgeVectors?: KnowledgeVectorsAdmin;
   /**
    * What the configured image model is (read from its folder at start): its native size becomes the
    * default size, and its limits narrow the config's (SDXL sizes, Turbo steps and guidance).
@@ -180,7 +182,11 @@ export class HearthCommands {
     this.#gpu = options.gpu;
     this.#cluster = options.cluster;
     this.#knowledge = options.knowledge;
-    this.knowledge = new KnowledgeAdmin(options.knowledgeIndex, { slack: options.config.knowledge.slackChannels, discord: options.config.knowledge.discordChannels });
+    this.knowledge = new KnowledgeAdmin(
+      options.knowledgeIndex,
+      { slack: options.config.knowledge.slackChannels, discord: options.config.knowledge.discordChannels },
+      options.knowledgeVectors,
+    );
     const image = options.config.models.image;
     this.#imageRules = image ? imageModelRules(image, options.imageModel) : undefined;
     this.#images = new ImageCommands(this.#engine, this.#imageRules, (input, opts) => this.#imageBytes(input, opts));

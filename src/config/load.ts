@@ -28,7 +28,7 @@ export interface LoadedConfig {
   defaults?: DefaultKind[];
 }
 
-export type DefaultKind = 'chat' | 'caption' | 'image';
+export type DefaultKind = 'chat' | 'caption' | 'image' | 'embedding';
 
 /** What `hearth models pull --defaults` (or the console's first run) downloaded; paths relative to dataDir/models. */
 export interface RecordedDefaults {
@@ -37,6 +37,8 @@ export interface RecordedDefaults {
     chat?: { path: string; source: string };
     caption?: { dir: string; source: string };
     image?: { dir: string; source: string };
+    /** The embedding model for workspace knowledge; used only while the config lists channels to index. */
+    embedding?: { dir: string; source: string };
   };
 }
 
@@ -62,7 +64,7 @@ async function mergeRecordedDefaults(tree: unknown, cwd: string): Promise<Defaul
   const m = models as Record<string, unknown>;
   const at = (p: string): string => resolve(dataDir, 'models', p);
   const added: DefaultKind[] = [];
-  const { chat, caption, image } = rec.models ?? {};
+  const { chat, caption, image, embedding } = rec.models ?? {};
   const add = (kind: DefaultKind, entry: Record<string, string>): void => {
     if (m[kind] !== undefined) return;
     m[kind] = entry;
@@ -71,8 +73,20 @@ async function mergeRecordedDefaults(tree: unknown, cwd: string): Promise<Defaul
   if (typeof chat?.path === 'string') add('chat', { path: at(chat.path) });
   if (typeof caption?.dir === 'string') add('caption', { dir: at(caption.dir), ...(typeof caption.source === 'string' ? { source: caption.source } : {}) });
   if (typeof image?.dir === 'string') add('image', { dir: at(image.dir) });
+  // The embedding model serves workspace knowledge only: without channels to index it would be loaded
+  // into the GPU worker for nothing, so it is used only while the config lists some.
+  if (typeof embedding?.dir === 'string' && knowledgeConfigured(t.knowledge)) {
+    add('embedding', { dir: at(embedding.dir), ...(typeof embedding.source === 'string' ? { source: embedding.source } : {}) });
+  }
   t.models = m;
   return added;
+}
+
+/** The config's `knowledge` section lists channels to index on some platform (as written, before validation). */
+export function knowledgeConfigured(knowledge: unknown): boolean {
+  if (knowledge === null || typeof knowledge !== 'object') return false;
+  const k = knowledge as Record<string, unknown>;
+  return [k.slackChannels, k.discordChannels].some((c) => Array.isArray(c) && c.length > 0);
 }
 
 export interface LoadConfigOptions {
@@ -141,11 +155,12 @@ export async function loadConfig(opts: LoadConfigOptions = {}): Promise<Result<L
 function finish(config: HearthConfig, path: string | null, cwd: string): LoadedConfig {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(cwd, p));
   config.dataDir = abs(config.dataDir);
-  const { chat, image, caption } = config.models;
+  const { chat, image, caption, embedding } = config.models;
   if (chat && !chat.path.startsWith('hf:')) chat.path = abs(chat.path);
   for (const adapter of Object.values(chat?.adapters ?? {})) adapter.path = abs(adapter.path);
   if (image) image.dir = abs(image.dir);
   if (caption) caption.dir = abs(caption.dir);
+  if (embedding) embedding.dir = abs(embedding.dir);
   return { config, path, baseDir: cwd };
 }
 

@@ -312,6 +312,21 @@ export class Engine implements JobFeed {
     return this.#delivery.markDelivered(jobId);
   }
 
+  /**
+   * Deletes ended jobs whose result the caller has taken and keeps elsewhere (the knowledge index's
+   * embed jobs: their vectors are in the index; their rows would pile up over a backfill). Only the
+   * owner's own jobs, or any for an admin; a job still queued or running is left alone, as is what
+   * its steps were charged (the usage ledger). Returns how many were deleted.
+   */
+  discard(jobIds: readonly string[], by: Actor): number {
+    const mine = jobIds.filter((id) => {
+      if (this.#jobs.has(id)) return false;
+      const record = this.#store.getJob(id);
+      return record !== undefined && (by.admin === true || record.userId === by.userId);
+    });
+    return this.#store.deleteEnded(mine);
+  }
+
   /** Subscribes to every job's events. Returns the unsubscribe function. */
   on(listener: (e: EngineEvent) => void): () => void {
     return this.#hub.on(listener);

@@ -19,6 +19,12 @@
  *
  * Jobs left over from before a restart still run; their results are not read (they carry no message
  * ids), and the messages they held are still queued, so they are simply embedded again.
+ *
+ * An embed job's result (its vectors) is taken from its end event and kept in the vector index, so
+ * once it is done its stored row is deleted ({@link EmbedJobRunner.discard}): a 100,000-message
+ * backfill is thousands of jobs whose rows and results would otherwise sit in the jobs table until
+ * retention. The usage ledger keeps what they used. Failed and cancelled ones stay for retention
+ * (what went wrong is worth seeing; a cancelled step may still be charged after its end).
  */
 import type { Actor } from '../engine/index.js';
 import type { EngineEvent, JobEvent, JobRecord, JobSpec, Result } from '../engine/types.js';
@@ -39,6 +45,8 @@ export interface EmbedJobRunner {
   submit(spec: JobSpec, opts?: { admin?: boolean }): Result<JobRecord>;
   cancel(jobId: string, by: Actor): Result<JobRecord>;
   on(listener: (e: EngineEvent) => void): () => void;
+  /** Deletes ended jobs whose results were taken (the Engine's `discard`). */
+  discard(jobIds: readonly string[], by: Actor): number;
 }
 
 export interface KnowledgeEmbedderOptions {
@@ -65,9 +73,17 @@ export class KnowledgeEmbedder {
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #idleWaiters: Array<() => void> = [];
+  readonly #offDone: () => void;
 
   constructor(opts: KnowledgeEmbedderOptions) {
     this.#o = { questionTimeoutMs: 3000, idlePollMs: 2000, retryMs: 30_000, ...opts, batchSize: Math.min(MAX_EMBED_TEXTS, Math.max(1, opts.batchSize)) };
+    // Every done job of the two system owners, this run's and those left over from before a restart:
+    // its vectors travel in the event, so its row goes. In a microtask, so that every other listener
+    // of this event (the metrics read the job's record at its end) has seen it first.
+    this.#offDone = opts.jobs.on((e) => {
+      if (e.event.type !== 'result' || (e.userId !== INDEX_OWNER && e.userId !== QUESTION_OWNER)) return;
+      queueMicrotask(() => this.#discard(e.jobId, e.userId));
+    });
   }
 
   /** Starts catching up in the background (idempotent). */
@@ -92,7 +108,16 @@ export class KnowledgeEmbedder {
     this.#stop.abort();
     this.#wake?.();
     await this.#loop;
+    this.#offDone();
     for (const w of this.#idleWaiters.splice(0)) w();
+  }
+
+  #discard(jobId: string, owner: string): void {
+    try {
+      this.#o.jobs.discard([jobId], { userId: owner, admin: true });
+    } catch (e) {
+      this.#o.report(e, 'knowledge: deleting a done embed job');
+    }
   }
 
   /** The question's vector, or undefined when it could not be had in time (full-text search then serves alone). */

@@ -125,6 +125,21 @@ export class VectorIndex {
   }
 
   /**
+   * How many messages of each channel of a workspace have a vector (of this model), for the admin
+   * status; channels with none are absent. Empty before any vector was kept.
+   */
+  channelVectorCounts(platform: string, workspace: string): Map<string, number> {
+    if (this.#dims === undefined) return new Map();
+    const rows = this.#db
+      .prepare<[string, string], { channel: string; n: number }>(
+        `SELECT m.channel AS channel, count(*) AS n FROM ${FULL} f JOIN knowledge_messages m ON m.id = f.id
+         WHERE m.platform = ? AND m.workspace = ? GROUP BY m.channel`,
+      )
+      .all(platform, workspace);
+    return new Map(rows.map((r) => [r.channel, r.n]));
+  }
+
+  /**
    * Keeps the vectors of messages whose text is still the text embedded, and takes them off the
    * queue; a message deleted or edited meanwhile is skipped (an edit stays queued). The first batch
    * fixes the table's width; a batch of another width than the table's (the model folder changed

@@ -43,6 +43,8 @@ export interface SimAppOptions {
   /** A fake nvidia-smi (and which processes are hearth's). */
   monitoring?: HearthAppOptions['monitoring'];
   clock?: HearthAppOptions['clock'];
+  /** Real runners served beside the simulated ones (a tiny embedding model for search by meaning). */
+  runners?: Runner[];
 }
 
 /** An in-process executor whose describe says it was asked, then waits for a gate: a worker that takes a while to come up. */
@@ -93,7 +95,7 @@ export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; con
     new SimRunner({ model: 'caption', kind: 'caption', stepMs: opts.captionStepMs ?? 5 }, hooks),
   ];
   const faults = opts.faults;
-  const runners: Runner[] = faults ? sims.map((r) => faults.wrap(r)) : sims;
+  const runners: Runner[] = [...(faults ? sims.map((r) => faults.wrap(r)) : sims), ...(opts.runners ?? [])];
   let entered!: () => void;
   const describing = new Promise<void>((resolve) => (entered = resolve));
   const executor = new SlowStartExecutor(runners, opts.describeGate ?? Promise.resolve(), entered);

@@ -6,8 +6,14 @@
  * someone whose roles let them read it; a backfill cut off by a restart goes on where it stopped;
  * a 429 is waited out.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import type { DiscordAdapter } from '../../src/bots/discord/index.js';
+import type { SqliteStore } from '../../src/engine/store/sqlite-store.js';
+import { EmbedRunner } from '../../src/runners/embed/embed-runner.js';
+import { writeTinyEmbedder } from '../fixtures/tiny-embedder.js';
 import type { JobRecord } from '../../src/engine/types.js';
 import { chatPayloadOf, type ChatPayload } from '../../src/jobs/chat.js';
 import { finishedAnswer } from '../fakes/discord/assertions.js';
@@ -16,6 +22,8 @@ import { discordHearth, type DiscordHearth } from '../fakes/discord/harness.js';
 import { Perm } from '../fakes/discord/history.js';
 
 const FILLER = ['lunch is at noon today', 'the printer on floor 2 jammed again', 'deploy of the api went fine', 'who has the projector remote?', 'standup notes are in the doc', 'coffee machine descaled'];
+
+const FULL_TEXT_ONLY = 'Search by meaning: off: full text only (no models.embedding.dir; `hearth models pull --defaults` downloads one).';
 
 function knowledgeConfig(channels: string[]): Record<string, unknown> {
   return { knowledge: { discordChannels: channels, discordRequestsPerSecond: 50, accessCacheSeconds: 60 } };
@@ -191,7 +199,10 @@ describe('Discord workspace knowledge', () => {
     const status = await hearth('hearth knowledge status', admin);
     const index = h.app.knowledge!.index;
     const generalCount = index.count({ platform: 'discord', workspace: fake.guildId, channel: general.id });
-    expect(status).toMatch(new RegExp(`^Workspace knowledge: ${generalCount + 1} messages in 2 channels, last synced`));
+    expect(status).toMatch(new RegExp(`^\\*\\*Workspace knowledge: ${generalCount + 1} messages in 2 channels, last synced [^*\n]+\\*\\*\n`));
+    // No embedding model configured: full text only, and no vector counts.
+    expect(status.split('\n')[1]).toBe(FULL_TEXT_ONLY);
+    expect(status).not.toContain('with vectors');
     expect(status).toContain(`• <#${general.id}>: ${generalCount} messages, history read`);
     expect(status).toContain(`• <#${staffOnly.id}>: 1 message, history read`);
     expect(status).toContain('(private)');
@@ -208,6 +219,80 @@ describe('Discord workspace knowledge', () => {
     const after = await hearth('hearth knowledge status', admin);
     expect(after).not.toContain(staffOnly.id);
     expect(await hearth('hearth knowledge drop', admin, { channel: staffOnly.id })).toMatch(/^⚠️ Channel \d+ is not in this workspace's index; indexed here: /);
+  });
+});
+
+describe('Discord workspace knowledge with search by meaning', () => {
+  test('the status shows the model and vectors per channel; a message found only by meaning is cited; never a hidden channel’s', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'hearth-discord-sem-'));
+    const { dir } = await writeTinyEmbedder(join(root, 'tiny-bert'));
+    const fake = await FakeDiscord.start();
+    const hist = fake.history;
+    const general = fake.channel;
+    const staffOnly = fake.textChannel('staff-only');
+    const alice = fake.user('Alice');
+    const bob = fake.user('Bob');
+    const admin = fake.user('Ada');
+    const staff = hist.addRole('staff');
+    hist.join(alice);
+    hist.join(bob, [staff]);
+    hist.overwrite(staffOnly, fake.guildId, 'role', { deny: Perm.ViewChannel });
+    hist.overwrite(staffOnly, staff, 'role', { allow: Perm.ViewChannel });
+    hist.overwrite(staffOnly, fake.bot.id, 'member', { allow: Perm.ViewChannel });
+    // Filler that shares no word (and no meaning, to the tiny model) with the question.
+    const filler = ['pizza for lunch today', 'the printer needs toner', 'parking garage is full', 'deploy the release on monday', 'office room booked'];
+    for (let i = 0; i < 120; i++) hist.seed(general, bob, `${filler[i % filler.length]} (${i})`);
+    const wifi = hist.seed(general, bob, 'The wireless passphrase is hunter2');
+    hist.seed(staffOnly, bob, 'The internet passcode for the vault is 0000');
+    const runner = new EmbedRunner({ model: 'embedding', dir, providers: ['cpu'], cacheDir: join(root, 'cache'), threads: 1 }, { log: () => undefined });
+    const h = await discordHearth({
+      fake,
+      discord: { guildIds: [fake.guildId], adminUsers: [admin.id] },
+      runners: [runner],
+      config: { ...knowledgeConfig([general.id, staffOnly.id]), models: { chat: { path: join(root, 'sim.gguf') }, embedding: { dir, batchSize: 16 } } },
+    });
+    try {
+      await adapterOf(h).knowledge?.backfilled;
+      const db = (h.app.store as SqliteStore).database;
+      const waiting = (): number => db.prepare<[], { n: number }>('SELECT count(*) AS n FROM knowledge_embed_queue').get()!.n;
+      await fake.waitFor(() => waiting() === 0, 'every message embedded');
+
+      const it = fake.slash('hearth knowledge status', {}, { user: admin });
+      const status = (await fake.waitFor(() => {
+        const o = fake.original(it);
+        return o && o.content !== '' ? o : undefined;
+      }, 'the status')).content;
+      expect(status.split('\n')[1]).toBe(`Search by meaning: on, with tiny-bert (${dir}): all 122 messages have vectors.`);
+      expect(status).toContain(`• <#${general.id}>: 121 messages, 121 with vectors, history read`);
+      expect(status).toContain(`• <#${staffOnly.id}>: 1 message, 1 with vectors, history read`);
+
+      // Neither "wifi" nor "password" is in any message: full text finds nothing, meaning finds it.
+      const ask = async (): Promise<ChatPayload> => {
+        const q = fake.slash('ask', { prompt: "what's the wifi password?" }, { user: alice, channel: general });
+        await fake.waitFor(() => finishedAnswer(fake, q), 'the answer');
+        const [job] = h.app.store.listJobs({ userId: `discord:${alice.id}`, order: 'recent', limit: 1 });
+        const payload = chatPayloadOf(job!);
+        if (!payload) throw new Error('not a chat payload');
+        return payload;
+      };
+      const payload = await ask();
+      expect(payload.sources?.[0]?.url).toBe(link(fake, general.id, wifi));
+      expect(given(payload)).toContain('hunter2');
+      // The hidden channel's near-synonym is never given to someone who cannot view it.
+      expect(given(payload)).not.toContain('vault');
+      expect(payload.sources?.some((s) => s.channel === staffOnly.id) ?? false).toBe(false);
+
+      // Edited: its old vector goes at once, and the model is no longer given the old text.
+      hist.edit(wifi, 'the coffee machine was descaled');
+      const ref = { platform: 'discord' as const, workspace: fake.guildId, channel: general.id };
+      await fake.waitFor(() => h.app.knowledge!.index.get(ref, wifi.id)?.text.includes('coffee') && waiting() === 0, 'the edit embedded');
+      expect(given(await ask())).not.toContain('hunter2');
+      expect(h.reported).toEqual([]);
+    } finally {
+      await h.stop();
+      await fake.close();
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
@@ -231,6 +316,58 @@ describe('Discord knowledge backfill across a restart', () => {
       );
     } finally {
       await h.stop();
+      await fake.close();
+    }
+  });
+
+  test('a backfill cut off inside a thread goes on in that thread at the next start: no page read twice, nothing missing or doubled', async () => {
+    const fake = await FakeDiscord.start();
+    const log = fake.textChannel('log');
+    const ada = fake.user('Ada');
+    fake.history.join(ada);
+    const lines = Array.from({ length: 150 }, (_, i) => fake.history.seed(log, ada, `log line ${i}`));
+    // Three archived threads of 150 messages each: two pages apiece, read oldest thread first.
+    const threads = [10, 20, 30].map((at, n) => {
+      const t = fake.history.thread(log, lines[at]!, `thread ${n}`, { archived: true });
+      for (let i = 0; i < 150; i++) fake.history.seed(t, ada, `thread ${n} reply ${i}`);
+      return t;
+    });
+    // The channel's two pages and the first thread's first page, then the rest waits.
+    const release = fake.history.hold(3);
+    const ref = { platform: 'discord' as const, workspace: fake.guildId, channel: log.id };
+    const inThread = (k: DiscordHearth, t: FakeChannel): number => k.app.knowledge!.index.messagesSince(ref, 0).filter((m) => m.threadId === t.id).length;
+    const first = await discordHearth({ fake, config: knowledgeConfig([log.id]) });
+    let second: DiscordHearth | undefined;
+    try {
+      await fake.waitFor(() => fake.history.reads.length === 4, 'the first thread’s second page asked for');
+      await fake.waitFor(() => first.app.knowledge!.index.count(ref) === 250, 'the channel and one thread page written');
+      const cursor = first.app.knowledge!.index.channel(ref)?.cursor;
+      expect(cursor).toMatch(new RegExp(`^thread:${threads[0]!.id}:\\d+$`));
+      await first.stop();
+      release();
+      const reads = fake.history.reads.length;
+
+      second = await discordHearth({ fake, dataDir: first.dataDir, config: knowledgeConfig([log.id]) });
+      await adapterOf(second).knowledge?.backfilled;
+      const resumed = fake.history.reads.slice(reads);
+      // On from the cut: the first thread from where it stopped, then the other two; never the channel again.
+      expect(resumed.map((r) => [r.channel, r.before !== undefined])).toEqual([
+        [threads[0]!.id, true],
+        [threads[1]!.id, false],
+        [threads[1]!.id, true],
+        [threads[2]!.id, false],
+        [threads[2]!.id, true],
+      ]);
+      expect(resumed[0]?.before).toBe(cursor!.split(':')[2]);
+      const k = second.app.knowledge!.index;
+      expect(k.count(ref)).toBe(600);
+      for (const t of threads) expect(inThread(second, t)).toBe(150);
+      expect(k.channel(ref)).toMatchObject({ backfilledAt: expect.any(Number) as number });
+      expect(k.channel(ref)?.cursor).toBeUndefined();
+      expect(first.reported).toEqual([]);
+      expect(second.reported).toEqual([]);
+    } finally {
+      await second?.stop();
       await fake.close();
     }
   });

@@ -5,8 +5,14 @@
  * listed as permalinks; private channels only for their members; a backfill cut off by a restart
  * goes on where it stopped.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
+import type { SqliteStore } from '../../src/engine/store/sqlite-store.js';
 import type { JobRecord } from '../../src/engine/types.js';
+import { EmbedRunner } from '../../src/runners/embed/embed-runner.js';
+import { writeTinyEmbedder } from '../fixtures/tiny-embedder.js';
 import { chatPayloadOf, type ChatPayload } from '../../src/jobs/chat.js';
 import { changedEvent, deletedEvent, messageEvent, permalinkOf } from '../fakes/slack/history.js';
 import { FakeSlack } from '../fakes/slack/fake-slack.js';
@@ -14,6 +20,8 @@ import { SlackHarness, waitFor } from '../fakes/slack/harness.js';
 import { mention } from '../fakes/slack/payloads.js';
 
 const FILLER = ['lunch is at noon today', 'the printer on floor 2 jammed again', 'deploy of the api went fine', 'who has the projector remote?', 'standup notes are in the doc', 'coffee machine descaled'];
+
+const FULL_TEXT_ONLY = 'Search by meaning: off: full text only (no models.embedding.dir; `hearth models pull --defaults` downloads one).';
 
 function knowledgeConfig(channels: string[]): Record<string, unknown> {
   return { knowledge: { slackChannels: channels, slackRequestsPerMinute: 1000, accessCacheSeconds: 60 } };
@@ -167,11 +175,14 @@ describe('Slack workspace knowledge', () => {
     const index = h.app.knowledge!.index;
     const general = index.count({ platform: 'slack', workspace: 'T0001', channel: 'CGEN' });
     const status = await told('knowledge status', 'UADMIN');
-    expect(status).toMatch(new RegExp(`^Workspace knowledge: ${general + 1} messages in 2 channels, last synced`));
+    expect(status).toMatch(new RegExp(`^\\*Workspace knowledge: ${general + 1} messages in 2 channels, last synced [^*\n]+\\*\n`));
+    // No embedding model configured: full text only, and no vector counts.
+    expect(status.split('\n')[1]).toBe(FULL_TEXT_ONLY);
     expect(status).toContain(`• <#CGEN>: ${general} messages, history read`);
     expect(status).toContain('• <#CPRIV>: 1 message, history read');
+    expect(status).not.toContain('with vectors');
     // An admin in another workspace sees and drops nothing of this one.
-    expect(await told('knowledge status', 'UADMIN', 'T0002')).toBe('Workspace knowledge: 0 messages in 0 channels.\nNothing has been read here yet.');
+    expect(await told('knowledge status', 'UADMIN', 'T0002')).toBe(`*Workspace knowledge: 0 messages in 0 channels.*\n${FULL_TEXT_ONLY}\nNothing has been read here yet.`);
     expect(await told('knowledge drop <#CGEN|general>', 'UADMIN', 'T0002')).toMatch(/^Channel CGEN is not in this workspace's index; nothing is indexed here/);
 
     expect(await told('knowledge drop <#CPRIV|finance>', 'UALICE')).toMatch(/^You can't do that/);
@@ -179,8 +190,68 @@ describe('Slack workspace knowledge', () => {
     expect(index.count({ platform: 'slack', workspace: 'T0001', channel: 'CPRIV' })).toBe(0);
     // Typed as a name, matched against the indexed channels' names.
     expect(await told('knowledge drop #general', 'UADMIN')).toMatch(new RegExp(`^Dropped <#CGEN> from the index \\(${general} messages\\)`));
-    expect(await told('knowledge status', 'UADMIN')).toMatch(/^Workspace knowledge: 0 messages in 0 channels\.\nNothing has been read here yet\.$/);
+    expect(await told('knowledge status', 'UADMIN')).toBe(`*Workspace knowledge: 0 messages in 0 channels.*\n${FULL_TEXT_ONLY}\nNothing has been read here yet.`);
     expect(await told('knowledge drop CGEN', 'UADMIN')).toMatch(/^Channel CGEN is not in this workspace's index; nothing is indexed here/);
+  });
+});
+
+describe('Slack workspace knowledge with search by meaning', () => {
+  test('the status shows the model and vectors per channel; a message found only by meaning is cited; never the private channel’s', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'hearth-slack-sem-'));
+    const { dir } = await writeTinyEmbedder(join(root, 'tiny-bert'));
+    const fake = new FakeSlack();
+    await fake.start();
+    fake.history.pageSize = 50;
+    fake.history.addChannel('CGEN', { name: 'general', members: ['UALICE', 'UBOB'] });
+    fake.history.addChannel('CPRIV', { name: 'finance', private: true, members: ['UBOB'] });
+    // Filler that shares no word (and no meaning, to the tiny model) with the question.
+    const filler = ['pizza for lunch today', 'the printer needs toner', 'parking garage is full', 'deploy the release on monday', 'office room booked'];
+    for (let i = 0; i < 120; i++) fake.history.seed('CGEN', 'UBOB', `${filler[i % filler.length]} (${i})`);
+    const wifi = fake.history.seed('CGEN', 'USAM', 'The wireless passphrase is hunter2');
+    fake.history.seed('CPRIV', 'UBOB', 'The internet passcode for the vault is 0000');
+    const runner = new EmbedRunner({ model: 'embedding', dir, providers: ['cpu'], cacheDir: join(root, 'cache'), threads: 1 }, { log: () => undefined });
+    const h = await SlackHarness.start({
+      mode: 'socket',
+      fake,
+      slack: { adminUsers: ['UADMIN'] },
+      runners: [runner],
+      config: { ...knowledgeConfig(['CGEN', 'CPRIV']), models: { chat: { path: join(root, 'sim.gguf') }, embedding: { dir, batchSize: 16 } } },
+    });
+    try {
+      await h.adapter.knowledge?.backfilled;
+      const db = (h.app.store as SqliteStore).database;
+      const waiting = (): number => db.prepare<[], { n: number }>('SELECT count(*) AS n FROM knowledge_embed_queue').get()!.n;
+      await waitFor('every message embedded', () => waiting() === 0);
+
+      const n = fake.responses.length;
+      await h.command('/hearth', 'knowledge status', { user: 'UADMIN', channel: 'CGEN' });
+      const status = await waitFor('the status', () => fake.responses.slice(n).map((r) => (typeof r.body.text === 'string' ? r.body.text : '')).find((t) => t.length > 0));
+      expect(status.split('\n')[1]).toBe(`Search by meaning: on, with tiny-bert (${dir}): all 122 messages have vectors.`);
+      expect(status).toContain('• <#CGEN>: 121 messages, 121 with vectors, history read');
+      expect(status).toContain('• <#CPRIV>: 1 message, 1 with vectors, history read');
+
+      // Neither "wifi" nor "password" is in any message: full text finds nothing, meaning finds it.
+      const before = lastSeq(h);
+      await h.command('/ask', "what's the wifi password?", { user: 'UALICE', channel: 'CGEN' });
+      const { payload } = await answered(h, 'UALICE', before);
+      expect(payload.sources?.[0]?.url).toBe(permalinkOf(wifi));
+      expect(given(payload)).toContain('hunter2');
+      // The private channel's near-synonym is closer still to no one Alice may read.
+      expect(given(payload)).not.toContain('vault');
+      expect(payload.sources?.some((s) => s.channel === 'CPRIV') ?? false).toBe(false);
+
+      // Edited: its old vector goes at once, and the model is no longer given the old text.
+      fake.history.edit('CGEN', wifi.ts, 'the coffee machine was descaled');
+      await h.event(changedEvent(wifi, 'The wireless passphrase is hunter2'));
+      await waitFor('the edit embedded', () => h.app.knowledge!.index.get({ platform: 'slack', workspace: 'T0001', channel: 'CGEN' }, wifi.ts)?.text.includes('coffee') && waiting() === 0);
+      const again = lastSeq(h);
+      await h.command('/ask', "what's the wifi password?", { user: 'UALICE', channel: 'CGEN' });
+      expect(given((await answered(h, 'UALICE', again)).payload)).not.toContain('hunter2');
+      expect(h.errors).toEqual([]);
+    } finally {
+      await h.close({ fake: true });
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });
 
@@ -221,12 +292,19 @@ describe('Slack knowledge backfill across a restart', () => {
     }
   });
 
-  test('a backfill cut off by a restart goes on from its cursor, without duplicates', async () => {
+  test('a backfill cut off by a restart goes on from its cursor, threads included, without duplicates', async () => {
     const fake = new FakeSlack();
     await fake.start();
     fake.history.pageSize = 10;
     fake.history.addChannel('CLOG', { name: 'log' });
-    for (let i = 0; i < 95; i++) fake.history.seed('CLOG', 'UALICE', `log line ${i}`);
+    // Two threads: one on a page read before the cut (two pages of replies), one on a page after it.
+    const threads: Record<number, { ts: string; replies: number }> = {};
+    for (let i = 0; i < 95; i++) {
+      const line = fake.history.seed('CLOG', 'UALICE', `log line ${i}`);
+      const replies = i === 80 ? 15 : i === 20 ? 5 : 0;
+      for (let r = 0; r < replies; r++) fake.history.seed('CLOG', 'UBOB', `reply ${r} to line ${i}`, { thread: line.ts });
+      if (replies > 0) threads[i] = { ts: line.ts, replies };
+    }
     // Slack's rate limiter answers one page with a 429: it is waited out (Retry-After), not an error.
     fake.rateLimit('conversations.history', { times: 1, retryAfterSeconds: 0 });
     const release = fake.history.hold('conversations.history', 3);
@@ -239,12 +317,14 @@ describe('Slack knowledge backfill across a restart', () => {
     try {
       await waitFor('the fourth page asked for', () => fake.state.callsOf('conversations.history').length === 4);
       expect(fake.rateLimited).toEqual(['conversations.history']);
-      await waitFor('three pages written', () => index().count(ref) === 30);
+      // Three pages of ten, with the replies of the thread on the second one.
+      await waitFor('three pages written', () => index().count(ref) === 30 + 15);
       const cursor = index().channel(ref)?.cursor;
       expect(cursor).toBeDefined();
       await first.close();
       release();
       const calls = fake.state.callsOf('conversations.history').length;
+      const repliesBeforeRestart = fake.state.callsOf('conversations.replies').length;
 
       second = await SlackHarness.start({ mode: 'socket', fake, dataDir: first.dataDir, config: knowledgeConfig(['CLOG']) });
       await second.adapter.knowledge?.backfilled;
@@ -252,7 +332,12 @@ describe('Slack knowledge backfill across a restart', () => {
       const resumed = fake.state.callsOf('conversations.history').slice(calls);
       expect(resumed[0]?.args.cursor).toBe(cursor);
       expect(resumed).toHaveLength(7);
-      expect(k.count(ref)).toBe(95);
+      expect(k.count(ref)).toBe(95 + 15 + 5);
+      // Each thread's replies were read in one run only, and are indexed once each.
+      const repliesRead = (ts: string): number[] => fake.state.callsOf('conversations.replies').flatMap((c, i) => (c.args.ts === ts ? [i] : []));
+      for (const [line, t] of Object.entries(threads)) expect(k.messagesSince(ref, 0).filter((m) => m.threadId === t.ts), `replies to line ${line}`).toHaveLength(t.replies);
+      expect(repliesRead(threads[80]!.ts).every((i) => i < repliesBeforeRestart)).toBe(true);
+      expect(repliesRead(threads[20]!.ts).every((i) => i >= repliesBeforeRestart)).toBe(true);
       expect(k.channel(ref)).toMatchObject({ backfilledAt: expect.any(Number) as number });
       expect(k.channel(ref)?.cursor).toBeUndefined();
       expect(second.errors).toEqual([]);

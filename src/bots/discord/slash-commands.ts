@@ -1,6 +1,7 @@
 import { ChannelType, type APIChatInputApplicationCommandInteraction } from 'discord.js';
 import type { ImagineInput } from '../../commands/hearth-commands.js';
-import { knowledgeDroppedText, knowledgeStatusLines } from '../../commands/knowledge-admin.js';
+import { knowledgeDroppedText } from '../../commands/knowledge-admin.js';
+import { knowledgeStatusMessage } from './knowledge-status.js';
 import { problemText } from './words.js';
 import type { ErrorInfo } from '../../engine/types.js';
 import { checkAccess, type Actor } from './access.js';
@@ -206,7 +207,7 @@ async function knowledge(deps: HandlerDeps, call: Call, sub: 'knowledge status' 
   const invo = inv(deps, call);
   if (sub === 'knowledge status') {
     const res = deps.ctx.commands.knowledge.status(invo);
-    return answer(deps, call, res.ok ? knowledgeStatusLines(res.value, deps.ctx.clock.now()).join('\n') : `⚠️ ${problemText(res.error)}`);
+    return answer(deps, call, res.ok ? knowledgeStatusMessage(res.value, deps.ctx.clock.now()) : `⚠️ ${problemText(res.error)}`);
   }
   const channel = call.opts.channel('channel') ?? '';
   const res = deps.ctx.commands.knowledge.drop(invo, channel);

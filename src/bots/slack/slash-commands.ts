@@ -1,7 +1,8 @@
 /** `/ask`, `/imagine` and `/hearth`: acknowledged at once, then answered in a thread or privately. */
 import type { App, RespondFn, SlashCommand } from '@slack/bolt';
 import type { Invocation } from '../../commands/invocation.js';
-import { knowledgeDroppedText, knowledgeStatusLines } from '../../commands/knowledge-admin.js';
+import { knowledgeDroppedText } from '../../commands/knowledge-admin.js';
+import { knowledgeStatusMessage } from './knowledge-status.js';
 import { etaText } from '../../commands/wording.js';
 import { askAdapterHelp, parseAskText } from './ask-flags.js';
 import { slackErrorText } from './error-text.js';
@@ -157,7 +158,7 @@ function knowledgeCommand(h: HandlerContext, inv: Invocation, text: string): str
   const k = h.commands.knowledge;
   if (action.toLowerCase() === 'status') {
     const res = k.status(inv);
-    return res.ok ? knowledgeStatusLines(res.value, Date.now()).join('\n') : slackErrorText(res.error);
+    return res.ok ? knowledgeStatusMessage(res.value, Date.now()) : slackErrorText(res.error);
   }
   if (action.toLowerCase() !== 'drop' || target === '') return 'Try `/hearth knowledge status` or `/hearth knowledge drop #channel`.';
   let channel = /^<#([A-Z0-9]+)(?:\|[^>]*)?>$/.exec(target)?.[1] ?? target;

@@ -5,7 +5,7 @@
  * so the next start uses it with no config.
  */
 import { resolveVramBudget, type VramBudget } from '../../app/vram.js';
-import { DEFAULT_MODELS, planDefaults, pullDefaults, type DefaultsPlan } from '../../cli/defaults.js';
+import { DEFAULT_MODELS, notWanted, planDefaults, pullDefaults, type DefaultsPlan } from '../../cli/defaults.js';
 import { hubEndpoint } from '../../cli/hub-download.js';
 import type { DefaultKind } from '../../config/load.js';
 import type { HearthConfig } from '../../config/schema.js';
@@ -36,9 +36,9 @@ export class FirstRun {
     this.#budget = opts.budget ?? (() => resolveVramBudget(config.models.vramBudgetMB));
   }
 
-  /** The kinds of model the config does not name. */
+  /** The kinds of model the config does not name (and wants: the embedding model only with knowledge channels). */
   missing(): DefaultKind[] {
-    return DEFAULT_MODELS.map((m) => m.kind).filter((k) => !this.#config.models[k]);
+    return DEFAULT_MODELS.filter((m) => !this.#config.models[m.kind] && notWanted(m, this.#config) === undefined).map((m) => m.kind);
   }
 
   status(): Json {

@@ -159,6 +159,14 @@ export interface JobRecordStore {
    */
   forgetUploads(userId: string): number;
 
+  /**
+   * Deletes ended jobs (with their transitions) whose result their submitter has taken and keeps
+   * elsewhere: an embed job's vectors go into the knowledge index, so its row would only pile up
+   * (a 100,000-message backfill is thousands of jobs). The usage ledger keeps what they used. Jobs of
+   * these ids that have not ended, or do not exist, are left alone. One transaction; returns how many went.
+   */
+  deleteEnded(ids: readonly string[]): number;
+
   /** Saves the fair scheduler's virtual times (creating users that are new), in one transaction. */
   saveVirtualTimes(entries: readonly VirtualTime[]): void;
 

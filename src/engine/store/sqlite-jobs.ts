@@ -35,6 +35,7 @@ export class SqliteJobs implements JobRecordStore {
   readonly #finishTx: (id: string, outcome: JobOutcome, now: number, note: string | null) => JobRecord;
   readonly #vtimeTx: (entries: readonly VirtualTime[]) => void;
   readonly #recoverTx: (now: number) => RecoveryReport;
+  readonly #deleteTx: (ids: string) => number;
 
   constructor(db: Database.Database) {
     this.#db = db;
@@ -100,6 +101,12 @@ export class SqliteJobs implements JobRecordStore {
 
     this.#vtimeTx = immediate(db, (entries: readonly VirtualTime[]) => {
       for (const { userId, vtime } of entries) s.saveVtime.run(userId, vtime);
+    });
+
+    this.#deleteTx = immediate(db, (ids: string) => {
+      // Transitions first: they reference the job (a foreign key). The ledger has no key to jobs.
+      s.deleteEndedTransitions.run(ids);
+      return s.deleteEnded.run(ids).changes;
     });
 
     this.#recoverTx = immediate(db, (now: number) => {
@@ -241,6 +248,11 @@ export class SqliteJobs implements JobRecordStore {
     return this.#s.forgetUploads.run(userId).changes;
   }
 
+  deleteEnded(ids: readonly string[]): number {
+    if (ids.length === 0) return 0;
+    return this.#deleteTx(JSON.stringify(ids));
+  }
+
   #mustGet(id: string): JobRecord {
     const job = this.getJob(id);
     if (!job) throw notFound(id);
@@ -300,6 +312,13 @@ function prepare(db: Database.Database) {
     forgetUploads: db.prepare<[string]>(
       `UPDATE jobs SET payload = ${DROP_UPLOADS}
        WHERE user_id = ? AND state IN (${FINAL.map((s) => `'${s}'`).join(', ')}) AND payload != ${DROP_UPLOADS}`,
+    ),
+    deleteEndedTransitions: db.prepare<[string]>(
+      `DELETE FROM job_transitions WHERE job_id IN
+         (SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(?)) AND state IN (${FINAL.map((s) => `'${s}'`).join(', ')}))`,
+    ),
+    deleteEnded: db.prepare<[string]>(
+      `DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(?)) AND state IN (${FINAL.map((s) => `'${s}'`).join(', ')})`,
     ),
     setFinished: db.prepare<{
       id: string;

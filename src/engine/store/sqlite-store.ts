@@ -139,6 +139,9 @@ export class SqliteStore implements HearthStore {
   forgetUploads(userId: string): number {
     return this.jobs.forgetUploads(userId);
   }
+  deleteEnded(ids: readonly string[]): number {
+    return this.jobs.deleteEnded(ids);
+  }
 
   // Usage -----------------------------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ import { DiscordAdapter, type DiscordAdapterOptions } from '../../../src/bots/di
 import type { HearthConfig } from '../../../src/config/schema.js';
 import type { LogCapture } from '../../helpers/log-capture.js';
 import type { SimGate } from '../../fixtures/sim-runner.js';
+import type { Runner } from '../../../src/engine/runner.js';
 import { simApp } from '../../helpers/sim-app.js';
 import type { SimFaults } from '../../helpers/sim-faults.js';
 import { FakeDiscord } from './fake-discord.js';
@@ -21,6 +22,8 @@ export interface DiscordHearthOptions {
   imageStepMs?: number;
   /** Faults the test can set on the simulated GPU. */
   faults?: SimFaults;
+  /** Real runners beside the simulated ones (see simApp). */
+  runners?: Runner[];
   /** The GPU worker is still starting until this settles: discordHearth returns once the bot is logged in. */
   describeGate?: Promise<void>;
   /** Log into this capture (restart tests keep one across runs); a new one by default. */
@@ -75,6 +78,7 @@ export async function discordHearth(opts: DiscordHearthOptions = {}): Promise<Di
     ...(opts.chatStepMs !== undefined ? { chatStepMs: opts.chatStepMs } : {}),
     ...(opts.imageStepMs !== undefined ? { imageStepMs: opts.imageStepMs } : {}),
     ...(opts.faults ? { faults: opts.faults } : {}),
+    ...(opts.runners ? { runners: opts.runners } : {}),
     ...(opts.describeGate ? { describeGate: opts.describeGate } : {}),
   });
   const started = app.start();

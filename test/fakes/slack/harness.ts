@@ -8,6 +8,7 @@ import { createSlackAdapter, slackHeadersForHost, type SlackAdapter } from '../.
 import type { HearthConfig } from '../../../src/config/schema.js';
 import type { LogCapture } from '../../helpers/log-capture.js';
 import { SimGate } from '../../fixtures/sim-runner.js';
+import type { Runner } from '../../../src/engine/runner.js';
 import { simApp } from '../../helpers/sim-app.js';
 import type { SimFaults } from '../../helpers/sim-faults.js';
 import type { Delivery } from './deliveries.js';
@@ -28,6 +29,8 @@ export interface HarnessOptions {
   imageStepMs?: number;
   /** Faults the test can set on the simulated GPU. */
   faults?: SimFaults;
+  /** Real runners beside the simulated ones (see simApp). */
+  runners?: Runner[];
   /** The GPU worker is still starting until this settles: start() returns once Slack is connected. */
   describeGate?: Promise<void>;
   /** Log into this capture (restart tests keep one across runs); a new one by default. */
@@ -110,6 +113,7 @@ export class SlackHarness {
       ...(opts.chatStepMs ? { chatStepMs: opts.chatStepMs } : {}),
       ...(opts.imageStepMs ? { imageStepMs: opts.imageStepMs } : {}),
       ...(opts.faults ? { faults: opts.faults } : {}),
+      ...(opts.runners ? { runners: opts.runners } : {}),
       ...(opts.describeGate ? { describeGate: opts.describeGate } : {}),
       ...(opts.tokenForFiles ? { headersForHost: tokenForFakeFiles(fake) } : {}),
     });
