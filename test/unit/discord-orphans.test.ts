@@ -7,6 +7,10 @@
  */
 import { DiscordAPIError, REST } from 'discord.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { JobView } from '../../src/bots/discord/job-view.js';
+import type { DiscordOrigin } from '../../src/bots/discord/origin.js';
+import type { JobEvent, JobRecord } from '../../src/engine/types.js';
+import { emptyView, reduceJobView, type JobViewModel } from '../../src/views/job-view-model.js';
 import { CLOCK_MARGIN_MS, findOrphans, newestId, ORPHAN_SEARCH_PAGES, snowflakeAt, type OrphanSearch } from '../../src/bots/discord/orphans.js';
 import { DiscordRest } from '../../src/bots/discord/rest-client.js';
 import { FakeDiscord, type FakeInteraction } from '../fakes/discord/fake-discord.js';
@@ -116,5 +120,62 @@ describe('the snowflakes an intent is made of', () => {
     const id = fake.state.ids.next(now);
     expect(BigInt(before) < BigInt(id)).toBe(true);
     expect(BigInt(snowflakeAt(now + 1)) > BigInt(id)).toBe(true);
+  });
+});
+
+/** Feeds a chat job's events to a view as the shared views do (one model, reduced event by event). */
+function play(view: JobView, events: JobEvent[]): void {
+  const job: JobRecord = {
+    id: 'job-1', seq: 1, kind: 'chat', model: 'chat', userId: 'discord:42', payload: { question: 'q' }, origin: null, conversationId: null,
+    weight: 1, state: 'running', attempts: 2, crashes: 0, estimateSeconds: 1, usedSeconds: 0, createdAt: 0, startedAt: null, finishedAt: null, result: null, error: null,
+    admin: false, deliveredAt: null,
+  };
+  let model: JobViewModel = emptyView();
+  for (const e of events) {
+    const previous = model;
+    model = reduceJobView(previous, { id: job.id, kind: 'chat', role: 'main', userId: job.userId }, e);
+    view.show({ key: 'k', origin: view.origin, view: model, previous, job, event: e });
+  }
+}
+
+const originOf = (it: FakeInteraction, posting: DiscordOrigin['posting']): DiscordOrigin => ({
+  platform: 'discord', command: 'ask', userId: it.userId, channelId: it.channelId, guildId: it.guildId, ephemeral: false,
+  interaction: { id: it.id, token: it.token, applicationId: fake.applicationId, createdAt: Date.now() },
+  ...(posting ? { posting } : {}),
+});
+
+describe('a view after a restart, with the intent its killed run stored', () => {
+  it('removes the follow-up the killed run made before answering again, and answers once', async () => {
+    const it = await answered();
+    const orphan = await rest.followup(it.token, { content: 'the first attempt’s part 2 ▌' });
+    const reported: unknown[] = [];
+    const origin = originOf(it, { via: 'interaction', channelId: it.channelId, after: it.id });
+    const view = new JobView(origin, { rest, intervalMs: 5, tokenLifetimeMs: 60_000, now: Date.now, report: (e) => reported.push(e), startedAt: Date.now() });
+    view.lookForLeftBehind(origin.posting!);
+    play(view, [{ type: 'started', attempt: 2 }, { type: 'result', result: { text: 'the answer, once' } }]);
+    await view.done;
+    expect(fake.state.messages.get(orphan.id)!.deleted).toBe(true);
+    expect(fake.original(it)!.content).toBe('the answer, once');
+    expect(fake.followups(it).filter((m) => !m.deleted)).toEqual([]);
+    expect(reported).toEqual([]);
+  });
+
+  it('tells once that the channel cannot be read, and still answers', async () => {
+    const hidden = fake.textChannel('hidden-from-the-bot');
+    fake.history.overwrite(hidden, fake.guildId, 'role', { deny: Perm.ViewChannel });
+    const it = await answered(hidden);
+    const failed: Array<{ channel: string; error: unknown }> = [];
+    const origin = originOf(it, { via: 'channel', channelId: hidden.id, after: it.id });
+    const view = new JobView(origin, {
+      rest, intervalMs: 5, tokenLifetimeMs: 60_000, now: Date.now, report: (e) => failed.push({ channel: 'report', error: e }),
+      searchFailed: (channel, error) => failed.push({ channel, error }),
+    });
+    view.lookForLeftBehind(origin.posting!);
+    view.lookForLeftBehind(origin.posting!);
+    play(view, [{ type: 'started', attempt: 2 }, { type: 'result', result: { text: 'answered anyway' } }]);
+    await view.done;
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ channel: hidden.id, error: { status: 403, code: 50001 } });
+    expect(fake.original(it)!.content).toBe('answered anyway');
   });
 });
