@@ -2,7 +2,8 @@
  * kill -9 of a whole hearth with a platform attached (issue 19): the app runs in a process of its
  * own (test/fixtures/app-host.ts: real store, engine, commands, the real Discord or Slack adapter
  * logged into a fake in this process, the real GPU worker with simulated runners). It is killed with
- * SIGKILL in the middle of an answer and in the middle of an image, and started again on the same
+ * SIGKILL in the middle of an answer, in the middle of an image, and between the platform making an
+ * answer message and hearth hearing its id, and started again on the same
  * data. Every job must end with exactly one final answer on the platform, nothing the first attempt
  * posted may be left behind, and the queued jobs must resume in the order the fair scheduler gives.
  */
