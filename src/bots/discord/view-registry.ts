@@ -94,6 +94,7 @@ export class ViewRegistry {
     ]);
     clearTimeout(timer);
     this.#views.clear();
+    this.#ending.clear();
   }
 
   /** Keeps the other fields of each job's origin and replaces its list of posted messages and its intent to post. */
