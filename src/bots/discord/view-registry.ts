@@ -1,6 +1,6 @@
+import { DiscordAPIError, RESTJSONErrorCodes } from 'discord.js';
 import type { ErrorInfo, Json, Result } from '../../engine/types.js';
 import { JobViews, type ViewFeed } from '../../views/job-views.js';
-import { DiscordAPIError, RESTJSONErrorCodes } from 'discord.js';
 import { discordFailure } from './errors.js';
 import { JobView, type ViewDeps } from './job-view.js';
 import { isObject, originKey, parseOrigin, type DiscordOrigin, type PostedMessage, type PostingIntent } from './origin.js';
