@@ -54,7 +54,7 @@ export interface PlatformDriver {
   postedIds(h: Handle): string[];
   /**
    * Holds the platform's reply to the next request that makes a new answer message (Slack:
-   * chat.startStream), after the platform made it: `held()` once it exists. A kill -9 then lands in
+   * chat.startStream; Discord: an interaction follow-up), after the platform made it: `held()` once it exists. A kill -9 then lands in
    * the window between the platform creating the message and hearth storing its id.
    */
   holdNextAnswerMessage(): { held(): boolean; release(): void };
@@ -141,9 +141,8 @@ export async function discordDriver(): Promise<PlatformDriver> {
       return out;
     },
     postedIds: (h) => fake.followups(it(h)).filter((m) => !m.deleted && (m.flags & EPHEMERAL) === 0).map((m) => m.id),
-    holdNextAnswerMessage: () => {
-      throw new Error('the Discord driver cannot hold a follow-up’s reply yet');
-    },
+    // A follow-up (POST /webhooks/{app}/{token}): the answer's second message, after its reply.
+    holdNextAnswerMessage: () => fake.holdReply('POST', /^\/webhooks\/\d+\/[^/]+$/),
     platformErrors: () => [...fake.state.errors, ...fake.state.unexpected],
     describe: (h) =>
       JSON.stringify([fake.original(it(h)), ...fake.followups(it(h))].map((m) => m && { id: m.id, deleted: m.deleted, flags: m.flags, content: m.content.slice(0, 300), files: m.attachments.map((a) => a.filename), buttons: m.components.length, history: m.history.length })),

@@ -1,7 +1,7 @@
 import { DiscordAPIError } from 'discord.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { JobView, type ViewDeps } from '../../src/bots/discord/job-view.js';
-import { parseOrigin, originToJson, type DiscordOrigin, type PostedMessage } from '../../src/bots/discord/origin.js';
+import { parseOrigin, originToJson, type DiscordOrigin, type PostedMessage, type PostingIntent } from '../../src/bots/discord/origin.js';
 import type { DiscordRest, OutMessage } from '../../src/bots/discord/rest-client.js';
 import type { JobEvent, JobRecord, Json } from '../../src/engine/types.js';
 import { emptyView, reduceJobView, roleOf, type JobViewModel } from '../../src/views/job-view-model.js';
@@ -206,10 +206,10 @@ describe('JobView', () => {
     expect(calls[0]!.m?.content).toBe('👀 Looking at your image first — 2nd in line — starts in about 4 s.');
     expect(calls.at(-1)!.m?.content).toBe('it is a dog');
   });
-  it('records each follow-up it posts with the jobs still running, and stops once they end', async () => {
+  it('records each follow-up it posts with the jobs still running (the intent to post one first), and stops once they end', async () => {
     const { rest, calls } = recorder();
-    const recorded: Array<{ jobIds: readonly string[]; posted: readonly PostedMessage[] }> = [];
-    const view = new JobView(origin({ command: 'ask' }), deps(rest, { record: (jobIds, posted) => recorded.push({ jobIds, posted }) }));
+    const recorded: Array<{ jobIds: readonly string[]; posted: readonly PostedMessage[]; posting: PostingIntent | undefined }> = [];
+    const view = new JobView(origin({ command: 'ask' }), deps(rest, { record: (jobIds, posted, posting) => recorded.push({ jobIds, posted, posting }) }));
     await play(view, chatJob, [
       { type: 'started', attempt: 1 },
       { type: 'token', text: 'word '.repeat(500) },
@@ -221,7 +221,9 @@ describe('JobView', () => {
     // Follow-ups made while the job ran are recorded (the list grows); the ones after its result are not needed.
     expect(recorded.length).toBeGreaterThanOrEqual(1);
     for (const r of recorded) expect(r.jobIds).toEqual(['job2']);
-    expect(recorded[0]!.posted).toEqual([{ via: 'interaction', channelId: 'chan', id: followups[0] }]);
+    // Before the follow-up is asked for, the intent (with what was known then); its id replaces it.
+    expect(recorded[0]).toEqual({ jobIds: ['job2'], posted: [], posting: { via: 'interaction', channelId: 'chan', after: '0' } });
+    expect(recorded[1]).toEqual({ jobIds: ['job2'], posted: [{ via: 'interaction', channelId: 'chan', id: followups[0] }], posting: undefined });
   });
 
   it('removes the messages an earlier run recorded before posting the answer again', async () => {

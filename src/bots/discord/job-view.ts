@@ -3,7 +3,8 @@ import { captionOptionsOf, imageOptionsOf } from '../../jobs/index.js';
 import { emptyView, failView, isEndEvent, roleOf } from '../../views/job-view-model.js';
 import type { ViewChange } from '../../views/job-views.js';
 import { discordFailure, isMessageGone, isTokenGone } from './errors.js';
-import type { DiscordOrigin, PostedMessage } from './origin.js';
+import type { DiscordOrigin, PostedMessage, PostingIntent } from './origin.js';
+import { CLOCK_MARGIN_MS, findOrphans, newestId, snowflakeAt } from './orphans.js';
 import { sourcesOf } from '../../views/sources.js';
 import { render, type ViewState } from './render.js';
 import type { DiscordRest, OutMessage } from './rest-client.js';
@@ -23,8 +24,15 @@ export interface ViewDeps {
   /**
    * Keeps (durably, in the jobs' origins) the messages a view posted besides its reply, so an answer
    * that starts over after a restart can remove them. `jobIds`: the view's jobs not yet ended.
+   * `posting`: set while a new message is being asked for (replaces what was there; absent clears it).
    */
-  record?: (jobIds: readonly string[], posted: readonly PostedMessage[]) => void;
+  record?: (jobIds: readonly string[], posted: readonly PostedMessage[], posting?: PostingIntent) => void;
+  /** Whether a message belongs to a job being shown (any view): never taken back as left behind. */
+  owned?: (channelId: string, id: string) => boolean;
+  /** When this process began showing views (hearth's clock, ms): nothing newer is a crashed run's. */
+  startedAt?: number;
+  /** Looking for a left-behind message failed (the channel cannot be read): told once per channel. */
+  searchFailed?: (channelId: string, error: unknown) => void;
 }
 
 type Address = { via: 'interaction'; id: string } | { via: 'channel'; channelId: string; id: string };
@@ -65,6 +73,7 @@ export class JobView {
   /** Messages of an earlier run being removed; recorded until they are gone, so a second restart retries. */
   readonly #removing = new Map<string, PostedMessage>();
   readonly #removed = new Set<string>();
+  #searched = false;
   /** Records the end as delivered (from the final change); called once the final messages went out. */
   #confirm: (() => void) | undefined;
   /** Deliveries that failed: any after the end was set means it did not reach the person. */
@@ -128,6 +137,22 @@ export class JobView {
       this.#removing.set(r.id, r);
       void this.#serial(() => this.#removeEarlier(r)).catch((e: unknown) => this.#deps.report(e, 'discord: removing an earlier reply'));
     }
+  }
+
+  /**
+   * The run before a restart was killed while asking Discord for a message of this answer (`posting`
+   * in the recovered origin): its message is looked for and removed before anything is posted again.
+   */
+  lookForLeftBehind(intent: PostingIntent): void {
+    if (this.#searched) return;
+    this.#searched = true;
+    void this.#serial(() => this.#takeBackOrphans(intent)).catch((e: unknown) => this.#deps.report(e, 'discord: removing a left-behind reply'));
+  }
+
+  /** Whether this view knows the message as its own (posted now, by the run before, or its origin's). */
+  owns(channelId: string, id: string): boolean {
+    if (id === this.origin.message?.messageId || this.#removing.has(id) || this.#removed.has(id)) return true;
+    return this.#slots.some((sl) => sl.address?.id === id && (sl.address.via === 'interaction' || sl.address.channelId === channelId));
   }
 
   /** The command or its job failed: the user is told in plain words, privately where Discord allows it. */
@@ -284,6 +309,8 @@ export class JobView {
         slot.address = { via: 'interaction', id: '@original' };
         await rest.editOriginal(token, p);
       } else {
+        // An ephemeral follow-up is in no channel's history: no search could find it, nothing to record.
+        if (!this.origin.ephemeral) this.#record(this.#intent('interaction', this.origin.channelId));
         const m = await rest.followup(token, { ...p, ephemeral: this.origin.ephemeral });
         slot.address = { via: 'interaction', id: m.id };
         this.#record();
@@ -296,13 +323,52 @@ export class JobView {
       this.#mentioned = true;
       slot.prefix = `<@${this.origin.userId}> `;
     }
+    this.#record(this.#intent('channel', channelId));
     const m = await rest.send(channelId, withPrefix(slot, p));
     slot.address = { via: 'channel', channelId, id: m.id };
     this.#record();
   }
 
+  /**
+   * What is stored before a new message is asked for: the newest snowflake known (the interaction,
+   * the origin's message, every message of this answer). A channel message is matched loosely (see
+   * orphans.ts), so its search starts no earlier than shortly before now.
+   */
+  #intent(via: PostingIntent['via'], channelId: string): PostingIntent {
+    const known = [this.origin.interaction?.id, this.origin.message?.messageId, ...this.#slots.map((sl) => sl.address?.id), ...this.#removing.keys(), ...this.#removed];
+    if (via === 'channel') known.push(snowflakeAt(this.#deps.now() - CLOCK_MARGIN_MS));
+    return { via, channelId, after: newestId(known) ?? '0' };
+  }
+
+  /**
+   * Finds the message the run before made and never heard back of, and removes it first (recorded
+   * as being removed until it is gone, so a second restart retries). A channel that cannot be read
+   * is reported and the answer goes on. The intent is cleared once looked for.
+   */
+  async #takeBackOrphans(intent: PostingIntent): Promise<void> {
+    const interactionId = this.origin.interaction?.id;
+    let found: string[] = [];
+    try {
+      const startedAt = this.#deps.startedAt;
+      found = await findOrphans(this.#deps.rest, {
+        ...intent,
+        botUserId: await this.#deps.rest.botUserId(),
+        ...(interactionId ? { interactionId } : {}),
+        ...(startedAt !== undefined ? { before: snowflakeAt(startedAt) } : {}),
+        owned: (c, id) => this.owns(c, id) || (this.#deps.owned?.(c, id) ?? false),
+      });
+    } catch (e) {
+      if (this.#deps.searchFailed) this.#deps.searchFailed(intent.channelId, e);
+      else this.#deps.report(discordFailure(e, 'looking for a reply left behind'), 'discord: finding a left-behind reply');
+    }
+    const left = found.map((id): PostedMessage => ({ via: intent.via, channelId: intent.channelId, id }));
+    for (const r of left) this.#removing.set(r.id, r);
+    this.#record();
+    for (const r of left) await this.#removeEarlier(r);
+  }
+
   /** Writes down every message this view posted besides its reply (and those it is still removing). */
-  #record(): void {
+  #record(posting?: PostingIntent): void {
     if (this.#live.size === 0 || !this.#deps.record) return;
     const posted: PostedMessage[] = [...this.#removing.values()];
     for (const sl of this.#slots) {
@@ -312,7 +378,7 @@ export class JobView {
       else if (a.via === 'channel' && a.id !== this.origin.message?.messageId) posted.push({ via: 'channel', channelId: a.channelId, id: a.id });
     }
     try {
-      this.#deps.record([...this.#live], posted);
+      this.#deps.record([...this.#live], posted, posting);
     } catch (e) {
       this.#deps.report(e, 'discord: recording a reply');
     }

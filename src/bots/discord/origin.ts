@@ -28,6 +28,21 @@ export interface DiscordOrigin {
    * remove them instead of leaving the first attempt's text behind.
    */
   followups?: PostedMessage[];
+  /**
+   * Set while hearth asks Discord for a new message of the answer (a follow-up, or a message in a
+   * channel): a kill -9 before Discord's reply is stored leaves a message no `followups` names. After
+   * a restart the view looks for it (src/bots/discord/orphans.ts) and takes it back with the rest.
+   */
+  posting?: PostingIntent;
+}
+
+/** Hearth is asking Discord for a new message of an answer: where, and what was newest before. */
+export interface PostingIntent {
+  /** An interaction follow-up (marked by Discord with the interaction's id), or a plain channel message. */
+  via: 'interaction' | 'channel';
+  channelId: string;
+  /** The newest snowflake known before the request: the message Discord makes is newer. */
+  after: string;
 }
 
 /** A message hearth posted and may edit or delete: an interaction follow-up or a channel message. */
@@ -73,6 +88,10 @@ export function parseOrigin(value: Json | null | undefined): DiscordOrigin | nul
   if (typeof value.maxUploadBytes === 'number') o.maxUploadBytes = value.maxUploadBytes;
   const f = value.followups;
   if (Array.isArray(f)) o.followups = f.filter(isPosted).map((p) => ({ via: p.via, channelId: p.channelId, id: p.id }));
+  const p = value.posting;
+  if (isObject(p) && (p.via === 'interaction' || p.via === 'channel') && typeof p.channelId === 'string' && typeof p.after === 'string') {
+    o.posting = { via: p.via, channelId: p.channelId, after: p.after };
+  }
   return o;
 }
 

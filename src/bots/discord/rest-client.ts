@@ -6,6 +6,7 @@ import {
   type APIComponentInMessageActionRow,
   type APIInteractionResponse,
   type APIMessage,
+  type APIUser,
   type RawFile,
   type REST,
   type RESTPutAPIApplicationCommandsJSONBody,
@@ -59,6 +60,7 @@ export class DiscordRest {
   readonly #rest: REST;
   readonly #app: string;
   readonly #shutdown: AbortSignal;
+  #me: Promise<string> | undefined;
 
   /** `signal` aborts every request still queued or on its way (the adapter's shutdown). */
   constructor(rest: REST, applicationId: string, signal: AbortSignal) {
@@ -114,6 +116,24 @@ export class DiscordRest {
 
   async deleteMessage(channelId: string, messageId: string): Promise<void> {
     await this.#rest.delete(Routes.channelMessage(channelId, messageId), { signal: this.#signal });
+  }
+
+  /** Up to `limit` (1–100) messages of a channel newer than `after`, as Discord lists them (newest first). */
+  async messagesAfter(channelId: string, after: string, limit: number): Promise<APIMessage[]> {
+    const query = new URLSearchParams({ after, limit: String(limit) });
+    return (await this.#rest.get(Routes.channelMessages(channelId), { query, signal: this.#signal })) as APIMessage[];
+  }
+
+  /** The bot's own user id (asked once; asked again after a failure). */
+  botUserId(): Promise<string> {
+    this.#me ??= (this.#rest.get(Routes.user(), { signal: this.#signal }) as Promise<APIUser>).then(
+      (u) => u.id,
+      (e: unknown) => {
+        this.#me = undefined;
+        throw e;
+      },
+    );
+    return this.#me;
   }
 
   async channel(channelId: string): Promise<APIChannel> {

@@ -1,7 +1,9 @@
+import { DiscordAPIError, RESTJSONErrorCodes } from 'discord.js';
 import type { ErrorInfo, Json, Result } from '../../engine/types.js';
 import { JobViews, type ViewFeed } from '../../views/job-views.js';
+import { discordFailure } from './errors.js';
 import { JobView, type ViewDeps } from './job-view.js';
-import { isObject, originKey, parseOrigin, type DiscordOrigin, type PostedMessage } from './origin.js';
+import { isObject, originKey, parseOrigin, type DiscordOrigin, type PostedMessage, type PostingIntent } from './origin.js';
 
 /** What the registry needs of the engine: the shared view feed, and a way to record what it posted. */
 export interface RegistryFeed extends ViewFeed {
@@ -20,10 +22,20 @@ export class ViewRegistry {
   readonly #views = new Map<string, JobView>();
   /** Views that have their final content and are still sending it. */
   readonly #finishing = new Set<Promise<void>>();
+  /** The views behind {@link #finishing}: their messages are still owned. */
+  readonly #ending = new Set<JobView>();
+  /** Channels whose reading failed (and how): each is reported once. */
+  readonly #searchReported = new Set<string>();
 
   constructor(feed: RegistryFeed, deps: ViewDeps) {
     this.#feed = feed;
-    this.#deps = { ...deps, record: deps.record ?? ((jobIds, posted) => this.#record(jobIds, posted)) };
+    this.#deps = {
+      ...deps,
+      record: deps.record ?? ((jobIds, posted, posting) => this.#record(jobIds, posted, posting)),
+      owned: (channelId, id) => [...this.#views.values(), ...this.#ending].some((v) => v.owns(channelId, id)) || (deps.owned?.(channelId, id) ?? false),
+      startedAt: deps.startedAt ?? deps.now(),
+      searchFailed: deps.searchFailed ?? ((channelId, e) => this.#searchFailed(channelId, e)),
+    };
     this.#shared = new JobViews<DiscordOrigin>({
       feed,
       parseOrigin: (o) => parseOrigin(o),
@@ -34,7 +46,10 @@ export class ViewRegistry {
         const view = this.forOrigin(change.origin);
         // A job recovered after a restart starts over: what the last run posted for it goes first.
         if (fresh && change.job) {
-          const posted = parseOrigin(change.job.origin)?.followups;
+          const earlier = parseOrigin(change.job.origin);
+          // Killed while asking Discord for a message: the message it made is looked for first.
+          if (earlier?.posting) view.lookForLeftBehind(earlier.posting);
+          const posted = earlier?.followups;
           if (posted && posted.length > 0) view.removeEarlier(posted);
         }
         view.show(change);
@@ -79,15 +94,18 @@ export class ViewRegistry {
     ]);
     clearTimeout(timer);
     this.#views.clear();
+    this.#ending.clear();
   }
 
-  /** Keeps the other fields of each job's origin and replaces its list of posted messages. */
-  #record(jobIds: readonly string[], posted: readonly PostedMessage[]): void {
+  /** Keeps the other fields of each job's origin and replaces its list of posted messages and its intent to post. */
+  #record(jobIds: readonly string[], posted: readonly PostedMessage[], posting?: PostingIntent): void {
     const followups = posted.map((p) => ({ via: p.via, channelId: p.channelId, id: p.id }));
+    const intent = posting ? { posting: { via: posting.via, channelId: posting.channelId, after: posting.after } } : {};
     for (const id of jobIds) {
       const origin = this.#feed.getJob(id)?.origin;
       if (!isObject(origin)) continue;
-      const r = this.#feed.updateOrigin(id, { ...origin, followups });
+      const { posting: _was, ...kept } = origin;
+      const r = this.#feed.updateOrigin(id, { ...kept, followups, ...intent });
       // A job that ended meanwhile is never started over: there is nothing to keep for it.
       if (!r.ok && r.error.code !== 'ALREADY_ENDED' && r.error.code !== 'NOT_FOUND') this.#deps.report(new Error(`${r.error.code}: ${r.error.message}`), 'discord: recording a reply');
     }
@@ -97,7 +115,24 @@ export class ViewRegistry {
     const key = originKey(view.origin);
     if (this.#views.get(key) !== view) return;
     this.#views.delete(key);
-    const done = view.done.finally(() => this.#finishing.delete(done));
+    this.#ending.add(view);
+    const done = view.done.finally(() => {
+      this.#finishing.delete(done);
+      this.#ending.delete(view);
+    });
     this.#finishing.add(done);
+  }
+
+  /**
+   * A channel could not be read for a left-behind message (most often Missing Access: the bot lacks
+   * View Channel or Read Message History there). Said once per channel and error; the answers go on.
+   */
+  #searchFailed(channelId: string, e: unknown): void {
+    const code = e instanceof DiscordAPIError ? String(e.code) : 'other';
+    const key = `${channelId}:${code}`;
+    if (this.#searchReported.has(key)) return;
+    this.#searchReported.add(key);
+    const hint = e instanceof DiscordAPIError && (e.code === RESTJSONErrorCodes.MissingAccess || e.status === 403) ? ' (give the bot View Channel and Read Message History there)' : '';
+    this.#deps.report(discordFailure(e, `looking in channel ${channelId} for a reply a killed run left behind${hint}`), 'discord: finding a left-behind reply');
   }
 }

@@ -182,6 +182,25 @@ export class FakeDiscord {
     this.state.rateLimits.push({ method: opts.method, route, times: opts.times ?? 1, retryAfterSeconds: opts.retryAfterSeconds ?? 0.25, global: opts.global ?? false });
   }
 
+  /**
+   * The next `method` request whose path (after /api/v10) matches `route` is carried out (a
+   * follow-up POST to /webhooks/{app}/{token}: the message exists in Discord, and in the channel's
+   * history), but its reply is held until `release()`: the window in which the app that asked does
+   * not know yet what Discord made, as when its process dies before the reply arrives. `held()` turns
+   * true once such a request came in.
+   */
+  holdReply(method: string, route: RegExp): { held(): boolean; release(): void } {
+    const h = { method, route, held: false, released: false, waiting: [] as Array<() => void> };
+    this.state.replyHolds.push(h);
+    return {
+      held: () => h.held,
+      release: () => {
+        h.released = true;
+        for (const w of h.waiting.splice(0)) w();
+      },
+    };
+  }
+
   /** Makes an interaction's token stop working, as 15 minutes would. */
   expireToken(it: FakeInteraction): void {
     it.expired = true;
@@ -218,6 +237,7 @@ export class FakeDiscord {
 
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      for (const h of this.state.replyHolds) for (const w of h.waiting.splice(0)) w();
       await this.gateway.close();
       this.#server.closeAllConnections();
       await new Promise<void>((resolve) => this.#server.close(() => resolve()));

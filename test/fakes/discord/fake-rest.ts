@@ -54,6 +54,15 @@ export interface RestOptions {
   tokenLifetimeMs: number;
 }
 
+/** A request whose reply is held back after the fake has done what it asks (see FakeDiscord.holdReply). */
+export interface ReplyHold {
+  method: string;
+  route: RegExp;
+  held: boolean;
+  released: boolean;
+  waiting: Array<() => void>;
+}
+
 /** The REST side of the fake Discord and the state it keeps. */
 export class FakeRestState {
   readonly ids = new Snowflakes();
@@ -79,6 +88,8 @@ export class FakeRestState {
   baseUrl = '';
   /** More routes (the readable history of a guild, test/fakes/discord/history.ts), tried first. */
   readonly extraRoutes: ExtraRoute[] = [];
+  /** Replies to hold back once their request was carried out. */
+  readonly replyHolds: ReplyHold[] = [];
   /** Called for MESSAGE_CREATE dispatches (set by the server). */
   onMessageCreated: (m: FakeMessage, intent: number) => void = () => {};
 
@@ -110,7 +121,19 @@ export class FakeRestState {
       type: m.replyTo ? 19 : m.via === 'interaction' ? 20 : 0,
       flags: m.flags,
       components: m.components,
-      ...(it ? { interaction_metadata: { id: it.id, type: it.type, user: this.users.get(it.userId), authorizing_integration_owners: {} } } : {}),
+      // An interaction's reply and follow-ups are made through its webhook; a follow-up names the reply it follows.
+      ...(it ? { webhook_id: this.applicationId, application_id: this.applicationId } : {}),
+      ...(it
+        ? {
+            interaction_metadata: {
+              id: it.id,
+              type: it.type,
+              user: this.users.get(it.userId),
+              authorizing_integration_owners: {},
+              ...(m.via === 'followup' && it.originalId ? { original_response_message_id: it.originalId } : {}),
+            },
+          }
+        : {}),
       ...(m.replyTo ? { message_reference: { message_id: m.replyTo, channel_id: m.channelId } } : {}),
     };
   }
@@ -165,6 +188,11 @@ export class FakeRestState {
       if (this.#rateLimited(method, route, res)) return;
       const extra = this.extraRoutes.find((r) => r.matches(method, route));
       const out = extra ? await extra.handle(method, route, url.searchParams) : this.#route(method, route, body, files);
+      const hold = this.replyHolds.find((h) => !h.held && !h.released && h.method === method && h.route.test(route));
+      if (hold) {
+        hold.held = true;
+        await new Promise<void>((resolve) => hold.waiting.push(resolve));
+      }
       if (out === undefined) {
         res.writeHead(204).end();
       } else {

@@ -10,7 +10,7 @@
  */
 import { ApiError, type ExtraRoute, type FakeRestState } from './fake-rest.js';
 import type { FakeGateway } from './fake-gateway.js';
-import { ChannelTypes, Intents, type FakeChannel, type FakeMessage, type FakeUser } from './model.js';
+import { ChannelTypes, EPHEMERAL, Intents, type FakeChannel, type FakeMessage, type FakeUser } from './model.js';
 
 export const Perm = {
   Administrator: 1n << 3n,
@@ -195,7 +195,8 @@ export class DiscordHistory implements ExtraRoute {
     if ((perms & Perm.ViewChannel) === 0n) throw new ApiError(403, 50001, 'Missing Access');
     // Without Read Message History Discord answers with no messages, not an error.
     if ((perms & Perm.ReadMessageHistory) === 0n) return [];
-    const all = [...this.#state.messages.values()].filter((x) => x.channelId === channelId && !x.deleted).sort((a, b) => cmp(a.id, b.id));
+    // Ephemeral messages belong to one user's client only: Discord lists them in no channel's history.
+    const all = [...this.#state.messages.values()].filter((x) => x.channelId === channelId && !x.deleted && (x.flags & EPHEMERAL) === 0).sort((a, b) => cmp(a.id, b.id));
     let page: FakeMessage[];
     if (after !== undefined) page = all.filter((x) => cmp(x.id, after) > 0).slice(0, limit);
     else page = all.filter((x) => before === undefined || cmp(x.id, before) < 0).slice(-limit);
