@@ -5,7 +5,7 @@ import { DiscordAdapter, type DiscordAdapterOptions } from '../../../src/bots/di
 import type { HearthConfig } from '../../../src/config/schema.js';
 import type { LogCapture } from '../../helpers/log-capture.js';
 import type { SimGate } from '../../fixtures/sim-runner.js';
-import { simApp } from '../../helpers/sim-app.js';
+import { simApp, type SimAppOptions } from '../../helpers/sim-app.js';
 import type { SimFaults } from '../../helpers/sim-faults.js';
 import { FakeDiscord } from './fake-discord.js';
 
@@ -27,6 +27,8 @@ export interface DiscordHearthOptions {
   logs?: LogCapture;
   /** Hold simulated steps with this gate (restart tests keep one); a new one by default. */
   gate?: SimGate;
+  /** The real image runner on this export in place of the simulated one (see {@link SimAppOptions.realImage}). */
+  realImage?: SimAppOptions['realImage'];
 }
 
 export interface DiscordHearth {
@@ -76,6 +78,7 @@ export async function discordHearth(opts: DiscordHearthOptions = {}): Promise<Di
     ...(opts.imageStepMs !== undefined ? { imageStepMs: opts.imageStepMs } : {}),
     ...(opts.faults ? { faults: opts.faults } : {}),
     ...(opts.describeGate ? { describeGate: opts.describeGate } : {}),
+    ...(opts.realImage ? { realImage: opts.realImage } : {}),
   });
   const started = app.start();
   // With a gate, the adapter is up once the engine is waiting for the models.
