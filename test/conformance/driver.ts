@@ -170,6 +170,8 @@ export interface PlatformDriver {
   imagineChoices(): Promise<string>;
   /** Whether /imagine offers an image to start from (Discord's registered options, Slack's help, the console's form). */
   offersStartImage(): Promise<boolean>;
+  /** The Vary buttons shown with a finished picture the user made (their ids: `subtle`, `strong`), once its Reroll button is there. */
+  varyButtons(jobId: string): Promise<string[]>;
   /** Cancels a job the user started, the way the user would (its Cancel button); what they are told. */
   cancel(user: DriverUser, jobId: string): Promise<Shown>;
   /** The commands a user of this platform can type, without the slash (as installed or registered). */

@@ -112,6 +112,7 @@ export function imageModelSuite(label: string, make: (setup: ConformanceSetup) =
       it('Vary: both variations differ from the picture, Vary (Subtle) less than Vary (Strong)', async () => {
         const u = await f.fresh('cy');
         const pic = await f.d.imagine(u, { prompt: 'a red barn', steps: 20, seed: 4321 });
+        expect(await f.d.varyButtons(pic.jobId)).toEqual(['subtle', 'strong']);
         const subtle = await f.d.vary(u, pic.jobId, 'subtle');
         const strong = await f.d.vary(u, pic.jobId, 'strong');
         for (const v of [subtle, strong]) expect(await pngSize(v.png)).toEqual(['png', f.native, f.native]);
@@ -129,9 +130,11 @@ export function imageModelSuite(label: string, make: (setup: ConformanceSetup) =
     describe('SDXL-Turbo (its export has no vae_encoder)', () => {
       const f = face('sdxl-turbo', { schedulerConfig: SDXL_TURBO, vaeEncoder: false });
 
-      it("a plain /imagine runs with Turbo's own defaults (one step, no guidance) and answers with the native size", async () => {
+      it("a plain /imagine runs with Turbo's own defaults (one step, no guidance) and answers with the native size, with no Vary buttons", async () => {
         const pic = await f.fresh('di').then((u) => f.d.imagine(u, { prompt: 'a fox in snow' }));
         expect(await pngSize(pic.png)).toEqual(['png', f.native, f.native]);
+        // Its export has no vae_encoder: no Vary on the picture.
+        expect(await f.d.varyButtons(pic.jobId)).toEqual([]);
         const p = payloadOf(f.d, pic.jobId);
         expect([p.steps, p.guidance, p.width, p.height]).toEqual([1, 0, f.native, f.native]);
         expect(f.d.app.engine.getJob(pic.jobId)?.state).toBe('done');

@@ -25,6 +25,8 @@ export interface ViewDeps {
    * that starts over after a restart can remove them. `jobIds`: the view's jobs not yet ended.
    */
   record?: (jobIds: readonly string[], posted: readonly PostedMessage[]) => void;
+  /** False when the image model cannot start from an image (`CommandLimits.image.fromImage`): pictures get no Vary buttons. */
+  vary?: boolean;
 }
 
 type Address = { via: 'interaction'; id: string } | { via: 'channel'; channelId: string; id: string };
@@ -76,6 +78,7 @@ export class JobView {
     this.#mode = origin.interaction ? 'interaction' : 'channel';
     this.#state = { command: origin.command, view: emptyView() };
     if (origin.maxUploadBytes !== undefined) this.#state.maxUploadBytes = origin.maxUploadBytes;
+    if (deps.vary === false) this.#state.vary = false;
   }
 
   /** True once the view has its final content (it may still be sending it). */

@@ -227,6 +227,16 @@ export class DiscordDriver implements PlatformDriver {
     return (this.#imagineDef().options ?? []).map((o) => `${o.name}: ${o.description ?? ''} [${(o.choices ?? []).map((c) => c.name ?? '').join(', ')}]`).join('\n');
   }
 
+  async varyButtons(jobId: string): Promise<string[]> {
+    const it = this.#started.get(jobId);
+    if (!it) throw new Error(`job ${jobId} was not started through this driver`);
+    const shown = await waitUntil('the finished picture with its Reroll button', () => {
+      const o = this.#fake.original(it);
+      return o && !o.deleted && buttonIds(o).includes(`hearth:reroll:${jobId}`) ? o : undefined;
+    });
+    return buttonIds(shown).flatMap((id) => /^hearth:vary-(\w+):/.exec(id)?.[1] ?? []);
+  }
+
   /** Both of /imagine's image-to-image options are registered. */
   async offersStartImage(): Promise<boolean> {
     const names = (this.#imagineDef().options ?? []).map((o) => o.name);

@@ -221,6 +221,13 @@ export class SlackDriver implements PlatformDriver {
     return rendered(String(r.body.text ?? ''));
   }
 
+  async varyButtons(jobId: string): Promise<string[]> {
+    const status = await waitUntil('the finished picture with its Reroll button', () =>
+      this.#state.messages.find((m) => !m.deleted && buttonsOf(m).some((b) => b.action === 'hearth_reroll' && b.value === jobId)),
+    );
+    return buttonsOf(status).flatMap((b) => (b.value === jobId ? (/^hearth_vary_(\w+)$/.exec(b.action)?.[1] ?? []) : []));
+  }
+
   /** `/imagine help` lists `--image` and `--strength`. */
   async offersStartImage(): Promise<boolean> {
     const help = await this.imagineChoices();

@@ -252,6 +252,13 @@ export class WebDriver implements PlatformDriver {
     return `samplers: ${img.samplers.map((x) => x.label).join(', ')}; size ${img.minSize}–${img.maxSize} (default ${img.defaults.width}x${img.defaults.height}); steps 1–${img.maxSteps} (default ${img.defaults.steps})`;
   }
 
+  /** console.js gives every finished picture's card one Vary button per variation /api/info lists. */
+  async varyButtons(jobId: string): Promise<string[]> {
+    await waitUntil('the picture done', () => this.app.engine.getJob(jobId)?.state === 'done');
+    const info = (await (await this.#anySession().client.fetch('/api/info')).json()) as { limits: { image: { variations: Array<{ id: string }> } } };
+    return info.limits.image.variations.map((v) => v.id);
+  }
+
   /** The form offers the strength of an image to start from unless /api/info says the model cannot (console.js applyInfo). */
   async offersStartImage(): Promise<boolean> {
     const info = (await (await this.#anySession().client.fetch('/api/info')).json()) as { limits: { image: { fromImage?: unknown } } };
