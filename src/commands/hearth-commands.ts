@@ -24,7 +24,7 @@ import { telemetryOff, type GpuTelemetry, type GpuTelemetrySource } from '../mon
 import type { ClusterStatusSource, WorkerStatus } from '../monitoring/cluster-status.js';
 import type { KnowledgeRetriever } from '../knowledge/types.js';
 import { samplerOptions, VARIATIONS, type SamplerOption, type VariationId } from './image-choices.js';
-import { ImageCommands } from './image-commands.js';
+import { ImageCommands, startsFromImages } from './image-commands.js';
 import type { Invocation } from './invocation.js';
 import { KnowledgeAdmin, type KnowledgeIndexAdmin, type KnowledgeVectorsAdmin } from './knowledge-admin.js';
 
@@ -53,12 +53,17 @@ export interface CommandLimits {
     samplers: readonly SamplerOption[];
     /** What an option left out becomes (`models.image.defaults`). */
     defaults: Readonly<ImageDefaults>;
+    /**
+     * Whether the model can start from an image (image-to-image, Vary): false when its export has no
+     * vae_encoder, and then faces offer no image to start from, no strength and no Vary buttons.
+     */
+    fromImage: boolean;
     /** Image-to-image: how far the given image is repainted (0 keeps it, 1 ignores it). */
     minStrength: number;
     maxStrength: number;
     /** The strength used with an image and no strength given. */
     defaultStrength: number;
-    /** The variations a finished image offers (its Vary buttons). */
+    /** The variations a finished image offers (its Vary buttons); none when the model cannot start from an image. */
     variations: ReadonlyArray<{ id: VariationId; label: string; strength: number }>;
   };
   /** Longest /caption question. */
@@ -203,6 +208,7 @@ export class HearthCommands {
 
   get limits(): CommandLimits {
     const img = this.#imageRules?.limits ?? DEFAULT_IMAGE_LIMITS;
+    const fromImage = startsFromImages(this.#imageRules);
     return {
       maxPromptChars: MAX_ASK_CHARS,
       adapters: Object.keys(this.#config.models.chat?.adapters ?? {}),
@@ -218,10 +224,11 @@ export class HearthCommands {
         schedulers: SAMPLER_CHOICES,
         samplers: samplerOptions(SAMPLER_CHOICES),
         defaults: this.#imageRules?.defaults ?? DEFAULT_IMAGE_DEFAULTS,
+        fromImage,
         minStrength: STRENGTH.min,
         maxStrength: STRENGTH.max,
         defaultStrength: this.#imageRules?.defaults.strength ?? DEFAULT_IMAGE_STRENGTH,
-        variations: VARIATIONS,
+        variations: fromImage ? VARIATIONS : [],
       },
       maxQuestionChars: MAX_CAPTION_QUESTION_CHARS,
       captionDetails: CAPTION_DETAILS,

@@ -40,6 +40,7 @@ export class ImageCommands {
   imagine(input: ImageOptionsInput, inv: Invocation): Result<JobRecord> {
     const model = this.#model();
     if (!model) return imageModelMissing();
+    if (input.initImageBase64 !== undefined && !startsFromImages(model)) return noImageToImage('image');
     return this.#submitImage(buildImagePayload(input, model), inv);
   }
 
@@ -72,6 +73,7 @@ export class ImageCommands {
     const model = this.#model();
     if (!model) return imageModelMissing();
     const { image, ...options } = input;
+    if (image && !startsFromImages(model)) return noImageToImage('image');
     // A stand-in takes the image's place: the options are what is checked here.
     const checked = buildImagePayload(image ? { ...options, initImageBase64: STAND_IN_IMAGE } : options, model);
     return checked.ok ? ok(null) : checked;
@@ -89,6 +91,7 @@ export class ImageCommands {
     const model = this.#model();
     if (!model) return imageModelMissing();
     const { seed: _seed, initImageBase64: _image, strength, variationOf, ...rest } = options;
+    if (strength !== undefined && !startsFromImages(model)) return noImageToImage('variation');
     if (variationOf !== undefined && strength !== undefined) return this.vary(variationOf, strength, inv);
     if (strength !== undefined) {
       return err({ code: 'NOT_FOUND', message: 'the image that job started from is no longer kept, so it cannot be rerolled; vary its result instead', facts: { given: jobId } });
@@ -104,6 +107,7 @@ export class ImageCommands {
   vary(jobId: string, strength: number, inv: Invocation): Result<JobRecord> {
     const model = this.#model();
     if (!model) return imageModelMissing();
+    if (!startsFromImages(model)) return noImageToImage('variation');
     const job = this.#engine.getJob(jobId);
     const options = job ? imageOptionsOf(job) : undefined;
     const png = job?.result?.image?.png;
@@ -138,6 +142,27 @@ const STAND_IN_IMAGE = 'AAAA';
 
 function base64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64');
+}
+
+/**
+ * Whether the model can start from an image (image-to-image, Vary): its export has a vae_encoder.
+ * A model whose folder could not be read is given the benefit of the doubt (the runner refuses then).
+ */
+export function startsFromImages(model: ImageModelRules | undefined): boolean {
+  return model?.profile?.imageToImage !== false;
+}
+
+/**
+ * Image-to-image or a Vary asked of a model that cannot start from an image: refused before anything
+ * is downloaded or queued, naming why (the export has no vae_encoder) and what still works.
+ */
+function noImageToImage(what: 'image' | 'variation'): Result<never> {
+  const asked = what === 'image' ? 'start from an image' : 'make a variation of a picture';
+  return err({
+    code: 'INVALID_INPUT',
+    message: `this image model cannot ${asked}: its export has no vae_encoder (image-to-image and Vary need one, beside vae_decoder); text-to-image still works`,
+    facts: { option: what, given: what === 'image' ? 'an image to start from' : 'a variation', allowed: 'text-to-image only (the export has no vae_encoder)' },
+  });
 }
 
 function imageModelMissing(): Result<never> {

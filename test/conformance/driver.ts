@@ -5,6 +5,7 @@
  * driver; a driver never decides whether a behaviour passed.
  */
 import type { HearthApp } from '../../src/app/hearth-app.js';
+import type { SimAppOptions } from '../helpers/sim-app.js';
 import type { SimFaults } from '../helpers/sim-faults.js';
 
 /** How every driver sets up its hearth, so the same limits hold everywhere. */
@@ -15,6 +16,11 @@ export interface ConformanceSetup {
   chatStepMs: number;
   /** Simulated image step: long enough that a 60-step image is still running when it is cancelled. */
   imageStepMs: number;
+  /**
+   * The real image runner on this export (`models.image` keys, `dir` at least) in place of the
+   * simulated one: the faces then deliver the model's own pictures (image-model-suite.ts).
+   */
+  image?: SimAppOptions['realImage'];
 }
 
 /** Where an error reached the user: only them inside a shared space, only their own session, or everyone. */
@@ -33,6 +39,12 @@ export interface Capabilities {
   conversations: 'per-ask' | 'per-user';
   /** The platform itself holds the option bounds (Discord's min_value/max_value, the console's /api/info limits). */
   optionBounds: boolean;
+  /**
+   * How an option hearth does not offer reaches it: `registered`, the platform sends only the options
+   * registered (Discord: an option left out cannot be given); `free`, people type or post anything
+   * (Slack's flags, the console's API), so hearth must refuse it in words.
+   */
+  options: 'registered' | 'free';
 }
 
 export interface DriverUser {
@@ -83,6 +95,7 @@ export interface ImagineOptions {
   height?: number;
   steps?: number;
   seed?: number;
+  guidance?: number;
   /** An image to start from (PNG bytes): image-to-image, given the way the platform takes a file. */
   image?: Uint8Array;
   /** With an image: how much to change it (0–1). */
@@ -93,6 +106,8 @@ export interface ImagineOptions {
 export interface Variation {
   jobId: string;
   text: string;
+  /** The PNG bytes the face delivered for the variation. */
+  png: Uint8Array;
 }
 
 export interface Picture {
@@ -153,6 +168,10 @@ export interface PlatformDriver {
   vary(user: DriverUser, jobId: string, variation: 'subtle' | 'strong'): Promise<Variation>;
   /** What a person reads where they choose an image's options (option descriptions and choices, a help text, the form's data). */
   imagineChoices(): Promise<string>;
+  /** Whether /imagine offers an image to start from (Discord's registered options, Slack's help, the console's form). */
+  offersStartImage(): Promise<boolean>;
+  /** The Vary buttons shown with a finished picture the user made (their ids: `subtle`, `strong`), once its Reroll button is there. */
+  varyButtons(jobId: string): Promise<string[]>;
   /** Cancels a job the user started, the way the user would (its Cancel button); what they are told. */
   cancel(user: DriverUser, jobId: string): Promise<Shown>;
   /** The commands a user of this platform can type, without the slash (as installed or registered). */

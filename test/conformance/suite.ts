@@ -44,7 +44,7 @@ function chatMessages(d: PlatformDriver, jobId: string): Message[] {
   return (p.messages ?? []) as unknown as Message[];
 }
 
-function expectPlainWords(shown: Shown | { text: string }, what: string): void {
+export function expectPlainWords(shown: Shown | { text: string }, what: string): void {
   expect(shown.text.trim().length, `${what}: nothing was shown`).toBeGreaterThan(0);
   expect(shown.text, `${what}: looks like a stack trace`).not.toMatch(STACK_TRACE);
 }

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, expect } from 'vitest';
+import { afterAll, beforeAll } from 'vitest';
 import { HearthError, type JobEvent, type JobResult, type Json } from '../../src/engine/types.js';
 import { ImageRunner, type ImageRunnerLogger } from '../../src/runners/image/image-runner.js';
 import type { ImageDefaults, ImageRunnerSettings } from '../../src/runners/image/settings.js';
@@ -95,15 +95,6 @@ export function tinyImageRunners(prefix: string, opts: Partial<ImageDefaults> & 
   };
 }
 
-/** Mean absolute difference of two same-size images' 8-bit channel values (alpha left out). */
-export async function meanAbsDiff(a: Uint8Array, b: Uint8Array): Promise<number> {
-  const [pa, pb] = await Promise.all([sharp(a).removeAlpha().raw().toBuffer(), sharp(b).removeAlpha().raw().toBuffer()]);
-  expect(pa.length).toBe(pb.length);
-  let s = 0;
-  for (let i = 0; i < pa.length; i++) s += Math.abs((pa[i] as number) - (pb[i] as number));
-  return s / pa.length;
-}
-
 /** The HearthError `p` rejects with (anything else, or no rejection, fails the test). */
 export async function hearthRejection(p: Promise<unknown>): Promise<HearthError> {
   try {
@@ -120,4 +111,31 @@ export function pngOf(result: JobResult): Buffer {
   const p = result.image?.png;
   if (!p) throw new Error('no image');
   return Buffer.from(p);
+}
+
+/**
+ * How far apart two pictures of the same size are: the mean absolute difference of their 8-bit RGB
+ * values (0 the same, 255 opposite). Throws when their sizes differ.
+ */
+export async function pixelDistance(a: Uint8Array, b: Uint8Array): Promise<number> {
+  const [pa, pb] = await Promise.all([sharp(a).removeAlpha().raw().toBuffer(), sharp(b).removeAlpha().raw().toBuffer()]);
+  if (pa.length !== pb.length) throw new Error(`the pictures differ in size (${pa.length} and ${pb.length} RGB values)`);
+  let s = 0;
+  for (let i = 0; i < pa.length; i++) s += Math.abs((pa[i] as number) - (pb[i] as number));
+  return s / pa.length;
+}
+
+/** A smooth picture (gradients of every channel), as a photo's colours would be: away from pure black and white. */
+export async function smoothPicture(width: number, height: number, format: 'png' | 'jpeg' = 'png'): Promise<Buffer> {
+  const rgb = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      rgb[i] = 60 + Math.round((140 * x) / width);
+      rgb[i + 1] = 190 - Math.round((120 * y) / height);
+      rgb[i + 2] = 90 + Math.round(60 * Math.sin(x / 9));
+    }
+  }
+  const img = sharp(rgb, { raw: { width, height, channels: 3 } });
+  return format === 'png' ? img.png().toBuffer() : img.jpeg({ quality: 95 }).toBuffer();
 }

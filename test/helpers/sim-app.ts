@@ -13,6 +13,9 @@ import type { AdapterFactory } from '../../src/bots/adapter.js';
 import { configSchema, type HearthConfig } from '../../src/config/schema.js';
 import { InProcessExecutor } from '../../src/engine/executor/in-process-executor.js';
 import type { Runner } from '../../src/engine/runner.js';
+import type { Json } from '../../src/engine/types.js';
+import builtinRunners from '../../src/runners/builtin.js';
+import type { BuiltinRunnerSettings } from '../../src/runners/builtin-settings.js';
 import { SqliteStore } from '../../src/engine/store/sqlite-store.js';
 import { SimGate, SimRunner, type SimPayload } from '../fixtures/sim-runner.js';
 import { LogCapture } from './log-capture.js';
@@ -45,6 +48,12 @@ export interface SimAppOptions {
   clock?: HearthAppOptions['clock'];
   /** Real runners served beside the simulated ones (a tiny embedding model for search by meaning). */
   runners?: Runner[];
+  /**
+   * `models.image` keys (`dir` at least: an export a test wrote, test/fixtures/tiny-sdxl.ts) for the
+   * real image runner, on the CPU and built from the config as the GPU worker builds it, in place of
+   * the simulated one: what a face delivers is then the model's own picture.
+   */
+  realImage?: Record<string, unknown> & { dir: string };
 }
 
 /** An in-process executor whose describe says it was asked, then waits for a gate: a worker that takes a while to come up. */
@@ -63,6 +72,21 @@ class SlowStartExecutor extends InProcessExecutor {
   }
 }
 
+/** The image runner the GPU worker would build from this config (src/worker/gpu-worker.ts), here in-process. */
+async function realImageRunner(config: HearthConfig): Promise<Runner> {
+  const settings: BuiltinRunnerSettings = {
+    dataDir: config.dataDir,
+    vramBudgetBytes: 100e9,
+    models: { image: config.models.image },
+    maxBytes: config.files.maxBytes,
+    maxPixels: config.files.maxPixels,
+  };
+  // Through JSON, as the settings cross to the worker.
+  const [runner] = await builtinRunners(JSON.parse(JSON.stringify(settings)) as Json);
+  if (!runner) throw new Error('the built-in runners made no image runner');
+  return runner;
+}
+
 async function png(p: SimPayload): Promise<{ png: Uint8Array; width: number; height: number }> {
   const width = p.width ?? 64;
   const height = p.height ?? 64;
@@ -77,7 +101,7 @@ export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; con
     dataDir,
     models: {
       chat: { path: join(dataDir, 'sim.gguf') },
-      image: { dir: join(dataDir, 'sim-sd') },
+      image: opts.realImage ? { providers: ['cpu'], ...opts.realImage } : { dir: join(dataDir, 'sim-sd') },
       caption: { dir: join(dataDir, 'sim-caption') },
     },
     ...opts.config,
@@ -89,11 +113,12 @@ export async function simApp(opts: SimAppOptions): Promise<{ app: HearthApp; con
   const gate = opts.gate ?? new SimGate();
   const hooks = { sleep, makePng: png, gate };
   const logs = opts.logs ?? new LogCapture();
-  const sims = [
+  const sims: Runner[] = [
     new SimRunner({ model: 'chat', kind: 'chat', stepMs: opts.chatStepMs ?? 5, maxBatch: 4 }, hooks),
     new SimRunner({ model: 'image', kind: 'image', stepMs: opts.imageStepMs ?? 5 }, hooks),
     new SimRunner({ model: 'caption', kind: 'caption', stepMs: opts.captionStepMs ?? 5 }, hooks),
   ];
+  if (opts.realImage) sims[1] = await realImageRunner(config);
   const faults = opts.faults;
   const runners: Runner[] = [...(faults ? sims.map((r) => faults.wrap(r)) : sims), ...(opts.runners ?? [])];
   let entered!: () => void;

@@ -36,9 +36,11 @@ function app(image: Record<string, unknown>, name: string): HearthApp {
 
 let sdxl: string;
 let turbo: string;
+let noEncoder: string;
 beforeAll(async () => {
   sdxl = await writeTinySdxl(join(root, 'sdxl'), { sampleSize: 128 });
   turbo = await writeTinySdxl(join(root, 'sdxl-turbo'), { schedulerConfig: SDXL_TURBO, sampleSize: 64 });
+  noEncoder = await writeTinySdxl(join(root, 'sdxl-no-encoder'), { sampleSize: 128, vaeEncoder: false });
 });
 
 describe('/imagine and the model it runs on', () => {
@@ -102,6 +104,28 @@ describe('/imagine and the model it runs on', () => {
       if (!vary.ok) throw new Error(vary.error.message);
       const v = hearth.commands.imagine(vary.value, inv);
       expect(v.ok && v.value.payload).toMatchObject({ prompt: 'a fox', strength: 0.4, seed: 9, variationOf: ended.id, initImageBase64: init });
+    } finally {
+      await hearth.close();
+    }
+  });
+
+  it('refuses image-to-image and Vary on an export with no vae_encoder, before any download, saying why; the faces offer neither', async () => {
+    const hearth = app({ dir: noEncoder }, 'no-encoder');
+    try {
+      await hearth.start();
+      expect(hearth.commands.limits.image).toMatchObject({ fromImage: false, variations: [] });
+      const why = /cannot start from an image: its export has no vae_encoder .*text-to-image still works/;
+      const link = await hearth.commands.imagineFrom({ prompt: 'a fox', image: { url: 'https://elsewhere.example/fox.png' }, strength: 0.5 }, inv);
+      expect(link).toMatchObject({ ok: false, error: { code: 'INVALID_INPUT', message: expect.stringMatching(why) as string } });
+      expect(hearth.commands.checkImagine({ prompt: 'a fox', image: { bytes: new Uint8Array(4) } })).toMatchObject({ ok: false, error: { message: expect.stringMatching(why) as string } });
+      expect(hearth.commands.imagine({ prompt: 'a fox', initImageBase64: 'AAAA', strength: 0.5 }, inv)).toMatchObject({ ok: false, error: { message: expect.stringMatching(why) as string } });
+      const made = hearth.commands.imagine({ prompt: 'a fox', steps: 2 }, inv);
+      if (!made.ok) throw new Error(made.error.message);
+      await hearth.engine.whenIdle();
+      expect(hearth.engine.getJob(made.value.id)?.state).toBe('done');
+      expect(hearth.commands.vary(made.value.id, 0.35, inv)).toMatchObject({ ok: false, error: { message: expect.stringMatching(/cannot make a variation of a picture: its export has no vae_encoder/) as string } });
+      expect(hearth.store.listJobs({}).length).toBe(1);
+      expect(imageModelSummary(hearth.commands.imageModel!)).toContain('no VAE encoder');
     } finally {
       await hearth.close();
     }

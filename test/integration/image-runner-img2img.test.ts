@@ -11,28 +11,12 @@ import { imageJobSteps } from '../../src/jobs/image.js';
 import type { ImageRunner } from '../../src/runners/image/image-runner.js';
 import { writeTinySd } from '../fixtures/tiny-sd.js';
 import { writeTinySdxl } from '../fixtures/tiny-sdxl.js';
-import { hearthRejection, meanAbsDiff, pngOf, tinyImageRunners, type ImageRun } from '../helpers/image-runners.js';
+import { hearthRejection, pixelDistance, pngOf, smoothPicture, tinyImageRunners, type ImageRun } from '../helpers/image-runners.js';
 
 const images = tinyImageRunners('hearth-img2img-', { width: 64, height: 48, steps: 10, scheduler: 'euler' });
 const { runnerFor, run: generate } = images;
 const png = (run: ImageRun): Buffer => pngOf(run.result);
-const distance = meanAbsDiff;
 const rejection = hearthRejection;
-
-/** A smooth picture (gradients of every channel), as a photo's colours would be: away from pure black and white. */
-async function sourceImage(width: number, height: number, format: 'png' | 'jpeg' = 'png'): Promise<Buffer> {
-  const rgb = Buffer.alloc(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const i = (y * width + x) * 3;
-      rgb[i] = 60 + Math.round((140 * x) / width);
-      rgb[i + 1] = 190 - Math.round((120 * y) / height);
-      rgb[i + 2] = 90 + Math.round(60 * Math.sin(x / 9));
-    }
-  }
-  const img = sharp(rgb, { raw: { width, height, channels: 3 } });
-  return format === 'png' ? img.png().toBuffer() : img.jpeg({ quality: 95 }).toBuffer();
-}
 
 const b64 = (b: Buffer): string => b.toString('base64');
 
@@ -43,13 +27,13 @@ describe('image-to-image on an SD export (vae_encoder latent_sample)', () => {
   const base = { prompt: 'a red house on the hill', width: 64, height: 48, steps: 10, seed: 5 };
   beforeAll(async () => {
     runner = await runnerFor(await writeTinySd(join(images.root, 'sd')));
-    source = await sourceImage(64, 48);
+    source = await smoothPicture(64, 48);
   });
 
   it('follows the strength: 0 gives back the source, higher strengths go further from it', async () => {
     const d: number[] = [];
-    for (const strength of [0, 0.3, 0.6, 1]) d.push(await distance(png(await generate(runner, { ...base, initImageBase64: b64(source), strength })), source));
-    const fromText = await distance(png(await generate(runner, base)), source);
+    for (const strength of [0, 0.3, 0.6, 1]) d.push(await pixelDistance(png(await generate(runner, { ...base, initImageBase64: b64(source), strength })), source));
+    const fromText = await pixelDistance(png(await generate(runner, base)), source);
     // Strength 0: the source through the VAE only (the tiny VAE loses detail inside its 8×8 blocks:
     // about 12 levels of 255 here, where the same prompt and seed from text land about 80 away).
     expect(d[0]).toBeLessThan(16);
@@ -61,8 +45,8 @@ describe('image-to-image on an SD export (vae_encoder latent_sample)', () => {
   it('differs from the source and from text-to-image with the same options and seed', async () => {
     const img = png(await generate(runner, { ...base, initImageBase64: b64(source), strength: 0.6 }));
     const txt = png(await generate(runner, base));
-    expect(await distance(img, source)).toBeGreaterThan(2);
-    expect(await distance(img, txt)).toBeGreaterThan(2);
+    expect(await pixelDistance(img, source)).toBeGreaterThan(2);
+    expect(await pixelDistance(img, txt)).toBeGreaterThan(2);
   });
 
   it('is deterministic per seed and changes with the seed', async () => {
@@ -90,17 +74,17 @@ describe('image-to-image on an SD export (vae_encoder latent_sample)', () => {
     for (const scheduler of ['euler', 'euler_a', 'dpmpp_2m', 'dpmpp_2m_karras', 'ddim', 'lcm', 'unipc', 'default']) {
       const run = await generate(runner, { ...base, initImageBase64: b64(source), strength: 0.5, scheduler });
       expect(run.steps, scheduler).toBe(5);
-      expect(await distance(png(run), source), scheduler).toBeGreaterThan(0);
+      expect(await pixelDistance(png(run), source), scheduler).toBeGreaterThan(0);
     }
   });
 
   it('resizes an init image of another size and format to the job size', async () => {
-    const jpeg = await sourceImage(100, 75, 'jpeg');
+    const jpeg = await smoothPicture(100, 75, 'jpeg');
     const run = await generate(runner, { ...base, initImageBase64: b64(jpeg), strength: 0 });
     expect(await sharp(png(run)).metadata()).toMatchObject({ width: 64, height: 48 });
     const resized = await sharp(jpeg).resize(64, 48, { fit: 'fill' }).png().toBuffer();
-    expect(await distance(png(run), resized)).toBeLessThan(20);
-    expect(await distance(png(run), resized)).toBeLessThan((await distance(png(await generate(runner, base)), resized)) / 3);
+    expect(await pixelDistance(png(run), resized)).toBeLessThan(20);
+    expect(await pixelDistance(png(run), resized)).toBeLessThan((await pixelDistance(png(await generate(runner, base)), resized)) / 3);
   });
 
   it('refuses what is not an image, and an image over the byte or pixel limit, naming the limit', async () => {
@@ -119,22 +103,22 @@ describe('image-to-image on an SD export (vae_encoder latent_sample)', () => {
 describe('image-to-image on other exports', () => {
   it('samples the latent distribution of a latent_parameters encoder with the job seed', async () => {
     const runner = await runnerFor(await writeTinySd(join(images.root, 'sd-params'), { vaeEncoder: 'latent_parameters' }));
-    const source = await sourceImage(64, 48);
+    const source = await smoothPicture(64, 48);
     const payload = { prompt: 'a blue dog', width: 64, height: 48, steps: 8, seed: 9, initImageBase64: b64(source), strength: 0 };
     const a = png(await generate(runner, payload));
     expect(png(await generate(runner, payload)).equals(a)).toBe(true);
     // σ = 0.05 around the mean: another seed draws other latents, still close to the source.
     const other = png(await generate(runner, { ...payload, seed: 10 }));
     expect(other.equals(a)).toBe(false);
-    const near = await distance(a, source);
+    const near = await pixelDistance(a, source);
     expect(near).toBeLessThan(16);
-    expect(await distance(png(await generate(runner, { ...payload, strength: 0.8 })), source)).toBeGreaterThan(2 * near);
+    expect(await pixelDistance(png(await generate(runner, { ...payload, strength: 0.8 })), source)).toBeGreaterThan(2 * near);
   });
 
   it('refuses image-to-image on an export without vae_encoder, naming it, and still paints from text', async () => {
     const dir = await writeTinySd(join(images.root, 'sd-no-encoder'), { vaeEncoder: false });
     const runner = await runnerFor(dir);
-    const e = await rejection(generate(runner, { prompt: 'a cat', initImageBase64: b64(await sourceImage(64, 48)), strength: 0.5 }));
+    const e = await rejection(generate(runner, { prompt: 'a cat', initImageBase64: b64(await smoothPicture(64, 48)), strength: 0.5 }));
     expect(e.code).toBe('INVALID_INPUT');
     expect(e.message).toContain(join(dir, 'vae_encoder', 'model.onnx'));
     expect(e.facts).toMatchObject({ option: 'initImageBase64' });
@@ -145,13 +129,13 @@ describe('image-to-image on other exports', () => {
     const runner = await runnerFor(await writeTinySdxl(join(images.root, 'sdxl'), { sampleSize: 6 }), {
       defaults: { width: 48, height: 48, steps: 6, guidance: 5, scheduler: 'default', negativePrompt: '' },
     });
-    const source = await sourceImage(48, 48);
+    const source = await smoothPicture(48, 48);
     const near = png(await generate(runner, { prompt: 'a photo of a cat', initImageBase64: b64(source), strength: 0, seed: 1 }));
     const far = png(await generate(runner, { prompt: 'a photo of a cat', initImageBase64: b64(source), strength: 0.9, seed: 1 }));
     expect(await sharp(far).metadata()).toMatchObject({ width: 48, height: 48 });
     const fromText = png(await generate(runner, { prompt: 'a photo of a cat', seed: 1 }));
     // About 21 against 67 from text: SDXL's tiny VAE (another seed) keeps less of the source than SD's.
-    expect(await distance(near, source)).toBeLessThan((await distance(fromText, source)) / 2.5);
-    expect(await distance(far, source)).toBeGreaterThan(2 * (await distance(near, source)));
+    expect(await pixelDistance(near, source)).toBeLessThan((await pixelDistance(fromText, source)) / 2.5);
+    expect(await pixelDistance(far, source)).toBeGreaterThan(2 * (await pixelDistance(near, source)));
   });
 });

@@ -8,7 +8,7 @@ import { DEFAULT_IMAGE_DEFAULTS, DEFAULT_IMAGE_STRENGTH, STRENGTH } from '../../
 const limits: CommandLimits = {
   maxPromptChars: 6000,
   image: { minSize: 256, maxSize: 1024, sizeMultiple: 8, maxSteps: 60, minGuidance: 0, maxGuidance: 20, maxSeed: 2 ** 32 - 1, maxPromptChars: 1000, schedulers: ['euler'],
-    samplers: samplerOptions(['euler']), defaults: DEFAULT_IMAGE_DEFAULTS, minStrength: STRENGTH.min, maxStrength: STRENGTH.max,
+    samplers: samplerOptions(['euler']), defaults: DEFAULT_IMAGE_DEFAULTS, fromImage: true, minStrength: STRENGTH.min, maxStrength: STRENGTH.max,
     defaultStrength: DEFAULT_IMAGE_STRENGTH, variations: VARIATIONS },
   maxQuestionChars: 500,
   captionDetails: ['short', 'detailed'],

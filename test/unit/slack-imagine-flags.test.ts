@@ -82,6 +82,7 @@ describe('/imagine flags', () => {
         { id: 'default', label: "Model's own" },
       ],
       defaults: { width: 1024, height: 1024, steps: 30, guidance: 5, scheduler: 'dpmpp_2m_karras', negativePrompt: '' },
+      fromImage: true,
       minStrength: 0,
       maxStrength: 1,
       defaultStrength: 0.6,

@@ -80,6 +80,14 @@ function imagineOptions(img: CommandLimits['image'], promptChars: number) {
       max_value: img.maxGuidance,
     },
     samplerOption(img),
+    ...fromImageOptions(img),
+  ] as const;
+}
+
+/** /imagine's image to start from and its strength: none when the model cannot start from an image (no vae_encoder). */
+function fromImageOptions(img: CommandLimits['image']) {
+  if (!img.fromImage) return [];
+  return [
     { type: ApplicationCommandOptionType.Attachment, name: 'image', description: 'An image to start from (image-to-image)' },
     {
       type: ApplicationCommandOptionType.Number,

@@ -94,6 +94,7 @@ export class DiscordAdapter implements PlatformAdapter {
       now: () => this.#ctx.clock.now(),
       report,
       beforeSend: () => acks.quiet(),
+      vary: this.#ctx.commands.limits.image.fromImage,
     });
     this.#views = views;
     // Listen before the engine starts: jobs recovered from the last run are answered from their origin.

@@ -33,6 +33,8 @@ export interface ViewDeps {
   startedAt?: number;
   /** Looking for a left-behind message failed (the channel cannot be read): told once per channel. */
   searchFailed?: (channelId: string, error: unknown) => void;
+  /** False when the image model cannot start from an image (`CommandLimits.image.fromImage`): pictures get no Vary buttons. */
+  vary?: boolean;
 }
 
 type Address = { via: 'interaction'; id: string } | { via: 'channel'; channelId: string; id: string };
@@ -85,6 +87,7 @@ export class JobView {
     this.#mode = origin.interaction ? 'interaction' : 'channel';
     this.#state = { command: origin.command, view: emptyView() };
     if (origin.maxUploadBytes !== undefined) this.#state.maxUploadBytes = origin.maxUploadBytes;
+    if (deps.vary === false) this.#state.vary = false;
   }
 
   /** True once the view has its final content (it may still be sending it). */

@@ -45,6 +45,8 @@ export interface ViewState {
   question?: string;
   /** Largest upload the channel takes, bytes. */
   maxUploadBytes?: number;
+  /** False when the model cannot start from an image: a picture gets no Vary buttons. */
+  vary?: boolean;
   /** The workspace messages an answer was given (knowledge): listed under it once it is done. */
   sources?: readonly ChatSource[];
 }
@@ -150,7 +152,7 @@ function renderImageDone(s: ViewState): OutMessage {
     ? [
         row(
           { action: 'reroll', jobId, label: 'Reroll', style: ButtonStyle.Primary },
-          ...VARIATIONS.map((v) => ({ action: `vary-${v.id}` as const, jobId, label: v.label, style: ButtonStyle.Secondary as const })),
+          ...(s.vary === false ? [] : VARIATIONS).map((v) => ({ action: `vary-${v.id}` as const, jobId, label: v.label, style: ButtonStyle.Secondary as const })),
           { action: 'delete', jobId, label: 'Delete', style: ButtonStyle.Danger },
         ),
       ]

@@ -90,7 +90,6 @@ export function helpLimits(h: HandlerContext): ImagineHelpLimits {
   if (rules) {
     const first = imageModelSummary(rules).split('\n')[0];
     if (rules.profile && first) out.model = first;
-    if (rules.profile?.imageToImage === false) out.imageToImage = false;
   }
   return out;
 }

@@ -17,8 +17,6 @@ export type ImagineHelpLimits = CommandLimits['image'] & {
   maxImageBytes: number;
   /** The model in words (`imageModelSummary`'s first line: its name, native size, Turbo or not). */
   model?: string;
-  /** False when the model cannot start from an image (its export has no VAE encoder). */
-  imageToImage?: boolean;
 };
 
 type FlagName = 'steps' | 'seed' | 'size' | 'width' | 'height' | 'no' | 'guidance' | 'scheduler' | 'image' | 'strength';
@@ -172,7 +170,7 @@ export function imagineHelp(limits: ImagineHelpLimits): string {
   const d = defaultsText(limits.defaults);
   const samplers = limits.samplers.map((s) => `\`${s.id}\` (${s.label})`).join(', ');
   const vary = limits.variations.map((v) => `*${v.label}* (strength ${strengthText(v.strength)})`).join(' and ');
-  const fromImage = limits.imageToImage !== false;
+  const fromImage = limits.fromImage;
   return [
     `*/imagine* paints a picture from a description${limits.model ? `, with ${limits.model}` : ''}.`,
     '`/imagine a lighthouse at dusk, oil painting --steps 20 --seed 7 --size 768x512 --no "text, watermark"`',

@@ -32,6 +32,8 @@ export interface JobViewDeps {
   record(jobId: string, origin: Json): void;
   /** Whether a message belongs to a job being shown (its status or answer): never taken back as left behind. */
   owned?(channel: string, ts: string): boolean;
+  /** False when the image model cannot start from an image (`CommandLimits.image.fromImage`): pictures get no Vary buttons. */
+  vary?: boolean;
 }
 
 /** What one flush brings Slack up to: the shared view and the main job's record. */
@@ -328,7 +330,7 @@ export class JobView {
       });
       this.#uploaded = true;
     }
-    await this.#status.show(textMessage(`:frame_with_picture: Done — ${details}`, { buttons: [rerollButton(this.#jobId), ...varyButtons(this.#jobId)] }));
+    await this.#status.show(textMessage(`:frame_with_picture: Done — ${details}`, { buttons: [rerollButton(this.#jobId), ...(this.#deps.vary === false ? [] : varyButtons(this.#jobId))] }));
   }
 
   /** A caption of its own (Slack has no /caption today; kept so every kind shows). */

@@ -121,6 +121,7 @@ export class SlackAdapter implements PlatformAdapter {
       now: () => this.#ctx.clock.now(),
       report: h.report,
       streaming: new StreamingSupport(log, this.#options.streaming !== false),
+      vary: this.#ctx.commands.limits.image.fromImage,
       record: (jobId, origin) => {
         const r = this.#ctx.jobs.updateOrigin(jobId, origin);
         // A job that has ended meanwhile keeps its origin: nothing is left to take back.

@@ -37,7 +37,7 @@ function settled(m: FakeMessage | undefined): m is FakeMessage {
 
 export class DiscordDriver implements PlatformDriver {
   readonly name = 'discord';
-  readonly capabilities: Capabilities = { ephemeral: true, caption: 'command', conversations: 'per-ask', optionBounds: true };
+  readonly capabilities: Capabilities = { ephemeral: true, caption: 'command', conversations: 'per-ask', optionBounds: true, options: 'registered' };
   readonly secrets: readonly string[];
   readonly faults: SimFaults;
   readonly #setup: ConformanceSetup;
@@ -64,6 +64,7 @@ export class DiscordDriver implements PlatformDriver {
       chatStepMs: setup.chatStepMs,
       imageStepMs: setup.imageStepMs,
       faults,
+      ...(setup.image ? { realImage: setup.image } : {}),
       ...opts,
     });
   }
@@ -218,12 +219,28 @@ export class DiscordDriver implements PlatformDriver {
       },
       { ms: 15_000, last: () => textOf(this.#fake.original(press)?.content) },
     );
-    return { jobId: job.id, text: m.content };
+    return { jobId: job.id, text: m.content, png: m.attachments.find((a) => a.content_type === 'image/png')!.bytes };
   }
 
   /** /imagine's registered options: their descriptions and the names of their choices. */
   async imagineChoices(): Promise<string> {
     return (this.#imagineDef().options ?? []).map((o) => `${o.name}: ${o.description ?? ''} [${(o.choices ?? []).map((c) => c.name ?? '').join(', ')}]`).join('\n');
+  }
+
+  async varyButtons(jobId: string): Promise<string[]> {
+    const it = this.#started.get(jobId);
+    if (!it) throw new Error(`job ${jobId} was not started through this driver`);
+    const shown = await waitUntil('the finished picture with its Reroll button', () => {
+      const o = this.#fake.original(it);
+      return o && !o.deleted && buttonIds(o).includes(`hearth:reroll:${jobId}`) ? o : undefined;
+    });
+    return buttonIds(shown).flatMap((id) => /^hearth:vary-(\w+):/.exec(id)?.[1] ?? []);
+  }
+
+  /** Both of /imagine's image-to-image options are registered. */
+  async offersStartImage(): Promise<boolean> {
+    const names = (this.#imagineDef().options ?? []).map((o) => o.name);
+    return names.includes('image') && names.includes('strength');
   }
 
   async cancel(user: DriverUser, jobId: string): Promise<Shown> {
@@ -312,6 +329,7 @@ export class DiscordDriver implements PlatformDriver {
     }
     if (o.steps !== undefined) out.steps = o.steps;
     if (o.seed !== undefined) out.seed = o.seed;
+    if (o.guidance !== undefined) out.guidance = o.guidance;
     if (o.image) out.image = this.#fake.upload('start.png', o.image, 'image/png');
     if (o.strength !== undefined) out.strength = o.strength;
     return out;

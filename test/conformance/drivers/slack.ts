@@ -43,6 +43,7 @@ function imagineText(o: ImagineOptions): string {
   const flags = [o.prompt];
   if (o.steps !== undefined) flags.push(`--steps ${o.steps}`);
   if (o.seed !== undefined) flags.push(`--seed ${o.seed}`);
+  if (o.guidance !== undefined) flags.push(`--guidance ${o.guidance}`);
   if (o.width !== undefined || o.height !== undefined) flags.push(`--size ${o.width ?? o.height}x${o.height ?? o.width}`);
   if (o.strength !== undefined) flags.push(`--strength ${o.strength}`);
   return flags.join(' ');
@@ -50,7 +51,7 @@ function imagineText(o: ImagineOptions): string {
 
 export class SlackDriver implements PlatformDriver {
   readonly name: string;
-  readonly capabilities: Capabilities = { ephemeral: true, caption: 'chat-context', conversations: 'per-ask', optionBounds: false };
+  readonly capabilities: Capabilities = { ephemeral: true, caption: 'chat-context', conversations: 'per-ask', optionBounds: false, options: 'free' };
   readonly secrets: readonly string[];
   readonly faults: SimFaults;
   readonly #setup: ConformanceSetup;
@@ -77,6 +78,7 @@ export class SlackDriver implements PlatformDriver {
       chatStepMs: setup.chatStepMs,
       imageStepMs: setup.imageStepMs,
       faults,
+      ...(setup.image ? { realImage: setup.image } : {}),
       ...opts,
     });
   }
@@ -193,6 +195,7 @@ export class SlackDriver implements PlatformDriver {
     const action = `hearth_vary_${variation}`;
     const status = await waitUntil('the Vary button', () => this.#state.messages.find((m) => !m.deleted && buttonsOf(m).some((b) => b.action === action && b.value === jobId)));
     const before = new Set(jobIds(this.app, user.userId, 'image'));
+    const files = new Set(this.#state.files);
     await this.#h.press(action, jobId, { user: user.name, channel: status.channel, messageTs: status.ts, ...(status.thread ? { thread: status.thread } : {}) });
     const job = await newJob(this.app, user.userId, 'image', before, 'Vary');
     const ts = (job.origin as { status?: unknown } | null)?.status;
@@ -205,7 +208,9 @@ export class SlackDriver implements PlatformDriver {
       },
       { ms: 15_000, last: () => textOf(this.#state.find(status.channel, ts)) },
     );
-    return { jobId: job.id, text: shows(m) };
+    // The variation's picture: the file posted where the press was since it (the Vary answers in the picture's thread).
+    const file = await waitUntil('the variation uploaded', () => this.#state.files.find((f) => !files.has(f) && f.channel === status.channel), { ms: 15_000 });
+    return { jobId: job.id, text: shows(m), png: file.bytes };
   }
 
   /** `/imagine help`, as its user reads it. */
@@ -214,6 +219,19 @@ export class SlackDriver implements PlatformDriver {
     await this.#h.command('/imagine', 'help', { user: 'UHELP', channel: CHANNEL });
     const r = await waitUntil('the /imagine help', () => this.#h.fake.responses.slice(responses)[0]);
     return rendered(String(r.body.text ?? ''));
+  }
+
+  async varyButtons(jobId: string): Promise<string[]> {
+    const status = await waitUntil('the finished picture with its Reroll button', () =>
+      this.#state.messages.find((m) => !m.deleted && buttonsOf(m).some((b) => b.action === 'hearth_reroll' && b.value === jobId)),
+    );
+    return buttonsOf(status).flatMap((b) => (b.value === jobId ? (/^hearth_vary_(\w+)$/.exec(b.action)?.[1] ?? []) : []));
+  }
+
+  /** `/imagine help` lists `--image` and `--strength`. */
+  async offersStartImage(): Promise<boolean> {
+    const help = await this.imagineChoices();
+    return help.includes('--image') && help.includes('--strength');
   }
 
   async cancel(user: DriverUser, jobId: string): Promise<Shown> {

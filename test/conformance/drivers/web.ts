@@ -39,7 +39,7 @@ function personToken(consoleToken: string, name: string): string {
 
 export class WebDriver implements PlatformDriver {
   readonly name = 'web';
-  readonly capabilities: Capabilities = { ephemeral: false, caption: 'command', conversations: 'per-user', optionBounds: true };
+  readonly capabilities: Capabilities = { ephemeral: false, caption: 'command', conversations: 'per-user', optionBounds: true, options: 'free' };
   readonly secrets: readonly string[];
   readonly faults: SimFaults;
   readonly #setup: ConformanceSetup;
@@ -72,6 +72,7 @@ export class WebDriver implements PlatformDriver {
       chatStepMs: setup.chatStepMs,
       imageStepMs: setup.imageStepMs,
       faults,
+      ...(setup.image ? { realImage: setup.image } : {}),
       ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
       ...(opts.describeGate ? { describeGate: opts.describeGate } : {}),
     });
@@ -189,13 +190,18 @@ export class WebDriver implements PlatformDriver {
     const s = this.#session(user);
     const { jobId, ref } = await this.#startImagine(s, opts);
     const card = await this.#ended(s, ref, jobId);
+    // The console shows "seed N" under the picture (the card's status line).
+    const seed = /\bseed (\d+)/.exec(card.status)?.[1];
+    return { png: await this.#picture(s, card), text: cardWords(card), seed: seed === undefined ? undefined : Number(seed), jobId };
+  }
+
+  /** The picture a card shows, fetched as the page's <img> does. */
+  async #picture(s: Session, card: PageCard): Promise<Uint8Array> {
     const view = card.view!;
     if (!view.image) throw new Error(`the image job ended ${view.state} without an image: ${cardWords(card)}`);
     const res = await s.client.fetch(view.image.url);
     if (res.status !== 200) throw new Error(`GET ${view.image.url} answered ${res.status}`);
-    // The console shows "seed N" under the picture (the card's status line).
-    const seed = /\bseed (\d+)/.exec(card.status)?.[1];
-    return { png: new Uint8Array(await res.arrayBuffer()), text: cardWords(card), seed: seed === undefined ? undefined : Number(seed), jobId };
+    return new Uint8Array(await res.arrayBuffer());
   }
 
   async startImagine(user: DriverUser, opts: ImagineOptions): Promise<{ jobId: string }> {
@@ -233,7 +239,7 @@ export class WebDriver implements PlatformDriver {
     s.page.sent(ref);
     const id = this.#jobId(await this.#post(s, '/api/vary', { ref, jobId, variation }), '/api/vary', s, ref);
     const card = await this.#ended(s, ref, id);
-    return { jobId: id, text: cardWords(card) };
+    return { jobId: id, text: cardWords(card), png: await this.#picture(s, card) };
   }
 
   /** What the image form offers, from the data console.js builds it with (/api/info): sampler names, bounds, defaults. */
@@ -244,6 +250,19 @@ export class WebDriver implements PlatformDriver {
     };
     const img = info.limits.image;
     return `samplers: ${img.samplers.map((x) => x.label).join(', ')}; size ${img.minSize}–${img.maxSize} (default ${img.defaults.width}x${img.defaults.height}); steps 1–${img.maxSteps} (default ${img.defaults.steps})`;
+  }
+
+  /** console.js gives every finished picture's card one Vary button per variation /api/info lists. */
+  async varyButtons(jobId: string): Promise<string[]> {
+    await waitUntil('the picture done', () => this.app.engine.getJob(jobId)?.state === 'done');
+    const info = (await (await this.#anySession().client.fetch('/api/info')).json()) as { limits: { image: { variations: Array<{ id: string }> } } };
+    return info.limits.image.variations.map((v) => v.id);
+  }
+
+  /** The form offers the strength of an image to start from unless /api/info says the model cannot (console.js applyInfo). */
+  async offersStartImage(): Promise<boolean> {
+    const info = (await (await this.#anySession().client.fetch('/api/info')).json()) as { limits: { image: { fromImage?: unknown } } };
+    return info.limits.image.fromImage !== false;
   }
 
   async cancel(user: DriverUser, jobId: string): Promise<Shown> {

@@ -6,7 +6,7 @@ import type { HearthConfig } from '../../../src/config/schema.js';
 import type { LogCapture } from '../../helpers/log-capture.js';
 import type { SimGate } from '../../fixtures/sim-runner.js';
 import type { Runner } from '../../../src/engine/runner.js';
-import { simApp } from '../../helpers/sim-app.js';
+import { simApp, type SimAppOptions } from '../../helpers/sim-app.js';
 import type { SimFaults } from '../../helpers/sim-faults.js';
 import { FakeDiscord } from './fake-discord.js';
 
@@ -30,6 +30,8 @@ export interface DiscordHearthOptions {
   logs?: LogCapture;
   /** Hold simulated steps with this gate (restart tests keep one); a new one by default. */
   gate?: SimGate;
+  /** The real image runner on this export in place of the simulated one (see {@link SimAppOptions.realImage}). */
+  realImage?: SimAppOptions['realImage'];
 }
 
 export interface DiscordHearth {
@@ -80,6 +82,7 @@ export async function discordHearth(opts: DiscordHearthOptions = {}): Promise<Di
     ...(opts.faults ? { faults: opts.faults } : {}),
     ...(opts.runners ? { runners: opts.runners } : {}),
     ...(opts.describeGate ? { describeGate: opts.describeGate } : {}),
+    ...(opts.realImage ? { realImage: opts.realImage } : {}),
   });
   const started = app.start();
   // With a gate, the adapter is up once the engine is waiting for the models.

@@ -9,7 +9,7 @@ import type { HearthConfig } from '../../../src/config/schema.js';
 import type { LogCapture } from '../../helpers/log-capture.js';
 import { SimGate } from '../../fixtures/sim-runner.js';
 import type { Runner } from '../../../src/engine/runner.js';
-import { simApp } from '../../helpers/sim-app.js';
+import { simApp, type SimAppOptions } from '../../helpers/sim-app.js';
 import type { SimFaults } from '../../helpers/sim-faults.js';
 import type { Delivery } from './deliveries.js';
 import { FakeSlack } from './fake-slack.js';
@@ -48,6 +48,8 @@ export interface HarnessOptions {
    * hearth's own `slackHeadersForHost` (in production: files.slack.com only).
    */
   tokenForFiles?: boolean;
+  /** The real image runner on this export in place of the simulated one (see {@link SimAppOptions.realImage}). */
+  realImage?: SimAppOptions['realImage'];
 }
 
 /** What a delivery came back with: the Socket Mode acknowledgement, or the HTTP status. */
@@ -116,6 +118,7 @@ export class SlackHarness {
       ...(opts.runners ? { runners: opts.runners } : {}),
       ...(opts.describeGate ? { describeGate: opts.describeGate } : {}),
       ...(opts.tokenForFiles ? { headersForHost: tokenForFakeFiles(fake) } : {}),
+      ...(opts.realImage ? { realImage: opts.realImage } : {}),
     });
     const started = app.start();
     // With a gate, the adapters are up once the engine is waiting for the models.

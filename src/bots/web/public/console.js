@@ -323,12 +323,16 @@ function applyInfo() {
   $('opt-strength').min = lim.minStrength;
   $('opt-strength').max = lim.maxStrength;
   $('opt-strength').placeholder = `with an image: ${lim.defaultStrength}`;
+  // A model whose export has no vae_encoder cannot start from an image: no strength to choose.
+  $('opt-strength').closest('label').hidden = lim.fromImage === false;
   // The model's limits where the options are chosen (the server's, from the config: nothing here is fixed).
   $('image-limits').title = info.imageSummary ?? '';
   $('image-limits').textContent =
     `Sizes ${lim.minSize}–${lim.maxSize} px in steps of ${lim.sizeMultiple} (default ${def.width}×${def.height}) · steps 1–${lim.maxSteps} (default ${def.steps}) · ` +
     `guidance ${lim.minGuidance}–${lim.maxGuidance} · samplers: ${lim.samplers.filter((s) => s.id !== 'default').map((s) => s.label).join(', ')} · ` +
-    `attach an image to start from it (strength ${lim.minStrength}–${lim.maxStrength}: how much to change it).`;
+    (lim.fromImage === false
+      ? 'this model cannot start from an image (its export has no vae_encoder).'
+      : `attach an image to start from it (strength ${lim.minStrength}–${lim.maxStrength}: how much to change it).`);
   const off = Object.entries(info.available).filter(([, on]) => !on).map(([k]) => k);
   if (off.length > 0) showFirstRun(log, off);
 }
