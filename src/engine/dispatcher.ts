@@ -34,6 +34,8 @@ interface CurrentStep {
   model: string;
   jobIds: string[];
   controller: AbortController;
+  /** True only while the executor's step call is out: its outputs then free what cancelled jobs hold. */
+  stepping: boolean;
 }
 
 /**
@@ -82,10 +84,15 @@ export class Dispatcher {
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  /** A job was cancelled: stop its step if it runs alone, else free its runner state if it had any. */
+  /**
+   * A job was cancelled: stop its step if it runs alone (what the step returns then frees its runner
+   * state), else free its runner state now if it had any. Only while the step call is out: a cancel
+   * that lands after the step returned, before the step is over, must free the state itself, or the
+   * job would hold its runner slot (a chat sequence) for good.
+   */
   cancelled(jobId: string, model: string, wasBegun: boolean): void {
     const current = this.#current;
-    if (current?.jobIds.includes(jobId) && current.jobIds.length === 1) current.controller.abort();
+    if (current?.stepping && current.jobIds.includes(jobId) && current.jobIds.length === 1) current.controller.abort();
     else if (wasBegun) this.release(model, jobId);
   }
 
@@ -162,7 +169,7 @@ export class Dispatcher {
   async #execute(model: string, jobIds: string[]): Promise<void> {
     const controller = new AbortController();
     // Nobody is to blame for a worker death during the load; the crash policy counts it against the model.
-    const current: CurrentStep = { model, jobIds: [], controller };
+    const current: CurrentStep = { model, jobIds: [], controller, stepping: false };
     this.#current = current;
     const signal = controller.signal;
     // The worker may die while this step waits (for a slot to be freed, for a begin): then its model is
@@ -201,18 +208,20 @@ export class Dispatcher {
       }
       if (stepIds.length === 0 || signal.aborted || workerChanged()) return;
       current.jobIds = stepIds;
-      await this.#step(model, stepIds, signal);
+      await this.#step(current, stepIds, signal);
     } finally {
       this.#current = undefined;
       this.#o.projection.publish();
     }
   }
 
-  async #step(model: string, stepIds: string[], signal: AbortSignal): Promise<void> {
+  async #step(current: CurrentStep, stepIds: string[], signal: AbortSignal): Promise<void> {
+    const model = current.model;
     const started = this.#o.clock.now();
     // Runners that report progress say how far each job is; the others' steps are counted one by one.
     const reported = new Set<string>();
     let outputs: StepOutput[];
+    current.stepping = true;
     try {
       outputs = await this.#o.executor.step(model, stepIds, {
         signal,
@@ -222,12 +231,14 @@ export class Dispatcher {
         },
       });
     } catch (e) {
+      current.stepping = false;
       this.#o.meter.charge(model, stepIds, [], started);
       this.#failed(stepIds, e);
       // Cancelled during the failed step: free what the runner may still hold.
       for (const id of stepIds) if (!this.#o.jobs.has(id)) this.release(model, id);
       return;
     }
+    current.stepping = false;
     this.#steps++;
     this.#o.residency.touch(model);
     this.#o.meter.charge(model, stepIds, outputs, started);
