@@ -32,6 +32,8 @@ export interface JobViewDeps {
   record(jobId: string, origin: Json): void;
   /** Whether a message belongs to a job being shown (its status or answer): never taken back as left behind. */
   owned?(channel: string, ts: string): boolean;
+  /** Looking for a left-behind message failed (the conversation cannot be read): told once per channel. */
+  searchFailed?(channel: string, error: unknown): void;
   /** False when the image model cannot start from an image (`CommandLimits.image.fromImage`): pictures get no Vary buttons. */
   vary?: boolean;
 }
@@ -168,7 +170,8 @@ export class JobView {
       this.#stale.push(...found);
     } catch (e) {
       // Not being able to read the conversation (a missing history scope) must not stop the answer.
-      this.#deps.report(e, `slack: looking for a message job ${this.#job?.id ?? '(none)'} left behind`);
+      if (this.#deps.searchFailed) this.#deps.searchFailed(o.channel, e);
+      else this.#deps.report(e, `slack: looking for a message job ${this.#job?.id ?? '(none)'} left behind`);
     }
     this.#setPosted(this.#posted);
   }

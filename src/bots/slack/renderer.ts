@@ -3,6 +3,7 @@ import type { Logger } from '../../util/log.js';
 import { JobViews, type ViewFeed } from '../../views/job-views.js';
 import { JobView, type JobViewDeps } from './job-view.js';
 import { parseOrigin, type SlackOrigin } from './origin.js';
+import { slackErrorCode } from './slack-api.js';
 
 /** Remembers the workspaces where chat.startStream is not available, so answers go by chat.update there. */
 export class StreamingSupport {
@@ -38,10 +39,15 @@ export class SlackRenderer {
   readonly #deps: JobViewDeps;
   readonly #shared: JobViews<SlackOrigin>;
   readonly #views = new Map<string, JobView>();
+  readonly #searchReported = new Set<string>();
 
   constructor(feed: ViewFeed, deps: JobViewDeps) {
     // A message another command's view owns is never taken for one a crash left behind.
-    this.#deps = { ...deps, owned: (channel, ts) => [...this.#views.values()].some((v) => v.owns(channel, ts)) };
+    this.#deps = {
+      ...deps,
+      owned: (channel, ts) => [...this.#views.values()].some((v) => v.owns(channel, ts)),
+      searchFailed: (channel, e) => this.#searchFailed(channel, e),
+    };
     this.#shared = new JobViews<SlackOrigin>({
       feed,
       parseOrigin: (o) => parseOrigin(o) ?? null,
@@ -53,6 +59,20 @@ export class SlackRenderer {
 
   start(): void {
     this.#shared.start();
+  }
+
+  /**
+   * A conversation could not be read for a left-behind message (most often `missing_scope`: the app
+   * lacks channels:history or groups:history). Said once per channel and error, as on Discord; the
+   * answers go on.
+   */
+  #searchFailed(channel: string, e: unknown): void {
+    const code = slackErrorCode(e) ?? 'other';
+    const key = `${channel}:${code}`;
+    if (this.#searchReported.has(key)) return;
+    this.#searchReported.add(key);
+    const hint = code === 'missing_scope' ? ' (add channels:history and groups:history to the app: `hearth slack-manifest` lists them)' : '';
+    this.#deps.report(e, `slack: looking in ${channel} for a message a killed run left behind${hint}`);
   }
 
   /** Commands being shown right now. */
