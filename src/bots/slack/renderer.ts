@@ -63,15 +63,17 @@ export class SlackRenderer {
 
   /**
    * A conversation could not be read for a left-behind message (most often `missing_scope`: the app
-   * lacks channels:history or groups:history). Said once per channel and error, as on Discord; the
-   * answers go on.
+   * lacks channels:history, groups:history or, in a direct message, im:history). Said once per
+   * channel and error, as on Discord; the answers go on.
    */
   #searchFailed(channel: string, e: unknown): void {
     const code = slackErrorCode(e) ?? 'other';
     const key = `${channel}:${code}`;
     if (this.#searchReported.has(key)) return;
     this.#searchReported.add(key);
-    const hint = code === 'missing_scope' ? ' (add channels:history and groups:history to the app: `hearth slack-manifest` lists them)' : '';
+    // A direct message (D…) is read with im:history; a channel with channels:history or groups:history.
+    const scopes = channel.startsWith('D') ? 'im:history' : 'channels:history and groups:history';
+    const hint = code === 'missing_scope' ? ` (add ${scopes} to the app: \`hearth slack-manifest\` lists them)` : '';
     this.#deps.report(e, `slack: looking in ${channel} for a message a killed run left behind${hint}`);
   }
 

@@ -30,6 +30,12 @@ export class SlackHistory {
   readonly users = new Map<string, string>();
   /** Most items one page holds, whatever `limit` asks (Slack may return fewer than asked). */
   pageSize = 100;
+  /**
+   * Bot scopes the app was installed without (e.g. `channels:history`, from a manifest older than the
+   * one hearth asks for): reading a conversation that needs one answers `missing_scope`, naming it, as
+   * Slack does. Posting is not affected (that is `chat:write`).
+   */
+  readonly withoutScopes = new Set<string>();
   readonly #state: SlackState;
   readonly #holds: Hold[] = [];
 
@@ -158,6 +164,9 @@ export class SlackHistory {
 
   #readable(channel: string): FakeChannel | { error: Json } {
     const c = this.channels.get(channel);
+    // Slack checks the token's scopes before it looks at the conversation.
+    const needed = channel.startsWith('D') ? 'im:history' : c?.private ? 'groups:history' : 'channels:history';
+    if (this.withoutScopes.has(needed)) return { error: { ok: false, error: 'missing_scope', needed } };
     if (!c) return { error: { ok: false, error: 'channel_not_found' } };
     if (this.#state.notInChannel.has(channel)) return { error: { ok: false, error: 'not_in_channel' } };
     return c;
