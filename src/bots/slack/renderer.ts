@@ -73,7 +73,12 @@ export class SlackRenderer {
     this.#searchReported.add(key);
     // A direct message (D…) is read with im:history; a channel with channels:history or groups:history.
     const scopes = channel.startsWith('D') ? 'im:history' : 'channels:history and groups:history';
-    const hint = code === 'missing_scope' ? ` (add ${scopes} to the app: \`hearth slack-manifest\` lists them)` : '';
+    const hint =
+      code === 'missing_scope'
+        ? ` (add ${scopes} to the app: \`hearth slack-manifest\` lists them)`
+        : code === 'not_in_channel'
+          ? ' (the app posts there without being a member: invite it with /invite so it can read the channel)'
+          : '';
     this.#deps.report(e, `slack: looking in ${channel} for a message a killed run left behind${hint}`);
   }
 
