@@ -211,9 +211,9 @@ describe.each(['discord', 'slack'] as const)('kill -9 of a whole hearth on %s', 
     expect(driver.shownText(alice)).not.toContain(`${answer}echo:`);
     const after = jobsOf(db)[0]!;
     expect(after).toMatchObject({ attempts: 2, crashes: 0 });
-    // Whether the intent is still in the origin is left open: it is cleared once the restart has
-    // looked for the message, unless the job ended first (an ended job's origin is no longer
-    // written; it is delivered by then, so no restart acts on it). Under load either can happen.
+    // The intent is cleared once the restart has looked for the message: an ended job's origin is
+    // written until its end is delivered, and the search comes before the end is shown.
+    expect(JSON.parse(after.origin!)).not.toHaveProperty('posting');
     expect(second.reported).toEqual([]);
     expect(driver.platformErrors()).toEqual([]);
     await second.stop();
@@ -251,8 +251,10 @@ describe.each(['discord', 'slack'] as const)('kill -9 of a whole hearth on %s', 
     await driver.until(() => driver.finalAnswer(alice) === answer, 'the whole answer, once');
     expect(driver.leftovers([alice])).toEqual([]);
     expect(driver.shownText(alice)).not.toContain(`${answer}echo:`);
-    // Not run again: only its end was sent again.
-    expect(jobsOf(db)[0]).toMatchObject({ attempts: 1, crashes: 0 });
+    // Not run again: only its end was sent again; the intent was cleared once looked for.
+    const after = jobsOf(db)[0]!;
+    expect(after).toMatchObject({ attempts: 1, crashes: 0 });
+    expect(JSON.parse(after.origin!)).not.toHaveProperty('posting');
     expect(second.reported).toEqual([]);
     expect(driver.platformErrors()).toEqual([]);
     await second.stop();
