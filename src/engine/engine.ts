@@ -296,8 +296,9 @@ export class Engine implements JobFeed {
   }
 
   /**
-   * Replaces a queued or running job's origin, durably: an adapter records there what it has posted
-   * (follow-up message ids), so after a restart it can tidy them up or continue them.
+   * Replaces a job's origin, durably: an adapter records there what it has posted (follow-up message
+   * ids), so after a restart it can tidy them up or continue them. Also after the job ended, until its
+   * end is delivered (see {@link JobFeed.updateOrigin}); ALREADY_ENDED once delivered.
    */
   updateOrigin(jobId: string, origin: Json): Result<JobRecord> {
     return this.#lifecycle.updateOrigin(jobId, origin);

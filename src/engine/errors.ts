@@ -174,8 +174,11 @@ export type ErrorFacts = {
   TIMED_OUT: { reason?: string };
   /** `given`: the id or name that matched nothing. */
   NOT_FOUND: { given?: string; jobId?: string; model?: string };
-  /** A job that cannot be acted on (cancelled, amended) because it has ended: how it ended. */
-  ALREADY_ENDED: { jobId: string; kind: JobKind; state: EndedState };
+  /**
+   * A job that cannot be acted on (cancelled, amended) because it has ended: how it ended.
+   * `deliveredAt` (epoch ms) when its origin was refused because its end was already delivered.
+   */
+  ALREADY_ENDED: { jobId: string; kind: JobKind; state: EndedState; deliveredAt?: number };
   FORBIDDEN: { given?: string };
   /** Refused because hearth is stopping; `model`/`kind` when a disposed runner refused. */
   SHUTTING_DOWN: { model?: string; kind?: JobKind };

@@ -31,9 +31,11 @@ export interface JobFeed {
   getJob(jobId: string): JobRecord | undefined;
 
   /**
-   * Replaces a queued or running job's origin, durably: an adapter records there what it has posted
-   * (follow-up message ids), so after a restart it can tidy them up or continue them. ALREADY_ENDED
-   * once the job has ended (NOT_FOUND for an id hearth does not know).
+   * Replaces a job's origin, durably: an adapter records there what it has posted (follow-up message
+   * ids) and what it is posting, so after a restart it can tidy them up or continue them. Accepted
+   * while the job is queued or running, and after it ended until its end is delivered (the final
+   * render may post one more message: its intent and id are recorded like any other). ALREADY_ENDED
+   * (with `deliveredAt`) once the end was delivered; NOT_FOUND for an id hearth does not know.
    */
   updateOrigin(jobId: string, origin: Json): Result<JobRecord>;
 

@@ -172,12 +172,30 @@ export class JobLifecycle {
     return ok(live.record);
   }
 
-  /** Replaces a queued or running job's origin, durably. */
+  /**
+   * Replaces a job's origin, durably: while it is queued or running, and after it ended until its end
+   * is delivered (an adapter's final render may post one more message, and records it first, so a
+   * kill -9 in that round trip leaves nothing a restart's re-delivered end cannot find). Refused once
+   * the end is delivered (ALREADY_ENDED, `deliveredAt` set: nothing of it is shown again), and for an
+   * unknown job (NOT_FOUND).
+   */
   updateOrigin(jobId: string, origin: Json): Result<JobRecord> {
     const live = this.#o.jobs.get(jobId);
-    if (!live) return err(this.#notLive(jobId));
-    live.record = this.#o.store.updateOrigin(jobId, origin);
-    return ok(live.record);
+    if (live) {
+      live.record = this.#o.store.updateOrigin(jobId, origin);
+      return ok(live.record);
+    }
+    const stored = this.#o.store.getJob(jobId);
+    // Not live and not ended: unknown, or not taken up yet (during recovery).
+    if (!stored || stored.state === 'queued' || stored.state === 'running') return err(this.#notLive(jobId));
+    if (stored.deliveredAt !== null) {
+      return err({
+        code: 'ALREADY_ENDED',
+        message: `job ${jobId} has ended (${stored.state}) and its end was delivered; where its answer goes no longer changes`,
+        facts: { jobId, kind: stored.kind, state: stored.state, deliveredAt: stored.deliveredAt },
+      });
+    }
+    return ok(this.#o.store.updateOrigin(jobId, origin));
   }
 
   /**

@@ -58,6 +58,13 @@ export interface PlatformDriver {
    * the window between the platform creating the message and hearth storing its id.
    */
   holdNextAnswerMessage(): { held(): boolean; release(): void };
+  /**
+   * Holds the platform's reply to the next edit of a command's own message (Discord: the reply,
+   * `PATCH …/messages/@original`; Slack: the status message, chat.update). The answer's view sends
+   * one call at a time, so while it is held the job can run to its end before the view shows
+   * anything more: the final render then makes every further message after the job ended.
+   */
+  holdNextReplyEdit(): { held(): boolean; release(): void };
   /** What the platform shows for a command, for a failure message. */
   describe(h: Handle): string;
   until(cond: () => boolean, what: string, ms?: number): Promise<void>;
@@ -143,6 +150,7 @@ export async function discordDriver(): Promise<PlatformDriver> {
     postedIds: (h) => fake.followups(it(h)).filter((m) => !m.deleted && (m.flags & EPHEMERAL) === 0).map((m) => m.id),
     // A follow-up (POST /webhooks/{app}/{token}): the answer's second message, after its reply.
     holdNextAnswerMessage: () => fake.holdReply('POST', /^\/webhooks\/\d+\/[^/]+$/),
+    holdNextReplyEdit: () => fake.holdReply('PATCH', /^\/webhooks\/\d+\/[^/]+\/messages\/@original$/),
     platformErrors: () => [...fake.state.errors, ...fake.state.unexpected],
     describe: (h) =>
       JSON.stringify([fake.original(it(h)), ...fake.followups(it(h))].map((m) => m && { id: m.id, deleted: m.deleted, flags: m.flags, content: m.content.slice(0, 300), files: m.attachments.map((a) => a.filename), buttons: m.components.length, history: m.history.length })),
@@ -219,6 +227,7 @@ export async function slackDriver(): Promise<PlatformDriver> {
     },
     platformErrors: () => [...fake.refused],
     holdNextAnswerMessage: () => fake.holdReply('chat.startStream'),
+    holdNextReplyEdit: () => fake.holdReply('chat.update'),
     describe: (h) => JSON.stringify(fake.state.messages.filter((m) => m.channel === h.id).map((m) => ({ ts: m.ts, thread: m.thread, deleted: m.deleted, text: textOf(m).slice(0, 300), file: !!m.file }))),
     until: (cond, what, ms) => until(cond, what, ms),
     assertNoSecretsIn: (logFile) => checkLog(logFile, slackSecrets(fake)),

@@ -211,9 +211,50 @@ describe.each(['discord', 'slack'] as const)('kill -9 of a whole hearth on %s', 
     expect(driver.shownText(alice)).not.toContain(`${answer}echo:`);
     const after = jobsOf(db)[0]!;
     expect(after).toMatchObject({ attempts: 2, crashes: 0 });
-    // Whether the intent is still in the origin is left open: it is cleared once the restart has
-    // looked for the message, unless the job ended first (an ended job's origin is no longer
-    // written; it is delivered by then, so no restart acts on it). Under load either can happen.
+    // The intent is cleared once the restart has looked for the message: an ended job's origin is
+    // written until its end is delivered, and the search comes before the end is shown.
+    expect(JSON.parse(after.origin!)).not.toHaveProperty('posting');
+    expect(second.reported).toEqual([]);
+    expect(driver.platformErrors()).toEqual([]);
+    await second.stop();
+  });
+
+  it('killed after its job ended, while the final render made one more message: the re-delivered end finds it, takes it back and shows one answer', { timeout: 240_000 }, async () => {
+    const { db, stepLog, start } = place();
+    // Discord: past 2,000 characters, so the final render makes a follow-up; Slack: the stream itself.
+    const words = platform === 'discord' ? Array.from({ length: 38 }, (_, i) => `${String(i).padStart(2, '0')}${'e'.repeat(72)}`) : Array.from({ length: 28 }, (_, i) => `late${i}`);
+    const question = ['holdend', ...words].join(' ');
+    const first = await start();
+    // The view's first edit is held: its job runs to the end meanwhile, so every answer message after
+    // the reply is made by the final render, after the job ended.
+    const edit = driver.holdNextReplyEdit();
+    const alice = driver.ask('alice', question);
+    await driver.until(() => edit.held(), 'the answer view to wait on its first edit');
+    await first.until(() => jobsOf(db)[0]?.state === 'done', 'the job to end while its view waits');
+    const reply = driver.holdNextAnswerMessage();
+    edit.release();
+    await driver.until(() => reply.held(), 'the final render to have made its further message, its reply held back');
+    // Inside the window, after the end: the job is done, its end not delivered, and its origin says a
+    // message is being posted (an ended job's origin is written until its end is delivered).
+    const row = jobsOf(db)[0]!;
+    expect(row).toMatchObject({ state: 'done', delivered_at: null });
+    const origin = JSON.parse(row.origin!) as { posting?: unknown; interaction?: { id: string } };
+    if (platform === 'slack') expect(typeof origin.posting).toBe('string');
+    else expect(origin.posting).toEqual({ via: 'interaction', channelId: expect.any(String), after: origin.interaction!.id });
+    expect(allKnown(db, [alice])()).toBe(false);
+    await kill9(first, stepLog);
+    reply.release(); // to a process that is gone
+
+    const second = await start();
+    await second.until(allDelivered(db, 1), 'the end sent again and delivered after the restart');
+    const answer = `echo: ${question} `;
+    await driver.until(() => driver.finalAnswer(alice) === answer, 'the whole answer, once');
+    expect(driver.leftovers([alice])).toEqual([]);
+    expect(driver.shownText(alice)).not.toContain(`${answer}echo:`);
+    // Not run again: only its end was sent again; the intent was cleared once looked for.
+    const after = jobsOf(db)[0]!;
+    expect(after).toMatchObject({ attempts: 1, crashes: 0 });
+    expect(JSON.parse(after.origin!)).not.toHaveProperty('posting');
     expect(second.reported).toEqual([]);
     expect(driver.platformErrors()).toEqual([]);
     await second.stop();

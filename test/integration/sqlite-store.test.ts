@@ -397,7 +397,7 @@ describe('SqliteStore', () => {
 });
 
 describe('changing a waiting job', () => {
-  it('replaces the input of a queued job only, and where a queued or running job answers, durably', () => {
+  it('replaces the input of a queued job only, and where a job answers until its end is delivered, durably', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hearth-store-amend-'));
     const path = join(dir, 'h.db');
     const s = SqliteStore.open(path);
@@ -409,6 +409,9 @@ describe('changing a waiting job', () => {
       expect(codeOf(() => s.updatePayload('p', { steps: 1 }))).toBe('INVALID_INPUT');
       expect(s.updateOrigin('p', { channel: 'c1', followups: ['m1'] }).origin).toEqual({ channel: 'c1', followups: ['m1'] });
       s.finish('p', { state: 'done' }, 3);
+      // Ended but not delivered: the final render may still record a message it posts.
+      expect(s.updateOrigin('p', { channel: 'c1', followups: ['m1'] }).origin).toEqual({ channel: 'c1', followups: ['m1'] });
+      s.markDelivered('p', 4);
       expect(codeOf(() => s.updateOrigin('p', {}))).toBe('INVALID_INPUT');
       const again = new Database(path, { readonly: true });
       const row = again.prepare('SELECT origin, payload FROM jobs WHERE id = ?').get('p') as { origin: string; payload: string };

@@ -55,6 +55,8 @@ describe('steps as the engine counts them', () => {
     off();
     expect(types).toEqual(['queued', 'started', 'progress', 'progress', 'result']);
     expect(feed.getJob(r.value.id)).toMatchObject({ state: 'done', origin: { channel: 'c', followUps: ['m1'] } });
+    // Ended: still written until its end is delivered (see engine-origin-after-end.test.ts), then refused.
+    expect(feed.markDelivered(r.value.id).ok).toBe(true);
     expect(feed.updateOrigin(r.value.id, {}).ok).toBe(false);
   });
 });

@@ -1,6 +1,6 @@
 import type { ErrorInfo, JobRecord } from '../../engine/types.js';
 import { captionOptionsOf, imageOptionsOf } from '../../jobs/index.js';
-import { emptyView, failView, isEndEvent, roleOf } from '../../views/job-view-model.js';
+import { emptyView, failView, roleOf } from '../../views/job-view-model.js';
 import type { ViewChange } from '../../views/job-views.js';
 import { discordFailure, isMessageGone, isTokenGone } from './errors.js';
 import type { DiscordOrigin, PostedMessage, PostingIntent } from './origin.js';
@@ -23,7 +23,8 @@ export interface ViewDeps {
   beforeSend?: () => Promise<void>;
   /**
    * Keeps (durably, in the jobs' origins) the messages a view posted besides its reply, so an answer
-   * that starts over after a restart can remove them. `jobIds`: the view's jobs not yet ended.
+   * that starts over after a restart can remove them. `jobIds`: the view's jobs whose end is not
+   * delivered yet (an ended job's origin is still written until then: the final render may post).
    * `posting`: set while a new message is being asked for (replaces what was there; absent clears it).
    */
   record?: (jobIds: readonly string[], posted: readonly PostedMessage[], posting?: PostingIntent) => void;
@@ -70,8 +71,12 @@ export class JobView {
   /** The preview step the message already shows: it is not uploaded again with every progress edit. */
   #previewShown = -1;
   readonly #previewOf = new WeakMap<OutMessage, number>();
-  /** Jobs of this view that have not ended: their origins record what the view posted. */
-  readonly #live = new Set<string>();
+  /**
+   * Jobs of this view whose end is not delivered yet, ended ones too: their origins record what the
+   * view posted and is posting, also a message only the final render needs (a follow-up once sources
+   * or buttons make the answer longer), so a restart's re-delivered end finds it.
+   */
+  readonly #undelivered = new Set<string>();
   /** Messages of an earlier run being removed; recorded until they are gone, so a second restart retries. */
   readonly #removing = new Map<string, PostedMessage>();
   readonly #removed = new Set<string>();
@@ -106,11 +111,8 @@ export class JobView {
    */
   show(change: ViewChange<DiscordOrigin>): void {
     if (this.#ended) return;
-    const { view, job, event } = change;
-    if (job) {
-      if (event && isEndEvent(event)) this.#live.delete(job.id);
-      else this.#live.add(job.id);
-    }
+    const { view, job } = change;
+    if (job && job.deliveredAt === null) this.#undelivered.add(job.id);
     if (job && roleOf(job) === 'main' && this.#state.jobId !== job.id) this.#adopt(job);
     if (change.delivered) this.#confirm = change.delivered;
     const s = this.#state;
@@ -221,7 +223,7 @@ export class JobView {
       // A retried chat that came out shorter than its first attempt leaves messages to remove.
       for (const sl of extra) await this.#serial(() => this.#remove(sl));
       for (const sl of this.#slots) sl.editor.dispose();
-      if (this.#failures === failures) this.#confirm?.();
+      if (this.#failures === failures) this.#delivered();
     })().catch((e: unknown) => this.#deps.report(e, 'discord: finishing a reply'));
   }
 
@@ -370,9 +372,15 @@ export class JobView {
     for (const r of left) await this.#removeEarlier(r);
   }
 
+  /** The end reached the person: its jobs are recorded delivered, and their origins are no longer written. */
+  #delivered(): void {
+    this.#confirm?.();
+    this.#undelivered.clear();
+  }
+
   /** Writes down every message this view posted besides its reply (and those it is still removing). */
   #record(posting?: PostingIntent): void {
-    if (this.#live.size === 0 || !this.#deps.record) return;
+    if (this.#undelivered.size === 0 || !this.#deps.record) return;
     const posted: PostedMessage[] = [...this.#removing.values()];
     for (const sl of this.#slots) {
       const a = sl.address;
@@ -381,7 +389,7 @@ export class JobView {
       else if (a.via === 'channel' && a.id !== this.origin.message?.messageId) posted.push({ via: 'channel', channelId: a.channelId, id: a.id });
     }
     try {
-      this.#deps.record([...this.#live], posted, posting);
+      this.#deps.record([...this.#undelivered], posted, posting);
     } catch (e) {
       this.#deps.report(e, 'discord: recording a reply');
     }
@@ -468,7 +476,7 @@ export class JobView {
         await rest.send(channelId, { content: `${mention}⚠️ ${words}`, mentionUsers: [this.origin.userId] });
       }
     }).then(
-      () => this.#confirm?.(),
+      () => this.#delivered(),
       (e: unknown) => this.#deps.report(e, 'discord: reporting a failed job'),
     );
   }

@@ -106,7 +106,7 @@ export class ViewRegistry {
       if (!isObject(origin)) continue;
       const { posting: _was, ...kept } = origin;
       const r = this.#feed.updateOrigin(id, { ...kept, followups, ...intent });
-      // A job that ended meanwhile is never started over: there is nothing to keep for it.
+      // ALREADY_ENDED: its end was delivered meanwhile and is never shown again, so nothing is kept for it.
       if (!r.ok && r.error.code !== 'ALREADY_ENDED' && r.error.code !== 'NOT_FOUND') this.#deps.report(new Error(`${r.error.code}: ${r.error.message}`), 'discord: recording a reply');
     }
   }

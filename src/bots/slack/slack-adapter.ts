@@ -124,7 +124,7 @@ export class SlackAdapter implements PlatformAdapter {
       vary: this.#ctx.commands.limits.image.fromImage,
       record: (jobId, origin) => {
         const r = this.#ctx.jobs.updateOrigin(jobId, origin);
-        // A job that has ended meanwhile keeps its origin: nothing is left to take back.
+        // ALREADY_ENDED: its end was delivered meanwhile (an ended job's origin is written until then), so nothing is left to take back.
         if (!r.ok && r.error.code !== 'NOT_FOUND' && r.error.code !== 'ALREADY_ENDED') h.report(new Error(r.error.message), `slack: recording the answer of job ${jobId}`);
       },
     });

@@ -115,7 +115,10 @@ export interface JobRecordStore {
   /** Replaces the input of a job that has not started (`queued` only; else `INVALID_INPUT`). */
   updatePayload(id: string, payload: Json): JobRecord;
 
-  /** Replaces where a queued or running job answers (an adapter recording the messages it posted). */
+  /**
+   * Replaces where a job answers (an adapter recording the messages it posted): while queued or
+   * running, and once ended until its end is delivered (the final render may post once more).
+   */
   updateOrigin(id: string, origin: Json): JobRecord;
 
   /** `queued` → `running`: counts an attempt and sets `startedAt`. */

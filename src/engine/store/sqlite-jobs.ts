@@ -184,7 +184,14 @@ export class SqliteJobs implements JobRecordStore {
 
   updateOrigin(id: string, origin: Json): JobRecord {
     const job = this.#mustGet(id);
-    expectState(job, ['queued', 'running'], 'change where the answer goes of');
+    // An ended job's origin still takes what its final render posts, until that end is delivered.
+    if (job.deliveredAt !== null) {
+      throw new HearthError('INVALID_INPUT', `job ${id} can change where the answer goes only until its end is delivered; it was delivered at ${job.deliveredAt}`, {
+        jobId: id,
+        state: job.state,
+        given: job.deliveredAt,
+      });
+    }
     this.#s.setOrigin.run(JSON.stringify(origin), id);
     return this.#mustGet(id);
   }
