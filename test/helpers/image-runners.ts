@@ -94,18 +94,6 @@ export function tinyImageRunners(prefix: string, opts: Partial<ImageDefaults> & 
     generate: async (runner, payload) => (await run(runner, payload)).result,
   };
 }
-
-/** The HearthError `p` rejects with (anything else, or no rejection, fails the test). */
-export async function hearthRejection(p: Promise<unknown>): Promise<HearthError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof HearthError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
-}
-
 /** The PNG bytes of an image job's result (throws when there is none). */
 export function pngOf(result: JobResult): Buffer {
   const p = result.image?.png;

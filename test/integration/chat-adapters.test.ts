@@ -9,13 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Llama } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HearthError, type ErrorCode, type JobResult, type Json } from '../../src/engine/types.js';
+import { HearthError, type JobResult, type Json } from '../../src/engine/types.js';
 import { ChatRunner, type ChatRunnerSettings } from '../../src/runners/llm/chat-runner.js';
 import { inspectChatModel } from '../../src/runners/llm/gguf-check.js';
 import { estimateAdapterVram, estimateChatVram } from '../../src/runners/llm/vram.js';
 import { writeTinyLora } from '../fixtures/gguf/lora.js';
 import { writeTinyGguf } from '../fixtures/tiny-gguf.js';
 import { chatSettings, cpuLlama, question, runTogether } from '../helpers/chat-runners.js';
+import { expectHearthError as rejection } from '../helpers/rejections.js';
 
 let dir: string;
 let llama: Llama;
@@ -68,16 +69,6 @@ function together(runner: ChatRunner, jobs: ReadonlyArray<readonly [string, Json
 
 async function alone(runner: ChatRunner, id: string, payload: Json): Promise<string> {
   return (await together(runner, [[id, payload]])).get(id)?.text ?? '';
-}
-
-async function rejection<C extends ErrorCode>(promise: Promise<unknown>, code: C): Promise<HearthError<C>> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(HearthError);
-  expect((error as HearthError).code).toBe(code);
-  return error as HearthError<C>;
 }
 
 describe('ChatRunner LoRA adapters', () => {

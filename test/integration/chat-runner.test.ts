@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Llama } from 'node-llama-cpp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ErrorCode, JobEvent, JobResult, Json } from '../../src/engine/types.js';
+import type { JobEvent, JobResult, Json } from '../../src/engine/types.js';
 import type { StepOutput } from '../../src/engine/runner.js';
-import { HearthError } from '../../src/engine/types.js';
 import { ChatRunner, PROMPT_TOKEN_SHARE, type ChatRunnerSettings } from '../../src/runners/llm/chat-runner.js';
 import { inspectChatModel } from '../../src/runners/llm/gguf-check.js';
 import { estimateChatVram, fitGpuLayers } from '../../src/runners/llm/vram.js';
 import { writeTinyGguf } from '../fixtures/tiny-gguf.js';
 import { chatSettings, cpuLlama, question, stepUntilDone } from '../helpers/chat-runners.js';
+import { expectHearthError } from '../helpers/rejections.js';
 
 let dir: string;
 let llama: Llama;
@@ -83,16 +83,6 @@ async function answerAlone(runner: ChatRunner, id: string, payload: Json): Promi
   await runner.begin(job(id, payload));
   const { results } = await driveTogether(runner, [id]);
   return results.get(id) as JobResult;
-}
-
-async function expectHearthError<C extends ErrorCode>(promise: Promise<unknown>, code: C): Promise<HearthError<C>> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(HearthError);
-  expect((error as HearthError).code).toBe(code);
-  return error as HearthError<C>;
 }
 
 describe('ChatRunner streaming', () => {

@@ -11,7 +11,8 @@ import { imageJobSteps } from '../../src/jobs/image.js';
 import type { ImageRunner } from '../../src/runners/image/image-runner.js';
 import { writeTinySd } from '../fixtures/tiny-sd.js';
 import { writeTinySdxl } from '../fixtures/tiny-sdxl.js';
-import { hearthRejection, pixelDistance, pngOf, smoothPicture, tinyImageRunners, type ImageRun } from '../helpers/image-runners.js';
+import { pixelDistance, pngOf, smoothPicture, tinyImageRunners, type ImageRun } from '../helpers/image-runners.js';
+import { hearthRejection } from '../helpers/rejections.js';
 
 const images = tinyImageRunners('hearth-img2img-', { width: 64, height: 48, steps: 10, scheduler: 'euler' });
 const { runnerFor, run: generate } = images;

@@ -2,11 +2,10 @@
  * The image runner end to end on tiny SD-shaped ONNX models the fixture writes: real tokenizer
  * (transformers.js), real onnxruntime-node in the runner's worker thread, real schedulers, sharp.
  */
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { StepOutput } from '../../src/engine/runner.js';
 import assert from 'node:assert/strict';
 import { HearthError, type JobEvent, type JobResult, type Json } from '../../src/engine/types.js';
@@ -15,91 +14,31 @@ import { ImageRunner, type ImageRunnerLogger } from '../../src/runners/image/ima
 import { detectOrtProviders } from '../../src/runners/image/providers.js';
 import type { ImageRunnerSettings } from '../../src/runners/image/settings.js';
 import { TINY_SD_WORDS, writeTinySd } from '../fixtures/tiny-sd.js';
+import { pixelDistance, pngOf, tinyImageRunners, type ImageRun } from '../helpers/image-runners.js';
+import { hearthRejection as rejection } from '../helpers/rejections.js';
 
-let root: string;
+const images = tinyImageRunners('hearth-image-', { width: 64, height: 48, steps: 6 });
+const { settings, run: generate } = images;
 let base: string;
-const runners: ImageRunner[] = [];
-let jobSeq = 0;
-
-function settings(dir: string, over: Partial<ImageRunnerSettings> = {}): ImageRunnerSettings {
-  return {
-    model: 'image',
-    dir,
-    providers: ['cpu'],
-    defaults: { width: 64, height: 48, steps: 6, guidance: 7.5, scheduler: 'default', negativePrompt: '' },
-    limits: { minSize: 32, maxSize: 256, maxSteps: 60, maxPromptChars: 200 },
-    previewEvery: 0,
-    threads: 1,
-    ...over,
-  };
-}
+let badJobs = 0;
 
 function memoryLogger(): ImageRunnerLogger & { lines: string[] } {
   const lines: string[] = [];
   return { lines, info: (m) => lines.push(`info ${m}`), warn: (m) => lines.push(`warn ${m}`) };
 }
 
-async function loadedRunner(dir: string, over: Partial<ImageRunnerSettings> = {}, logger = memoryLogger()): Promise<ImageRunner> {
-  const r = new ImageRunner(settings(dir, over), { logger });
-  runners.push(r);
-  await r.load();
-  return r;
+function loadedRunner(dir: string, over: Partial<ImageRunnerSettings> = {}, logger: ImageRunnerLogger = memoryLogger()): Promise<ImageRunner> {
+  return images.runnerFor(dir, over, logger);
 }
 
-interface Run {
-  result: JobResult;
-  events: JobEvent[];
-  steps: number;
+function png(run: ImageRun): Uint8Array {
+  return pngOf(run.result);
 }
 
-async function generate(runner: ImageRunner, payload: Json): Promise<Run> {
-  const id = `job-${++jobSeq}`;
-  const { steps } = await runner.begin({ id, kind: 'image', model: 'image', userId: 'u1', payload });
-  const events: JobEvent[] = [];
-  for (let i = 0; i < steps; i++) {
-    const [out] = await runner.step([id], { emit: (jobId, e) => (jobId === id ? events.push(e) : undefined) });
-    if (out?.failed) throw HearthError.from(out.failed);
-    if (out?.done) return { result: out.done, events, steps };
-  }
-  throw new Error(`no result after ${steps} steps`);
-}
-
-function png(run: Run): Uint8Array {
-  const p = run.result.image?.png;
-  if (!p) throw new Error('no image');
-  return p;
-}
-
-async function pixels(bytes: Uint8Array): Promise<Buffer> {
-  return sharp(bytes).raw().toBuffer();
-}
-
-async function meanAbsDiff(a: Uint8Array, b: Uint8Array): Promise<number> {
-  const [pa, pb] = [await pixels(a), await pixels(b)];
-  expect(pa.length).toBe(pb.length);
-  let d = 0;
-  for (let i = 0; i < pa.length; i++) d += Math.abs((pa[i] as number) - (pb[i] as number));
-  return d / pa.length;
-}
-
-async function rejection(p: Promise<unknown>): Promise<HearthError> {
-  try {
-    await p;
-  } catch (e) {
-    if (e instanceof HearthError) return e;
-    throw e;
-  }
-  throw new Error('expected a rejection');
-}
+const meanAbsDiff = pixelDistance;
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), 'hearth-image-'));
-  base = await writeTinySd(join(root, 'base'));
-});
-
-afterAll(async () => {
-  for (const r of runners) await r.dispose();
-  await rm(root, { recursive: true, force: true });
+  base = await writeTinySd(join(images.root, 'base'));
 });
 
 describe('image runner: generation', () => {
@@ -261,7 +200,7 @@ describe('image runner: cancel and resume', () => {
   });
 
   it("keeps the caller's event loop free while the UNet runs", async () => {
-    const heavy = await writeTinySd(join(root, 'heavy'), { unetChannels: 48, unetLayers: 3 });
+    const heavy = await writeTinySd(join(images.root, 'heavy'), { unetChannels: 48, unetLayers: 3 });
     const r = await loadedRunner(heavy, { threads: 1 });
     await r.begin({ id: 'loop-1', kind: 'image', model: 'image', userId: 'u', payload: { prompt: 'a cat', steps: 2, width: 256, height: 256, seed: 1 } });
     await r.step(['loop-1'], { emit: () => undefined }); // first step also encodes: warm up
@@ -279,7 +218,7 @@ describe('image runner: cancel and resume', () => {
 
 describe('image runner: model variants', () => {
   it('loads the fast tokenizer.json form to the same ids and the same image as the slow files (the default)', async () => {
-    const json = await writeTinySd(join(root, 'fast'), { tokenizer: 'json' });
+    const json = await writeTinySd(join(images.root, 'fast'), { tokenizer: 'json' });
     const fast = await ClipTokenizer.load(join(json, 'tokenizer'));
     const slowTok = await ClipTokenizer.load(join(base, 'tokenizer'));
     for (const text of ['a photo of a cat', 'A  Photo of the RED house, on a hill!', 'zebra 42 über']) {
@@ -309,13 +248,13 @@ describe('image runner: model variants', () => {
   });
 
   it('feeds int64 ids and an int64 timestep when the models take them', async () => {
-    const dir = await writeTinySd(join(root, 'int64'), { idsType: 'int64', timestepType: 'int64' });
+    const dir = await writeTinySd(join(images.root, 'int64'), { idsType: 'int64', timestepType: 'int64' });
     const run = await generate(await loadedRunner(dir), { prompt: 'a photo of a cat', seed: 2, scheduler: 'euler', steps: 3 });
     expect(await sharp(png(run)).metadata()).toMatchObject({ format: 'png', width: 64, height: 48 });
   });
 
   it('runs fp16 models (Uint16Array bits in and out) close to their fp32 twin', async () => {
-    const dir = await writeTinySd(join(root, 'fp16'), { fp16: true });
+    const dir = await writeTinySd(join(images.root, 'fp16'), { fp16: true });
     const payload = { prompt: 'a photo of a cat', seed: 4, scheduler: 'ddim', steps: 4 };
     const half = await generate(await loadedRunner(dir), payload);
     const full = await generate(await loadedRunner(base), payload);
@@ -326,7 +265,7 @@ describe('image runner: model variants', () => {
   });
 
   it('holds a static-shape export to its size and batch, in the user\'s terms', async () => {
-    const dir = await writeTinySd(join(root, 'static'), { unetStatic: { batch: 2, latentHeight: 6, latentWidth: 8 } });
+    const dir = await writeTinySd(join(images.root, 'static'), { unetStatic: { batch: 2, latentHeight: 6, latentWidth: 8 } });
     const r = await loadedRunner(dir);
     const run = await generate(r, { prompt: 'a cat', width: 64, height: 48, seed: 1, steps: 2 });
     expect(await sharp(png(run)).metadata()).toMatchObject({ width: 64, height: 48 });
@@ -339,7 +278,7 @@ describe('image runner: model variants', () => {
   });
 
   it('uses the VAE scaling factor from vae_decoder/config.json', async () => {
-    const dir = await writeTinySd(join(root, 'scale'), { scalingFactor: 0.5 });
+    const dir = await writeTinySd(join(images.root, 'scale'), { scalingFactor: 0.5 });
     const a = await generate(await loadedRunner(dir), { prompt: 'a cat', seed: 8 });
     const b = await generate(await loadedRunner(base), { prompt: 'a cat', seed: 8 });
     expect(await meanAbsDiff(png(a), png(b))).toBeGreaterThan(0.5);
@@ -376,7 +315,7 @@ describe('image runner: bad input', () => {
   ];
 
   it.each(cases)('%s → %s with the facts', async (_name, payload, code, facts) => {
-    const e = await rejection(runner.begin({ id: `bad-${++jobSeq}`, kind: 'image', model: 'image', userId: 'u', payload }));
+    const e = await rejection(runner.begin({ id: `bad-${++badJobs}`, kind: 'image', model: 'image', userId: 'u', payload }));
     assert(e.is(code));
     expect(e.facts).toMatchObject(facts);
     expect(e.facts.given !== undefined || e.facts.option === 'prompt').toBe(true);
@@ -396,14 +335,14 @@ describe('image runner: bad input', () => {
 
 describe('image runner: model folder problems', () => {
   async function copyOf(name: string): Promise<string> {
-    return writeTinySd(join(root, name));
+    return writeTinySd(join(images.root, name));
   }
 
   it('missing unet → MODEL_MISSING naming the file', async () => {
     const dir = await copyOf('no-unet');
     await rm(join(dir, 'unet', 'model.onnx'));
     const r = new ImageRunner(settings(dir), { logger: memoryLogger() });
-    runners.push(r);
+    images.track(r);
     const e = await rejection(r.load());
     assert(e.is('MODEL_MISSING'));
     expect(String(e.facts.file)).toBe(join(dir, 'unet', 'model.onnx'));
@@ -414,9 +353,9 @@ describe('image runner: model folder problems', () => {
   });
 
   it('missing folder, tokenizer or scheduler config → MODEL_MISSING', async () => {
-    const noDir = await rejection(new ImageRunner(settings(join(root, 'nowhere')), { logger: memoryLogger() }).load());
+    const noDir = await rejection(new ImageRunner(settings(join(images.root, 'nowhere')), { logger: memoryLogger() }).load());
     assert(noDir.is('MODEL_MISSING'));
-    expect(noDir.facts.file).toBe(join(root, 'nowhere'));
+    expect(noDir.facts.file).toBe(join(images.root, 'nowhere'));
 
     const dir = await copyOf('no-tokenizer');
     await rm(join(dir, 'tokenizer', 'merges.txt')); // vocab.json alone is not a tokenizer
@@ -442,7 +381,7 @@ describe('image runner: model folder problems', () => {
 
   it('a text encoder of another width → MODEL_INVALID', async () => {
     const dir = await copyOf('mixed');
-    const other = await writeTinySd(join(root, 'narrow'), { hidden: 16 });
+    const other = await writeTinySd(join(images.root, 'narrow'), { hidden: 16 });
     await copyFile(join(other, 'text_encoder', 'model.onnx'), join(dir, 'text_encoder', 'model.onnx'));
     const e = await rejection(new ImageRunner(settings(dir), { logger: memoryLogger() }).load());
     assert(e.is('MODEL_INVALID'));
@@ -489,7 +428,7 @@ describe('image runner: providers and lifecycle', () => {
     expect(estimate).toBeGreaterThan(files);
     expect(await new ImageRunner(settings(base, { vramMB: 3000 })).vramBytes()).toBe(3000 * 2 ** 20);
     // Before the folder exists: a typical SD 1.5 export's figure, not an error (load reports the folder).
-    expect(await new ImageRunner(settings(join(root, 'not-yet'))).vramBytes()).toBeGreaterThan(2e9);
+    expect(await new ImageRunner(settings(join(images.root, 'not-yet'))).vramBytes()).toBeGreaterThan(2e9);
     await expect(r.load({ signal: AbortSignal.abort(new HearthError('RUNNER_FAILED', 'stop')) })).rejects.toThrow('stop');
     expect(r.activeProvider()).toBeNull();
     await r.load();

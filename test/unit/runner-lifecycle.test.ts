@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { HearthError } from '../../src/engine/types.js';
 import { RunnerLifecycle, TeardownStack, type LoadContext } from '../../src/runners/lifecycle.js';
+import { hearthRejection as rejection } from '../helpers/rejections.js';
 
 interface Gate {
   promise: Promise<void>;
@@ -56,17 +57,6 @@ function fake(opts: { teardownFails?: string[] } = {}) {
     rearm: () => (pending = gate()),
   };
 }
-
-/** The rejection of `p` (fails the test if it resolves). */
-async function rejection(p: Promise<unknown>): Promise<HearthError> {
-  const e = await p.then(
-    () => new Error('expected a rejection'),
-    (x: unknown) => x,
-  );
-  if (!(e instanceof HearthError)) throw e;
-  return e;
-}
-
 async function code(p: Promise<unknown>): Promise<string> {
   return p.then(
     () => 'resolved',

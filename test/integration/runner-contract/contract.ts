@@ -6,6 +6,7 @@
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import type { Runner, RunnerJob, StepOutput } from '../../../src/engine/runner.js';
 import { HearthError, type JobResult } from '../../../src/engine/types.js';
+import { hearthRejection as rejection } from '../../helpers/rejections.js';
 
 /** The behaviours, by name, so a subject can say which it is known to miss and why. */
 export const BEHAVIOURS = {
@@ -50,18 +51,6 @@ export interface ContractSubject {
 }
 
 const quiet = { emit: (): void => undefined };
-
-/** The rejection of `p` as a HearthError (fails the test if it resolves or rejects otherwise). */
-export async function rejection(p: Promise<unknown>): Promise<HearthError> {
-  const outcome = await p.then(
-    (value: unknown) => ({ resolved: value }),
-    (error: unknown) => ({ error }),
-  );
-  if ('resolved' in outcome) throw new Error(`expected a rejection; resolved with ${JSON.stringify(outcome.resolved)}`);
-  if (!(outcome.error instanceof HearthError)) throw outcome.error;
-  return outcome.error;
-}
-
 /** Steps one begun job until it is done, failing on a failed output. */
 export async function runToDone(runner: Runner, id: string, maxSteps: number): Promise<JobResult> {
   for (let i = 0; i < maxSteps; i++) {

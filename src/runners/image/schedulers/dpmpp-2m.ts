@@ -2,7 +2,7 @@ import type { Rng } from '../rng.js';
 import type { PredictionType, SchedulerConfig } from './config.js';
 import { arangeDown, DIFFUSERS_BETA_DEFAULTS, interpIndex, linspace, noiseSchedule, roundHalfEven, trainSigmas } from './config.js';
 import { checkSteps } from './euler.js';
-import { karrasSigmas, sigmaToT, vp } from './sigmas.js';
+import { addNoiseAtSigma, karrasSigmas, sigmaToT, vp } from './sigmas.js';
 import type { Scheduler, SchedulerName, SchedulerOptions, SchedulerStep } from './types.js';
 import { limitX0, vpPrediction, x0Limit, type X0Limit } from './vp.js';
 
@@ -88,10 +88,7 @@ export class DpmSolverMultistepScheduler implements Scheduler {
   }
 
   addNoise(original: Float32Array, noise: Float32Array, index: number): Float32Array {
-    const { alpha, sigma } = vp(this.sigmas[index] as number);
-    const out = new Float32Array(original.length);
-    for (let i = 0; i < out.length; i++) out[i] = alpha * (original[i] as number) + sigma * (noise[i] as number);
-    return out;
+    return addNoiseAtSigma(original, noise, this.sigmas[index] as number);
   }
 
   step(modelOutput: Float32Array, index: number, sample: Float32Array, _rng: Rng): SchedulerStep {

@@ -28,3 +28,11 @@ export function vp(sigma: number): { alpha: number; sigma: number; lambda: numbe
   const s = sigma * alpha;
   return { alpha, sigma: s, lambda: Math.log(alpha) - Math.log(s) };
 }
+
+/** diffusers' `add_noise` in the VP form at σ: √ᾱ·x₀ + √(1−ᾱ)·ε (DPM-Solver++ and UniPC start image-to-image with it). */
+export function addNoiseAtSigma(original: Float32Array, noise: Float32Array, sigma: number): Float32Array {
+  const { alpha, sigma: s } = vp(sigma);
+  const out = new Float32Array(original.length);
+  for (let i = 0; i < out.length; i++) out[i] = alpha * (original[i] as number) + s * (noise[i] as number);
+  return out;
+}
